@@ -1,0 +1,71 @@
+package commitlog
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Option configures a Table.
+type Option func(*options)
+
+type options struct {
+	now               func() time.Time
+	logger            *slog.Logger
+	heartbeatInterval time.Duration
+	heartbeatMisses   int
+	readConcurrency   int
+}
+
+func defaultOptions() options {
+	return options{
+		now:               time.Now,
+		logger:            slog.New(slog.DiscardHandler),
+		heartbeatInterval: 10 * time.Second,
+		heartbeatMisses:   3,
+		readConcurrency:   8,
+	}
+}
+
+// WithClock sets the clock used for instant times and heartbeat expiry.
+// Default: time.Now.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithLogger sets the logger. Default: discard.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithHeartbeat sets how often a writer refreshes the heartbeat of its open
+// instant, and how many intervals may pass without one before other writers
+// may roll the instant back. Default: every 10s, expired after 3 misses
+// (30s).
+func WithHeartbeat(interval time.Duration, misses int) Option {
+	return func(o *options) { o.heartbeatInterval, o.heartbeatMisses = interval, misses }
+}
+
+// WithReadConcurrency bounds concurrent reads of commit files. Default 8.
+func WithReadConcurrency(n int) Option { return func(o *options) { o.readConcurrency = n } }
+
+func (o options) validate() error {
+	var errs []error
+	if o.now == nil {
+		errs = append(errs, errors.New("clock is nil"))
+	}
+	if o.logger == nil {
+		errs = append(errs, errors.New("logger is nil"))
+	}
+	if o.heartbeatInterval <= 0 {
+		errs = append(errs, fmt.Errorf("heartbeat interval %v: must be positive", o.heartbeatInterval))
+	}
+	if o.heartbeatMisses < 1 {
+		errs = append(errs, fmt.Errorf("heartbeat misses %d: must be at least 1", o.heartbeatMisses))
+	}
+	if o.readConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("read concurrency %d: must be at least 1", o.readConcurrency))
+	}
+	return errors.Join(errs...)
+}
+
+func (o options) heartbeatExpiry() time.Duration {
+	return o.heartbeatInterval * time.Duration(o.heartbeatMisses)
+}

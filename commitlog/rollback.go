@@ -1,0 +1,149 @@
+package commitlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/lakestream/lakestream/internal/objstore"
+)
+
+// Rollback outcomes.
+const (
+	// OutcomeRolledBack: the instant's files were removed and it left the
+	// timeline.
+	OutcomeRolledBack = "rolled back"
+	// OutcomeCompleted: its writer had decided to commit before dying; the
+	// commit was finished instead.
+	OutcomeCompleted = "completed"
+	// OutcomeLive: its writer's heartbeat is fresh; it was left alone.
+	OutcomeLive = "live"
+)
+
+// RollbackResult says what happened to one pending instant.
+type RollbackResult struct {
+	Instant      string
+	Action       string
+	Outcome      string
+	FilesRemoved int
+}
+
+// RollbackFailed settles every pending commit and replacecommit whose
+// writer is gone (no heartbeat within the expiry): a writer that had
+// decided to commit is finished forward; the others are rolled back, their
+// base files removed, so they never appear in a snapshot. Instants with a
+// fresh heartbeat belong to live writers and are left alone. by names the
+// caller in the decision it records.
+func (t *Table) RollbackFailed(ctx context.Context, by string) ([]RollbackResult, error) {
+	tl, err := t.Timeline(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []RollbackResult
+	for _, e := range tl.Pending() {
+		if e.Action != ActionCommit && e.Action != ActionReplaceCommit {
+			continue // other actions are Hudi's own table services
+		}
+		live, err := t.isLive(ctx, e)
+		if err != nil {
+			return out, err
+		}
+		if live {
+			out = append(out, RollbackResult{Instant: e.Time, Action: e.Action, Outcome: OutcomeLive})
+			continue
+		}
+		res, err := t.rollbackInstant(ctx, e.Time, e.Action, by)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// isLive reports whether the instant's writer kept its heartbeat fresh.
+// Without a heartbeat file, the requested file's age stands in for it (a
+// writer creates the heartbeat just after the requested file).
+func (t *Table) isLive(ctx context.Context, e TimelineEntry) (bool, error) {
+	now := t.opts.now()
+	info, err := t.bucket.Stat(ctx, HeartbeatDir+"/"+e.Time)
+	switch {
+	case err == nil:
+		return now.Sub(info.ModTime) < t.opts.heartbeatExpiry(), nil
+	case errors.Is(err, objstore.ErrNotExist):
+		return !e.RequestedModTime.IsZero() && now.Sub(e.RequestedModTime) < t.opts.heartbeatExpiry(), nil
+	default:
+		return false, fmt.Errorf("stat heartbeat of %s: %w", e.Time, err)
+	}
+}
+
+// rollbackInstant claims the instant for rollback and carries out whatever
+// decision is in force.
+func (t *Table) rollbackInstant(ctx context.Context, ts, action, by string) (RollbackResult, error) {
+	res := RollbackResult{Instant: ts, Action: action}
+	d, err := t.decide(ctx, decision{Decision: decisionRollback, Instant: ts, Action: action, By: by})
+	if err != nil {
+		return res, err
+	}
+	if d.Decision == decisionCommit {
+		if err := t.publish(ctx, ts, action, d.Metadata); err != nil {
+			return res, fmt.Errorf("finish commit %s: %w", ts, err)
+		}
+		if err := t.bucket.Delete(ctx, HeartbeatDir+"/"+ts); err != nil {
+			return res, err
+		}
+		res.Outcome = OutcomeCompleted
+		t.opts.logger.Info("finished a decided commit", "instant", ts, "by", by)
+		return res, nil
+	}
+	// Instants written by Hudi itself have no decision: a completed file
+	// means there is nothing to roll back.
+	if _, err := t.bucket.Stat(ctx, MetaDir+"/"+completedFileName(ts, action)); err == nil {
+		return res, &FileError{Path: MetaDir + "/" + completedFileName(ts, action), Problem: "completed, but a rollback was decided"}
+	} else if !errors.Is(err, objstore.ErrNotExist) {
+		return res, err
+	}
+	n, err := t.removeInstantFiles(ctx, ts)
+	if err != nil {
+		return res, err
+	}
+	res.FilesRemoved = n
+	// Newest state first, so that a crash leaves a still-pending instant.
+	for _, key := range []string{
+		HeartbeatDir + "/" + ts,
+		MetaDir + "/" + Instant{Time: ts, Action: action, State: StateInflight}.FileName(),
+		MetaDir + "/" + Instant{Time: ts, Action: action, State: StateRequested}.FileName(),
+	} {
+		if err := t.bucket.Delete(ctx, key); err != nil {
+			return res, fmt.Errorf("roll back %s: delete %s: %w", ts, key, err)
+		}
+	}
+	res.Outcome = OutcomeRolledBack
+	t.opts.logger.Info("rolled back instant", "instant", ts, "action", action, "files", n, "by", by)
+	return res, nil
+}
+
+// removeInstantFiles deletes every base file named with instant ts.
+func (t *Table) removeInstantFiles(ctx context.Context, ts string) (int, error) {
+	var keys []string
+	suffix := "_" + ts + ".parquet"
+	err := t.bucket.List(ctx, "", func(info objstore.ObjectInfo) error {
+		if strings.HasPrefix(info.Key, MetaDir+"/") || !strings.HasSuffix(info.Key, suffix) {
+			return nil
+		}
+		if _, _, fts, ok := ParseBaseFileName(info.Key[strings.LastIndexByte(info.Key, '/')+1:]); ok && fts == ts {
+			keys = append(keys, info.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("list files of %s: %w", ts, err)
+	}
+	for _, k := range keys {
+		if err := t.bucket.Delete(ctx, k); err != nil {
+			return 0, fmt.Errorf("roll back %s: delete %s: %w", ts, k, err)
+		}
+	}
+	return len(keys), nil
+}

@@ -1,0 +1,390 @@
+package commitlog
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/lakestream/lakestream/internal/objstore"
+)
+
+// BeginOptions describe the instant a writer opens.
+type BeginOptions struct {
+	// WriterID names the writer (required): an ingestd replica, the compactor.
+	WriterID string
+	// Action is ActionCommit (default) or ActionReplaceCommit.
+	Action string
+	// Operation is the operationType recorded; default INSERT for commits
+	// and CLUSTER for replacecommits.
+	Operation string
+}
+
+// Txn is an open instant: requested and inflight are on the timeline, its
+// heartbeat is kept fresh until Commit, Abort or Close.
+type Txn struct {
+	table     *Table
+	instant   string
+	action    string
+	operation string
+	writerID  string
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+
+	mu        sync.Mutex
+	committed bool
+}
+
+const maxInstantAttempts = 1000
+
+// Begin opens a new instant: a unique instant time (never reused: a
+// collision is resolved by put-if-absent of the requested file and a later
+// time), the requested and inflight files, and a heartbeat.
+func (t *Table) Begin(ctx context.Context, o BeginOptions) (*Txn, error) {
+	if o.WriterID == "" {
+		return nil, errors.New("begin: writer ID is required")
+	}
+	if o.Action == "" {
+		o.Action = ActionCommit
+	}
+	if o.Action != ActionCommit && o.Action != ActionReplaceCommit {
+		return nil, fmt.Errorf("begin: action %q: lakestream writes %s or %s", o.Action, ActionCommit, ActionReplaceCommit)
+	}
+	if o.Operation == "" {
+		o.Operation = OperationInsert
+		if o.Action == ActionReplaceCommit {
+			o.Operation = OperationCluster
+		}
+	}
+	if _, err := t.Timeline(ctx); err != nil {
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	var ts string
+	for attempt := 0; ; attempt++ {
+		if attempt == maxInstantAttempts {
+			return nil, fmt.Errorf("begin: no free instant time after %d attempts", attempt)
+		}
+		ts = t.nextInstantTime()
+		if _, found, err := t.readDecision(ctx, ts); err != nil {
+			return nil, fmt.Errorf("begin: %w", err)
+		} else if found {
+			continue // a rolled-back instant: never reuse its time
+		}
+		req := Instant{Time: ts, Action: o.Action, State: StateRequested}
+		err := t.bucket.PutIfAbsent(ctx, MetaDir+"/"+req.FileName(), bytes.NewReader(nil))
+		if errors.Is(err, objstore.ErrExists) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("begin: create %s: %w", req.FileName(), err)
+		}
+		break
+	}
+	x := &Txn{table: t, instant: ts, action: o.Action, operation: o.Operation, writerID: o.WriterID,
+		stop: make(chan struct{}), done: make(chan struct{})}
+	if err := x.beat(ctx); err != nil {
+		close(x.done)
+		return nil, fmt.Errorf("begin: %w", err)
+	}
+	inflight := CommitMetadata{OperationType: o.Operation}
+	body, err := inflight.Marshal()
+	if err != nil {
+		close(x.done)
+		return nil, err
+	}
+	name := Instant{Time: ts, Action: o.Action, State: StateInflight}.FileName()
+	if err := t.bucket.PutIfAbsent(ctx, MetaDir+"/"+name, bytes.NewReader(body)); err != nil {
+		close(x.done)
+		return nil, fmt.Errorf("begin: create %s: %w", name, err)
+	}
+	go x.heartbeatLoop()
+	t.opts.logger.Debug("instant opened", "instant", ts, "action", o.Action, "writer", o.WriterID)
+	return x, nil
+}
+
+// nextInstantTime is now, or one millisecond past the newest instant seen.
+func (t *Table) nextInstantTime() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ts := FormatInstantTime(t.opts.now())
+	if ts <= t.lastInstant {
+		last, err := ParseInstantTime(t.lastInstant)
+		if err == nil {
+			ts = FormatInstantTime(last.Add(time.Millisecond))
+		}
+	}
+	t.lastInstant = ts
+	return ts
+}
+
+// Instant returns the instant time, which names every base file the
+// transaction writes.
+func (x *Txn) Instant() string { return x.instant }
+
+// Action returns ActionCommit or ActionReplaceCommit.
+func (x *Txn) Action() string { return x.action }
+
+func (x *Txn) heartbeatKey() string { return HeartbeatDir + "/" + x.instant }
+
+func (x *Txn) beat(ctx context.Context) error {
+	if err := x.table.bucket.Put(ctx, x.heartbeatKey(), bytes.NewReader(nil)); err != nil {
+		return fmt.Errorf("heartbeat %s: %w", x.instant, err)
+	}
+	return nil
+}
+
+func (x *Txn) heartbeatLoop() {
+	defer close(x.done)
+	tick := time.NewTicker(x.table.opts.heartbeatInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-x.stop:
+			return
+		case <-tick.C:
+			ctx, cancel := context.WithTimeout(context.Background(), x.table.opts.heartbeatInterval)
+			if err := x.beat(ctx); err != nil {
+				x.table.opts.logger.Warn("heartbeat failed", "instant", x.instant, "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// Close stops the heartbeat. An instant neither committed nor aborted stays
+// pending until its heartbeat expires and a writer rolls it back. Close is
+// idempotent.
+func (x *Txn) Close() error {
+	x.closeOnce.Do(func() { close(x.stop) })
+	<-x.done
+	return nil
+}
+
+// FileStat describes one base file the transaction wrote.
+type FileStat struct {
+	// Path is relative to the table root: <partition>/<BaseFileName>, whose
+	// instant must be the transaction's.
+	Path         string
+	NumRecords   int64
+	NumUpdates   int64
+	MinEventTime *int64
+	MaxEventTime *int64
+	// PrevCommit is the instant of the base file this one replaces in its
+	// file group; "" for a new file group.
+	PrevCommit string
+}
+
+// Checkpoint is what a commit records about the writer's progress.
+type Checkpoint struct {
+	ID      int64
+	Offsets Offsets
+}
+
+// CommitRequest is the content of a commit.
+type CommitRequest struct {
+	Files []FileStat
+	// Replaced lists, per partition, the file groups a replacecommit retires.
+	Replaced map[string][]string
+	// Checkpoint, if set, records the checkpoint ID and next offsets.
+	Checkpoint *Checkpoint
+	// Schema is the Avro schema of the rows; default: the table's.
+	Schema string
+	// Extra is added to extraMetadata.
+	Extra map[string]string
+}
+
+// Commit publishes the transaction: it checks that every file exists,
+// writes partition metadata, records the commit decision and creates the
+// completed timeline file, the only thing that makes the data visible. If
+// the instant was rolled back meanwhile (this writer was presumed dead), it
+// returns an error matching ErrFenced and removes the files it wrote. Commit
+// is safe to retry after an error.
+func (x *Txn) Commit(ctx context.Context, req CommitRequest) (*CommitMetadata, error) {
+	t := x.table
+	meta, err := x.buildMetadata(ctx, req)
+	if err != nil {
+		// A rollback removes the files of the instant: say so, rather than
+		// that a file is missing.
+		if d, found, derr := t.readDecision(ctx, x.instant); derr == nil && found && d.Decision == decisionRollback {
+			return nil, x.fenced(ctx, req, d)
+		}
+		return nil, fmt.Errorf("commit %s: %w", x.instant, err)
+	}
+	for part := range meta.PartitionToWriteStats {
+		if err := t.ensurePartition(ctx, part, x.instant); err != nil {
+			return nil, fmt.Errorf("commit %s: %w", x.instant, err)
+		}
+	}
+	body, err := meta.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	d, err := t.decide(ctx, decision{Decision: decisionCommit, Instant: x.instant, Action: x.action, By: x.writerID, Metadata: body})
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", x.instant, err)
+	}
+	if d.Decision == decisionRollback {
+		return nil, x.fenced(ctx, req, d)
+	}
+	if err := t.publish(ctx, x.instant, x.action, d.Metadata); err != nil {
+		return nil, fmt.Errorf("commit %s: %w", x.instant, err)
+	}
+	x.mu.Lock()
+	x.committed = true
+	x.mu.Unlock()
+	x.Close()
+	if err := t.bucket.Delete(ctx, x.heartbeatKey()); err != nil {
+		t.opts.logger.Warn("delete heartbeat", "instant", x.instant, "err", err)
+	}
+	t.opts.logger.Debug("instant committed", "instant", x.instant, "files", len(req.Files))
+	return ParseCommitMetadata(MetaDir+"/"+completedFileName(x.instant, x.action), d.Metadata, true)
+}
+
+// fenced stops the heartbeat, removes the files the writer wrote for the
+// rolled-back instant and returns the *FencedError.
+func (x *Txn) fenced(ctx context.Context, req CommitRequest, d decision) error {
+	x.Close()
+	for _, f := range req.Files {
+		if err := x.table.bucket.Delete(ctx, f.Path); err != nil {
+			x.table.opts.logger.Warn("remove file of fenced instant", "path", f.Path, "err", err)
+		}
+	}
+	return &FencedError{Instant: x.instant, Reason: "rolled back by " + d.By}
+}
+
+// publish creates the completed timeline file from the decided metadata.
+func (t *Table) publish(ctx context.Context, ts, action string, body []byte) error {
+	name := MetaDir + "/" + completedFileName(ts, action)
+	err := t.bucket.PutIfAbsent(ctx, name, bytes.NewReader(body))
+	if errors.Is(err, objstore.ErrExists) {
+		cur, rerr := objstore.ReadAll(ctx, t.bucket, name)
+		if rerr != nil {
+			return fmt.Errorf("verify %s: %w", name, rerr)
+		}
+		if !sameJSON(cur, body) {
+			return &FileError{Path: name, Problem: "completed instant exists with other content"}
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
+	return nil
+}
+
+func (x *Txn) buildMetadata(ctx context.Context, req CommitRequest) (*CommitMetadata, error) {
+	t := x.table
+	if len(req.Replaced) > 0 && x.action != ActionReplaceCommit {
+		return nil, errors.New("only a replacecommit can replace file groups")
+	}
+	m := &CommitMetadata{
+		PartitionToWriteStats: map[string][]WriteStat{},
+		ExtraMetadata:         map[string]string{},
+		OperationType:         x.operation,
+	}
+	seen := map[string]bool{}
+	for _, f := range req.Files {
+		if err := validateRelativePath(f.Path); err != nil {
+			return nil, err
+		}
+		part, name := splitTablePath(f.Path)
+		if err := validatePartitionPath(part); err != nil {
+			return nil, err
+		}
+		fileID, _, ts, ok := ParseBaseFileName(name)
+		if !ok {
+			return nil, fmt.Errorf("file %s: not a base file name <fileId>_<token>_<instant>.parquet", f.Path)
+		}
+		if ts != x.instant {
+			return nil, fmt.Errorf("file %s: written for instant %s, not %s", f.Path, ts, x.instant)
+		}
+		if seen[part+"\x00"+fileID] {
+			return nil, fmt.Errorf("file %s: file group %s appears twice", f.Path, fileID)
+		}
+		seen[part+"\x00"+fileID] = true
+		info, err := t.bucket.Stat(ctx, f.Path)
+		if err != nil {
+			return nil, fmt.Errorf("file %s: %w", f.Path, err)
+		}
+		prev := f.PrevCommit
+		if prev == "" {
+			prev = NoPrevCommit
+		}
+		p, pp := f.Path, part
+		m.PartitionToWriteStats[part] = append(m.PartitionToWriteStats[part], WriteStat{
+			FileID: fileID, Path: &p, PrevCommit: prev, PartitionPath: &pp,
+			NumWrites: f.NumRecords, NumInserts: f.NumRecords - f.NumUpdates, NumUpdateWrites: f.NumUpdates,
+			TotalWriteBytes: info.Size, FileSizeInBytes: info.Size,
+			MinEventTime: f.MinEventTime, MaxEventTime: f.MaxEventTime,
+			RuntimeStats: &RuntimeStats{},
+		})
+	}
+	if len(req.Replaced) > 0 {
+		m.PartitionToReplaceFileIDs = map[string][]string{}
+		for part, ids := range req.Replaced {
+			if err := validatePartitionPath(part); err != nil {
+				return nil, err
+			}
+			m.PartitionToReplaceFileIDs[part] = append([]string(nil), ids...)
+		}
+	}
+	for k, v := range req.Extra {
+		m.ExtraMetadata[k] = v
+	}
+	schema := req.Schema
+	if schema == "" {
+		schema = t.cfg.Schema
+	}
+	if schema != "" {
+		m.ExtraMetadata[MetaSchema] = schema
+	}
+	m.ExtraMetadata[MetaWriterID] = x.writerID
+	if c := req.Checkpoint; c != nil {
+		if err := ValidateTopic(c.Offsets.Topic); err != nil {
+			return nil, err
+		}
+		for p, off := range c.Offsets.Next {
+			if p < 0 || off < 0 {
+				return nil, fmt.Errorf("checkpoint offsets: partition %d offset %d: must not be negative", p, off)
+			}
+		}
+		m.ExtraMetadata[MetaCheckpointID] = strconv.FormatInt(c.ID, 10)
+		m.ExtraMetadata[MetaCheckpointKey] = c.Offsets.String()
+	}
+	return m, nil
+}
+
+// Abort rolls the instant back now: its files are removed and it leaves
+// the timeline. Aborting a committed transaction is an error.
+func (x *Txn) Abort(ctx context.Context) error {
+	x.Close()
+	x.mu.Lock()
+	committed := x.committed
+	x.mu.Unlock()
+	if committed {
+		return fmt.Errorf("abort %s: already committed", x.instant)
+	}
+	res, err := x.table.rollbackInstant(ctx, x.instant, x.action, x.writerID)
+	if err != nil {
+		return fmt.Errorf("abort %s: %w", x.instant, err)
+	}
+	if res.Outcome == OutcomeCompleted {
+		return fmt.Errorf("abort %s: already committed", x.instant)
+	}
+	return nil
+}
+
+// sameJSON compares two JSON documents ignoring insignificant white space.
+func sameJSON(a, b []byte) bool {
+	var ca, cb bytes.Buffer
+	if json.Compact(&ca, a) != nil || json.Compact(&cb, b) != nil {
+		return bytes.Equal(a, b)
+	}
+	return bytes.Equal(ca.Bytes(), cb.Bytes())
+}

@@ -99,7 +99,9 @@ func (t *Table) Begin(ctx context.Context, o BeginOptions) (*Txn, error) {
 		return nil, err
 	}
 	name := Instant{Time: ts, Action: o.Action, State: StateInflight}.FileName()
-	if err := t.bucket.PutIfAbsent(ctx, MetaDir+"/"+name, bytes.NewReader(body)); err != nil {
+	// The instant is ours since the requested file is: a plain put makes a
+	// retry after an ambiguous failure harmless.
+	if err := t.bucket.Put(ctx, MetaDir+"/"+name, bytes.NewReader(body)); err != nil {
 		close(x.done)
 		return nil, fmt.Errorf("begin: create %s: %w", name, err)
 	}

@@ -63,8 +63,11 @@ func (t *Table) Archive(ctx context.Context, opts ArchiveOptions) (*ArchiveResul
 	if err != nil {
 		return nil, err
 	}
-	cut := archiveCut(tl, opts.KeepCompleted)
 	res := &ArchiveResult{}
+	if res.FilesRemoved, err = t.SweepRolledBack(ctx); err != nil {
+		return nil, err
+	}
+	cut := archiveCut(tl, opts.KeepCompleted)
 	if cut == 0 {
 		return res, nil
 	}

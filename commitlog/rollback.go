@@ -1,6 +1,7 @@
 package commitlog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -104,6 +105,9 @@ func (t *Table) rollbackInstant(ctx context.Context, ts, action, by string) (Rol
 	} else if !errors.Is(err, objstore.ErrNotExist) {
 		return res, err
 	}
+	if err := t.bucket.Put(ctx, RolledBackDir+"/"+ts, bytes.NewReader(nil)); err != nil {
+		return res, fmt.Errorf("roll back %s: mark: %w", ts, err)
+	}
 	n, err := t.removeInstantFiles(ctx, ts)
 	if err != nil {
 		return res, err
@@ -146,4 +150,46 @@ func (t *Table) removeInstantFiles(ctx context.Context, ts string) (int, error) 
 		}
 	}
 	return len(keys), nil
+}
+
+// rolledBack lists the instants that were rolled back.
+func (t *Table) rolledBack(ctx context.Context) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := t.bucket.List(ctx, RolledBackDir+"/", func(info objstore.ObjectInfo) error {
+		out[strings.TrimPrefix(info.Key, RolledBackDir+"/")] = true
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list rolled-back instants: %w", err)
+	}
+	return out, nil
+}
+
+// SweepRolledBack deletes base files of rolled-back instants: files a
+// zombie writer put after its instant was rolled back. Hudi's readers would
+// count such files as committed once their instant is older than the active
+// timeline, so ingestd sweeps at start and archival sweeps before it moves
+// the timeline.
+func (t *Table) SweepRolledBack(ctx context.Context) (int, error) {
+	dead, err := t.rolledBack(ctx)
+	if err != nil || len(dead) == 0 {
+		return 0, err
+	}
+	files, err := t.listBaseFiles(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, f := range files {
+		if dead[f.Instant] {
+			if err := t.bucket.Delete(ctx, f.Path); err != nil {
+				return n, fmt.Errorf("sweep %s: %w", f.Path, err)
+			}
+			n++
+		}
+	}
+	if n > 0 {
+		t.opts.logger.Info("swept files of rolled-back instants", "files", n)
+	}
+	return n, nil
 }

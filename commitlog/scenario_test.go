@@ -210,7 +210,7 @@ func (s *scenario) exec(t *testing.T, d *datadriven.TestData) (string, error) {
 			return "", err
 		}
 		if len(res.Archived) == 0 {
-			return "nothing to archive\n", nil
+			return fmt.Sprintf("nothing to archive, %d files removed\n", res.FilesRemoved), nil
 		}
 		return fmt.Sprintf("archived %s into %s, %d files removed\n", strings.Join(res.Archived, ","), res.File, res.FilesRemoved), nil
 	case "timeline":

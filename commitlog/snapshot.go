@@ -33,7 +33,8 @@ type Snapshot struct {
 // keep base files whose instant is completed (or older than the first
 // completed instant of the active timeline, i.e. archived, and not pending),
 // take the newest base file of each file group, and drop file groups a
-// completed replacecommit replaced.
+// completed replacecommit replaced. Files of instants lakestream rolled back
+// are skipped even when a zombie wrote them after the rollback.
 func (t *Table) Snapshot(ctx context.Context) (*Snapshot, error) {
 	tl, err := t.Timeline(ctx)
 	if err != nil {
@@ -43,7 +44,17 @@ func (t *Table) Snapshot(ctx context.Context) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t.snapshotOf(ctx, tl, files)
+	dead, err := t.rolledBack(ctx)
+	if err != nil {
+		return nil, err
+	}
+	live := files[:0]
+	for _, f := range files {
+		if !dead[f.Instant] {
+			live = append(live, f)
+		}
+	}
+	return t.snapshotOf(ctx, tl, live)
 }
 
 func (t *Table) snapshotOf(ctx context.Context, tl *Timeline, files []BaseFile) (*Snapshot, error) {
@@ -110,11 +121,11 @@ func (t *Table) listBaseFiles(ctx context.Context) ([]BaseFile, error) {
 	partitions := map[string]bool{}
 	var candidates []BaseFile
 	err := t.bucket.List(ctx, "", func(info objstore.ObjectInfo) error {
-		if info.Key == MetaDir || strings.HasPrefix(info.Key, MetaDir+"/") {
+		if info.Key == MetaDir || strings.HasPrefix(info.Key, MetaDir+"/") || strings.Contains(info.Key, "/"+MetaDir+"/") {
 			return nil
 		}
 		dir, name := splitTablePath(info.Key)
-		if name == PartitionMetadataFile {
+		if name == PartitionMetadataFile || strings.HasPrefix(name, PartitionMetadataFile+".") {
 			partitions[dir] = true
 			return nil
 		}

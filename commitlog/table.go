@@ -19,6 +19,10 @@ const (
 	// DecisionDir holds lakestream's commit-or-rollback decision per
 	// instant (see docs/format/table.md, "Fencing").
 	DecisionDir = MetaDir + "/.lakestream/decisions"
+	// RolledBackDir holds an empty marker per rolled-back instant, so that
+	// readers and archival can skip files a zombie writes after the
+	// rollback without reading every decision.
+	RolledBackDir = MetaDir + "/.lakestream/rolledback"
 	// PartitionMetadataFile marks a directory as a partition.
 	PartitionMetadataFile = ".hoodie_partition_metadata"
 )

@@ -56,6 +56,9 @@ func (t *Table) Begin(ctx context.Context, o BeginOptions) (*Txn, error) {
 	if o.Action != ActionCommit && o.Action != ActionReplaceCommit {
 		return nil, fmt.Errorf("begin: action %q: lakestream writes %s or %s", o.Action, ActionCommit, ActionReplaceCommit)
 	}
+	if parts := t.props[PropMetadataParts]; parts != "" {
+		return nil, &FileError{Path: PropertiesPath, Problem: fmt.Sprintf("the table has a metadata table (%s=%s): readers would list files through it and miss lakestream's commits", PropMetadataParts, parts), Err: ErrUnsupported}
+	}
 	if o.Operation == "" {
 		o.Operation = OperationInsert
 		if o.Action == ActionReplaceCommit {
@@ -206,7 +209,8 @@ type CommitRequest struct {
 // completed timeline file, the only thing that makes the data visible. If
 // the instant was rolled back meanwhile (this writer was presumed dead), it
 // returns an error matching ErrFenced and removes the files it wrote. Commit
-// is safe to retry after an error.
+// is safe to retry after an error with the same request: once the commit
+// decision is recorded, a retry publishes the decided metadata.
 func (x *Txn) Commit(ctx context.Context, req CommitRequest) (*CommitMetadata, error) {
 	t := x.table
 	meta, err := x.buildMetadata(ctx, req)
@@ -252,6 +256,9 @@ func (x *Txn) Commit(ctx context.Context, req CommitRequest) (*CommitMetadata, e
 // rolled-back instant and returns the *FencedError.
 func (x *Txn) fenced(ctx context.Context, req CommitRequest, d decision) error {
 	x.Close()
+	if err := x.table.bucket.Delete(ctx, x.heartbeatKey()); err != nil {
+		x.table.opts.logger.Warn("delete heartbeat of fenced instant", "instant", x.instant, "err", err)
+	}
 	for _, f := range req.Files {
 		if err := x.table.bucket.Delete(ctx, f.Path); err != nil {
 			x.table.opts.logger.Warn("remove file of fenced instant", "path", f.Path, "err", err)

@@ -37,6 +37,26 @@ type RollbackResult struct {
 // fresh heartbeat belong to live writers and are left alone. by names the
 // caller in the decision it records.
 func (t *Table) RollbackFailed(ctx context.Context, by string) ([]RollbackResult, error) {
+	return t.rollbackFailed(ctx, by, false)
+}
+
+// Recover is RollbackFailed for a writer that is starting: besides the
+// instants of dead writers, it settles at once every pending instant that
+// writerID itself opened (its inflight file names the writer), since a
+// writer that is starting has none open. Call it before the writer's first
+// Begin; writer IDs must be unique among live writers.
+func (t *Table) Recover(ctx context.Context, writerID string) ([]RollbackResult, error) {
+	res, err := t.rollbackFailed(ctx, writerID, true)
+	if err != nil {
+		return res, err
+	}
+	if _, err := t.SweepRolledBack(ctx); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func (t *Table) rollbackFailed(ctx context.Context, by string, own bool) ([]RollbackResult, error) {
 	tl, err := t.Timeline(ctx)
 	if err != nil {
 		return nil, err
@@ -49,6 +69,13 @@ func (t *Table) RollbackFailed(ctx context.Context, by string) ([]RollbackResult
 		live, err := t.isLive(ctx, e)
 		if err != nil {
 			return out, err
+		}
+		if live && own {
+			mine, err := t.openedBy(ctx, e, by)
+			if err != nil {
+				return out, err
+			}
+			live = !mine
 		}
 		if live {
 			out = append(out, RollbackResult{Instant: e.Time, Action: e.Action, Outcome: OutcomeLive})
@@ -192,4 +219,25 @@ func (t *Table) SweepRolledBack(ctx context.Context) (int, error) {
 		t.opts.logger.Info("swept files of rolled-back instants", "files", n)
 	}
 	return n, nil
+}
+
+// openedBy reports whether the inflight file of a pending instant names
+// writerID.
+func (t *Table) openedBy(ctx context.Context, e TimelineEntry, writerID string) (bool, error) {
+	if e.State != StateInflight {
+		return false, nil
+	}
+	name := MetaDir + "/" + e.FileName()
+	data, err := objstore.ReadAll(ctx, t.bucket, name)
+	if errors.Is(err, objstore.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read %s: %w", name, err)
+	}
+	m, err := ParseCommitMetadata(name, data, false)
+	if err != nil {
+		return false, err
+	}
+	return m.ExtraMetadata[MetaWriterID] == writerID, nil
 }

@@ -202,6 +202,15 @@ func (s *scenario) exec(t *testing.T, d *datadriven.TestData) (string, error) {
 			return "nothing pending\n", nil
 		}
 		return b.String(), nil
+	case "recover":
+		var writer string
+		d.ScanArgs(t, "writer", &writer)
+		res, err := s.table.Recover(s.ctx, writer)
+		var b strings.Builder
+		for _, r := range res {
+			fmt.Fprintf(&b, "%s %s: %s (%d files removed)\n", r.Instant, r.Action, r.Outcome, r.FilesRemoved)
+		}
+		return b.String(), err
 	case "archive":
 		var keep int
 		d.ScanArgs(t, "keep", &keep)

@@ -95,7 +95,7 @@ func (t *Table) Begin(ctx context.Context, o BeginOptions) (*Txn, error) {
 		close(x.done)
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	inflight := CommitMetadata{OperationType: o.Operation}
+	inflight := CommitMetadata{OperationType: o.Operation, ExtraMetadata: map[string]string{MetaWriterID: o.WriterID}}
 	body, err := inflight.Marshal()
 	if err != nil {
 		close(x.done)

@@ -17,6 +17,11 @@ all: build test
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/ingestd ./cmd/ingestd
 
+# The main job on embedded defaults: in-process Kafka, a table under
+# ./demo-warehouse, DuckDB reading the result.
+demo: build
+	$(GO) run ./e2e/demo -ingestd bin/ingestd -warehouse demo-warehouse
+
 tools: $(VERSITYGW)
 
 $(VERSITYGW):

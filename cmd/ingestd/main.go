@@ -12,6 +12,7 @@ import (
 )
 
 const usage = `usage:
+  ingestd run --config table.yaml [flags]   ingest a topic into a table (ingestd run -h lists flags)
   ingestd table inspect [--json] <table>   print the timeline, snapshot and checkpoints
 
 <table> is file:///path, s3://bucket/prefix[?endpoint=URL&path_style=true&region=R],
@@ -19,13 +20,30 @@ or a local path.
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	// The first SIGTERM or SIGINT stops with a final checkpoint; a second
+	// one aborts without committing.
+	ctx, cancel := context.WithCancel(context.Background())
+	abort := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		cancel()
+		<-sigs
+		close(abort)
+	}()
+	os.Exit(runAbortable(ctx, abort, os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // run executes one command line and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runAbortable(ctx, nil, args, stdout, stderr)
+}
+
+func runAbortable(ctx context.Context, abort <-chan struct{}, args []string, stdout, stderr io.Writer) int {
+	if len(args) >= 1 && args[0] == "run" {
+		return runIngest(ctx, abort, args[1:], stdout, stderr)
+	}
 	if len(args) >= 2 && args[0] == "table" && args[1] == "inspect" {
 		return runInspect(ctx, args[2:], stdout, stderr)
 	}

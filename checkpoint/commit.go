@@ -1,0 +1,110 @@
+package checkpoint
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/writer"
+)
+
+// checkpointLocked makes one checkpoint: a barrier behind every row sent so
+// far, every worker closes and uploads its files, the dead-letter queue is
+// flushed, and one commit publishes the files with the checkpoint ID and the
+// next offset of every partition. Storage errors are retried with backoff;
+// nothing is committed until every file and dead letter is durable.
+func (c *Coordinator) checkpointLocked(ctx context.Context) error {
+	start := c.opts.now()
+	defer func() { c.nextDue = c.opts.now().Add(c.opts.interval) }()
+	if c.txn == nil && !offsetsMoved(c.next, c.committed) {
+		return nil // nothing read since the last checkpoint
+	}
+	if err := c.ensureTxn(ctx); err != nil {
+		return err
+	}
+	for w := range c.workers {
+		if err := c.send(ctx, w); err != nil {
+			return err
+		}
+	}
+	var files []writer.File
+	for _, w := range c.workers {
+		err := c.retry(ctx, fmt.Sprintf("close files of worker %d", w.id), func() error {
+			r := w.call(ctx, workerMsg{kind: msgFinish})
+			if r.err != nil {
+				return r.err
+			}
+			files = append(files, r.files...)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := c.retry(ctx, "flush dead letters", func() error { return c.cfg.DeadLetters.Flush(ctx) }); err != nil {
+		return err
+	}
+	req := commitlog.CommitRequest{
+		Schema:     c.cfg.Schema.Avro(c.cfg.Table.Config().Name+"_record", "hoodie."+c.cfg.Table.Config().Name),
+		Checkpoint: &commitlog.Checkpoint{ID: c.checkpoint, Offsets: commitlog.Offsets{Topic: c.cfg.Topic, Next: cloneOffsets(c.next)}},
+	}
+	var rows int64
+	for _, f := range files {
+		req.Files = append(req.Files, f.Stat())
+		rows += f.Records
+	}
+	if err := c.retry(ctx, "commit", func() error {
+		_, err := c.txn.Commit(ctx, req)
+		return err
+	}); err != nil {
+		return err
+	}
+	instant := c.txn.Instant()
+	c.txn = nil
+	c.committed = cloneOffsets(c.next)
+	if err := c.src.CommitGroupOffsets(ctx, cloneOffsets(c.next)); err != nil {
+		// The table is the source of truth; the group only feeds lag tools.
+		c.opts.logger.Warn("commit offsets to the consumer group", "err", err)
+	}
+	elapsed := c.opts.now().Sub(start)
+	c.stats.committed(instant, c.checkpoint, len(files), rows, elapsed)
+	c.opts.logger.Info("checkpoint committed", "checkpoint", c.checkpoint, "instant", instant,
+		"files", len(files), "rows", rows, "offsets", req.Checkpoint.Offsets.String(), "took", elapsed)
+	if elapsed > c.opts.interval/2 {
+		c.opts.logger.Warn("slow checkpoint", "checkpoint", c.checkpoint, "took", elapsed, "interval", c.opts.interval, "workers", c.WorkerStates())
+	}
+	c.checkpoint++
+	return nil
+}
+
+// abortLocked abandons the open checkpoint: files written for it are
+// deleted and its instant rolled back.
+func (c *Coordinator) abortLocked(ctx context.Context) {
+	for w := range c.filling {
+		if b := c.filling[w]; b != nil {
+			b.reset()
+			c.workers[w].free <- b
+			c.filling[w] = nil
+		}
+	}
+	for _, w := range c.workers {
+		if r := w.call(ctx, workerMsg{kind: msgAbort}); r.err != nil {
+			c.opts.logger.Warn("abort worker files", "worker", w.id, "err", r.err)
+		}
+	}
+	if c.txn != nil {
+		if err := c.txn.Abort(ctx); err != nil {
+			c.opts.logger.Warn("abort instant", "instant", c.txn.Instant(), "err", err)
+		}
+		c.txn = nil
+	}
+}
+
+func offsetsMoved(next, committed map[int32]int64) bool {
+	for p, n := range next {
+		if committed[p] != n {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,344 @@
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/lakestream/lakestream/bucketing"
+	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/schemas"
+	"github.com/lakestream/lakestream/writer"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Source is the Kafka side of the pipeline (source.Reader).
+type Source interface {
+	Poll(ctx context.Context) ([]*kgo.Record, error)
+	AllowRebalance()
+	CommitGroupOffsets(ctx context.Context, next map[int32]int64) error
+}
+
+// DeadLetters receives the records that cannot be written (source.DeadLetter).
+type DeadLetters interface {
+	Send(rec *kgo.Record, reason, detail string)
+	Flush(ctx context.Context) error
+}
+
+// Config holds what a Coordinator works with. Every field is required.
+type Config struct {
+	Table       *commitlog.Table
+	Topic       string
+	WriterID    string
+	Schema      *schemas.TableSchema
+	Decoder     schemas.Decoder
+	Template    *bucketing.Template
+	Router      *bucketing.Router
+	DeadLetters DeadLetters
+	// NewWriterSet opens the file writers of one worker.
+	NewWriterSet func(worker int) (*writer.Set, error)
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.Table == nil {
+		errs = append(errs, errors.New("table is required"))
+	}
+	if err := commitlog.ValidateTopic(c.Topic); err != nil {
+		errs = append(errs, err)
+	}
+	if c.WriterID == "" {
+		errs = append(errs, errors.New("writer ID is required"))
+	}
+	if c.Schema == nil || c.Decoder == nil {
+		errs = append(errs, errors.New("schema and decoder are required"))
+	}
+	if c.Template == nil || c.Router == nil {
+		errs = append(errs, errors.New("partition template and router are required"))
+	}
+	if c.DeadLetters == nil {
+		errs = append(errs, errors.New("dead-letter queue is required"))
+	}
+	if c.NewWriterSet == nil {
+		errs = append(errs, errors.New("writer factory is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// Coordinator runs the pipeline of one ingestd process: intake, workers and
+// checkpoints. Run drives it; the rebalance hooks StartOffsets and Revoked
+// plug into the source.
+type Coordinator struct {
+	cfg  Config
+	opts options
+
+	partitioner *bucketing.Partitioner
+	fields      []templateField
+	values      []bucketing.Value
+	rec         schemas.Record
+
+	workers []*worker
+	filling []*rowBatch
+	wg      sync.WaitGroup
+
+	// hard is cancelled by Abort: storage work stops, nothing is committed.
+	hard       context.Context
+	cancelHard context.CancelFunc
+
+	mu         sync.Mutex // held while the intake or a checkpoint runs
+	src        Source
+	txn        *commitlog.Txn
+	checkpoint int64           // ID of the checkpoint being filled
+	next       map[int32]int64 // next offset per owned partition, as processed
+	committed  map[int32]int64 // next offset per partition, as last committed
+	nextDue    time.Time       // when the next checkpoint is due
+	fatal      error           // set by a rebalance hook, returned by Run
+	stats      stats
+	closeOnce  sync.Once
+	closeErr   error
+}
+
+// New validates the configuration and prepares a coordinator. It reads the
+// table for this writer's last checkpoint ID.
+func New(ctx context.Context, cfg Config, opts ...Option) (*Coordinator, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := errors.Join(cfg.validate(), o.validate()); err != nil {
+		return nil, fmt.Errorf("checkpoint coordinator: %w", err)
+	}
+	fields, err := templateFields(cfg.Schema, cfg.Template)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint coordinator: %w", err)
+	}
+	cps, err := cfg.Table.Checkpoints(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint coordinator: %w", err)
+	}
+	c := &Coordinator{
+		cfg: cfg, opts: o,
+		partitioner: bucketing.NewPartitioner(cfg.Template),
+		fields:      fields,
+		next:        map[int32]int64{},
+		committed:   map[int32]int64{},
+		checkpoint:  cps.Writers[cfg.WriterID].CheckpointID + 1,
+		stats:       newStats(),
+	}
+	c.hard, c.cancelHard = context.WithCancel(context.Background())
+	for i := range cfg.Router.Parallelism() {
+		set, err := cfg.NewWriterSet(i)
+		if err != nil {
+			c.cancelHard()
+			for _, w := range c.workers {
+				w.set.Close()
+			}
+			return nil, fmt.Errorf("checkpoint coordinator: worker %d: %w", i, err)
+		}
+		c.workers = append(c.workers, newWorker(i, set))
+	}
+	c.filling = make([]*rowBatch, len(c.workers))
+	return c, nil
+}
+
+// StartOffsets is the source's hook for newly assigned partitions: the
+// next offset of each comes from the table, never from the group.
+func (c *Coordinator) StartOffsets(ctx context.Context, topic string, partitions []int32) (map[int32]int64, error) {
+	cps, err := c.cfg.Table.Checkpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int32]int64{}
+	for _, p := range partitions {
+		if pos, ok := cps.Next(topic, p); ok {
+			out[p] = pos.Next
+		}
+	}
+	c.opts.logger.Info("partitions assigned", "partitions", partitions, "from_table", out)
+	return out, nil
+}
+
+// Revoked is the source's hook for partitions leaving this process. Revoked
+// partitions are checkpointed before they move; lost ones (this process was
+// presumed dead) cannot be: the open checkpoint is abandoned and Run stops,
+// so that a restart resumes from the table.
+func (c *Coordinator) Revoked(ctx context.Context, partitions []int32, lost bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.src == nil {
+		return // not running: nothing is in flight
+	}
+	if lost {
+		c.opts.logger.Warn("partitions lost: abandoning the open checkpoint", "partitions", partitions)
+		c.abortLocked(c.hard)
+		if c.fatal == nil {
+			c.fatal = fmt.Errorf("partitions %v lost to another member: restart to resume from the table", partitions)
+		}
+		return
+	}
+	if err := c.checkpointLocked(c.hard); err != nil {
+		c.opts.logger.Error("checkpoint at revocation failed", "partitions", partitions, "err", err)
+		if c.fatal == nil {
+			c.fatal = err
+		}
+	}
+	for _, p := range partitions {
+		delete(c.next, p)
+		delete(c.committed, p)
+	}
+}
+
+// Run ingests until ctx is cancelled, then makes a final checkpoint and
+// returns nil. It returns early with an error when a checkpoint cannot be
+// made or the table fences this writer.
+func (c *Coordinator) Run(ctx context.Context, src Source) error {
+	c.mu.Lock()
+	c.src = src
+	c.nextDue = c.opts.now().Add(c.opts.interval)
+	c.mu.Unlock()
+	rollEvery := max(time.Second, c.opts.interval/4)
+	for _, w := range c.workers {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			w.run(c.hard, rollEvery)
+		}()
+	}
+	for {
+		if ctx.Err() != nil {
+			return c.shutdown()
+		}
+		wait := max(time.Until(c.due()), 10*time.Millisecond)
+		pctx, cancel := context.WithTimeout(ctx, wait)
+		recs, err := src.Poll(pctx)
+		cancel()
+		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("poll: %w", err)
+		}
+		c.mu.Lock()
+		err = c.fatal
+		if err == nil {
+			err = c.intake(c.hard, recs)
+		}
+		if err == nil && !c.opts.now().Before(c.nextDue) {
+			err = c.checkpointLocked(c.hard)
+		}
+		c.mu.Unlock()
+		src.AllowRebalance()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (c *Coordinator) due() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nextDue
+}
+
+// shutdown makes the final checkpoint within the grace period.
+func (c *Coordinator) shutdown() error {
+	ctx, cancel := context.WithTimeout(c.hard, c.opts.shutdownGrace)
+	defer cancel()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fatal != nil {
+		return c.fatal
+	}
+	if err := c.checkpointLocked(ctx); err != nil {
+		return fmt.Errorf("final checkpoint: %w", err)
+	}
+	c.opts.logger.Info("final checkpoint made", "checkpoint", c.checkpoint-1)
+	return nil
+}
+
+// Abort stops at once without committing: storage work in flight fails and
+// Run returns. The open instant is rolled back by the next start.
+func (c *Coordinator) Abort() { c.cancelHard() }
+
+// Close stops the workers and releases their files. It is idempotent.
+func (c *Coordinator) Close() error {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+		for _, w := range c.workers {
+			close(w.inbox)
+		}
+		c.wg.Wait()
+		c.cancelHard()
+		var errs []error
+		c.mu.Lock()
+		if c.txn != nil {
+			errs = append(errs, c.txn.Close())
+		}
+		c.mu.Unlock()
+		for _, w := range c.workers {
+			errs = append(errs, w.set.Close())
+		}
+		c.closeErr = errors.Join(errs...)
+	})
+	return c.closeErr
+}
+
+// WorkerStates says what each worker is doing, for the admin endpoint and
+// slow-checkpoint logs.
+func (c *Coordinator) WorkerStates() []string {
+	out := make([]string, len(c.workers))
+	for i, w := range c.workers {
+		out[i] = w.state.Load().(string)
+	}
+	return out
+}
+
+// ensureTxn opens the checkpoint's instant at its first row, so that idle
+// intervals leave no pending instant behind.
+func (c *Coordinator) ensureTxn(ctx context.Context) error {
+	if c.txn != nil {
+		return nil
+	}
+	var txn *commitlog.Txn
+	err := c.retry(ctx, "begin instant", func() error {
+		var err error
+		txn, err = c.cfg.Table.Begin(ctx, commitlog.BeginOptions{WriterID: c.cfg.WriterID})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	c.txn = txn
+	for _, w := range c.workers {
+		if r := w.call(ctx, workerMsg{kind: msgBegin, instant: txn.Instant(), checkpoint: c.checkpoint}); r.err != nil {
+			return r.err
+		}
+	}
+	return nil
+}
+
+// retry runs op with exponential backoff until it succeeds, ctx ends, or it
+// fails with a fencing error.
+func (c *Coordinator) retry(ctx context.Context, what string, op func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := op()
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, commitlog.ErrFenced) || ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		d := backoff(c.opts.retryMin, c.opts.retryMax, attempt)
+		c.opts.logger.Warn("retrying", "op", what, "attempt", attempt+1, "in", d, "err", err)
+		if err := sleepCtx(ctx, d); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+}
+
+func jitter() float64 { return rand.Float64() }
+
+func cloneOffsets(m map[int32]int64) map[int32]int64 { return maps.Clone(m) }

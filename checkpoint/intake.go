@@ -1,0 +1,244 @@
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/lakestream/lakestream/bucketing"
+	"github.com/lakestream/lakestream/schemas"
+	"github.com/parquet-go/parquet-go"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Dead-letter reasons the intake adds to the decoders' own.
+const (
+	ReasonTooLarge      = "too-large"
+	ReasonBadTimestamp  = "bad-timestamp"
+	ReasonBadPartition  = "bad-partition-value"
+	ReasonNoEventTime   = "missing-event-time"
+	maxDeadLetterDetail = 1024
+)
+
+// templateField is a record field a partition template reads: a top-level
+// scalar leaf of the row.
+type templateField struct {
+	name   string
+	column int
+	isTime bool
+	isDate bool
+}
+
+func templateFields(ts *schemas.TableSchema, t *bucketing.Template) ([]templateField, error) {
+	var out []templateField
+	var errs []error
+	for _, name := range t.Fields() {
+		leaf, ok := ts.Parquet().Lookup(name)
+		if !ok || leaf.MaxRepetitionLevel > 0 || !leaf.Node.Leaf() {
+			errs = append(errs, fmt.Errorf("partition template reads %q: not a top-level scalar field of the schema", name))
+			continue
+		}
+		f := templateField{name: name, column: leaf.ColumnIndex}
+		if lt := leaf.Node.Type().LogicalType(); lt != nil {
+			f.isTime = lt.Timestamp != nil
+			f.isDate = lt.Date != nil
+		}
+		out = append(out, f)
+	}
+	return out, errors.Join(errs...)
+}
+
+// intake decodes, validates and routes a batch of records. Bad records go
+// to the dead-letter queue with a reason; every record, good or bad,
+// advances its partition's next offset.
+func (c *Coordinator) intake(ctx context.Context, recs []*kgo.Record) error {
+	for _, r := range recs {
+		if err := c.intakeOne(ctx, r); err != nil {
+			return err
+		}
+		c.next[r.Partition] = r.Offset + 1
+	}
+	return nil
+}
+
+func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
+	c.stats.records.Add(1)
+	c.stats.bytes.Add(int64(len(r.Value)))
+	if len(r.Value) > c.opts.maxRecordBytes {
+		c.deadLetter(r, ReasonTooLarge, fmt.Sprintf("value is %d bytes, the limit is %d", len(r.Value), c.opts.maxRecordBytes))
+		return nil
+	}
+	rec := &c.rec
+	for attempt := 0; ; attempt++ {
+		err := c.cfg.Decoder.Decode(r.Value, rec)
+		if err == nil {
+			break
+		}
+		if schemas.IsRetryable(err) {
+			// The schema registry is down: wait, never dead-letter for it.
+			c.opts.logger.Warn("decode needs a retry", "partition", r.Partition, "offset", r.Offset, "attempt", attempt, "err", err)
+			if werr := sleepCtx(ctx, backoff(c.opts.retryMin, c.opts.retryMax, attempt)); werr != nil {
+				return werr
+			}
+			continue
+		}
+		var de *schemas.DecodeError
+		reason := "undecodable"
+		if errors.As(err, &de) {
+			reason = de.Reason
+		}
+		c.deadLetter(r, reason, err.Error())
+		return nil
+	}
+	eventTime, ok := rec.EventTime, rec.HasEventTime
+	if c.cfg.Schema.EventTimeField() == "" {
+		eventTime, ok = r.Timestamp.UnixMicro(), true
+	}
+	if !ok {
+		c.deadLetter(r, ReasonNoEventTime, "field "+c.cfg.Schema.EventTimeField()+" is missing or null")
+		return nil
+	}
+	if reason := c.checkEventTime(eventTime); reason != "" {
+		c.deadLetter(r, ReasonBadTimestamp, reason)
+		return nil
+	}
+	values := c.fieldValues(rec.Row)
+	bucket, err := c.partitioner.Path(eventTime, true, values)
+	if err != nil {
+		c.deadLetter(r, ReasonBadPartition, err.Error())
+		return nil
+	}
+	if err := c.ensureTxn(ctx); err != nil {
+		return err
+	}
+	w := c.cfg.Router.Worker(bucket)
+	batch, err := c.batchFor(ctx, w)
+	if err != nil {
+		return err
+	}
+	// Record key topic-partition-offset, in the batch's arena.
+	start := len(batch.arena)
+	batch.arena = append(batch.arena, c.cfg.Topic...)
+	batch.arena = append(batch.arena, '-')
+	batch.arena = strconv.AppendInt(batch.arena, int64(r.Partition), 10)
+	batch.arena = append(batch.arena, '-')
+	batch.arena = strconv.AppendInt(batch.arena, r.Offset, 10)
+	c.cfg.Schema.SetMeta(rec.Row, schemas.MetaRecordKey, batch.arena[start:len(batch.arena):len(batch.arena)])
+	c.cfg.Schema.SetKafka(rec.Row, r.Partition, r.Offset, r.Timestamp.UnixMicro(), r.Key)
+	batch.add(rec.Row, bucket, eventTime)
+	c.stats.rows.Add(1)
+	if batch.len() >= c.opts.batchRows {
+		return c.send(ctx, w)
+	}
+	return nil
+}
+
+// checkEventTime returns why an event time is absurd, or "".
+func (c *Coordinator) checkEventTime(micros int64) string {
+	now := c.opts.now()
+	t := time.UnixMicro(micros)
+	if c.opts.maxPast > 0 && t.Before(now.Add(-c.opts.maxPast)) {
+		return fmt.Sprintf("event time %s is more than %v in the past", t.UTC().Format(time.RFC3339Nano), c.opts.maxPast)
+	}
+	if c.opts.maxFuture > 0 && t.After(now.Add(c.opts.maxFuture)) {
+		return fmt.Sprintf("event time %s is more than %v in the future", t.UTC().Format(time.RFC3339Nano), c.opts.maxFuture)
+	}
+	return ""
+}
+
+// fieldValues extracts the template's fields from a row.
+func (c *Coordinator) fieldValues(row parquet.Row) []bucketing.Value {
+	if len(c.fields) == 0 {
+		return nil
+	}
+	vals := c.values[:0]
+	for _, f := range c.fields {
+		v := bucketing.Value{IsNull: true}
+		for _, pv := range row {
+			if pv.Column() != f.column {
+				continue
+			}
+			switch {
+			case pv.IsNull():
+			case f.isTime:
+				v = bucketing.Value{Time: pv.Int64(), IsTime: true}
+			case f.isDate:
+				v = bucketing.Value{Bytes: time.Unix(int64(pv.Int32())*86400, 0).UTC().AppendFormat(nil, "2006-01-02")}
+			case pv.Kind() == parquet.ByteArray || pv.Kind() == parquet.FixedLenByteArray:
+				v = bucketing.Value{Bytes: pv.ByteArray()}
+			case pv.Kind() == parquet.Int32:
+				v = bucketing.Value{Int: int64(pv.Int32()), IsInt: true}
+			case pv.Kind() == parquet.Int64:
+				v = bucketing.Value{Int: pv.Int64(), IsInt: true}
+			case pv.Kind() == parquet.Boolean:
+				v = bucketing.Value{Bytes: strconv.AppendBool(nil, pv.Boolean())}
+			default:
+				v = bucketing.Value{Bytes: []byte(pv.String())}
+			}
+			break
+		}
+		vals = append(vals, v)
+	}
+	c.values = vals
+	return vals
+}
+
+// deadLetter sends a record to the dead-letter queue and counts it.
+func (c *Coordinator) deadLetter(r *kgo.Record, reason, detail string) {
+	if len(detail) > maxDeadLetterDetail {
+		detail = detail[:maxDeadLetterDetail]
+	}
+	c.cfg.DeadLetters.Send(r, reason, detail)
+	c.stats.deadLetter(reason)
+	c.opts.logger.Debug("dead-lettered a record", "partition", r.Partition, "offset", r.Offset, "reason", reason, "detail", detail)
+}
+
+// batchFor returns the batch being filled for worker w.
+func (c *Coordinator) batchFor(ctx context.Context, w int) (*rowBatch, error) {
+	if b := c.filling[w]; b != nil {
+		return b, nil
+	}
+	select {
+	case b := <-c.workers[w].free:
+		c.filling[w] = b
+		return b, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// send hands worker w its filling batch.
+func (c *Coordinator) send(ctx context.Context, w int) error {
+	b := c.filling[w]
+	if b == nil || b.len() == 0 {
+		return nil
+	}
+	c.filling[w] = nil
+	select {
+	case c.workers[w].inbox <- workerMsg{kind: msgRows, batch: b}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func backoff(min, max time.Duration, attempt int) time.Duration {
+	d := min
+	for i := 0; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	return time.Duration(float64(d) * (0.8 + 0.4*jitter()))
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,96 @@
+package checkpoint
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Option configures a Coordinator.
+type Option func(*options)
+
+type options struct {
+	interval       time.Duration
+	maxRecordBytes int
+	maxPast        time.Duration
+	maxFuture      time.Duration
+	batchRows      int
+	retryMin       time.Duration
+	retryMax       time.Duration
+	shutdownGrace  time.Duration
+	logger         *slog.Logger
+	now            func() time.Time
+}
+
+func defaultOptions() options {
+	return options{
+		interval:       30 * time.Second,
+		maxRecordBytes: 1 << 20,
+		maxPast:        30 * 24 * time.Hour,
+		maxFuture:      time.Hour,
+		batchRows:      1024,
+		retryMin:       100 * time.Millisecond,
+		retryMax:       10 * time.Second,
+		shutdownGrace:  2 * time.Minute,
+		logger:         slog.New(slog.DiscardHandler),
+		now:            time.Now,
+	}
+}
+
+// WithInterval sets the checkpoint interval. Default 30s.
+func WithInterval(d time.Duration) Option { return func(o *options) { o.interval = d } }
+
+// WithMaxRecordBytes dead-letters records whose value is larger. Default
+// 1 MiB.
+func WithMaxRecordBytes(n int) Option { return func(o *options) { o.maxRecordBytes = n } }
+
+// WithEventTimeBounds dead-letters records whose event time is older than
+// maxPast or further ahead than maxFuture (0 disables a bound). Default 30
+// days and 1 hour.
+func WithEventTimeBounds(maxPast, maxFuture time.Duration) Option {
+	return func(o *options) { o.maxPast, o.maxFuture = maxPast, maxFuture }
+}
+
+// WithBatchRows sets how many rows are handed to a worker at once. Default
+// 1024.
+func WithBatchRows(n int) Option { return func(o *options) { o.batchRows = n } }
+
+// WithRetry sets the backoff of retried storage operations. Default 100ms
+// doubling to 10s.
+func WithRetry(min, max time.Duration) Option {
+	return func(o *options) { o.retryMin, o.retryMax = min, max }
+}
+
+// WithShutdownGrace bounds the final checkpoint at shutdown. Default 2m.
+func WithShutdownGrace(d time.Duration) Option { return func(o *options) { o.shutdownGrace = d } }
+
+// WithLogger sets the logger. Default: discard.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithClock sets the clock for checkpoint timing and event-time bounds.
+// Default time.Now.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+func (o options) validate() error {
+	var errs []error
+	if o.interval <= 0 {
+		errs = append(errs, fmt.Errorf("checkpoint interval %v: must be positive", o.interval))
+	}
+	if o.maxRecordBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max record bytes %d: must be positive", o.maxRecordBytes))
+	}
+	if o.maxPast < 0 || o.maxFuture < 0 {
+		errs = append(errs, errors.New("event time bounds must not be negative"))
+	}
+	if o.batchRows < 1 {
+		errs = append(errs, fmt.Errorf("batch rows %d: must be at least 1", o.batchRows))
+	}
+	if o.retryMin <= 0 || o.retryMax < o.retryMin {
+		errs = append(errs, fmt.Errorf("retry backoff %v..%v: want 0 < min <= max", o.retryMin, o.retryMax))
+	}
+	if o.logger == nil || o.now == nil {
+		errs = append(errs, errors.New("logger and clock must not be nil"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,69 @@
+package checkpoint
+
+import (
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// stats are the coordinator's counters. OpenTelemetry instruments read them
+// through Stats.
+type stats struct {
+	records atomic.Int64 // records polled
+	bytes   atomic.Int64 // value bytes polled
+	rows    atomic.Int64 // rows handed to workers
+
+	mu             sync.Mutex
+	dead           map[string]int64
+	checkpoints    int64
+	files          int64
+	rowsCommitted  int64
+	lastInstant    string
+	lastCheckpoint int64
+	lastDuration   time.Duration
+}
+
+func newStats() stats { return stats{dead: map[string]int64{}} }
+
+func (s *stats) deadLetter(reason string) {
+	s.mu.Lock()
+	s.dead[reason]++
+	s.mu.Unlock()
+}
+
+func (s *stats) committed(instant string, checkpoint int64, files int, rows int64, took time.Duration) {
+	s.mu.Lock()
+	s.checkpoints++
+	s.files += int64(files)
+	s.rowsCommitted += rows
+	s.lastInstant, s.lastCheckpoint, s.lastDuration = instant, checkpoint, took
+	s.mu.Unlock()
+}
+
+// Stats is a snapshot of the coordinator's counters.
+type Stats struct {
+	Records        int64
+	Bytes          int64
+	Rows           int64
+	DeadLetters    map[string]int64
+	Checkpoints    int64
+	Files          int64
+	RowsCommitted  int64
+	LastInstant    string
+	LastCheckpoint int64
+	LastDuration   time.Duration
+}
+
+// Stats returns the counters.
+func (c *Coordinator) Stats() Stats {
+	s := &c.stats
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{
+		Records: s.records.Load(), Bytes: s.bytes.Load(), Rows: s.rows.Load(),
+		DeadLetters: maps.Clone(s.dead), Checkpoints: s.checkpoints, Files: s.files,
+		RowsCommitted: s.rowsCommitted, LastInstant: s.lastInstant,
+		LastCheckpoint: s.lastCheckpoint, LastDuration: s.lastDuration,
+	}
+}

@@ -1,0 +1,140 @@
+package checkpoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/lakestream/lakestream/writer"
+)
+
+// A worker owns one writer.Set: the open files of the buckets routed to it.
+// It takes messages in order from its inbox, so a barrier arrives after
+// every row sent before it.
+type worker struct {
+	id    int
+	set   *writer.Set
+	inbox chan workerMsg
+	free  chan *rowBatch // batches handed back for reuse
+	done  chan struct{}
+	// state for the admin endpoint and slow-operation logs
+	state atomic.Value // string
+	err   error        // sticky error of the current checkpoint
+}
+
+type msgKind int
+
+const (
+	msgRows msgKind = iota
+	msgBegin
+	msgFinish
+	msgAbort
+)
+
+type workerMsg struct {
+	kind       msgKind
+	batch      *rowBatch
+	instant    string
+	checkpoint int64
+	reply      chan workerReply
+}
+
+type workerReply struct {
+	files []writer.File
+	err   error
+}
+
+const batchesPerWorker = 4
+
+func newWorker(id int, set *writer.Set) *worker {
+	w := &worker{id: id, set: set, inbox: make(chan workerMsg, batchesPerWorker), free: make(chan *rowBatch, batchesPerWorker), done: make(chan struct{})}
+	for range batchesPerWorker {
+		w.free <- &rowBatch{}
+	}
+	w.state.Store("idle")
+	return w
+}
+
+// run processes messages until the inbox is closed. Idle files are rolled
+// on a timer.
+func (w *worker) run(ctx context.Context, rollEvery time.Duration) {
+	defer close(w.done)
+	tick := time.NewTicker(rollEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case m, ok := <-w.inbox:
+			if !ok {
+				return
+			}
+			w.handle(ctx, m)
+		case <-tick.C:
+			if w.err == nil {
+				w.state.Store("rolling idle files")
+				if err := w.set.RollIdle(ctx); err != nil {
+					w.err = fmt.Errorf("worker %d: roll idle files: %w", w.id, err)
+				}
+				w.state.Store("idle")
+			}
+		}
+	}
+}
+
+func (w *worker) handle(ctx context.Context, m workerMsg) {
+	switch m.kind {
+	case msgBegin:
+		w.err = nil
+		if err := w.set.Begin(m.instant, m.checkpoint); err != nil {
+			w.err = fmt.Errorf("worker %d: begin %s: %w", w.id, m.instant, err)
+		}
+	case msgRows:
+		w.state.Store(fmt.Sprintf("writing %d rows", m.batch.len()))
+		if w.err == nil {
+			for i := range m.batch.len() {
+				if err := w.set.Write(ctx, m.batch.buckets[i], m.batch.row(i), m.batch.times[i]); err != nil {
+					w.err = fmt.Errorf("worker %d: write to %s: %w", w.id, m.batch.buckets[i], err)
+					break
+				}
+			}
+		}
+		m.batch.reset()
+		w.free <- m.batch
+	case msgFinish:
+		w.state.Store("closing files for checkpoint")
+		if w.err != nil {
+			m.reply <- workerReply{err: w.err}
+			break
+		}
+		files, err := w.set.Finish(ctx)
+		if err != nil {
+			err = fmt.Errorf("worker %d: finish: %w", w.id, err)
+		}
+		m.reply <- workerReply{files: files, err: err}
+	case msgAbort:
+		w.state.Store("aborting checkpoint")
+		err := w.set.Abort(ctx)
+		w.err = nil
+		m.reply <- workerReply{err: err}
+	}
+	w.state.Store("idle")
+}
+
+// call sends a control message and waits for its reply.
+func (w *worker) call(ctx context.Context, m workerMsg) workerReply {
+	m.reply = make(chan workerReply, 1)
+	select {
+	case w.inbox <- m:
+	case <-ctx.Done():
+		return workerReply{err: ctx.Err()}
+	}
+	select {
+	case r := <-m.reply:
+		return r
+	case <-ctx.Done():
+		return workerReply{err: ctx.Err()}
+	}
+}
+
+var errWorkerStopped = errors.New("worker stopped")

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lakestream/lakestream/bucketing"
+	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/schemas"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is one table's ingestd configuration (table.yaml). Every field has
+// a default; see defaultConfig.
+type Config struct {
+	Kafka        KafkaConfig        `yaml:"kafka"`
+	Table        TableConfig        `yaml:"table"`
+	Format       FormatConfig       `yaml:"format"`
+	Partitioning PartitioningConfig `yaml:"partitioning"`
+	Writer       WriterConfig       `yaml:"writer"`
+	Checkpoint   CheckpointConfig   `yaml:"checkpoint"`
+	DLQ          DLQConfig          `yaml:"dlq"`
+	Admin        AdminConfig        `yaml:"admin"`
+}
+
+// KafkaConfig says where records come from.
+type KafkaConfig struct {
+	Brokers []string `yaml:"brokers"` // default [localhost:9092]
+	Topic   string   `yaml:"topic"`   // required
+	Group   string   `yaml:"group"`   // default lakestream-<topic>
+	Start   string   `yaml:"start"`   // earliest (default) or latest, for partitions the table has no offset for
+}
+
+// TableConfig says where the table lives.
+type TableConfig struct {
+	URL      string `yaml:"url"`      // required: file:///path, s3://bucket/prefix or a local path
+	Name     string `yaml:"name"`     // default: the topic, with other characters than [A-Za-z0-9_] as _
+	Database string `yaml:"database"` // default "default"
+}
+
+// FormatConfig says how record values are decoded.
+type FormatConfig struct {
+	Type           string              `yaml:"type"`             // json (default) or avro
+	Registry       string              `yaml:"registry"`         // Schema Registry URL, required for avro
+	Schema         []schemas.FieldSpec `yaml:"schema"`           // the table's columns (required)
+	EventTimeField string              `yaml:"event_time_field"` // default: the Kafka timestamp
+	IncludeKey     bool                `yaml:"include_key"`      // add _kafka_key
+	MaxRecordBytes ByteSize            `yaml:"max_record_bytes"` // default 1MiB; larger records are dead-lettered
+}
+
+// PartitioningConfig says which bucket a record goes to.
+type PartitioningConfig struct {
+	Template  string   `yaml:"template"`   // default dt={eventTime:2006-01-02}/hr={eventTime:15}
+	MaxPast   Duration `yaml:"max_past"`   // default 720h; older event times are dead-lettered (0: no bound)
+	MaxFuture Duration `yaml:"max_future"` // default 1h
+}
+
+// WriterConfig shapes the Parquet files.
+type WriterConfig struct {
+	Workers        int      `yaml:"workers"`          // default 2
+	MaxParallelism int      `yaml:"max_parallelism"`  // key groups; default 128 rounded up to a multiple of workers
+	TargetFileSize ByteSize `yaml:"target_file_size"` // default 128MiB
+	MaxFileAge     Duration `yaml:"max_file_age"`     // default 10m
+	MaxOpenFiles   int      `yaml:"max_open_files"`   // per worker; default 16
+	RowGroupSize   ByteSize `yaml:"row_group_size"`   // default 32MiB
+	Compression    string   `yaml:"compression"`      // zstd (default), snappy, gzip, none
+	SpoolDir       string   `yaml:"spool_dir"`        // default: the system temporary directory
+}
+
+// CheckpointConfig says how often data is committed.
+type CheckpointConfig struct {
+	Interval Duration `yaml:"interval"`  // default 30s
+	WriterID string   `yaml:"writer_id"` // default: the host name; unique per replica
+}
+
+// DLQConfig says where bad records go.
+type DLQConfig struct {
+	Topic string `yaml:"topic"` // default <topic>.dlq
+}
+
+// AdminConfig is the admin HTTP endpoint (status, metrics).
+type AdminConfig struct {
+	Addr string `yaml:"addr"` // default 127.0.0.1:9464; "" disables
+}
+
+func defaultConfig() Config {
+	return Config{
+		Kafka:        KafkaConfig{Brokers: []string{"localhost:9092"}, Start: "earliest"},
+		Table:        TableConfig{Database: "default"},
+		Format:       FormatConfig{Type: "json", MaxRecordBytes: 1 << 20},
+		Partitioning: PartitioningConfig{Template: bucketing.DefaultTemplate, MaxPast: Duration(720 * time.Hour), MaxFuture: Duration(time.Hour)},
+		Writer: WriterConfig{Workers: 2, TargetFileSize: 128 << 20, MaxFileAge: Duration(10 * time.Minute),
+			MaxOpenFiles: 16, RowGroupSize: 32 << 20, Compression: "zstd"},
+		Checkpoint: CheckpointConfig{Interval: Duration(30 * time.Second)},
+		Admin:      AdminConfig{Addr: "127.0.0.1:9464"},
+	}
+}
+
+// loadConfig reads a YAML file over the defaults. Unknown keys are errors.
+func loadConfig(path string) (Config, error) {
+	cfg := defaultConfig()
+	if path == "" {
+		return cfg, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// finish fills the defaults that depend on other fields.
+func (c *Config) finish() {
+	if c.Kafka.Group == "" && c.Kafka.Topic != "" {
+		c.Kafka.Group = "lakestream-" + c.Kafka.Topic
+	}
+	if c.Table.Name == "" {
+		c.Table.Name = identifier(c.Kafka.Topic)
+	}
+	if c.DLQ.Topic == "" && c.Kafka.Topic != "" {
+		c.DLQ.Topic = c.Kafka.Topic + ".dlq"
+	}
+	if c.Checkpoint.WriterID == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "ingestd"
+		}
+		c.Checkpoint.WriterID = host
+	}
+}
+
+func identifier(s string) string {
+	b := []byte(s)
+	for i, ch := range b {
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if len(c.Kafka.Brokers) == 0 {
+		add("kafka.brokers: at least one broker is required")
+	}
+	if c.Kafka.Topic == "" {
+		add("kafka.topic is required")
+	} else if err := commitlog.ValidateTopic(c.Kafka.Topic); err != nil {
+		add("kafka.topic: %v", err)
+	}
+	if c.Kafka.Start != "earliest" && c.Kafka.Start != "latest" {
+		add("kafka.start %q: want earliest or latest", c.Kafka.Start)
+	}
+	if c.Table.URL == "" {
+		add("table.url is required (file:///path, s3://bucket/prefix or a local path)")
+	}
+	switch c.Format.Type {
+	case "json":
+	case "avro":
+		if c.Format.Registry == "" {
+			add("format.registry is required for avro")
+		}
+	default:
+		add("format.type %q: want json or avro", c.Format.Type)
+	}
+	if len(c.Format.Schema) == 0 {
+		add("format.schema: declare at least one column")
+	} else if _, err := schemas.SchemaFromSpecs(c.Format.Schema); err != nil {
+		add("format.schema: %v", err)
+	}
+	if c.Format.MaxRecordBytes <= 0 {
+		add("format.max_record_bytes must be positive")
+	}
+	if _, err := bucketing.ParseTemplate(c.Partitioning.Template); err != nil {
+		add("partitioning.template: %v", err)
+	}
+	if c.Partitioning.MaxPast < 0 || c.Partitioning.MaxFuture < 0 {
+		add("partitioning.max_past and max_future must not be negative")
+	}
+	if c.Writer.Workers < 1 {
+		add("writer.workers %d: must be at least 1", c.Writer.Workers)
+	} else if _, err := bucketing.NewRouter(c.Writer.Workers, c.Writer.MaxParallelism); err != nil {
+		add("writer.max_parallelism: %v", err)
+	}
+	if c.Writer.TargetFileSize < 1<<20 {
+		add("writer.target_file_size %v: must be at least 1MiB", c.Writer.TargetFileSize)
+	}
+	if c.Writer.MaxOpenFiles < 1 {
+		add("writer.max_open_files must be at least 1")
+	}
+	if c.Checkpoint.Interval <= 0 {
+		add("checkpoint.interval must be positive")
+	}
+	if c.Checkpoint.WriterID == "" || strings.ContainsAny(c.Checkpoint.WriterID, "\n\r") {
+		add("checkpoint.writer_id must be a non-empty single line")
+	}
+	return errors.Join(errs...)
+}
+
+// Duration is a time.Duration written as "30s" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration like 30s or 10m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// ByteSize is a size written as "128MiB", "1GB" or a plain number of bytes.
+type ByteSize int64
+
+// UnmarshalYAML parses a size.
+func (s *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseByteSize(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*s = ByteSize(v)
+	return nil
+}
+
+func (s ByteSize) String() string { return strconv.FormatInt(int64(s), 10) + "B" }
+
+func parseByteSize(v string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	num, mult := strings.TrimSpace(v), int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(num, u.suffix) {
+			num, mult = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size like 128MiB", v)
+	}
+	return n * mult, nil
+}
+
+// override is one setting that an environment variable and a flag of
+// `ingestd run` can set, over the YAML file.
+type override struct {
+	flag, env, help string
+	apply           func(c *Config, v string) error
+}
+
+var overrides = []override{
+	{"brokers", "LAKESTREAM_BROKERS", "comma-separated Kafka brokers", func(c *Config, v string) error {
+		c.Kafka.Brokers = strings.Split(v, ",")
+		return nil
+	}},
+	{"topic", "LAKESTREAM_TOPIC", "Kafka topic", func(c *Config, v string) error { c.Kafka.Topic = v; return nil }},
+	{"group", "LAKESTREAM_GROUP", "consumer group", func(c *Config, v string) error { c.Kafka.Group = v; return nil }},
+	{"table", "LAKESTREAM_TABLE_URL", "table URL", func(c *Config, v string) error { c.Table.URL = v; return nil }},
+	{"registry", "LAKESTREAM_REGISTRY", "Schema Registry URL", func(c *Config, v string) error { c.Format.Registry = v; return nil }},
+	{"writer-id", "LAKESTREAM_WRITER_ID", "writer ID, unique per replica", func(c *Config, v string) error { c.Checkpoint.WriterID = v; return nil }},
+	{"admin-addr", "LAKESTREAM_ADMIN_ADDR", "admin HTTP address (empty disables)", func(c *Config, v string) error { c.Admin.Addr = v; return nil }},
+	{"checkpoint-interval", "LAKESTREAM_CHECKPOINT_INTERVAL", "checkpoint interval", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		c.Checkpoint.Interval = Duration(d)
+		return err
+	}},
+	{"workers", "LAKESTREAM_WORKERS", "writer workers", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		c.Writer.Workers = n
+		return err
+	}},
+}
+
+// applyEnv applies the environment's overrides; getenv is os.Getenv.
+func (c *Config) applyEnv(getenv func(string) string) error {
+	var errs []error
+	for _, o := range overrides {
+		if v := getenv(o.env); v != "" {
+			if err := o.apply(c, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", o.env, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/lakestream/lakestream/bucketing"
+	"github.com/lakestream/lakestream/checkpoint"
+	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/schemas"
+	"github.com/lakestream/lakestream/source"
+	"github.com/lakestream/lakestream/writer"
+)
+
+// recordKeyFields are the table's record key columns: a record is
+// identified by where it was read. _hoodie_record_key holds the same as
+// topic-partition-offset.
+var recordKeyFields = []string{"_kafka_partition", "_kafka_offset"}
+
+func runIngest(ctx context.Context, abort <-chan struct{}, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ingestd run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "table configuration (YAML)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	set := map[string]*string{}
+	for _, o := range overrides {
+		set[o.flag] = fs.String(o.flag, "", o.help+" (env "+o.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ingestd run: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "ingestd run: %v\n", err)
+		return 2
+	}
+	var errs []error
+	errs = append(errs, cfg.applyEnv(os.Getenv))
+	fs.Visit(func(f *flag.Flag) {
+		for _, o := range overrides {
+			if o.flag == f.Name {
+				if err := o.apply(&cfg, *set[o.flag]); err != nil {
+					errs = append(errs, fmt.Errorf("--%s: %w", o.flag, err))
+				}
+			}
+		}
+	})
+	cfg.finish()
+	errs = append(errs, cfg.Validate())
+	if err := errors.Join(errs...); err != nil {
+		fmt.Fprintf(stderr, "ingestd run: invalid configuration:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(stderr, "ingestd run: --log-level: %v\n", err)
+		return 2
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if err := ingest(ctx, abort, cfg, logger); err != nil {
+		logger.Error("ingestd stopped", "err", err)
+		return 1
+	}
+	logger.Info("ingestd stopped cleanly")
+	return 0
+}
+
+// ingest wires the pipeline for one table and runs it until ctx ends (final
+// checkpoint) or abort closes (no commit).
+func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog.Logger) (err error) {
+	setup, cancelSetup := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancelSetup()
+	bucket, err := objstore.Open(setup, cfg.Table.URL)
+	if err != nil {
+		return err
+	}
+	defer bucket.Close()
+	user, err := schemas.SchemaFromSpecs(cfg.Format.Schema)
+	if err != nil {
+		return err
+	}
+	ts, err := schemas.NewTableSchema(user, schemas.TableOptions{IncludeKafkaKey: cfg.Format.IncludeKey, EventTimeField: cfg.Format.EventTimeField})
+	if err != nil {
+		return err
+	}
+	tmpl, err := bucketing.ParseTemplate(cfg.Partitioning.Template)
+	if err != nil {
+		return err
+	}
+	router, err := bucketing.NewRouter(cfg.Writer.Workers, cfg.Writer.MaxParallelism)
+	if err != nil {
+		return err
+	}
+	table, err := commitlog.Create(setup, bucket, commitlog.Config{
+		Name: cfg.Table.Name, Database: cfg.Table.Database, RecordKeyFields: recordKeyFields,
+		PartitionFields: tmpl.PartitionFields(), Schema: ts.Avro(cfg.Table.Name+"_record", "hoodie."+cfg.Table.Name),
+	}, commitlog.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	recovered, err := table.Recover(setup, cfg.Checkpoint.WriterID)
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	for _, r := range recovered {
+		logger.Info("recovered instant", "instant", r.Instant, "outcome", r.Outcome, "files_removed", r.FilesRemoved)
+	}
+	var decoder schemas.Decoder
+	switch cfg.Format.Type {
+	case "avro":
+		reg, err := schemas.NewRegistry(cfg.Format.Registry)
+		if err != nil {
+			return err
+		}
+		decoder = schemas.NewAvroDecoder(ts, reg)
+	default:
+		decoder = schemas.NewJSONDecoder(ts)
+	}
+	dlq, err := source.NewDeadLetter(source.DeadLetterConfig{Topic: cfg.DLQ.Topic, Brokers: cfg.Kafka.Brokers}, source.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	defer dlq.Close()
+	coord, err := checkpoint.New(setup, checkpoint.Config{
+		Table: table, Topic: cfg.Kafka.Topic, WriterID: cfg.Checkpoint.WriterID,
+		Schema: ts, Decoder: decoder, Template: tmpl, Router: router, DeadLetters: dlq,
+		NewWriterSet: func(worker int) (*writer.Set, error) {
+			return writer.NewSet(bucket, ts.Parquet(), worker,
+				writer.WithTargetFileSize(int64(cfg.Writer.TargetFileSize)),
+				writer.WithMaxFileAge(time.Duration(cfg.Writer.MaxFileAge)),
+				writer.WithMaxOpenFiles(cfg.Writer.MaxOpenFiles),
+				writer.WithRowGroupBytes(int64(cfg.Writer.RowGroupSize)),
+				writer.WithCompression(cfg.Writer.Compression),
+				writer.WithSpoolDir(cfg.Writer.SpoolDir),
+				writer.WithLogger(logger))
+		},
+	},
+		checkpoint.WithInterval(time.Duration(cfg.Checkpoint.Interval)),
+		checkpoint.WithMaxRecordBytes(int(cfg.Format.MaxRecordBytes)),
+		checkpoint.WithEventTimeBounds(time.Duration(cfg.Partitioning.MaxPast), time.Duration(cfg.Partitioning.MaxFuture)),
+		checkpoint.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, coord.Close()) }()
+	reader, err := source.NewReader(source.Config{
+		Brokers: cfg.Kafka.Brokers, Topic: cfg.Kafka.Topic, Group: cfg.Kafka.Group, ResetOffset: cfg.Kafka.Start,
+	}, source.Hooks{StartOffsets: coord.StartOffsets, Revoked: coord.Revoked}, source.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	defer reader.Close()
+	if cfg.Admin.Addr != "" {
+		stop, err := serveAdmin(cfg.Admin.Addr, coord, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	running := make(chan struct{})
+	defer close(running)
+	go func() {
+		select {
+		case <-abort:
+			logger.Warn("second signal: aborting without a final checkpoint")
+			coord.Abort()
+		case <-running:
+		}
+	}()
+	logger.Info("ingestd running", "topic", cfg.Kafka.Topic, "table", cfg.Table.URL, "writer", cfg.Checkpoint.WriterID, "workers", cfg.Writer.Workers)
+	return coord.Run(ctx, reader)
+}

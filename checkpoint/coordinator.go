@@ -97,6 +97,7 @@ type Coordinator struct {
 	committed  map[int32]int64 // next offset per partition, as last committed
 	nextDue    time.Time       // when the next checkpoint is due
 	fatal      error           // set by a rebalance hook, returned by Run
+	closed     bool
 	stats      stats
 	closeOnce  sync.Once
 	closeErr   error

@@ -10,6 +10,7 @@ import (
 	"github.com/lakestream/lakestream/bucketing"
 	"github.com/lakestream/lakestream/schemas"
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -42,8 +43,12 @@ func templateFields(ts *schemas.TableSchema, t *bucketing.Template) ([]templateF
 		}
 		f := templateField{name: name, column: leaf.ColumnIndex}
 		if lt := leaf.Node.Type().LogicalType(); lt != nil {
-			f.isTime = lt.Timestamp != nil
-			f.isDate = lt.Date != nil
+			switch lt.Value.(type) {
+			case *format.TimestampType:
+				f.isTime = true
+			case *format.DateType:
+				f.isDate = true
+			}
 		}
 		out = append(out, f)
 	}

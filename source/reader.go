@@ -1,0 +1,597 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ErrClosed is returned by Poll once the Reader is closed.
+var ErrClosed = errors.New("source: reader closed")
+
+// Hooks connect the Reader to the pipeline. Every hook runs on a franz-go
+// group-management goroutine, never concurrently with another hook of the
+// same Reader. Assigned and Revoked never run between a Poll that returned
+// records and the following AllowRebalance; StartOffsets may (it concerns
+// partitions that Poll has not returned anything of yet). A hook must not
+// call Close (franz-go would wait for the hook to return: a deadlock); it
+// may call CommitGroupOffsets, Assigned, Positions and Lag.
+type Hooks struct {
+	// StartOffsets returns, for newly assigned partitions, the next offset
+	// to read from the table (the commit log). Partitions missing from the
+	// result (or with a negative offset) start at Config.ResetOffset. It is
+	// called after Assigned and before fetching starts for those
+	// partitions; the group's committed offsets are ignored. An error is
+	// retried a few times with backoff; if it persists the group session
+	// ends, every partition is reported lost (Revoked with lost=true) and
+	// the Reader rejoins the group. Nil means the table knows no offsets.
+	StartOffsets func(ctx context.Context, topic string, partitions []int32) (map[int32]int64, error)
+
+	// Revoked is called when partitions are revoked (lost=false: in a
+	// rebalance, or on Close) or lost (lost=true: the session expired or the
+	// group was fenced). For a revocation it runs before the partitions can
+	// be assigned to another member, and the partitions still count as
+	// owned while it runs, so the pipeline can checkpoint (commit the table
+	// and CommitGroupOffsets) or abandon its in-flight data for them here.
+	// For a loss another member may already own them: CommitGroupOffsets
+	// skips them, and the pipeline should abandon its in-flight data.
+	// Records fetched but not yet returned by Poll are dropped before the
+	// call.
+	Revoked func(ctx context.Context, partitions []int32, lost bool)
+
+	// Assigned is informational (metrics, logs); it runs before
+	// StartOffsets for the same partitions.
+	Assigned func(ctx context.Context, partitions []int32)
+}
+
+// Reader reads one topic as a member of a consumer group, starting every
+// assigned partition where the table says. Poll, AllowRebalance and Close are
+// meant for one goroutine (the pipeline's poll loop); CommitGroupOffsets,
+// Assigned, Positions and Lag may be called from any goroutine.
+type Reader struct {
+	cfg   Config
+	hooks Hooks
+	log   *slog.Logger
+
+	cl    *kgo.Client
+	adm   *kadm.Client
+	ready chan struct{} // closed once cl and adm are set
+
+	pollMu sync.Mutex // one Poll at a time
+
+	mu    sync.Mutex // guards buf and owned
+	buf   *rrBuffer
+	owned map[int32]struct{}
+
+	// commitMu is held shared by CommitGroupOffsets while it checks
+	// ownership and commits, and exclusively by a revocation while it
+	// removes ownership: once Revoked has returned and ownership is
+	// removed, no commit of those partitions is in flight or can start.
+	commitMu sync.RWMutex
+
+	gateHeld atomic.Bool // a Poll returned records; AllowRebalance not called yet
+
+	closeOnce sync.Once
+	closing   atomic.Bool
+	closed    chan struct{}
+}
+
+// NewReader validates cfg and starts a group member: it joins the group and
+// begins fetching in the background; records are returned by Poll.
+func NewReader(cfg Config, hooks Hooks, opts ...Option) (*Reader, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	o := buildOptions(opts)
+	r := &Reader{
+		cfg:    cfg,
+		hooks:  hooks,
+		log:    o.log.With("component", "source", "topic", cfg.Topic, "group", cfg.Group),
+		ready:  make(chan struct{}),
+		buf:    newRRBuffer(),
+		owned:  make(map[int32]struct{}),
+		closed: make(chan struct{}),
+	}
+	kopts := connOpts(r.log, cfg.Brokers, cfg.ClientID, cfg.TLS, cfg.SASLMechanism, cfg.SASLUser, cfg.SASLPassword)
+	kopts = append(kopts,
+		kgo.ConsumeTopics(cfg.Topic),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Control records only move our position (for Lag) past
+		// transaction markers; Poll never returns them.
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxPartitionBytes(cfg.FetchMaxPartitionBytes),
+		kgo.FetchMaxBytes(cfg.FetchMaxBytes),
+		// Start positions are always explicit (adjustOffsets); this only
+		// applies to OFFSET_OUT_OF_RANGE, e.g. a table offset that
+		// retention deleted meanwhile: resume at the log start.
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.AdjustFetchOffsetsFn(r.adjustOffsets),
+		kgo.OnPartitionsAssigned(r.onAssigned),
+		kgo.OnPartitionsRevoked(r.onRevoked),
+		kgo.OnPartitionsLost(r.onLost),
+	)
+	if cfg.SessionTimeout > 0 {
+		kopts = append(kopts, kgo.SessionTimeout(cfg.SessionTimeout))
+		if hb := cfg.SessionTimeout / 3; hb < 3*time.Second {
+			kopts = append(kopts, kgo.HeartbeatInterval(hb))
+		}
+	}
+	if cfg.RebalanceTimeout > 0 {
+		kopts = append(kopts, kgo.RebalanceTimeout(cfg.RebalanceTimeout))
+	}
+	kopts = append(kopts, o.kgoOpts...)
+
+	cl, err := kgo.NewClient(kopts...)
+	if err != nil {
+		return nil, fmt.Errorf("source: new reader: %w", err)
+	}
+	r.cl = cl
+	r.adm = kadm.NewClient(cl)
+	close(r.ready)
+	r.log.Info("reader started", "config", cfg.String())
+	return r, nil
+}
+
+// Poll returns the next records of the partitions this member owns, at most
+// MaxPollRecords, taken round-robin from the partitions that have records
+// (in per-partition chunks, each partition in offset order). It blocks until
+// there is at least one record, ctx is done (ctx.Err() is returned) or the
+// Reader is closed (ErrClosed).
+//
+// After a Poll that returned records, no partition is assigned, revoked or
+// lost until AllowRebalance is called: hand the records on, then call
+// AllowRebalance, well within the rebalance timeout. A Poll that returns an
+// error holds nothing (unless an earlier Poll's records are still not
+// released by AllowRebalance).
+func (r *Reader) Poll(ctx context.Context) ([]*kgo.Record, error) {
+	r.pollMu.Lock()
+	defer r.pollMu.Unlock()
+	<-r.ready
+
+	held := r.gateHeld.Load() // an earlier Poll's records are not released yet
+	release := func() {
+		if !held {
+			r.cl.AllowRebalance()
+		}
+	}
+	for {
+		if r.closing.Load() {
+			return nil, ErrClosed
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		// Move whatever franz-go has buffered into the per-partition
+		// queues without waiting. A non-empty result holds the
+		// rebalance gate.
+		if r.buffered() < r.cfg.MaxPollRecords {
+			// A nil context is franz-go's documented "return what is
+			// buffered, do not wait".
+			if err := r.absorb(r.cl.PollFetches(nil)); err != nil { //nolint:staticcheck // SA1012: nil is meaningful here
+				release()
+				return nil, err
+			}
+		}
+		if r.buffered() == 0 {
+			// Wait for a fetch. Whatever it returns (records,
+			// ctx error, client closed) holds the gate.
+			if err := r.absorb(r.cl.PollFetches(ctx)); err != nil {
+				release()
+				return nil, err
+			}
+		} else {
+			r.holdGate()
+		}
+		// The gate is held: no revocation can run until
+		// AllowRebalance, and any revocation that ran while we waited
+		// for the gate has already dropped its partitions' queues.
+		r.mu.Lock()
+		recs := r.buf.drain(r.cfg.MaxPollRecords)
+		r.mu.Unlock()
+		if len(recs) > 0 {
+			r.gateHeld.Store(true)
+			return recs, nil
+		}
+		// Only control records, errors or revoked partitions: do not
+		// block rebalances while waiting again.
+		release()
+	}
+}
+
+// holdGate blocks rebalances as a poll that returned records does: franz-go
+// counts a poll with an already canceled context as an active poller (and
+// waits for a rebalance in progress to finish first).
+func (r *Reader) holdGate() {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r.cl.PollFetches(ctx)
+}
+
+func (r *Reader) buffered() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.buf.buffered()
+}
+
+// absorb queues the records of fs per partition and logs its errors. It
+// returns ErrClosed if the client is closed and the context error if the
+// poll's context ended.
+func (r *Reader) absorb(fs kgo.Fetches) error {
+	var ret error
+	for _, fe := range fs.Errors() {
+		var dataLoss *kgo.ErrDataLoss
+		var session *kgo.ErrGroupSession
+		switch {
+		case errors.Is(fe.Err, kgo.ErrClientClosed):
+			ret = ErrClosed
+		case errors.Is(fe.Err, context.Canceled), errors.Is(fe.Err, context.DeadlineExceeded):
+			if ret == nil {
+				ret = fe.Err
+			}
+		case errors.As(fe.Err, &dataLoss):
+			r.log.Error("data loss detected: the broker lost records this reader had consumed; positions were reset",
+				"partition", fe.Partition, "consumed_to", dataLoss.ConsumedTo, "reset_to", dataLoss.ResetTo)
+		case errors.As(fe.Err, &session):
+			r.log.Error("consumer group session failed; rejoining", "err", fe.Err)
+		default:
+			r.log.Warn("fetch error", "partition", fe.Partition, "err", fe.Err)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) == 0 {
+			return
+		}
+		if _, ok := r.owned[p.Partition]; !ok || p.Topic != r.cfg.Topic {
+			r.log.Warn("dropping records of a partition not owned", "fetched_topic", p.Topic, "partition", p.Partition, "records", len(p.Records))
+			return
+		}
+		r.buf.push(p.Partition, p.Records)
+	})
+	return ret
+}
+
+// AllowRebalance releases the records of the previous Polls: call it once
+// the pipeline has handed them on. Revocations (and the Revoked hook) wait
+// for it.
+func (r *Reader) AllowRebalance() {
+	<-r.ready
+	r.gateHeld.Store(false)
+	r.cl.AllowRebalance()
+}
+
+// Assigned returns the partitions this member owns, ascending.
+func (r *Reader) Assigned() []int32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Sorted(maps.Keys(r.owned))
+}
+
+// Positions returns, per owned partition whose start is known, the next
+// offset: after the last record Poll returned (and after any transaction
+// markers that followed it), or the start offset if Poll returned none yet.
+// A table commit covering everything Poll returned can store these, which
+// also records a position for partitions that had no records (so that a
+// partition that started at "latest" keeps its place).
+func (r *Reader) Positions() map[int32]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pos := make(map[int32]int64, len(r.owned))
+	for p := range r.owned {
+		if at := r.buf.position(p); at >= 0 {
+			pos[p] = at
+		}
+	}
+	return pos
+}
+
+// CommitGroupOffsets commits next offsets to the consumer group after a table
+// commit, for lag tools only (restarts never read them). Partitions this
+// member does not own are skipped, so a member never rewinds another
+// member's commit. It returns the commit's errors, per partition.
+func (r *Reader) CommitGroupOffsets(ctx context.Context, next map[int32]int64) error {
+	<-r.ready
+	r.commitMu.RLock()
+	defer r.commitMu.RUnlock()
+
+	offsets := make(map[int32]kgo.EpochOffset, len(next))
+	var errs []error
+	r.mu.Lock()
+	for p, off := range next {
+		if _, ok := r.owned[p]; !ok {
+			continue
+		}
+		if off < 0 {
+			errs = append(errs, fmt.Errorf("source: commit group offsets: partition %d: negative offset %d", p, off))
+			continue
+		}
+		offsets[p] = kgo.EpochOffset{Epoch: -1, Offset: off}
+	}
+	r.mu.Unlock()
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if len(offsets) == 0 {
+		return nil
+	}
+	r.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{r.cfg.Topic: offsets},
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			for _, t := range resp.Topics {
+				for _, p := range t.Partitions {
+					if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+						errs = append(errs, fmt.Errorf("partition %d: %w", p.Partition, err))
+					}
+				}
+			}
+		})
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("source: commit group offsets: %w", err)
+	}
+	return nil
+}
+
+// Lag returns, per owned partition whose start position is known, the last
+// stable offset minus the next offset this Reader will return. Under
+// read_committed the last stable offset is the end a reader can reach (it
+// equals the high watermark when no transaction is open); transaction
+// markers are skipped internally so lag reaches zero on transactional
+// topics. Records fetched but not yet returned by Poll count as lag.
+func (r *Reader) Lag(ctx context.Context) (map[int32]int64, error) {
+	<-r.ready
+	pos := r.Positions()
+	if len(pos) == 0 {
+		return map[int32]int64{}, nil
+	}
+	ends, err := r.adm.ListCommittedOffsets(ctx, r.cfg.Topic)
+	if err != nil {
+		return nil, fmt.Errorf("source: lag: %w", err)
+	}
+	lag := make(map[int32]int64, len(pos))
+	var errs []error
+	for p, at := range pos {
+		end, ok := ends.Lookup(r.cfg.Topic, p)
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("partition %d: no end offset listed", p))
+		case end.Err != nil:
+			errs = append(errs, fmt.Errorf("partition %d: %w", p, end.Err))
+		default:
+			lag[p] = max(0, end.Offset-at)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return lag, fmt.Errorf("source: lag: %w", err)
+	}
+	return lag, nil
+}
+
+// Close leaves the group (the Revoked hook runs for every owned partition
+// first) and closes the client. It waits until that is done, is idempotent
+// and safe to call concurrently. Call it after the poll loop stopped: if a
+// Poll's records were never released with AllowRebalance, Close releases
+// them itself (and logs a warning), so the final Revoked may overlap their
+// processing.
+func (r *Reader) Close() {
+	r.closeOnce.Do(func() {
+		<-r.ready
+		r.closing.Store(true)
+		if r.gateHeld.Load() {
+			r.log.Warn("closing with polled records not released by AllowRebalance")
+		}
+		r.cl.CloseAllowingRebalance()
+		r.mu.Lock()
+		clear(r.owned)
+		r.buf = newRRBuffer()
+		r.mu.Unlock()
+		r.log.Info("reader closed")
+		close(r.closed)
+	})
+	<-r.closed
+}
+
+func (r *Reader) topicPartitions(m map[string][]int32) []int32 {
+	ps := slices.Clone(m[r.cfg.Topic])
+	slices.Sort(ps)
+	return slices.Compact(ps)
+}
+
+func (r *Reader) onAssigned(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	parts := r.topicPartitions(m)
+	if len(parts) == 0 {
+		return
+	}
+	r.mu.Lock()
+	for _, p := range parts {
+		r.owned[p] = struct{}{}
+	}
+	r.mu.Unlock()
+	r.log.Info("partitions assigned", "partitions", parts)
+	if r.hooks.Assigned != nil {
+		r.hooks.Assigned(ctx, parts)
+	}
+}
+
+func (r *Reader) onRevoked(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	r.revoke(ctx, r.topicPartitions(m), false)
+}
+
+func (r *Reader) onLost(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	r.revoke(ctx, r.topicPartitions(m), true)
+}
+
+func (r *Reader) revoke(ctx context.Context, parts []int32, lost bool) {
+	r.mu.Lock()
+	parts = slices.DeleteFunc(parts, func(p int32) bool { _, ok := r.owned[p]; return !ok })
+	for _, p := range parts {
+		r.buf.discard(p) // never handed out: whoever owns p next re-reads them from the table's offset
+	}
+	r.mu.Unlock()
+	if len(parts) == 0 {
+		return
+	}
+	disown := func() {
+		r.commitMu.Lock()
+		r.mu.Lock()
+		for _, p := range parts {
+			delete(r.owned, p)
+			r.buf.drop(p)
+		}
+		r.mu.Unlock()
+		r.commitMu.Unlock()
+	}
+	if lost {
+		r.log.Warn("partitions lost", "partitions", parts)
+		disown() // another member may own them already: no more commits
+	} else {
+		r.log.Info("partitions revoked", "partitions", parts)
+	}
+	if r.hooks.Revoked != nil {
+		r.hooks.Revoked(ctx, parts, lost)
+	}
+	if !lost {
+		disown()
+	}
+}
+
+// adjustOffsets replaces the group's committed offsets of newly assigned
+// partitions with the table's (StartOffsets), or with ResetOffset resolved to
+// an exact offset, and records them as the partitions' positions.
+func (r *Reader) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	select {
+	case <-r.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	parts := slices.Sorted(maps.Keys(offsets[r.cfg.Topic]))
+	if len(parts) == 0 {
+		return offsets, nil
+	}
+	var (
+		starts map[int32]startOffset
+		err    error
+	)
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		starts, err = r.resolveStarts(ctx, parts)
+		if err == nil {
+			break
+		}
+		if attempt == 5 || ctx.Err() != nil {
+			r.log.Error("cannot resolve start offsets; ending the group session", "partitions", parts, "err", err)
+			return nil, err
+		}
+		r.log.Warn("resolving start offsets failed; retrying", "partitions", parts, "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+
+	adjusted := make(map[int32]kgo.Offset, len(parts))
+	r.mu.Lock()
+	for _, p := range parts {
+		s := starts[p]
+		adjusted[p] = kgo.NewOffset().At(s.offset).WithEpoch(-1)
+		r.buf.assign(p, s.offset)
+	}
+	r.mu.Unlock()
+	summary := make([]string, 0, len(parts))
+	for _, p := range parts {
+		summary = append(summary, fmt.Sprintf("%d@%d(%s)", p, starts[p].offset, starts[p].from))
+	}
+	r.log.Info("partitions start", "partition@offset(from)", summary)
+	out := make(map[string]map[int32]kgo.Offset, len(offsets))
+	maps.Copy(out, offsets)
+	out[r.cfg.Topic] = adjusted
+	return out, nil
+}
+
+type startOffset struct {
+	offset int64
+	from   string // "table", "earliest", "latest"
+}
+
+// resolveStarts asks the table for the partitions' next offsets and resolves
+// the others to the log start or the last stable offset.
+func (r *Reader) resolveStarts(ctx context.Context, parts []int32) (map[int32]startOffset, error) {
+	var table map[int32]int64
+	if r.hooks.StartOffsets != nil {
+		var err error
+		table, err = r.hooks.StartOffsets(ctx, r.cfg.Topic, slices.Clone(parts))
+		if err != nil {
+			return nil, fmt.Errorf("source: start offsets from the table: %w", err)
+		}
+	}
+	logStarts, err := r.adm.ListStartOffsets(ctx, r.cfg.Topic)
+	if err != nil {
+		return nil, fmt.Errorf("source: list start offsets: %w", err)
+	}
+	stables, err := r.adm.ListCommittedOffsets(ctx, r.cfg.Topic)
+	if err != nil {
+		return nil, fmt.Errorf("source: list last stable offsets: %w", err)
+	}
+	lookup := func(l kadm.ListedOffsets, p int32) (int64, error) {
+		o, ok := l.Lookup(r.cfg.Topic, p)
+		if !ok {
+			return 0, fmt.Errorf("partition %d not listed", p)
+		}
+		return o.Offset, o.Err
+	}
+	out := make(map[int32]startOffset, len(parts))
+	for _, p := range parts {
+		logStart, err := lookup(logStarts, p)
+		if err != nil {
+			return nil, fmt.Errorf("source: log start offset: %w", err)
+		}
+		stable, err := lookup(stables, p)
+		if err != nil {
+			return nil, fmt.Errorf("source: last stable offset: %w", err)
+		}
+		off, ok := table[p]
+		switch {
+		case ok && off >= 0:
+			if off < logStart {
+				r.log.Error("table offset is below the log start: records were deleted before they were ingested; resuming at the log start",
+					"partition", p, "table_offset", off, "log_start", logStart, "lost_records", logStart-off)
+				off = logStart
+			} else if off > stable {
+				r.log.Error("table offset is beyond the last stable offset (topic recreated or truncated?); if it is beyond the log end, reading restarts at the log start",
+					"partition", p, "table_offset", off, "last_stable", stable)
+			}
+			out[p] = startOffset{off, "table"}
+		case r.cfg.ResetOffset == ResetLatest:
+			if ok {
+				r.log.Warn("ignoring negative table offset", "partition", p, "table_offset", off)
+			}
+			out[p] = startOffset{stable, ResetLatest}
+		default:
+			if ok {
+				r.log.Warn("ignoring negative table offset", "partition", p, "table_offset", off)
+			}
+			out[p] = startOffset{logStart, ResetEarliest}
+		}
+	}
+	return out, nil
+}

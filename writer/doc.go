@@ -1,0 +1,22 @@
+// Package writer writes the base files of a lakestream Hudi copy-on-write
+// table: rolling Parquet writers, one per open bucket (partition path),
+// owned by one pipeline worker.
+//
+// A Set spools each file to a local directory while it is written and
+// uploads it to its final key, <partition>/<fileId>_<worker>-<checkpoint>-<n>_<instant>.parquet,
+// when it rolls (target size, max age, the open-file bound) or when the
+// checkpoint finishes. Every file is a new file group. Files are not visible
+// to readers until the commit that lists them (commitlog), so they are
+// written to their final names directly; Abort deletes them.
+//
+// Each file has the schema given to NewSet, whose first five leaf columns
+// are the Hudi meta columns. Write fills four of them: _hoodie_commit_time
+// (the instant), _hoodie_commit_seqno (<instant>_<worker>_<n>, n the
+// record's index in the file), _hoodie_partition_path and
+// _hoodie_file_name; _hoodie_record_key comes with the row. The footer
+// keeps the schema's field IDs, has page statistics and
+// hoodie_min_record_key / hoodie_max_record_key, and names
+// "lakestream version <v> (build <rev>)" as its creator. Pages are data
+// page v1 with PLAIN, RLE and dictionary encodings only (see writeSchema),
+// compressed with zstd by default.
+package writer

@@ -1,0 +1,156 @@
+package writer
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+)
+
+// Defaults of the options.
+const (
+	DefaultTargetFileSize     = 128 << 20
+	DefaultMaxFileAge         = 10 * time.Minute
+	DefaultRowGroupBytes      = 32 << 20
+	DefaultPageBufferSize     = 1 << 20
+	DefaultCompression        = "zstd"
+	DefaultDictionaryMaxBytes = 1 << 20
+	DefaultMaxOpenFiles       = 16
+)
+
+// Option configures a Set.
+type Option func(*options)
+
+type options struct {
+	targetFileSize     int64
+	maxFileAge         time.Duration
+	rowGroupBytes      int64
+	pageBufferSize     int
+	compression        string
+	dictionaryMaxBytes int
+	maxOpenFiles       int
+	spoolDir           string
+	now                func() time.Time
+	logger             *slog.Logger
+}
+
+func defaultOptions() options {
+	return options{
+		targetFileSize:     DefaultTargetFileSize,
+		maxFileAge:         DefaultMaxFileAge,
+		rowGroupBytes:      DefaultRowGroupBytes,
+		pageBufferSize:     DefaultPageBufferSize,
+		compression:        DefaultCompression,
+		dictionaryMaxBytes: DefaultDictionaryMaxBytes,
+		maxOpenFiles:       DefaultMaxOpenFiles,
+		spoolDir:           os.TempDir(),
+		now:                time.Now,
+		logger:             slog.New(slog.DiscardHandler),
+	}
+}
+
+// WithTargetFileSize rolls a file when its estimated size reaches n bytes.
+// The estimate counts the row groups already written plus the buffered row
+// group, whose last pages are not compressed yet, so files come out somewhat
+// smaller than n. Default 128 MiB.
+func WithTargetFileSize(n int64) Option { return func(o *options) { o.targetFileSize = n } }
+
+// WithMaxFileAge rolls, on RollIdle, a file that has been open for d or
+// longer. Default 10 minutes.
+func WithMaxFileAge(d time.Duration) Option { return func(o *options) { o.maxFileAge = d } }
+
+// WithRowGroupBytes flushes a file's row group to its spool file when the
+// row group's buffered bytes reach n. It bounds the memory of each open file.
+// Default 32 MiB.
+func WithRowGroupBytes(n int64) Option { return func(o *options) { o.rowGroupBytes = n } }
+
+// WithPageBufferSize sets the Parquet page size (of the uncompressed values
+// buffered per column before a page is encoded). Default 1 MiB.
+func WithPageBufferSize(n int) Option { return func(o *options) { o.pageBufferSize = n } }
+
+// WithCompression sets the codec of the pages: "zstd" (default), "snappy",
+// "gzip" or "none". A codec set on a schema node takes precedence for that
+// column.
+func WithCompression(name string) Option { return func(o *options) { o.compression = name } }
+
+// WithDictionaryMaxBytes bounds each column's dictionary to n bytes per row
+// group; past it the column falls back to PLAIN for the rest of the row
+// group. 0 means unbounded. Default 1 MiB.
+func WithDictionaryMaxBytes(n int) Option { return func(o *options) { o.dictionaryMaxBytes = n } }
+
+// WithMaxOpenFiles bounds the files a Set keeps open: opening one more rolls
+// the least recently written one. Default 16.
+func WithMaxOpenFiles(n int) Option { return func(o *options) { o.maxOpenFiles = n } }
+
+// WithSpoolDir sets the local directory of the files being written. It must
+// exist. Default os.TempDir().
+func WithSpoolDir(dir string) Option { return func(o *options) { o.spoolDir = dir } }
+
+// WithClock sets the clock used for file ages. Default time.Now.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithLogger sets the logger. Default: discard.
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// codec returns the parquet codec of the compression name.
+func codecOf(name string) (compress.Codec, bool) {
+	switch name {
+	case "zstd":
+		return &parquet.Zstd, true
+	case "snappy":
+		return &parquet.Snappy, true
+	case "gzip":
+		return &parquet.Gzip, true
+	case "none":
+		return &parquet.Uncompressed, true
+	}
+	return nil, false
+}
+
+// validate reports every invalid option at once.
+func (o *options) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if o.targetFileSize <= 0 {
+		bad("target file size %d: must be positive", o.targetFileSize)
+	}
+	if o.maxFileAge <= 0 {
+		bad("max file age %v: must be positive", o.maxFileAge)
+	}
+	if o.rowGroupBytes <= 0 {
+		bad("row group bytes %d: must be positive", o.rowGroupBytes)
+	}
+	if o.pageBufferSize <= 0 {
+		bad("page buffer size %d: must be positive", o.pageBufferSize)
+	}
+	if _, ok := codecOf(o.compression); !ok {
+		bad("compression %q: want zstd, snappy, gzip or none", o.compression)
+	}
+	if o.dictionaryMaxBytes < 0 {
+		bad("dictionary max bytes %d: must not be negative", o.dictionaryMaxBytes)
+	}
+	if o.maxOpenFiles < 1 {
+		bad("max open files %d: must be at least 1", o.maxOpenFiles)
+	}
+	if o.spoolDir == "" {
+		bad("spool dir: empty")
+	} else if fi, err := os.Stat(o.spoolDir); err != nil {
+		bad("spool dir: %w", err)
+	} else if !fi.IsDir() {
+		bad("spool dir %s: not a directory", o.spoolDir)
+	}
+	if o.now == nil {
+		bad("clock: nil")
+	}
+	if o.logger == nil {
+		bad("logger: nil")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("writer options: %w", errors.Join(errs...))
+	}
+	return nil
+}

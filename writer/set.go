@@ -1,0 +1,702 @@
+package writer
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/parquet-go/parquet-go"
+)
+
+// The Hudi meta columns. They must be the first five leaf columns of the
+// schema: top-level, optional BYTE_ARRAY (strings).
+const (
+	ColCommitTime    = "_hoodie_commit_time"
+	ColCommitSeqno   = "_hoodie_commit_seqno"
+	ColRecordKey     = "_hoodie_record_key"
+	ColPartitionPath = "_hoodie_partition_path"
+	ColFileName      = "_hoodie_file_name"
+)
+
+// MetaColumns lists the meta columns in Hudi's order.
+var MetaColumns = [5]string{ColCommitTime, ColCommitSeqno, ColRecordKey, ColPartitionPath, ColFileName}
+
+// Footer key-value metadata keys Hudi reads for key range pruning.
+const (
+	MetaMinRecordKey = "hoodie_min_record_key"
+	MetaMaxRecordKey = "hoodie_max_record_key"
+)
+
+// ErrClosed is returned by the methods of a closed Set.
+var ErrClosed = errors.New("writer set is closed")
+
+type state int
+
+const (
+	stateIdle      state = iota // no checkpoint: Begin
+	stateActive                 // Begin called: Write, RollIdle, FlushLargest, Finish, Abort
+	stateFinishing              // Finish called and not yet successful: Finish again or Abort
+	stateFinished               // Finish succeeded: Finish (same files), Abort, Begin
+	stateAborting               // Abort failed to delete some files: Abort again
+	stateClosed
+)
+
+func (s state) String() string {
+	switch s {
+	case stateIdle:
+		return "idle"
+	case stateActive:
+		return "active"
+	case stateFinishing:
+		return "finishing"
+	case stateFinished:
+		return "finished"
+	case stateAborting:
+		return "aborting"
+	default:
+		return "closed"
+	}
+}
+
+// Set is the open writers of one worker: one rolling Parquet file per open
+// bucket (partition path). Files are written to a local spool directory and
+// uploaded to their final key when they roll (target size, max age, the
+// open-file bound) or at Finish; they become visible to readers only through
+// the commit that lists them.
+//
+// A checkpoint is Begin, Writes, then Finish (whose files the caller
+// commits) or Abort. Upload errors are returned and are retriable: the files
+// stay spooled, and a later Write, RollIdle or Finish uploads them again.
+// Local errors (the Parquet encoder, the spool disk) lose buffered rows: they
+// stick, every call but Abort and Close returns them, and the checkpoint must
+// be aborted and replayed.
+//
+// A Set is NOT safe for concurrent use: one worker goroutine owns it.
+type Set struct {
+	bucket objstore.Bucket
+	schema *parquet.Schema
+	worker int
+	opts   options
+	pwOpts []parquet.WriterOption
+	log    *slog.Logger
+
+	// Schema facts for row validation.
+	numColumns int
+	kinds      []parquet.Kind
+	maxDef     []int
+	maxRep     []int
+	metaIdx    [5]int // leaf column index of each meta column (Hudi order)
+
+	state        state
+	err          error // sticky local error
+	instant      string
+	checkpointID int64
+	fileSeq      int // files opened since Begin (the <n> of the write token)
+	tick         uint64
+
+	open    map[string]*file
+	last    *file   // the most recently written file (fast path)
+	pending []*file // closed, not uploaded yet, in roll order
+	done    []*file // uploaded since Begin
+	undone  []*file // to delete again on a retried Abort
+
+	free []*parquet.Writer // closed parquet writers, for reuse
+
+	instantValue parquet.Value // commit time, levels set
+	seqno        []byte        // <instant>_<worker>_ followed by the record index
+	seqnoLen     int           // length of the prefix
+	row          parquet.Row   // scratch copy of the row being written
+	rows         []parquet.Row // len 1, wraps row for WriteRows
+}
+
+// NewSet returns an empty Set writing rows of schema to bucket for worker (a
+// non-negative number that goes into the file names and sequence numbers).
+// The schema's first five leaf columns must be the Hudi meta columns.
+func NewSet(bucket objstore.Bucket, schema *parquet.Schema, worker int, opts ...Option) (*Set, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var errs []error
+	if err := o.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if bucket == nil {
+		errs = append(errs, errors.New("writer: nil bucket"))
+	}
+	if worker < 0 {
+		errs = append(errs, fmt.Errorf("writer: worker %d: must not be negative", worker))
+	}
+	s := &Set{bucket: bucket, schema: schema, worker: worker, opts: o, log: o.logger,
+		open: make(map[string]*file)}
+	if schema == nil {
+		errs = append(errs, errors.New("writer: nil schema"))
+	} else if err := s.inspectSchema(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	codec, _ := codecOf(o.compression)
+	s.pwOpts = []parquet.WriterOption{
+		writeSchema(schema),
+		parquet.Compression(codec),
+		parquet.PageBufferSize(o.pageBufferSize),
+		parquet.WriteBufferSize(0), // the spool file has its own buffer; see countingWriter
+		parquet.DataPageVersion(1), // what parquet-mr (Hudi's writer) writes; every reader has it
+		parquet.DataPageStatistics(true),
+		parquet.DictionaryMaxBytes(int64(o.dictionaryMaxBytes)),
+		// Strings without an encoding of their own get a dictionary bounded
+		// by DictionaryMaxBytes, then PLAIN, as parquet-mr writes them
+		// (parquet-go's default, DELTA_LENGTH_BYTE_ARRAY, is not read by
+		// Spark's vectorized reader before 3.3). See writeSchema for the
+		// meta columns.
+		parquet.DefaultEncodingFor(parquet.ByteArray, &parquet.RLEDictionary),
+		createdBy(createdByString()),
+	}
+	if _, err := parquet.NewWriterConfig(s.pwOpts...); err != nil {
+		return nil, fmt.Errorf("writer: parquet config: %w", err)
+	}
+	s.rows = make([]parquet.Row, 1)
+	return s, nil
+}
+
+// createdBy sets the footer's created_by verbatim.
+type createdBy string
+
+func (c createdBy) ConfigureWriter(config *parquet.WriterConfig) { config.CreatedBy = string(c) }
+
+// createdByString is "lakestream version <v> (build <rev>)", the form
+// parquet-mr parses: it ignores the statistics of byte array columns of
+// files whose created_by it cannot parse.
+func createdByString() string {
+	version, build := "dev", "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v := bi.Main.Version; strings.HasPrefix(v, "v") && !strings.ContainsAny(v, "() ") {
+			version = strings.TrimPrefix(v, "v")
+		}
+		for _, kv := range bi.Settings {
+			if kv.Key == "vcs.revision" && kv.Value != "" {
+				build = kv.Value
+				if len(build) > 12 {
+					build = build[:12]
+				}
+			}
+		}
+	}
+	return "lakestream version " + version + " (build " + build + ")"
+}
+
+// inspectSchema checks the meta columns and records the leaf column facts
+// used to validate rows.
+func (s *Set) inspectSchema() error {
+	cols := s.schema.Columns()
+	s.numColumns = len(cols)
+	if s.numColumns < len(MetaColumns) {
+		return fmt.Errorf("writer: schema has %d leaf columns, want the %d Hudi meta columns first", s.numColumns, len(MetaColumns))
+	}
+	s.kinds = make([]parquet.Kind, s.numColumns)
+	s.maxDef = make([]int, s.numColumns)
+	s.maxRep = make([]int, s.numColumns)
+	for _, path := range cols {
+		leaf, ok := s.schema.Lookup(path...)
+		if !ok {
+			return fmt.Errorf("writer: schema column %s: lookup failed", strings.Join(path, "."))
+		}
+		s.kinds[leaf.ColumnIndex] = leaf.Node.Type().Kind()
+		s.maxDef[leaf.ColumnIndex] = leaf.MaxDefinitionLevel
+		s.maxRep[leaf.ColumnIndex] = leaf.MaxRepetitionLevel
+	}
+	var errs []error
+	for i, name := range MetaColumns {
+		leaf, ok := s.schema.Lookup(name)
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("writer: schema has no top-level column %s", name))
+			continue
+		case leaf.ColumnIndex >= len(MetaColumns):
+			errs = append(errs, fmt.Errorf("writer: meta column %s is leaf column %d, want one of the first %d", name, leaf.ColumnIndex, len(MetaColumns)))
+		case leaf.Node.Type().Kind() != parquet.ByteArray || !leaf.Node.Optional() || leaf.MaxDefinitionLevel != 1 || leaf.MaxRepetitionLevel != 0:
+			errs = append(errs, fmt.Errorf("writer: meta column %s must be an optional top-level string", name))
+		}
+		s.metaIdx[i] = leaf.ColumnIndex
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+// Begin starts a checkpoint: files opened from now on belong to instant
+// (a Hudi instant time, digits only) and are named
+// <fileId>_<worker>-<checkpointID>-<n>_<instant>.parquet, n counting the
+// files of the checkpoint from 0. The previous checkpoint must be finished
+// (Finish succeeded: its files are the caller's now) or aborted.
+func (s *Set) Begin(instant string, checkpointID int64) error {
+	switch s.state {
+	case stateIdle, stateFinished:
+	case stateClosed:
+		return ErrClosed
+	default:
+		return fmt.Errorf("writer: begin %s: checkpoint %s of instant %s is %s: Finish or Abort it first", instant, strconv.FormatInt(s.checkpointID, 10), s.instant, s.state)
+	}
+	if instant == "" || strings.Trim(instant, "0123456789") != "" {
+		return fmt.Errorf("writer: begin: instant %q is not an instant time (digits)", instant)
+	}
+	if checkpointID < 0 {
+		return fmt.Errorf("writer: begin: checkpoint ID %d: must not be negative", checkpointID)
+	}
+	s.instant, s.checkpointID = instant, checkpointID
+	s.fileSeq = 0
+	s.done = nil
+	s.undone = nil
+	s.instantValue = parquet.ByteArrayValue([]byte(instant)).Level(0, 1, s.metaIdx[0])
+	s.seqno = fmt.Appendf(s.seqno[:0], "%s_%d_", instant, s.worker)
+	s.seqnoLen = len(s.seqno)
+	s.state = stateActive
+	return nil
+}
+
+// usable reports why the Set cannot take writes, if it cannot.
+func (s *Set) usable() error {
+	switch {
+	case s.state == stateClosed:
+		return ErrClosed
+	case s.err != nil:
+		return s.err
+	case s.state != stateActive:
+		return fmt.Errorf("writer: no active checkpoint (set is %s): call Begin", s.state)
+	}
+	return nil
+}
+
+// Write appends row to the open file of partition, opening one if needed
+// (which rolls the least recently written file when MaxOpenFiles are open).
+// row holds a value for every leaf column in column order (see
+// parquet.Row); Write fills the commit time, sequence number, partition path
+// and file name meta columns in its own copy, so row is neither modified nor
+// retained. The record key must be set. eventTimeMicros feeds the file's
+// event time range; pass NoEventTime if the record has none.
+//
+// Write returns nil if and only if the row was buffered. It may first upload
+// files rolled earlier; an upload error is returned (the row is not written)
+// and the files stay spooled for a later retry.
+func (s *Set) Write(ctx context.Context, partition string, row parquet.Row, eventTimeMicros int64) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	if err := s.checkRow(row); err != nil {
+		return err
+	}
+	if len(s.pending) > 0 {
+		if err := s.uploadPending(ctx); err != nil {
+			return err
+		}
+	}
+	f := s.last
+	if f == nil || f.partition != partition {
+		f = s.open[partition]
+		if f == nil {
+			var err error
+			if f, err = s.openFile(ctx, partition); err != nil {
+				return err
+			}
+		}
+		s.last = f
+	}
+
+	s.row = append(s.row[:0], row...)
+	s.seqno = strconv.AppendInt(s.seqno[:s.seqnoLen], f.records, 10)
+	s.row[s.metaIdx[0]] = s.instantValue
+	s.row[s.metaIdx[1]] = parquet.ByteArrayValue(s.seqno).Level(0, 1, s.metaIdx[1])
+	s.row[s.metaIdx[3]] = f.partitionValue
+	s.row[s.metaIdx[4]] = f.nameValue
+	s.rows[0] = s.row
+	if _, err := f.pw.WriteRows(s.rows); err != nil {
+		return s.fail(fmt.Errorf("writer: write to %s: %w", f.key, err))
+	}
+	f.observe(s.row[s.metaIdx[2]].ByteArray(), eventTimeMicros)
+	s.tick++
+	f.lastWrite = s.tick
+
+	size := f.pw.Size()
+	if size-f.count.n >= s.opts.rowGroupBytes {
+		if err := f.pw.Flush(); err != nil {
+			return s.fail(fmt.Errorf("writer: flush row group of %s: %w", f.key, err))
+		}
+		size = f.pw.Size()
+	}
+	if size >= s.opts.targetFileSize {
+		// Uploaded by the next call that uploads (Write, RollIdle, Finish).
+		if err := s.closeFile(f, "size"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkRow validates the shape of a row against the schema before anything
+// is written: the parquet writer trusts its input, and a bad row would
+// corrupt (or panic) the file and lose every row buffered in it.
+func (s *Set) checkRow(row parquet.Row) error {
+	if len(row) < s.numColumns {
+		return fmt.Errorf("writer: row has %d values for %d columns", len(row), s.numColumns)
+	}
+	col := -1
+	for i := range row {
+		v := &row[i]
+		c := v.Column()
+		if c != col {
+			if c != col+1 {
+				return fmt.Errorf("writer: row value %d is of column %d after column %d: want every column, in order", i, c, col)
+			}
+			col = c
+		} else if s.maxRep[c] == 0 {
+			return fmt.Errorf("writer: row has several values for non-repeated column %d", c)
+		}
+		if c < len(MetaColumns) && c != s.metaIdx[2] {
+			continue // filled by Write
+		}
+		def := v.DefinitionLevel()
+		if v.IsNull() {
+			if def >= s.maxDef[c] {
+				return fmt.Errorf("writer: row has a null for column %d at definition level %d (max %d): column is required", c, def, s.maxDef[c])
+			}
+		} else {
+			if def != s.maxDef[c] {
+				return fmt.Errorf("writer: row value for column %d has definition level %d, want %d", c, def, s.maxDef[c])
+			}
+			if v.Kind() != s.kinds[c] {
+				return fmt.Errorf("writer: row value for column %d is %s, want %s", c, v.Kind(), s.kinds[c])
+			}
+		}
+	}
+	if col != s.numColumns-1 {
+		return fmt.Errorf("writer: row ends at column %d, want %d columns", col, s.numColumns)
+	}
+	if row[s.metaIdx[2]].IsNull() {
+		return fmt.Errorf("writer: row has no record key (%s)", ColRecordKey)
+	}
+	return nil
+}
+
+// fail records a local error that lost buffered rows.
+func (s *Set) fail(err error) error {
+	if s.err == nil {
+		s.err = err
+		s.log.Error("writer failed; the checkpoint must be aborted", "error", err)
+	}
+	return s.err
+}
+
+// openFile starts a new file for partition, first rolling the least recently
+// written file if MaxOpenFiles are open.
+func (s *Set) openFile(ctx context.Context, partition string) (*file, error) {
+	if err := ValidatePartition(partition); err != nil {
+		return nil, err
+	}
+	if len(s.open) >= s.opts.maxOpenFiles {
+		var lru *file
+		for _, f := range s.open {
+			if lru == nil || f.lastWrite < lru.lastWrite {
+				lru = f
+			}
+		}
+		if err := s.closeFile(lru, "open-file bound"); err != nil {
+			return nil, err
+		}
+		if err := s.uploadPending(ctx); err != nil {
+			return nil, err
+		}
+	}
+	fileID := commitlog.NewFileID()
+	name := commitlog.BaseFileName(fileID, commitlog.WriteToken(s.worker, s.checkpointID, s.fileSeq), s.instant)
+	if _, _, _, ok := commitlog.ParseBaseFileName(name); !ok {
+		return nil, fmt.Errorf("writer: base file name %q is not valid", name) // unreachable
+	}
+	sf, err := os.CreateTemp(s.opts.spoolDir, SpoolPrefix+"*.parquet")
+	if err != nil {
+		return nil, fmt.Errorf("writer: create spool file: %w", err)
+	}
+	s.fileSeq++
+	f := &file{
+		partition:      partition,
+		fileID:         fileID,
+		name:           name,
+		key:            commitlog.BaseFilePath(partition, name),
+		spoolPath:      sf.Name(),
+		spool:          sf,
+		openedAt:       s.opts.now().UnixNano(),
+		partitionValue: parquet.ByteArrayValue([]byte(partition)).Level(0, 1, s.metaIdx[3]),
+		nameValue:      parquet.ByteArrayValue([]byte(name)).Level(0, 1, s.metaIdx[4]),
+	}
+	f.buf = bufio.NewWriterSize(sf, spoolBufferSize)
+	f.count.w = f.buf
+	if n := len(s.free); n > 0 {
+		f.pw = s.free[n-1]
+		s.free = s.free[:n-1]
+		f.pw.Reset(&f.count)
+	} else {
+		f.pw = parquet.NewWriter(&f.count, s.pwOpts...)
+	}
+	s.open[partition] = f
+	s.log.Debug("file opened", "key", f.key, "spool", f.spoolPath)
+	return f, nil
+}
+
+// closeFile finishes f's Parquet file in its spool file and moves it to the
+// pending uploads. A failure is sticky: the file's rows are lost.
+func (s *Set) closeFile(f *file, reason string) error {
+	delete(s.open, f.partition)
+	if s.last == f {
+		s.last = nil
+	}
+	pw := f.pw
+	pw.SetKeyValueMetadata(MetaMinRecordKey, string(f.minKey))
+	pw.SetKeyValueMetadata(MetaMaxRecordKey, string(f.maxKey))
+	err := pw.Close()
+	if err == nil {
+		err = f.buf.Flush()
+	}
+	if err == nil {
+		err = f.spool.Sync() // surface write-back errors before uploading what the page cache holds
+	}
+	var info os.FileInfo
+	if err == nil {
+		info, err = f.spool.Stat()
+	}
+	if err == nil && info.Size() != f.count.n {
+		err = fmt.Errorf("spool file is %d bytes, wrote %d", info.Size(), f.count.n)
+	}
+	if err != nil {
+		_ = f.discard()
+		return s.fail(fmt.Errorf("writer: close %s (spool %s): %w", f.key, f.spoolPath, err))
+	}
+	f.size = info.Size()
+	f.pw = nil
+	f.buf = nil
+	if len(s.free) < s.opts.maxOpenFiles {
+		s.free = append(s.free, pw)
+	}
+	s.pending = append(s.pending, f)
+	s.log.Debug("file rolled", "key", f.key, "reason", reason, "records", f.records, "bytes", f.size)
+	return nil
+}
+
+// uploadPending uploads the pending files in roll order, stopping at the
+// first error: the failed file and those after it stay pending.
+func (s *Set) uploadPending(ctx context.Context) error {
+	for len(s.pending) > 0 {
+		f := s.pending[0]
+		start := time.Now()
+		if err := s.bucket.Put(ctx, f.key, io.NewSectionReader(f.spool, 0, f.size)); err != nil {
+			s.log.Warn("upload failed; the file stays spooled for a retry", "key", f.key, "error", err)
+			return fmt.Errorf("writer: upload %s: %w", f.key, err)
+		}
+		if err := f.discard(); err != nil {
+			s.log.Warn("remove spool file", "path", f.spoolPath, "error", err)
+		}
+		s.pending[0] = nil
+		s.pending = s.pending[1:]
+		s.done = append(s.done, f)
+		s.log.Debug("file uploaded", "key", f.key, "bytes", f.size, "took", time.Since(start))
+	}
+	s.pending = nil
+	return nil
+}
+
+// Finish closes and uploads every open file and returns every file finished
+// since Begin, those rolled earlier included, in upload order. After an
+// upload error, call Finish again (it uploads what is missing) or Abort.
+// Once Finish succeeded it returns the same files again until the next
+// Begin; Abort still deletes them (if the commit fails).
+func (s *Set) Finish(ctx context.Context) ([]File, error) {
+	switch {
+	case s.state == stateClosed:
+		return nil, ErrClosed
+	case s.err != nil:
+		return nil, s.err
+	case s.state == stateIdle:
+		return nil, errors.New("writer: finish: no checkpoint: call Begin")
+	case s.state == stateAborting:
+		return nil, errors.New("writer: finish: the checkpoint is being aborted: call Abort")
+	}
+	if s.state == stateActive {
+		s.state = stateFinishing
+		for _, f := range s.openByAge() {
+			if err := s.closeFile(f, "finish"); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := s.uploadPending(ctx); err != nil {
+		return nil, err
+	}
+	s.state = stateFinished
+	files := make([]File, len(s.done))
+	for i, f := range s.done {
+		files[i] = f.info()
+	}
+	return files, nil
+}
+
+// openByAge returns the open files, oldest first (a deterministic order).
+func (s *Set) openByAge() []*file {
+	files := make([]*file, 0, len(s.open))
+	for _, f := range s.open {
+		files = append(files, f)
+	}
+	slices.SortFunc(files, func(a, b *file) int {
+		return cmp.Or(cmp.Compare(a.openedAt, b.openedAt), strings.Compare(a.name, b.name))
+	})
+	return files
+}
+
+// Abort drops the open and pending files and deletes every file uploaded
+// since Begin (and pending ones, whose failed upload may have landed). It
+// clears a sticky error. If a delete fails, the error is returned and a
+// retried Abort deletes what is left.
+func (s *Set) Abort(ctx context.Context) error {
+	if s.state == stateClosed {
+		return ErrClosed
+	}
+	var errs []error
+	for _, f := range s.open {
+		if err := f.discard(); err != nil {
+			errs = append(errs, err) // local cleanup only: reported, not retried
+		}
+	}
+	clear(s.open)
+	s.last = nil
+	// The parquet writers of dropped files are not reused: Reset would do,
+	// but one that failed may be in any state.
+	toDelete := append(s.undone, s.done...)
+	for _, f := range s.pending {
+		if err := f.discard(); err != nil {
+			errs = append(errs, err)
+		}
+		toDelete = append(toDelete, f)
+	}
+	s.pending, s.done, s.undone = nil, nil, nil
+	for _, f := range toDelete {
+		if err := s.bucket.Delete(ctx, f.key); err != nil {
+			s.undone = append(s.undone, f)
+			errs = append(errs, fmt.Errorf("writer: abort: delete %s: %w", f.key, err))
+		}
+	}
+	s.err = nil
+	if len(s.undone) > 0 {
+		s.state = stateAborting // only a retried Abort (or Close) goes on from here
+		return errors.Join(errs...)
+	}
+	s.state = stateIdle
+	if len(errs) > 0 {
+		s.log.Warn("abort: spool cleanup", "error", errors.Join(errs...))
+	}
+	return nil
+}
+
+// RollIdle rolls the files open for MaxFileAge or longer and uploads every
+// rolled file not uploaded yet. The worker calls it on a timer.
+func (s *Set) RollIdle(ctx context.Context) error {
+	switch {
+	case s.state == stateClosed:
+		return ErrClosed
+	case s.err != nil:
+		return s.err
+	case s.state != stateActive:
+		return nil
+	}
+	now := s.opts.now().UnixNano()
+	for _, f := range s.openByAge() {
+		if time.Duration(now-f.openedAt) < s.opts.maxFileAge {
+			break
+		}
+		if err := s.closeFile(f, "age"); err != nil {
+			return err
+		}
+	}
+	return s.uploadPending(ctx)
+}
+
+// OpenFiles returns the number of open files.
+func (s *Set) OpenFiles() int { return len(s.open) }
+
+// BufferedBytes estimates the memory held by the row groups of the open
+// files: encoded pages, values not encoded yet and dictionaries, by length
+// (see parquet.Writer.Size). It undercounts the heap: buffer capacity beyond
+// length, parquet-go's buffer pools, dictionary hash tables, the zstd
+// encoders' history and the spool buffers (256 KiB per open file) are not
+// in it. Measured with 8 open files of a 16-column schema, the live heap was
+// 1.4 to 2 times BufferedBytes; budget accordingly.
+func (s *Set) BufferedBytes() int64 {
+	var n int64
+	for _, f := range s.open {
+		n += f.bufferedBytes()
+	}
+	return n
+}
+
+// FlushLargest writes the row group of the open file with the most buffered
+// bytes to its spool file, freeing its memory. It does nothing if no file
+// buffers anything.
+func (s *Set) FlushLargest(ctx context.Context) error {
+	switch {
+	case s.state == stateClosed:
+		return ErrClosed
+	case s.err != nil:
+		return s.err
+	}
+	var largest *file
+	var most int64
+	for _, f := range s.open {
+		if n := f.bufferedBytes(); n > most {
+			largest, most = f, n
+		}
+	}
+	if largest == nil {
+		return nil
+	}
+	if err := largest.pw.Flush(); err != nil {
+		return s.fail(fmt.Errorf("writer: flush row group of %s: %w", largest.key, err))
+	}
+	s.log.Debug("row group flushed for the memory budget", "key", largest.key, "bytes", most)
+	return nil
+}
+
+// Close releases the Set: it removes the spool files of the open and pending
+// files. It does not delete uploaded files (Abort does). It is idempotent.
+func (s *Set) Close() error {
+	if s.state == stateClosed {
+		return nil
+	}
+	var errs []error
+	for _, f := range s.open {
+		if err := f.discard(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, f := range s.pending {
+		if err := f.discard(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.open, s.last, s.pending, s.done, s.undone, s.free = nil, nil, nil, nil, nil, nil
+	s.state = stateClosed
+	if len(errs) > 0 {
+		return fmt.Errorf("writer: close: %w", errors.Join(errs...))
+	}
+	return nil
+}

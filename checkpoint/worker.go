@@ -89,6 +89,7 @@ func (w *worker) handle(ctx context.Context, m workerMsg) {
 		if err := w.set.Begin(m.instant, m.checkpoint); err != nil {
 			w.err = fmt.Errorf("worker %d: begin %s: %w", w.id, m.instant, err)
 		}
+		m.reply <- workerReply{err: w.err}
 	case msgRows:
 		w.state.Store(fmt.Sprintf("writing %d rows", m.batch.len()))
 		if w.err == nil {

@@ -131,7 +131,7 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 	default:
 		decoder = schemas.NewJSONDecoder(ts)
 	}
-	dlq, err := source.NewDeadLetter(source.DeadLetterConfig{Topic: cfg.DLQ.Topic, Brokers: cfg.Kafka.Brokers}, source.WithLogger(logger))
+	dlq, err := source.NewDeadLetter(source.DeadLetterConfig{SourceTopic: cfg.Kafka.Topic, Topic: cfg.DLQ.Topic, Brokers: cfg.Kafka.Brokers, EnsureTopic: true}, source.WithLogger(logger))
 	if err != nil {
 		return err
 	}
@@ -140,14 +140,18 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 		Table: table, Topic: cfg.Kafka.Topic, WriterID: cfg.Checkpoint.WriterID,
 		Schema: ts, Decoder: decoder, Template: tmpl, Router: router, DeadLetters: dlq,
 		NewWriterSet: func(worker int) (*writer.Set, error) {
-			return writer.NewSet(bucket, ts.Parquet(), worker,
+			opts := []writer.Option{
 				writer.WithTargetFileSize(int64(cfg.Writer.TargetFileSize)),
 				writer.WithMaxFileAge(time.Duration(cfg.Writer.MaxFileAge)),
 				writer.WithMaxOpenFiles(cfg.Writer.MaxOpenFiles),
 				writer.WithRowGroupBytes(int64(cfg.Writer.RowGroupSize)),
 				writer.WithCompression(cfg.Writer.Compression),
-				writer.WithSpoolDir(cfg.Writer.SpoolDir),
-				writer.WithLogger(logger))
+				writer.WithLogger(logger),
+			}
+			if cfg.Writer.SpoolDir != "" {
+				opts = append(opts, writer.WithSpoolDir(cfg.Writer.SpoolDir))
+			}
+			return writer.NewSet(bucket, ts.Parquet(), worker, opts...)
 		},
 	},
 		checkpoint.WithInterval(time.Duration(cfg.Checkpoint.Interval)),

@@ -1,0 +1,62 @@
+package schemas
+
+// fieldLookup finds a struct field by name without allocating: an
+// open-addressing hash table of field indices, with a hint (the field after
+// the last one found) that hits whenever producers write fields in a stable
+// order.
+type fieldLookup struct {
+	names []string
+	table []int32 // field index, -1 for an empty slot
+	mask  uint32
+}
+
+func newFieldLookup(names []string) fieldLookup {
+	size := 4
+	for size < 2*len(names) {
+		size *= 2
+	}
+	l := fieldLookup{names: names, table: make([]int32, size), mask: uint32(size - 1)}
+	for i := range l.table {
+		l.table[i] = -1
+	}
+	for i, name := range names {
+		h := hashName(name) & l.mask
+		for l.table[h] >= 0 {
+			h = (h + 1) & l.mask
+		}
+		l.table[h] = int32(i)
+	}
+	return l
+}
+
+// hashName is FNV-1a.
+func hashName[S ~string | ~[]byte](s S) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
+
+// find returns the index of the field named key, or -1. hint is the index
+// to try first.
+func (l *fieldLookup) find(key []byte, hint int) int {
+	if uint(hint) < uint(len(l.names)) && l.names[hint] == string(key) {
+		return hint
+	}
+	if len(l.table) == 0 {
+		return -1
+	}
+	h := hashName(key) & l.mask
+	for {
+		i := l.table[h]
+		if i < 0 {
+			return -1
+		}
+		if l.names[i] == string(key) {
+			return int(i)
+		}
+		h = (h + 1) & l.mask
+	}
+}

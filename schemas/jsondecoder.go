@@ -1,0 +1,327 @@
+package schemas
+
+import (
+	"math"
+)
+
+// NewJSONDecoder returns a Decoder for JSON object values. Object fields
+// match schema fields by exact name; unknown fields are skipped (see
+// WithRejectUnknownFields); absent or null optional fields are null. The
+// JSON forms each type accepts are listed in docs/format/types.md.
+func NewJSONDecoder(ts *TableSchema, opts ...DecoderOption) Decoder {
+	o := defaultDecoderOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	d := &jsonDecoder{ts: ts, opts: o}
+	d.b.init(ts)
+	return d
+}
+
+type jsonDecoder struct {
+	ts   *TableSchema
+	opts decoderOptions
+	s    jsonScanner
+	b    rowBuilder
+	rec  *Record
+	key  []byte // scratch for escaped field names
+}
+
+// Decode implements Decoder.
+func (d *jsonDecoder) Decode(value []byte, rec *Record) error {
+	d.s = jsonScanner{data: value}
+	d.rec = rec
+	rec.EventTime, rec.HasEventTime = 0, false
+	d.b.begin(rec.Row)
+	var err *DecodeError
+	switch d.s.peek() {
+	case '{':
+		err = d.object(d.ts.userRoot, 0, 0)
+	case 0:
+		err = d.syntax(nil, "empty value")
+	default:
+		err = d.syntax(nil, "the value is not a JSON object")
+	}
+	if err == nil && d.s.peek() != 0 {
+		err = d.syntax(nil, "data after the object")
+	}
+	if err != nil {
+		rec.Row = d.b.abort()
+		rec.EventTime, rec.HasEventTime = 0, false
+		return err
+	}
+	rec.Row = d.b.finish()
+	return nil
+}
+
+func (d *jsonDecoder) syntax(n *node, msg string) *DecodeError {
+	return decodeErr(ReasonInvalidJSON, pathOf(n), "at offset %d: %s", d.s.pos, msg)
+}
+
+func (d *jsonDecoder) scanFailed(n *node) *DecodeError { return d.syntax(n, d.s.msg) }
+
+func (d *jsonDecoder) mismatch(n *node, want string) *DecodeError {
+	return decodeErr(ReasonSchemaMismatch, pathOf(n), "at offset %d: %s", d.s.pos, want)
+}
+
+func pathOf(n *node) string {
+	if n == nil {
+		return ""
+	}
+	return n.path
+}
+
+// object decodes the object at pos into struct n.
+func (d *jsonDecoder) object(n *node, rep uint8, depth int) *DecodeError {
+	s := &d.s
+	s.pos++ // '{'
+	off := d.b.pushSeen(len(n.fields))
+	hint := 0
+	if s.peek() == '}' {
+		s.pos++
+	} else {
+		for {
+			if s.peek() != '"' {
+				return d.syntax(n, "want a field name")
+			}
+			start, end, flags, ok := s.str()
+			if !ok {
+				return d.scanFailed(n)
+			}
+			key := s.data[start:end]
+			if flags&strEscaped != 0 {
+				if cap(d.key) < len(key) {
+					d.key = make([]byte, len(key))
+				}
+				k, ok := unescape(d.key[:len(key)], key)
+				if !ok {
+					return d.syntax(n, "invalid escape in a field name")
+				}
+				key = d.key[:k]
+			}
+			if s.peek() != ':' {
+				return d.syntax(n, "want ':'")
+			}
+			s.pos++
+			s.ws()
+			i := n.lookup.find(key, hint)
+			if i < 0 {
+				if d.opts.rejectUnknown {
+					return decodeErr(ReasonSchemaMismatch, join(pathOf(n), string(key)), "field not in the table schema")
+				}
+				if !s.skip(depth) {
+					return d.scanFailed(n)
+				}
+			} else {
+				if d.b.markSeen(off, i) {
+					return decodeErr(ReasonInvalidJSON, n.fields[i].path, "field appears twice")
+				}
+				hint = i + 1
+				if err := d.value(n.fields[i], rep, depth+1); err != nil {
+					return err
+				}
+			}
+			switch s.peek() {
+			case ',':
+				s.pos++
+				continue
+			case '}':
+				s.pos++
+			default:
+				return d.syntax(n, "want ',' or '}'")
+			}
+			break
+		}
+	}
+	for i, f := range n.fields {
+		if d.b.isSeen(off, i) {
+			continue
+		}
+		if !f.optional {
+			return decodeErr(ReasonMissingField, f.path, "required field is absent")
+		}
+		d.b.nulls(f, rep, f.nullDef())
+	}
+	d.b.popSeen(off)
+	return nil
+}
+
+// value decodes the value at pos (blanks skipped) into n.
+func (d *jsonDecoder) value(n *node, rep uint8, depth int) *DecodeError {
+	if n.eventTime {
+		err := d.typedValue(n, rep, depth)
+		if err != nil && err.Reason == ReasonSchemaMismatch {
+			err.Reason = ReasonBadTimestamp
+		}
+		return err
+	}
+	return d.typedValue(n, rep, depth)
+}
+
+func (d *jsonDecoder) typedValue(n *node, rep uint8, depth int) *DecodeError {
+	s := &d.s
+	if s.pos >= len(s.data) {
+		return d.syntax(n, "unexpected end of input")
+	}
+	c := s.data[s.pos]
+	if c == 'n' {
+		if !s.literal("null") {
+			return d.scanFailed(n)
+		}
+		if !n.optional {
+			return decodeErr(ReasonMissingField, n.path, "required field is null")
+		}
+		d.b.nulls(n, rep, n.nullDef())
+		return nil
+	}
+	switch n.kind {
+	case KindString:
+		if c != '"' {
+			return d.wrongType(n, "a string")
+		}
+		b, err := d.text(n)
+		if err != nil {
+			return err
+		}
+		d.b.bytes(n, b, rep)
+	case KindInt64, KindInt32:
+		v, err := d.integer(n)
+		if err != nil {
+			return err
+		}
+		if n.kind == KindInt32 {
+			if v < math.MinInt32 || v > math.MaxInt32 {
+				return d.mismatch(n, "out of int32 range")
+			}
+			d.b.int32(n, int32(v), rep)
+			return nil
+		}
+		if n.eventTime {
+			if v > math.MaxInt64/1000 || v < math.MinInt64/1000 {
+				return decodeErr(ReasonBadTimestamp, n.path, "epoch milliseconds %d out of range", v)
+			}
+			d.rec.EventTime, d.rec.HasEventTime = v*1000, true
+		}
+		d.b.int64(n, v, rep)
+	case KindBool:
+		switch c {
+		case 't':
+			if !s.literal("true") {
+				return d.scanFailed(n)
+			}
+			d.b.bool(n, true, rep)
+		case 'f':
+			if !s.literal("false") {
+				return d.scanFailed(n)
+			}
+			d.b.bool(n, false, rep)
+		default:
+			return d.wrongType(n, "true or false")
+		}
+	case KindFloat64, KindFloat32:
+		f, err := d.float(n)
+		if err != nil {
+			return err
+		}
+		if n.kind == KindFloat32 {
+			d.b.float32(n, float32(f), rep)
+		} else {
+			d.b.float64(n, f, rep)
+		}
+	case KindTimestamp:
+		return d.timestamp(n, c, rep)
+	case KindDate:
+		return d.date(n, c, rep)
+	case KindDecimal:
+		return d.decimal(n, c, rep)
+	case KindBytes:
+		if c != '"' {
+			return d.wrongType(n, "a base64 string")
+		}
+		return d.bytes(n, rep)
+	case KindStruct:
+		if c != '{' {
+			return d.wrongType(n, "an object")
+		}
+		return d.object(n, rep, depth)
+	case KindList:
+		if c != '[' {
+			return d.wrongType(n, "an array")
+		}
+		return d.list(n, rep, depth)
+	case KindMap:
+		if c != '{' {
+			return d.wrongType(n, "an object")
+		}
+		return d.mapping(n, rep, depth)
+	}
+	return nil
+}
+
+// list decodes the array at pos into list n.
+func (d *jsonDecoder) list(n *node, rep uint8, depth int) *DecodeError {
+	s := &d.s
+	s.pos++ // '['
+	if s.peek() == ']' {
+		s.pos++
+		d.b.nulls(n, rep, n.def) // an empty list
+		return nil
+	}
+	erep := rep
+	for {
+		s.ws()
+		if err := d.value(n.elem, erep, depth+1); err != nil {
+			return err
+		}
+		erep = n.elemRep
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return nil
+		default:
+			return d.syntax(n, "want ',' or ']'")
+		}
+	}
+}
+
+// mapping decodes the object at pos into map n.
+func (d *jsonDecoder) mapping(n *node, rep uint8, depth int) *DecodeError {
+	s := &d.s
+	s.pos++ // '{'
+	if s.peek() == '}' {
+		s.pos++
+		d.b.nulls(n, rep, n.def) // an empty map
+		return nil
+	}
+	erep := rep
+	for {
+		if s.peek() != '"' {
+			return d.syntax(n, "want a key")
+		}
+		key, err := d.text(n.key)
+		if err != nil {
+			return err
+		}
+		if s.peek() != ':' {
+			return d.syntax(n, "want ':'")
+		}
+		s.pos++
+		s.ws()
+		d.b.bytes(n.key, key, erep)
+		if err := d.value(n.val, erep, depth+1); err != nil {
+			return err
+		}
+		erep = n.elemRep
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return nil
+		default:
+			return d.syntax(n, "want ',' or '}'")
+		}
+	}
+}

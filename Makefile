@@ -36,11 +36,26 @@ test: tools
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 FUZZTIME ?= 60s
+FUZZ_TARGETS := \
+	./commitlog:FuzzParseTimelineFileName ./commitlog:FuzzParseCommitMetadata \
+	./commitlog:FuzzParseProperties ./commitlog:FuzzParseCheckpointKey \
+	./schemas:FuzzParseType ./schemas:FuzzJSONDecode ./schemas:FuzzAvroDecode \
+	./schemas:FuzzParseAvroSchema ./schemas:FuzzAvroPlan ./schemas:FuzzParseDecimal \
+	./schemas:FuzzParseTimestamp ./bucketing:FuzzPartitionPath
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseTimelineFileName$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./commitlog
-	$(GO) test -run '^$$' -fuzz '^FuzzParseCommitMetadata$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./commitlog
-	$(GO) test -run '^$$' -fuzz '^FuzzParseProperties$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./commitlog
-	$(GO) test -run '^$$' -fuzz '^FuzzParseCheckpointKey$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./commitlog
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		out=$$($(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+		echo "$$out" | tail -1; \
+	done
+
+# Benchmarks: the pipeline in process (GOMAXPROCS 1 and 2) against DuckDB
+# converting the same records, and the decoders and writer on their own.
+BENCHTIME ?= 200000x
+bench:
+	$(GO) test -run '^$$' -bench 'BenchmarkPipeline|BenchmarkDuckDBReference' -benchtime $(BENCHTIME) -cpu 1,2 -count 1 ./checkpoint
+	$(GO) test -run '^$$' -bench . -cpu 1 -count 1 ./schemas ./writer
 
 clean:
 	rm -rf bin

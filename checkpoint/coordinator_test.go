@@ -1,0 +1,162 @@
+package checkpoint
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestCheckpointsCommitEverythingOnce ingests records in several
+// checkpoints and checks the table: one commit per checkpoint, each with
+// its checkpoint ID and offsets, every record once, files in hourly
+// partitions, bad records dead-lettered with their offsets advanced.
+func TestCheckpointsCommitEverythingOnce(t *testing.T) {
+	root := t.TempDir()
+	b, err := objstore.NewFilesystem(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	recs := pageviewRecords(30000, now)
+	// Three bad records in partition 1.
+	bad := []string{`{"userId":"x"}`, `{`, fmt.Sprintf(`{"userId":1,"eventTime":%q}`, now.Add(48*time.Hour).Format(time.RFC3339))}
+	for i, v := range bad {
+		recs = append(recs, &kgo.Record{Topic: "pageviews", Partition: 1, Offset: int64(3750 + i), Value: []byte(v), Timestamp: now})
+	}
+	p := newPipeline(t, b, 2, recs, WithInterval(50*time.Millisecond), WithBatchRows(256))
+	p.src.batch = 2000
+	p.run(t)
+
+	ctx := context.Background()
+	tl, err := p.table.Timeline(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	completed := tl.Completed()
+	if len(completed) < 3 {
+		t.Fatalf("%d commits, want several checkpoints", len(completed))
+	}
+	if len(tl.Pending()) != 0 {
+		t.Fatalf("pending instants left: %v", tl.Pending())
+	}
+	var lastID int64
+	for _, e := range completed {
+		m, err := p.table.ReadCommitMetadata(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id int64
+		fmt.Sscan(m.ExtraMetadata[commitlog.MetaCheckpointID], &id)
+		if id != lastID+1 {
+			t.Fatalf("commit %s has checkpoint %d after %d", e.Time, id, lastID)
+		}
+		lastID = id
+		if m.ExtraMetadata[commitlog.MetaSchema] == "" || m.ExtraMetadata[commitlog.MetaCheckpointKey] == "" {
+			t.Fatalf("commit %s lacks schema or offsets: %v", e.Time, m.ExtraMetadata)
+		}
+	}
+	cps, err := p.table.Checkpoints(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for part := int32(0); part < 8; part++ {
+		want := int64(3750)
+		if part == 1 {
+			want += int64(len(bad))
+		}
+		if pos, ok := cps.Next("pageviews", part); !ok || pos.Next != want {
+			t.Fatalf("partition %d: next %v, want %d", part, pos, want)
+		}
+	}
+	if got := p.dlq.reasons; got["schema-mismatch"] != 1 || got["invalid-json"] != 1 || got[ReasonBadTimestamp] != 1 {
+		t.Fatalf("dead letters %v", got)
+	}
+	if n := len(p.src.commits); n != len(completed) {
+		t.Fatalf("%d group commits for %d table commits", n, len(completed))
+	}
+
+	// DuckDB over the snapshot: every good record exactly once.
+	snap, err := p.table.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, f := range snap.Files {
+		if !strings.HasPrefix(f.Partition, "dt=") || !strings.Contains(f.Partition, "/hr=") {
+			t.Fatalf("file %s outside dt=/hr=", f.Path)
+		}
+		files = append(files, "'"+filepath.Join(root, f.Path)+"'")
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var rows, distinct, hours int64
+	q := fmt.Sprintf(`SELECT count(*), count(DISTINCT (_kafka_partition, _kafka_offset)), count(DISTINCT _hoodie_partition_path) FROM read_parquet([%s])`, strings.Join(files, ","))
+	if err := db.QueryRow(q).Scan(&rows, &distinct, &hours); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 30000 || distinct != 30000 || hours < 6 {
+		t.Fatalf("rows %d, distinct positions %d, hours %d; want 30000, 30000, >= 6", rows, distinct, hours)
+	}
+}
+
+// TestStorageFaultsAreRetried runs the pipeline on storage that fails one
+// call in ten and a dead-letter queue that fails its first flushes: every
+// checkpoint is eventually committed whole, nothing lost or doubled.
+func TestStorageFaultsAreRetried(t *testing.T) {
+	mem := objstore.NewMemory()
+	faulty := objstore.NewFaulty(mem, objstore.WithSeed(7))
+	now := time.Now().UTC()
+	recs := pageviewRecords(20000, now)
+	p := newPipeline(t, faulty, 2, recs, WithInterval(20*time.Millisecond), WithRetry(time.Millisecond, 5*time.Millisecond), WithBatchRows(128))
+	p.src.batch, p.src.pause = 500, 3*time.Millisecond
+	p.dlq.failing = 3
+	faulty.SetErrorRate(0.2, objstore.OpPut, objstore.OpPutIfAbsent, objstore.OpStat, objstore.OpGet, objstore.OpList)
+	p.run(t)
+	faulty.SetErrorRate(0)
+	if faulty.TotalInjected() < 5 {
+		t.Fatalf("only %d faults injected", faulty.TotalInjected())
+	}
+	ctx := context.Background()
+	tbl, err := commitlog.Open(ctx, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := tbl.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	tl, _ := tbl.Timeline(ctx)
+	for _, e := range tl.Completed() {
+		m, err := tbl.ReadCommitMetadata(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, stats := range m.PartitionToWriteStats {
+			for _, s := range stats {
+				total += s.NumWrites
+			}
+		}
+	}
+	if total != int64(len(recs)) {
+		t.Fatalf("commits record %d rows, want %d (faults injected: %d)", total, len(recs), faulty.TotalInjected())
+	}
+	for _, f := range snap.Files {
+		if _, err := mem.Stat(ctx, f.Path); err != nil {
+			t.Fatalf("snapshot file %s missing: %v", f.Path, err)
+		}
+	}
+	t.Logf("%d faults injected, %d commits", faulty.TotalInjected(), len(tl.Completed()))
+}

@@ -1,0 +1,175 @@
+package checkpoint
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lakestream/lakestream/bucketing"
+	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/schemas"
+	"github.com/lakestream/lakestream/writer"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"gopkg.in/yaml.v3"
+)
+
+// fetchedSource serves records that were already fetched, in batches, then
+// calls done and waits for the run to end: the pipeline without Kafka.
+type fetchedSource struct {
+	mu      sync.Mutex
+	recs    []*kgo.Record
+	batch   int
+	pos     int
+	pause   time.Duration // between batches, to spread records over checkpoints
+	done    func()
+	commits []map[int32]int64
+}
+
+func (s *fetchedSource) Poll(ctx context.Context) ([]*kgo.Record, error) {
+	if s.pause > 0 {
+		time.Sleep(s.pause)
+	}
+	s.mu.Lock()
+	if s.pos < len(s.recs) {
+		end := min(s.pos+s.batch, len(s.recs))
+		out := s.recs[s.pos:end]
+		s.pos = end
+		s.mu.Unlock()
+		return out, nil
+	}
+	s.mu.Unlock()
+	if s.done != nil {
+		s.done()
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (s *fetchedSource) AllowRebalance() {}
+
+func (s *fetchedSource) CommitGroupOffsets(_ context.Context, next map[int32]int64) error {
+	s.mu.Lock()
+	s.commits = append(s.commits, next)
+	s.mu.Unlock()
+	return nil
+}
+
+// deadLetterList keeps dead letters in memory; Flush can be made to fail.
+type deadLetterList struct {
+	mu      sync.Mutex
+	reasons map[string]int
+	failing int // Flush fails this many more times
+}
+
+func (d *deadLetterList) Send(_ *kgo.Record, reason, _ string) {
+	d.mu.Lock()
+	if d.reasons == nil {
+		d.reasons = map[string]int{}
+	}
+	d.reasons[reason]++
+	d.mu.Unlock()
+}
+
+func (d *deadLetterList) Flush(context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.failing > 0 {
+		d.failing--
+		return fmt.Errorf("dead-letter topic unavailable")
+	}
+	return nil
+}
+
+const pageviewSchema = `
+- {name: userId, type: int64, optional: false}
+- {name: sessionNumber, type: int32}
+- {name: pageNumber, type: int32}
+- {name: url, type: string}
+- {name: referrer, type: string}
+- {name: userAgent, type: string}
+- {name: eventTime, type: timestamp, optional: false}`
+
+// pipeline is a coordinator over a fetched source, for tests and benchmarks.
+type pipeline struct {
+	coord  *Coordinator
+	table  *commitlog.Table
+	bucket objstore.Bucket
+	src    *fetchedSource
+	dlq    *deadLetterList
+}
+
+func newPipeline(tb testing.TB, bucket objstore.Bucket, workers int, recs []*kgo.Record, opts ...Option) *pipeline {
+	tb.Helper()
+	ctx := context.Background()
+	var specs []schemas.FieldSpec
+	if err := yaml.Unmarshal([]byte(pageviewSchema), &specs); err != nil {
+		tb.Fatal(err)
+	}
+	user, err := schemas.SchemaFromSpecs(specs)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ts, err := schemas.NewTableSchema(user, schemas.TableOptions{EventTimeField: "eventTime"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl, err := bucketing.ParseTemplate(bucketing.DefaultTemplate)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	router, err := bucketing.NewRouter(workers, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	table, err := commitlog.Create(ctx, bucket, commitlog.Config{Name: "pageviews", RecordKeyFields: []string{"_kafka_partition", "_kafka_offset"},
+		PartitionFields: tmpl.PartitionFields(), Schema: ts.Avro("pageviews_record", "hoodie.pageviews")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p := &pipeline{table: table, bucket: bucket, src: &fetchedSource{recs: recs, batch: 10000}, dlq: &deadLetterList{}}
+	spool := tb.TempDir()
+	p.coord, err = New(ctx, Config{
+		Table: table, Topic: "pageviews", WriterID: "bench-0", Schema: ts, Decoder: schemas.NewJSONDecoder(ts),
+		Template: tmpl, Router: router, DeadLetters: p.dlq,
+		NewWriterSet: func(w int) (*writer.Set, error) {
+			return writer.NewSet(bucket, ts.Parquet(), w, writer.WithSpoolDir(spool))
+		},
+	}, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// run ingests every record and returns when the final checkpoint is made.
+func (p *pipeline) run(tb testing.TB) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p.src.done = cancel
+	if err := p.coord.Run(ctx, p.src); err != nil {
+		tb.Fatal(err)
+	}
+	if err := p.coord.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// pageviewRecords makes n records of about 300 bytes over 8 partitions with
+// event times spread over the 6 hours before end.
+func pageviewRecords(n int, end time.Time) []*kgo.Record {
+	recs := make([]*kgo.Record, n)
+	next := map[int32]int64{}
+	for i := range recs {
+		p := int32(i % 8)
+		at := end.Add(-time.Duration(i%21600) * time.Second)
+		v := fmt.Sprintf(`{"userId":%d,"sessionNumber":%d,"pageNumber":%d,"url":"https://shop.example.com/products/%d?ref=home","referrer":"https://www.google.com/search?q=shoes+%d","userAgent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36","eventTime":"%s"}`,
+			100000+i*7919%900000, i%50, i%30, i%10000, i%1000, at.UTC().Format("2006-01-02T15:04:05.000Z"))
+		recs[i] = &kgo.Record{Topic: "pageviews", Partition: p, Offset: next[p], Value: []byte(v), Timestamp: at}
+		next[p]++
+	}
+	return recs
+}

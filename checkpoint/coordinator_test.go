@@ -33,7 +33,7 @@ func TestCheckpointsCommitEverythingOnce(t *testing.T) {
 		recs = append(recs, &kgo.Record{Topic: "pageviews", Partition: 1, Offset: int64(3750 + i), Value: []byte(v), Timestamp: now})
 	}
 	p := newPipeline(t, b, 2, recs, WithInterval(50*time.Millisecond), WithBatchRows(256))
-	p.src.batch = 2000
+	p.src.batch, p.src.pause = 2000, 25*time.Millisecond
 	p.run(t)
 
 	ctx := context.Background()

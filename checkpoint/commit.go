@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/writer"
 )
 
@@ -41,6 +42,9 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := c.opts.failpoints.Hit(failpoint.AfterFileWrite); err != nil {
+		return err
+	}
 	if err := c.retry(ctx, "flush dead letters", func() error { return c.cfg.DeadLetters.Flush(ctx) }); err != nil {
 		return err
 	}
@@ -62,6 +66,9 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	instant := c.txn.Instant()
 	c.txn = nil
 	c.committed = cloneOffsets(c.next)
+	if err := c.opts.failpoints.Hit(failpoint.BeforeGroupCommit); err != nil {
+		return err
+	}
 	if err := c.src.CommitGroupOffsets(ctx, cloneOffsets(c.next)); err != nil {
 		// The table is the source of truth; the group only feeds lag tools.
 		c.opts.logger.Warn("commit offsets to the consumer group", "err", err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/lakestream/lakestream/internal/failpoint"
 )
 
 // Option configures a Coordinator.
@@ -21,6 +23,7 @@ type options struct {
 	shutdownGrace  time.Duration
 	logger         *slog.Logger
 	now            func() time.Time
+	failpoints     *failpoint.Set
 }
 
 func defaultOptions() options {
@@ -71,6 +74,9 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // WithClock sets the clock for checkpoint timing and event-time bounds.
 // Default time.Now.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// WithFailpoints arms the checkpoint's failpoints (tests only). Default none.
+func WithFailpoints(s *failpoint.Set) Option { return func(o *options) { o.failpoints = s } }
 
 func (o options) validate() error {
 	var errs []error

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/lakestream/lakestream/internal/failpoint"
 )
 
 // Option configures a Table.
@@ -16,6 +18,7 @@ type options struct {
 	heartbeatInterval time.Duration
 	heartbeatMisses   int
 	readConcurrency   int
+	failpoints        *failpoint.Set
 }
 
 func defaultOptions() options {
@@ -45,6 +48,10 @@ func WithHeartbeat(interval time.Duration, misses int) Option {
 
 // WithReadConcurrency bounds concurrent reads of commit files. Default 8.
 func WithReadConcurrency(n int) Option { return func(o *options) { o.readConcurrency = n } }
+
+// WithFailpoints arms failpoints of the commit path (tests only). Default
+// none.
+func WithFailpoints(s *failpoint.Set) Option { return func(o *options) { o.failpoints = s } }
 
 func (o options) validate() error {
 	var errs []error

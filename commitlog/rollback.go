@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 )
 
@@ -140,6 +141,9 @@ func (t *Table) rollbackInstant(ctx context.Context, ts, action, by string) (Rol
 		return res, err
 	}
 	res.FilesRemoved = n
+	if err := t.opts.failpoints.Hit(failpoint.DuringRollback); err != nil {
+		return res, fmt.Errorf("roll back %s: %w", ts, err)
+	}
 	// Newest state first, so that a crash leaves a still-pending instant.
 	for _, key := range []string{
 		HeartbeatDir + "/" + ts,

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 )
 
@@ -80,6 +81,9 @@ func (t *Table) Begin(ctx context.Context, o BeginOptions) (*Txn, error) {
 			continue // a rolled-back instant: never reuse its time
 		}
 		req := Instant{Time: ts, Action: o.Action, State: StateRequested}
+		if err := t.opts.failpoints.Hit(failpoint.BeforeRequested); err != nil {
+			return nil, fmt.Errorf("begin: %w", err)
+		}
 		err := t.bucket.PutIfAbsent(ctx, MetaDir+"/"+req.FileName(), bytes.NewReader(nil))
 		if errors.Is(err, objstore.ErrExists) {
 			continue
@@ -107,6 +111,10 @@ func (t *Table) Begin(ctx context.Context, o BeginOptions) (*Txn, error) {
 	if err := t.bucket.Put(ctx, MetaDir+"/"+name, bytes.NewReader(body)); err != nil {
 		close(x.done)
 		return nil, fmt.Errorf("begin: create %s: %w", name, err)
+	}
+	if err := t.opts.failpoints.Hit(failpoint.AfterInflight); err != nil {
+		close(x.done)
+		return nil, fmt.Errorf("begin: %w", err)
 	}
 	go x.heartbeatLoop()
 	t.opts.logger.Debug("instant opened", "instant", ts, "action", o.Action, "writer", o.WriterID)
@@ -238,7 +246,13 @@ func (x *Txn) Commit(ctx context.Context, req CommitRequest) (*CommitMetadata, e
 	if d.Decision == decisionRollback {
 		return nil, x.fenced(ctx, req, d)
 	}
+	if err := t.opts.failpoints.Hit(failpoint.BeforeComplete); err != nil {
+		return nil, fmt.Errorf("commit %s: %w", x.instant, err)
+	}
 	if err := t.publish(ctx, x.instant, x.action, d.Metadata); err != nil {
+		return nil, fmt.Errorf("commit %s: %w", x.instant, err)
+	}
+	if err := t.opts.failpoints.Hit(failpoint.AfterComplete); err != nil {
 		return nil, fmt.Errorf("commit %s: %w", x.instant, err)
 	}
 	x.mu.Lock()

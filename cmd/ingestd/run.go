@@ -8,12 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/lakestream/lakestream/bucketing"
 	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/schemas"
 	"github.com/lakestream/lakestream/source"
@@ -106,10 +108,20 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 	if err != nil {
 		return err
 	}
+	// Failpoints are for the torture tests: $LAKESTREAM_FAILPOINTS, e.g.
+	// "commit.before-complete=crash@0.2" (see internal/failpoint).
+	seed, _ := strconv.ParseUint(os.Getenv("LAKESTREAM_FAILPOINT_SEED"), 10, 64)
+	fps, err := failpoint.Parse(os.Getenv("LAKESTREAM_FAILPOINTS"), seed)
+	if err != nil {
+		return err
+	}
+	if fps != nil {
+		logger.Warn("failpoints armed", "spec", os.Getenv("LAKESTREAM_FAILPOINTS"))
+	}
 	table, err := commitlog.Create(setup, bucket, commitlog.Config{
 		Name: cfg.Table.Name, Database: cfg.Table.Database, RecordKeyFields: recordKeyFields,
 		PartitionFields: tmpl.PartitionFields(), Schema: ts.Avro(cfg.Table.Name+"_record", "hoodie."+cfg.Table.Name),
-	}, commitlog.WithLogger(logger))
+	}, commitlog.WithLogger(logger), commitlog.WithFailpoints(fps))
 	if err != nil {
 		return err
 	}
@@ -157,7 +169,8 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 		checkpoint.WithInterval(time.Duration(cfg.Checkpoint.Interval)),
 		checkpoint.WithMaxRecordBytes(int(cfg.Format.MaxRecordBytes)),
 		checkpoint.WithEventTimeBounds(time.Duration(cfg.Partitioning.MaxPast), time.Duration(cfg.Partitioning.MaxFuture)),
-		checkpoint.WithLogger(logger))
+		checkpoint.WithLogger(logger),
+		checkpoint.WithFailpoints(fps))
 	if err != nil {
 		return err
 	}

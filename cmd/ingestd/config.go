@@ -35,6 +35,11 @@ type KafkaConfig struct {
 	Topic   string   `yaml:"topic"`   // required
 	Group   string   `yaml:"group"`   // default lakestream-<topic>
 	Start   string   `yaml:"start"`   // earliest (default) or latest, for partitions the table has no offset for
+	// SessionTimeout and RebalanceTimeout of the consumer group; 0 means
+	// franz-go's defaults (45s, 60s). A checkpoint at revocation must fit
+	// in the rebalance timeout.
+	SessionTimeout   Duration `yaml:"session_timeout"`
+	RebalanceTimeout Duration `yaml:"rebalance_timeout"`
 }
 
 // TableConfig says where the table lives.
@@ -161,6 +166,9 @@ func (c Config) Validate() error {
 		add("kafka.topic is required")
 	} else if err := commitlog.ValidateTopic(c.Kafka.Topic); err != nil {
 		add("kafka.topic: %v", err)
+	}
+	if c.Kafka.SessionTimeout < 0 || c.Kafka.RebalanceTimeout < 0 {
+		add("kafka.session_timeout and rebalance_timeout must not be negative")
 	}
 	if c.Kafka.Start != "earliest" && c.Kafka.Start != "latest" {
 		add("kafka.start %q: want earliest or latest", c.Kafka.Start)

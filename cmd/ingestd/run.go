@@ -177,6 +177,7 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 	defer func() { err = errors.Join(err, coord.Close()) }()
 	reader, err := source.NewReader(source.Config{
 		Brokers: cfg.Kafka.Brokers, Topic: cfg.Kafka.Topic, Group: cfg.Kafka.Group, ResetOffset: cfg.Kafka.Start,
+		SessionTimeout: time.Duration(cfg.Kafka.SessionTimeout), RebalanceTimeout: time.Duration(cfg.Kafka.RebalanceTimeout),
 	}, source.Hooks{StartOffsets: coord.StartOffsets, Revoked: coord.Revoked}, source.WithLogger(logger))
 	if err != nil {
 		return err

@@ -51,6 +51,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	req := commitlog.CommitRequest{
 		Schema:     c.cfg.Schema.Avro(c.cfg.Table.Config().Name+"_record", "hoodie."+c.cfg.Table.Config().Name),
 		Checkpoint: &commitlog.Checkpoint{ID: c.checkpoint, Offsets: commitlog.Offsets{Topic: c.cfg.Topic, Next: cloneOffsets(c.next)}},
+		Claims:     c.heldClaims(),
 	}
 	var rows int64
 	for _, f := range files {

@@ -98,9 +98,12 @@ type Coordinator struct {
 	nextDue    time.Time       // when the next checkpoint is due
 	fatal      error           // set by a rebalance hook, returned by Run
 	closed     bool
-	stats      stats
-	closeOnce  sync.Once
-	closeErr   error
+
+	claimMu   sync.Mutex
+	claims    map[int32]int64 // owner claims held, by partition (Table.Claim)
+	stats     stats
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New validates the configuration and prepares a coordinator. It reads the
@@ -148,7 +151,31 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Coordinator, error) 
 
 // StartOffsets is the source's hook for newly assigned partitions: the
 // next offset of each comes from the table, never from the group.
+//
+// Before reading offsets it claims the partitions and fences every pending
+// instant a previous owner opened for them, so that a paused previous owner
+// (a zombie) can never commit them again, and the offsets read include
+// everything it committed.
 func (c *Coordinator) StartOffsets(ctx context.Context, topic string, partitions []int32) (map[int32]int64, error) {
+	held, err := c.cfg.Table.Claim(ctx, c.cfg.WriterID, topic, partitions)
+	if err != nil {
+		return nil, err
+	}
+	fenced, err := c.cfg.Table.FenceOthers(ctx, c.cfg.WriterID, topic, partitions)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range fenced {
+		c.opts.logger.Warn("fenced a previous owner's instant", "instant", r.Instant, "outcome", r.Outcome, "files_removed", r.FilesRemoved)
+	}
+	c.claimMu.Lock()
+	if c.claims == nil {
+		c.claims = map[int32]int64{}
+	}
+	for p, seq := range held {
+		c.claims[p] = seq
+	}
+	c.claimMu.Unlock()
 	cps, err := c.cfg.Table.Checkpoints(ctx)
 	if err != nil {
 		return nil, err
@@ -191,6 +218,22 @@ func (c *Coordinator) Revoked(ctx context.Context, partitions []int32, lost bool
 		delete(c.next, p)
 		delete(c.committed, p)
 	}
+	c.claimMu.Lock()
+	for _, p := range partitions {
+		delete(c.claims, p)
+	}
+	c.claimMu.Unlock()
+}
+
+// heldClaims returns the owner claims held (nil when partitions were never
+// assigned through StartOffsets, as with a source without a group).
+func (c *Coordinator) heldClaims() map[int32]int64 {
+	c.claimMu.Lock()
+	defer c.claimMu.Unlock()
+	if c.claims == nil {
+		return nil
+	}
+	return maps.Clone(c.claims)
 }
 
 // Run ingests until ctx is cancelled, then makes a final checkpoint and
@@ -306,7 +349,11 @@ func (c *Coordinator) ensureTxn(ctx context.Context) error {
 	var txn *commitlog.Txn
 	err := c.retry(ctx, "begin instant", func() error {
 		var err error
-		txn, err = c.cfg.Table.Begin(ctx, commitlog.BeginOptions{WriterID: c.cfg.WriterID})
+		o := commitlog.BeginOptions{WriterID: c.cfg.WriterID, Topic: c.cfg.Topic}
+		for p := range c.heldClaims() {
+			o.Partitions = append(o.Partitions, p)
+		}
+		txn, err = c.cfg.Table.Begin(ctx, o)
 		return err
 	})
 	if err != nil {

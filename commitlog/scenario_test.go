@@ -35,6 +35,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 // scenario is the state of one testdata/scenarios file.
 type scenario struct {
+	claims map[string]map[int32]int64 // held claims by writer
 	t      *testing.T
 	ctx    context.Context
 	clock  *fakeClock
@@ -128,6 +129,10 @@ func (s *scenario) exec(t *testing.T, d *datadriven.TestData) (string, error) {
 		if d.HasArg("action") {
 			d.ScanArgs(t, "action", &o.Action)
 		}
+		if d.HasArg("topic") {
+			d.ScanArgs(t, "topic", &o.Topic)
+			o.Partitions = scanPartitions(t, d)
+		}
 		x, err := s.table.Begin(s.ctx, o)
 		if err != nil {
 			return "", err
@@ -174,6 +179,11 @@ func (s *scenario) exec(t *testing.T, d *datadriven.TestData) (string, error) {
 				req.Replaced[part] = append(req.Replaced[part], fg)
 			}
 		}
+		if d.HasArg("claims") {
+			var w string
+			d.ScanArgs(t, "claims", &w)
+			req.Claims = s.claims[w]
+		}
 		m, err := x.txn.Commit(s.ctx, req)
 		if err != nil {
 			return "", err
@@ -209,6 +219,51 @@ func (s *scenario) exec(t *testing.T, d *datadriven.TestData) (string, error) {
 		var b strings.Builder
 		for _, r := range res {
 			fmt.Fprintf(&b, "%s %s: %s (%d files removed)\n", r.Instant, r.Action, r.Outcome, r.FilesRemoved)
+		}
+		return b.String(), err
+	case "claim", "fence":
+		var writer, topic string
+		d.ScanArgs(t, "writer", &writer)
+		d.ScanArgs(t, "topic", &topic)
+		parts := scanPartitions(t, d)
+		if d.Cmd == "fence" {
+			res, err := s.table.FenceOthers(s.ctx, writer, topic, parts)
+			var b strings.Builder
+			for _, r := range res {
+				fmt.Fprintf(&b, "%s %s: %s (%d files removed)\n", r.Instant, r.Action, r.Outcome, r.FilesRemoved)
+			}
+			if b.Len() == 0 {
+				b.WriteString("nothing to fence\n")
+			}
+			return b.String(), err
+		}
+		held, err := s.table.Claim(s.ctx, writer, topic, parts)
+		if err != nil {
+			return "", err
+		}
+		if s.claims == nil {
+			s.claims = map[string]map[int32]int64{}
+		}
+		if s.claims[writer] == nil {
+			s.claims[writer] = map[int32]int64{}
+		}
+		for p, seq := range held {
+			s.claims[writer][p] = seq
+		}
+		return fmt.Sprintf("held %v\n", held), nil
+	case "owners":
+		var topic string
+		d.ScanArgs(t, "topic", &topic)
+		owners, err := s.table.Owners(s.ctx, topic)
+		var b strings.Builder
+		ps := make([]int, 0, len(owners))
+		for p := range owners {
+			ps = append(ps, int(p))
+		}
+		sort.Ints(ps)
+		for _, p := range ps {
+			c := owners[int32(p)]
+			fmt.Fprintf(&b, "%s/%d: %s (claim %d)\n", c.Topic, c.Partition, c.WriterID, c.Seq)
 		}
 		return b.String(), err
 	case "archive":
@@ -303,4 +358,18 @@ func countStats(m *CommitMetadata) int {
 		n += len(st)
 	}
 	return n
+}
+
+func scanPartitions(t *testing.T, d *datadriven.TestData) []int32 {
+	var spec string
+	d.ScanArgs(t, "partitions", &spec)
+	var out []int32
+	for _, f := range strings.Split(spec, ",") {
+		var p int32
+		if _, err := fmt.Sscan(f, &p); err != nil {
+			t.Fatalf("%s: partitions %q", d.Pos, spec)
+		}
+		out = append(out, p)
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -23,6 +24,11 @@ type BeginOptions struct {
 	// Operation is the operationType recorded; default INSERT for commits
 	// and CLUSTER for replacecommits.
 	Operation string
+	// Topic and Partitions are the Kafka partitions the writer owns; they
+	// are recorded in the inflight file so that a new owner of one of them
+	// can fence this instant (FenceOthers).
+	Topic      string
+	Partitions []int32
 }
 
 // Txn is an open instant: requested and inflight are on the timeline, its
@@ -100,6 +106,15 @@ func (t *Table) Begin(ctx context.Context, o BeginOptions) (*Txn, error) {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	inflight := CommitMetadata{OperationType: o.Operation, ExtraMetadata: map[string]string{MetaWriterID: o.WriterID}}
+	if o.Topic != "" {
+		parts := slices.Clone(o.Partitions)
+		slices.Sort(parts)
+		spec := o.Topic
+		for _, p := range parts {
+			spec += "," + strconv.Itoa(int(p))
+		}
+		inflight.ExtraMetadata[MetaPartitions] = spec
+	}
 	body, err := inflight.Marshal()
 	if err != nil {
 		close(x.done)
@@ -210,6 +225,10 @@ type CommitRequest struct {
 	Schema string
 	// Extra is added to extraMetadata.
 	Extra map[string]string
+	// Claims are the owner claims (Table.Claim) the writer holds, by
+	// partition. When set, the commit is fenced unless every partition of
+	// Checkpoint is still claimed by these sequences.
+	Claims map[int32]int64
 }
 
 // Commit publishes the transaction: it checks that every file exists,
@@ -232,6 +251,18 @@ func (x *Txn) Commit(ctx context.Context, req CommitRequest) (*CommitMetadata, e
 	}
 	for part := range meta.PartitionToWriteStats {
 		if err := t.ensurePartition(ctx, part, x.instant); err != nil {
+			return nil, fmt.Errorf("commit %s: %w", x.instant, err)
+		}
+	}
+	if req.Claims != nil && req.Checkpoint != nil {
+		if err := t.checkClaims(ctx, x.writerID, req.Checkpoint.Offsets.Topic, req.Checkpoint.Offsets.Next, req.Claims); err != nil {
+			var fe *FencedError
+			if errors.As(err, &fe) {
+				if aerr := x.Abort(ctx); aerr != nil {
+					t.opts.logger.Warn("abort fenced instant", "instant", x.instant, "err", aerr)
+				}
+				return nil, &FencedError{Instant: x.instant, Reason: fe.Reason}
+			}
 			return nil, fmt.Errorf("commit %s: %w", x.instant, err)
 		}
 	}

@@ -160,3 +160,130 @@ func TestStorageFaultsAreRetried(t *testing.T) {
 	}
 	t.Logf("%d faults injected, %d commits", faulty.TotalInjected(), len(tl.Completed()))
 }
+
+// TestStorageDownStopsIntake: while storage is down the checkpoint retries
+// and intake stops (memory stays bounded); when it is back, everything is
+// committed once.
+func TestStorageDownStopsIntake(t *testing.T) {
+	mem := objstore.NewMemory()
+	faulty := objstore.NewFaulty(mem)
+	recs := pageviewRecords(20000, time.Now().UTC())
+	p := newPipeline(t, faulty, 2, recs, WithInterval(20*time.Millisecond), WithRetry(5*time.Millisecond, 20*time.Millisecond))
+	p.src.batch, p.src.pause = 500, 5*time.Millisecond
+	done := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p.src.done = cancel
+	go func() { done <- p.coord.Run(ctx, p.src) }()
+	waitPolled := func(n int) {
+		for p.polled() < n {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitPolled(3000)
+	faulty.SetFailing(true)
+	time.Sleep(200 * time.Millisecond) // a checkpoint is due and stuck retrying
+	before := p.polled()
+	time.Sleep(300 * time.Millisecond)
+	during := p.polled() - before
+	faulty.SetFailing(false)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := p.coord.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if during > 500 {
+		t.Fatalf("intake read %d records while storage was down: want it stopped (at most one batch)", during)
+	}
+	vctx := context.Background()
+	tbl, err := commitlog.Open(vctx, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cps, err := tbl.Checkpoints(vctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for part := int32(0); part < 8; part++ {
+		if pos, _ := cps.Next("pageviews", part); pos.Next != 2500 {
+			t.Fatalf("partition %d committed up to %d, want 2500", part, pos.Next)
+		}
+	}
+	if rows := p.coord.Stats().RowsCommitted; rows != 20000 {
+		t.Fatalf("%d rows committed, want 20000", rows)
+	}
+}
+
+// TestAbortCommitsNothingMore: Abort (ingestd's second SIGTERM) stops at
+// once; what was committed stays, the open instant is settled at the next
+// start, and nothing half-written shows.
+func TestAbortCommitsNothingMore(t *testing.T) {
+	mem := objstore.NewMemory()
+	recs := pageviewRecords(50000, time.Now().UTC())
+	p := newPipeline(t, mem, 2, recs, WithInterval(30*time.Millisecond))
+	p.src.batch, p.src.pause = 500, 5*time.Millisecond
+	go func() {
+		for p.coord.Stats().Checkpoints < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		p.coord.Abort()
+	}()
+	err := p.coord.Run(context.Background(), p.src)
+	p.coord.Close()
+	if err == nil {
+		t.Fatal("Run returned nil after Abort")
+	}
+	ctx := context.Background()
+	tbl, err := commitlog.Open(ctx, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tbl.Recover(ctx, "bench-0"); err != nil {
+		t.Fatal(err)
+	}
+	tl, err := tbl.Timeline(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tl.Pending()) != 0 {
+		t.Fatalf("pending after recovery: %v", tl.Pending())
+	}
+	cps, err := tbl.Checkpoints(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var committedOffsets int64
+	for _, pos := range cps.SortedPartitions() {
+		committedOffsets += pos.Next
+	}
+	var rows int64
+	for _, e := range tl.Completed() {
+		m, err := tbl.ReadCommitMetadata(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range m.PartitionToWriteStats {
+			for _, s := range st {
+				rows += s.NumWrites
+			}
+		}
+	}
+	if rows != committedOffsets || rows == 0 || rows == int64(len(recs)) {
+		t.Fatalf("rows committed %d, offsets committed %d (of %d): want equal, and the run cut short", rows, committedOffsets, len(recs))
+	}
+	snap, err := tbl.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files int
+	mem.List(ctx, "dt=", func(o objstore.ObjectInfo) error {
+		if strings.HasSuffix(o.Key, ".parquet") {
+			files++
+		}
+		return nil
+	})
+	if files != len(snap.Files) {
+		t.Fatalf("%d Parquet files in storage, %d in the snapshot: the aborted checkpoint left files behind", files, len(snap.Files))
+	}
+}

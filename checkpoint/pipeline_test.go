@@ -50,6 +50,12 @@ func (s *fetchedSource) Poll(ctx context.Context) ([]*kgo.Record, error) {
 
 func (s *fetchedSource) AllowRebalance() {}
 
+func (s *fetchedSource) polledCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pos
+}
+
 func (s *fetchedSource) CommitGroupOffsets(_ context.Context, next map[int32]int64) error {
 	s.mu.Lock()
 	s.commits = append(s.commits, next)
@@ -143,6 +149,8 @@ func newPipeline(tb testing.TB, bucket objstore.Bucket, workers int, recs []*kgo
 	}
 	return p
 }
+
+func (p *pipeline) polled() int { return p.src.polledCount() }
 
 // run ingests every record and returns when the final checkpoint is made.
 func (p *pipeline) run(tb testing.TB) {

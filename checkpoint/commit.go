@@ -82,7 +82,33 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 		c.opts.logger.Warn("slow checkpoint", "checkpoint", c.checkpoint, "took", elapsed, "interval", c.opts.interval, "workers", c.WorkerStates())
 	}
 	c.checkpoint++
+	if c.opts.maintainEvery > 0 && c.checkpoint%int64(c.opts.maintainEvery) == 0 {
+		c.maintain(ctx)
+	}
 	return nil
+}
+
+// maintain bounds the active timeline: instants of dead writers are rolled
+// back and old completed instants archived. Failures are logged: the next
+// round tries again.
+func (c *Coordinator) maintain(ctx context.Context) {
+	if res, err := c.cfg.Table.RollbackFailed(ctx, c.cfg.WriterID); err != nil {
+		c.opts.logger.Warn("roll back dead writers' instants", "err", err)
+	} else {
+		for _, r := range res {
+			if r.Outcome != commitlog.OutcomeLive {
+				c.opts.logger.Info("settled a dead writer's instant", "instant", r.Instant, "outcome", r.Outcome)
+			}
+		}
+	}
+	res, err := c.cfg.Table.Archive(ctx, commitlog.ArchiveOptions{KeepCompleted: c.opts.keepInstants})
+	if err != nil {
+		c.opts.logger.Warn("archive timeline", "err", err)
+		return
+	}
+	if len(res.Archived) > 0 || res.FilesRemoved > 0 {
+		c.opts.logger.Info("archived instants", "count", len(res.Archived), "file", res.File, "files_removed", res.FilesRemoved)
+	}
 }
 
 // abortLocked abandons the open checkpoint: files written for it are

@@ -24,6 +24,8 @@ type options struct {
 	logger         *slog.Logger
 	now            func() time.Time
 	failpoints     *failpoint.Set
+	keepInstants   int
+	maintainEvery  int
 }
 
 func defaultOptions() options {
@@ -38,6 +40,8 @@ func defaultOptions() options {
 		shutdownGrace:  2 * time.Minute,
 		logger:         slog.New(slog.DiscardHandler),
 		now:            time.Now,
+		keepInstants:   30,
+		maintainEvery:  10,
 	}
 }
 
@@ -75,6 +79,14 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // Default time.Now.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
+// WithTimelineMaintenance sets how many completed instants stay on the
+// active timeline (older ones are archived) and every how many checkpoints
+// the coordinator archives and rolls back dead writers' instants. Default
+// 30 and 10; every 0 disables it.
+func WithTimelineMaintenance(keep, every int) Option {
+	return func(o *options) { o.keepInstants, o.maintainEvery = keep, every }
+}
+
 // WithFailpoints arms the checkpoint's failpoints (tests only). Default none.
 func WithFailpoints(s *failpoint.Set) Option { return func(o *options) { o.failpoints = s } }
 
@@ -94,6 +106,9 @@ func (o options) validate() error {
 	}
 	if o.retryMin <= 0 || o.retryMax < o.retryMin {
 		errs = append(errs, fmt.Errorf("retry backoff %v..%v: want 0 < min <= max", o.retryMin, o.retryMax))
+	}
+	if o.keepInstants < 1 || o.maintainEvery < 0 {
+		errs = append(errs, fmt.Errorf("timeline maintenance: keep %d instants every %d checkpoints: want keep >= 1, every >= 0", o.keepInstants, o.maintainEvery))
 	}
 	if o.logger == nil || o.now == nil {
 		errs = append(errs, errors.New("logger and clock must not be nil"))

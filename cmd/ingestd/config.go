@@ -82,6 +82,9 @@ type WriterConfig struct {
 type CheckpointConfig struct {
 	Interval Duration `yaml:"interval"`  // default 30s
 	WriterID string   `yaml:"writer_id"` // default: the host name; unique per replica
+	// KeepInstants completed instants stay on the active timeline; older ones
+	// are archived every 10 checkpoints. Default 30.
+	KeepInstants int `yaml:"keep_instants"`
 }
 
 // DLQConfig says where bad records go.
@@ -102,7 +105,7 @@ func defaultConfig() Config {
 		Partitioning: PartitioningConfig{Template: bucketing.DefaultTemplate, MaxPast: Duration(720 * time.Hour), MaxFuture: Duration(time.Hour)},
 		Writer: WriterConfig{Workers: 2, TargetFileSize: 128 << 20, MaxFileAge: Duration(10 * time.Minute),
 			MaxOpenFiles: 16, RowGroupSize: 32 << 20, Compression: "zstd"},
-		Checkpoint: CheckpointConfig{Interval: Duration(30 * time.Second)},
+		Checkpoint: CheckpointConfig{Interval: Duration(30 * time.Second), KeepInstants: 30},
 		Admin:      AdminConfig{Addr: "127.0.0.1:9464"},
 	}
 }
@@ -209,6 +212,9 @@ func (c Config) Validate() error {
 	}
 	if c.Writer.MaxOpenFiles < 1 {
 		add("writer.max_open_files must be at least 1")
+	}
+	if c.Checkpoint.KeepInstants < 1 {
+		add("checkpoint.keep_instants %d: must be at least 1", c.Checkpoint.KeepInstants)
 	}
 	if c.Checkpoint.Interval <= 0 {
 		add("checkpoint.interval must be positive")

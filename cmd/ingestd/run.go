@@ -170,6 +170,7 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 		checkpoint.WithMaxRecordBytes(int(cfg.Format.MaxRecordBytes)),
 		checkpoint.WithEventTimeBounds(time.Duration(cfg.Partitioning.MaxPast), time.Duration(cfg.Partitioning.MaxFuture)),
 		checkpoint.WithLogger(logger),
+		checkpoint.WithTimelineMaintenance(cfg.Checkpoint.KeepInstants, 10),
 		checkpoint.WithFailpoints(fps))
 	if err != nil {
 		return err

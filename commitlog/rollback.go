@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/lakestream/lakestream/internal/failpoint"
@@ -21,6 +22,10 @@ const (
 	OutcomeCompleted = "completed"
 	// OutcomeLive: its writer's heartbeat is fresh; it was left alone.
 	OutcomeLive = "live"
+	// OutcomeAbsent (RollbackInstant only): the instant is not on the active
+	// timeline and no decision names it, so it completed and was archived,
+	// or never reached the table. Nothing was done.
+	OutcomeAbsent = "absent"
 )
 
 // RollbackResult says what happened to one pending instant.
@@ -107,9 +112,165 @@ func (t *Table) isLive(ctx context.Context, e TimelineEntry) (bool, error) {
 	}
 }
 
+// RollbackInstant settles one pending commit or replacecommit instant whose
+// writer is gone, usually the caller's own instant left by a crash, found in
+// its local journal. It does what RollbackFailed does for one instant: a
+// decided commit is finished forward (OutcomeCompleted); otherwise the
+// rollback decision and the rolled-back marker are recorded, the instant's
+// base files removed, and its timeline files deleted (OutcomeRolledBack).
+//
+// With files nil, the base files are found by listing the whole table, as
+// RollbackFailed does. With files non-nil, exactly those keys are deleted
+// and nothing is listed: files must then hold every base file the instant
+// may have written (a key that does not exist is fine: a journal records a
+// key before its upload starts; FilesRemoved counts the keys deleted).
+// Every key must be the path of a base file named with instant ts, or
+// RollbackInstant fails before doing anything.
+//
+// Nothing else is done when the instant is:
+//   - completed: OutcomeCompleted;
+//   - pending with a fresh heartbeat, not opened by writer by (Begin's
+//     WriterID) and with no rollback decided: OutcomeLive (a live writer's
+//     instant; RollbackFailed settles it once the heartbeat expires);
+//   - absent from the active timeline with a commit decision:
+//     OutcomeCompleted; with no decision: OutcomeAbsent (archived after
+//     completing, or never created).
+//
+// An instant absent from the timeline that was rolled back before (by a
+// RollbackFailed or FenceOthers of another writer) gives OutcomeRolledBack,
+// and the keys in files are deleted again: its rollback is final, so they
+// can only be files its writer uploaded after the rollback, which would
+// otherwise wait for SweepRolledBack.
+//
+// Only the instant's own timeline files are listed (prefix .hoodie/<ts>.),
+// never the table. by names the caller in the decision it records.
+func (t *Table) RollbackInstant(ctx context.Context, ts, by string, files []string) (RollbackResult, error) {
+	res := RollbackResult{Instant: ts}
+	if !isDigits(ts) || (len(ts) != 17 && len(ts) != 14) {
+		return res, fmt.Errorf("roll back %q: not an instant time", ts)
+	}
+	if err := checkInstantFiles(ts, files); err != nil {
+		return res, err
+	}
+	e, found, err := t.instantEntry(ctx, ts)
+	if err != nil {
+		return res, err
+	}
+	if found {
+		res.Action = e.Action
+		switch {
+		case e.State == StateCompleted:
+			res.Outcome = OutcomeCompleted
+			return res, nil
+		case e.Action != ActionCommit && e.Action != ActionReplaceCommit:
+			return res, fmt.Errorf("roll back %s: a pending %s: lakestream rolls back only %s and %s instants", ts, e.Action, ActionCommit, ActionReplaceCommit)
+		}
+		live, err := t.isLive(ctx, e)
+		if err != nil {
+			return res, err
+		}
+		if live {
+			mine, err := t.openedBy(ctx, e, by)
+			if err != nil {
+				return res, err
+			}
+			if !mine {
+				// A rollback already decided (one that crashed part way)
+				// is finished whatever the heartbeat says.
+				d, found, err := t.readDecision(ctx, ts)
+				if err != nil {
+					return res, err
+				}
+				if !found || d.Decision != decisionRollback {
+					res.Outcome = OutcomeLive
+					return res, nil
+				}
+			}
+		}
+		return t.rollbackInstantFiles(ctx, ts, e.Action, by, files)
+	}
+	d, found, err := t.readDecision(ctx, ts)
+	if err != nil {
+		return res, err
+	}
+	switch {
+	case !found:
+		res.Outcome = OutcomeAbsent
+		return res, nil
+	case d.Decision == decisionCommit:
+		res.Action, res.Outcome = d.Action, OutcomeCompleted
+		return res, nil
+	}
+	res.Action, res.Outcome = d.Action, OutcomeRolledBack
+	if files != nil {
+		if res.FilesRemoved, err = t.removeInstantFiles(ctx, ts, files); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// checkInstantFiles checks that every key is the path of a base file of
+// instant ts, so that a wrong list can never delete another instant's data.
+func checkInstantFiles(ts string, files []string) error {
+	for _, k := range files {
+		if err := validateRelativePath(k); err != nil {
+			return fmt.Errorf("roll back %s: %w", ts, err)
+		}
+		part, name := splitTablePath(k)
+		if err := validatePartitionPath(part); err != nil {
+			return fmt.Errorf("roll back %s: file %s: %w", ts, k, err)
+		}
+		if _, _, fts, ok := ParseBaseFileName(name); !ok || fts != ts {
+			return fmt.Errorf("roll back %s: %s is not a base file of the instant", ts, k)
+		}
+	}
+	return nil
+}
+
+// instantEntry reads the timeline files of instant ts alone (a listing of
+// the prefix .hoodie/<ts>.), as Timeline would show it.
+func (t *Table) instantEntry(ctx context.Context, ts string) (TimelineEntry, bool, error) {
+	var e TimelineEntry
+	found := false
+	err := t.bucket.List(ctx, MetaDir+"/"+ts+".", func(info objstore.ObjectInfo) error {
+		name := strings.TrimPrefix(info.Key, MetaDir+"/")
+		if strings.Contains(name, "/") {
+			return nil
+		}
+		inst, ok, err := ParseTimelineFileName(name)
+		if err != nil || !ok || inst.Time != ts {
+			return err
+		}
+		e.Files = append(e.Files, name)
+		if inst.State == StateRequested {
+			e.RequestedModTime = info.ModTime
+		}
+		switch {
+		case !found || inst.State > e.State:
+			e.Instant, e.ModTime = inst, info.ModTime
+		case inst.State == e.State && inst.Action != e.Action:
+			return &FileError{Path: MetaDir + "/" + name, Problem: fmt.Sprintf("instant %s has both %s and %s files", ts, e.Action, inst.Action)}
+		}
+		found = true
+		return nil
+	})
+	if err != nil {
+		return TimelineEntry{}, false, fmt.Errorf("read timeline files of %s: %w", ts, err)
+	}
+	sort.Slice(e.Files, func(i, j int) bool { return fileState(e.Files[i]) < fileState(e.Files[j]) })
+	return e, found, nil
+}
+
 // rollbackInstant claims the instant for rollback and carries out whatever
-// decision is in force.
+// decision is in force, finding the instant's base files by listing.
 func (t *Table) rollbackInstant(ctx context.Context, ts, action, by string) (RollbackResult, error) {
+	return t.rollbackInstantFiles(ctx, ts, action, by, nil)
+}
+
+// rollbackInstantFiles is rollbackInstant deleting the keys in files
+// instead of listing when files is non-nil.
+func (t *Table) rollbackInstantFiles(ctx context.Context, ts, action, by string, files []string) (RollbackResult, error) {
 	res := RollbackResult{Instant: ts, Action: action}
 	d, err := t.decide(ctx, decision{Decision: decisionRollback, Instant: ts, Action: action, By: by})
 	if err != nil {
@@ -136,7 +297,7 @@ func (t *Table) rollbackInstant(ctx context.Context, ts, action, by string) (Rol
 	if err := t.bucket.Put(ctx, RolledBackDir+"/"+ts, bytes.NewReader(nil)); err != nil {
 		return res, fmt.Errorf("roll back %s: mark: %w", ts, err)
 	}
-	n, err := t.removeInstantFiles(ctx, ts)
+	n, err := t.removeInstantFiles(ctx, ts, files)
 	if err != nil {
 		return res, err
 	}
@@ -155,25 +316,29 @@ func (t *Table) rollbackInstant(ctx context.Context, ts, action, by string) (Rol
 		}
 	}
 	res.Outcome = OutcomeRolledBack
-	t.opts.logger.Info("rolled back instant", "instant", ts, "action", action, "files", n, "by", by)
+	t.opts.logger.Info("rolled back instant", "instant", ts, "action", action, "files", n, "listed", files == nil, "by", by)
 	return res, nil
 }
 
-// removeInstantFiles deletes every base file named with instant ts.
-func (t *Table) removeInstantFiles(ctx context.Context, ts string) (int, error) {
-	var keys []string
-	suffix := "_" + ts + ".parquet"
-	err := t.bucket.List(ctx, "", func(info objstore.ObjectInfo) error {
-		if strings.HasPrefix(info.Key, MetaDir+"/") || !strings.HasSuffix(info.Key, suffix) {
+// removeInstantFiles deletes the base files of instant ts: the keys in
+// files if it is non-nil, else every base file named with ts, found by
+// listing the table.
+func (t *Table) removeInstantFiles(ctx context.Context, ts string, files []string) (int, error) {
+	keys := files
+	if keys == nil {
+		suffix := "_" + ts + ".parquet"
+		err := t.bucket.List(ctx, "", func(info objstore.ObjectInfo) error {
+			if strings.HasPrefix(info.Key, MetaDir+"/") || !strings.HasSuffix(info.Key, suffix) {
+				return nil
+			}
+			if _, _, fts, ok := ParseBaseFileName(info.Key[strings.LastIndexByte(info.Key, '/')+1:]); ok && fts == ts {
+				keys = append(keys, info.Key)
+			}
 			return nil
+		})
+		if err != nil {
+			return 0, fmt.Errorf("list files of %s: %w", ts, err)
 		}
-		if _, _, fts, ok := ParseBaseFileName(info.Key[strings.LastIndexByte(info.Key, '/')+1:]); ok && fts == ts {
-			keys = append(keys, info.Key)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("list files of %s: %w", ts, err)
 	}
 	for _, k := range keys {
 		if err := t.bucket.Delete(ctx, k); err != nil {

@@ -221,6 +221,52 @@ func (s *scenario) exec(t *testing.T, d *datadriven.TestData) (string, error) {
 			fmt.Fprintf(&b, "%s %s: %s (%d files removed)\n", r.Instant, r.Action, r.Outcome, r.FilesRemoved)
 		}
 		return b.String(), err
+	case "rollback-instant":
+		// rollback-instant (txn=N | instant=T) by=W [list] [trace]
+		// <one file key per line>
+		// Without list, the input lines are the files (none: an empty, non-nil
+		// list); with list, files is nil and the table is listed. trace prints
+		// every bucket call RollbackInstant makes (it replaces a fail matcher).
+		var ts, by string
+		if d.HasArg("txn") {
+			ts = s.txn(t, d).txn.Instant()
+		} else {
+			d.ScanArgs(t, "instant", &ts)
+		}
+		d.ScanArgs(t, "by", &by)
+		var files []string
+		if !d.HasArg("list") {
+			files = []string{}
+			for _, l := range strings.Split(d.Input, "\n") {
+				if l = strings.TrimSpace(l); l != "" {
+					files = append(files, l)
+				}
+			}
+		}
+		var trace []string
+		if d.HasArg("trace") {
+			var mu sync.Mutex
+			s.bucket.SetMatcher(func(o objstore.Op, key string) objstore.Injection {
+				mu.Lock()
+				trace = append(trace, fmt.Sprintf("  %s %s", o, key))
+				mu.Unlock()
+				return objstore.InjectNone
+			})
+		}
+		r, err := s.table.RollbackInstant(s.ctx, ts, by, files)
+		if d.HasArg("trace") {
+			s.bucket.SetMatcher(nil)
+		}
+		var b strings.Builder
+		if err == nil {
+			fmt.Fprintf(&b, "%s %s: %s (%d files removed)\n", r.Instant, r.Action, r.Outcome, r.FilesRemoved)
+		} else {
+			fmt.Fprintf(&b, "error: %v\n", err)
+		}
+		for _, l := range trace {
+			b.WriteString(l + "\n")
+		}
+		return b.String(), nil
 	case "claim", "fence":
 		var writer, topic string
 		d.ScanArgs(t, "writer", &writer)

@@ -36,6 +36,7 @@ type options struct {
 	spoolDir           string
 	now                func() time.Time
 	logger             *slog.Logger
+	beforeUpload       func(key string) error
 }
 
 func defaultOptions() options {
@@ -95,6 +96,20 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 
 // WithLogger sets the logger. Default: discard.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithBeforeUpload calls fn with the object key of each file just before
+// its upload starts, whatever made the file ready: the target size, the
+// maximum age (RollIdle), the open-file bound or Finish. Keys come in upload
+// order. An error from fn aborts that upload and is returned like an upload
+// error: the file stays spooled, and the next Write, RollIdle or Finish calls
+// fn again for the same key before it retries the upload (so fn may see a
+// key more than once). fn runs on the goroutine calling the Set.
+//
+// A local journal records the key here, durably, so that a restart knows
+// every object an unfinished checkpoint may have put. Default nil (none).
+func WithBeforeUpload(fn func(key string) error) Option {
+	return func(o *options) { o.beforeUpload = fn }
+}
 
 // codec returns the parquet codec of the compression name.
 func codecOf(name string) (compress.Codec, bool) {

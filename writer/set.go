@@ -500,6 +500,12 @@ func (s *Set) closeFile(f *file, reason string) error {
 func (s *Set) uploadPending(ctx context.Context) error {
 	for len(s.pending) > 0 {
 		f := s.pending[0]
+		if s.opts.beforeUpload != nil {
+			if err := s.opts.beforeUpload(f.key); err != nil {
+				s.log.Warn("before-upload hook failed; the file stays spooled for a retry", "key", f.key, "error", err)
+				return fmt.Errorf("writer: before upload of %s: %w", f.key, err)
+			}
+		}
 		start := time.Now()
 		if err := s.bucket.Put(ctx, f.key, io.NewSectionReader(f.spool, 0, f.size)); err != nil {
 			s.log.Warn("upload failed; the file stays spooled for a retry", "key", f.key, "error", err)

@@ -1,0 +1,484 @@
+package checkpoint
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/lakestream/lakestream/commitlog"
+)
+
+// The journal's errors.
+var (
+	// ErrJournalClosed: the Journal was closed.
+	ErrJournalClosed = errors.New("journal is closed")
+	// ErrJournalLocked: another Journal, in this process or another one,
+	// holds the directory. Do not reset it.
+	ErrJournalLocked = errors.New("journal directory is locked by another user")
+	// ErrJournalCorrupt: the directory cannot be opened or read as a
+	// journal. Log it, ResetJournal, and open a fresh one.
+	ErrJournalCorrupt = errors.New("journal is corrupt or unreadable")
+	// ErrJournalFailed: pebble cannot go on: a WAL write or sync failed (its
+	// Fatalf), or it found corruption while the journal was open (then the
+	// error matches ErrJournalCorrupt too). It sticks until Close: stop
+	// uploading, and restart. What the journal acknowledged before a write
+	// failure is durable.
+	ErrJournalFailed = errors.New("journal failed")
+)
+
+// journalFormat is the layout version stored under keyFormat.
+const journalFormat = "1"
+
+// Key layout; see docs/format/journal.md.
+const (
+	keyFormat     = "meta/format"
+	prefixInstant = "cp/" // cp/<instant>/<kind>[<file key>]
+	kindBegin     = 'b'   // cp/<instant>/b: the checkpoint began
+	kindFile      = 'f'   // cp/<instant>/f/<file key>: an upload may have started
+	valueVersion  = 1     // first byte of a begin value
+	beginValueLen = 9     // version, checkpoint ID (big-endian int64)
+)
+
+// Journal is a local record, kept in a pebble database, of the checkpoints
+// begun and not yet committed and of every object key their files were (or
+// were about to be) uploaded to. After a crash it tells the next start which
+// files an incomplete checkpoint left behind, so that they can be removed
+// without listing the table (commitlog.Table.RollbackInstant).
+//
+// It is an optimisation, never a dependency: a lost or reset journal means
+// the table's own recovery (commitlog.Table.Recover) lists the table.
+//
+// BeginCheckpoint and AddFile are durable (the WAL is synced) when they
+// return. A Journal is safe for concurrent use.
+type Journal struct {
+	dir  string
+	log  *slog.Logger
+	lock *pebble.Lock
+
+	mu     sync.RWMutex // write-held by Close (and open) only
+	db     *pebble.DB
+	closed bool
+
+	failMu sync.Mutex
+	failed error
+}
+
+// JournalEntry is a checkpoint begun and not committed.
+type JournalEntry struct {
+	Instant string
+	// Checkpoint is the checkpoint ID, -1 if the begin record is missing
+	// (a damaged journal).
+	Checkpoint int64
+	// Files are the object keys recorded by AddFile, in key order. An
+	// upload of each may have started; some may never have happened. Never
+	// nil (empty when nothing was uploaded), so that it can be passed to
+	// commitlog.Table.RollbackInstant, for which nil means "list the table".
+	Files []string
+}
+
+// JournalOption configures OpenJournal.
+type JournalOption func(*journalOptions)
+
+type journalOptions struct {
+	logger *slog.Logger
+	fs     vfs.FS // tests only
+}
+
+// WithJournalLogger sets the logger of the journal and of pebble (pebble's
+// information at debug level). Default: discard.
+func WithJournalLogger(l *slog.Logger) JournalOption {
+	return func(o *journalOptions) { o.logger = l }
+}
+
+// withJournalFS runs the journal on fs (fault injection in tests).
+func withJournalFS(fs vfs.FS) JournalOption { return func(o *journalOptions) { o.fs = fs } }
+
+// journalMemory is the pebble memtable size and block cache size: the
+// journal holds a few keys per file of the open checkpoint.
+const journalMemory = 4 << 20
+
+// OpenJournal opens the journal in dir, creating it if needed. It reads the
+// whole journal once to check it.
+//
+// An error matching ErrJournalCorrupt means the directory cannot be used:
+// the caller logs it, calls ResetJournal(dir) and opens a fresh journal
+// (recovery then relies on the table alone). An error matching
+// ErrJournalLocked means another process (or Journal) has the directory
+// open: it must not be reset.
+func OpenJournal(dir string, opts ...JournalOption) (*Journal, error) {
+	o := journalOptions{logger: slog.New(slog.DiscardHandler), fs: vfs.Default}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if dir == "" {
+		return nil, errors.New("journal: empty directory name")
+	}
+	if o.logger == nil {
+		return nil, errors.New("journal: nil logger")
+	}
+	if err := o.fs.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("journal %s: %w: %w", dir, ErrJournalCorrupt, err)
+	}
+	lock, err := pebble.LockDirectory(dir, o.fs)
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w: %w", dir, ErrJournalLocked, err)
+	}
+	j := &Journal{dir: dir, log: o.logger, lock: lock}
+	if err := j.open(o); err != nil {
+		_ = j.Close()
+		return nil, fmt.Errorf("journal %s: %w: %w", dir, ErrJournalCorrupt, err)
+	}
+	return j, nil
+}
+
+// open opens the database and reads it through. A panic in pebble while it
+// does (its Fatalf, or a decoder meeting garbage) is an error: a journal
+// that cannot be read must not stop the process.
+func (j *Journal) open(o journalOptions) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("pebble panicked: %v", r)
+		}
+	}()
+	cache := pebble.NewCache(journalMemory)
+	defer cache.Unref()
+	db, err := pebble.Open(j.dir, &pebble.Options{
+		FS:           o.fs,
+		Lock:         j.lock,
+		Cache:        cache,
+		MemTableSize: journalMemory,
+		MaxOpenFiles: 64,
+		Logger:       pebbleLogger{log: o.logger},
+		EventListener: &pebble.EventListener{
+			// pebble's default calls Fatalf, even from its own goroutines.
+			DataCorruption: func(info pebble.DataCorruptionInfo) {
+				j.fail(fmt.Errorf("journal: %w: %w: %s", ErrJournalFailed, ErrJournalCorrupt, info))
+			},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	j.db = db
+	j.mu.Unlock()
+	if err := j.checkFormat(); err != nil {
+		return err
+	}
+	_, err = j.Pending()
+	return err
+}
+
+// checkFormat records the layout version in a new journal and checks it in
+// an existing one.
+func (j *Journal) checkFormat() error {
+	v, closer, err := j.db.Get([]byte(keyFormat))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		// A new journal (or one whose first write was lost): it must be
+		// empty.
+		it, err := j.db.NewIter(nil)
+		if err != nil {
+			return err
+		}
+		nonEmpty := it.First()
+		if err := errors.Join(it.Error(), it.Close()); err != nil {
+			return err
+		}
+		if nonEmpty {
+			return fmt.Errorf("no format key, but the journal holds data")
+		}
+		return j.db.Set([]byte(keyFormat), []byte(journalFormat), pebble.Sync)
+	case err != nil:
+		return err
+	}
+	defer closer.Close()
+	if string(v) != journalFormat {
+		return fmt.Errorf("journal format %q, want %q", v, journalFormat)
+	}
+	return nil
+}
+
+// ResetJournal moves the journal directory aside, to
+// <dir>.corrupt-<unix seconds> (with a -<n> suffix if that exists), so that
+// the next OpenJournal starts a fresh one. A missing dir is not an error.
+// The moved directory is kept for inspection; nothing deletes it.
+func ResetJournal(dir string) error {
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	base := fmt.Sprintf("%s.corrupt-%d", strings.TrimRight(dir, string(os.PathSeparator)), time.Now().Unix())
+	to := base
+	for n := 1; ; n++ {
+		if _, err := os.Lstat(to); errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		to = base + "-" + strconv.Itoa(n)
+	}
+	if err := os.Rename(dir, to); err != nil {
+		return fmt.Errorf("reset journal: %w", err)
+	}
+	return nil
+}
+
+// Dir returns the journal's directory.
+func (j *Journal) Dir() string { return j.dir }
+
+func instantPrefix(instant string) []byte { return []byte(prefixInstant + instant + "/") }
+
+func beginKey(instant string) []byte { return append(instantPrefix(instant), kindBegin) }
+
+func fileKey(instant, key string) []byte {
+	return append(append(instantPrefix(instant), kindFile, '/'), key...)
+}
+
+// prefixEnd is the first key after every key starting with p.
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+func checkInstant(instant string) error {
+	if instant == "" || strings.Trim(instant, "0123456789") != "" {
+		return fmt.Errorf("journal: instant %q is not an instant time (digits)", instant)
+	}
+	return nil
+}
+
+// BeginCheckpoint records that checkpoint began under instant. It is
+// durable when it returns; call it before any file of the checkpoint is
+// uploaded.
+func (j *Journal) BeginCheckpoint(instant string, checkpoint int64) error {
+	if err := checkInstant(instant); err != nil {
+		return err
+	}
+	if checkpoint < 0 {
+		return fmt.Errorf("journal: checkpoint %d: must not be negative", checkpoint)
+	}
+	v := make([]byte, beginValueLen)
+	v[0] = valueVersion
+	binary.BigEndian.PutUint64(v[1:], uint64(checkpoint))
+	return j.do("begin "+instant, func(db *pebble.DB) error {
+		return db.Set(beginKey(instant), v, pebble.Sync)
+	})
+}
+
+// AddFile records that key, a base file of instant, is about to be
+// uploaded. It is durable when it returns; call it before the upload starts
+// (writer.WithBeforeUpload). Adding a key twice is harmless. The instant
+// must have been begun.
+func (j *Journal) AddFile(instant, key string) error {
+	if err := checkInstant(instant); err != nil {
+		return err
+	}
+	i := strings.LastIndexByte(key, '/')
+	if _, _, ts, ok := commitlog.ParseBaseFileName(key[i+1:]); !ok || ts != instant {
+		return fmt.Errorf("journal: %q is not a base file of instant %s", key, instant)
+	}
+	return j.do("add "+key, func(db *pebble.DB) error {
+		_, closer, err := db.Get(beginKey(instant))
+		if errors.Is(err, pebble.ErrNotFound) {
+			return fmt.Errorf("instant %s was not begun (BeginCheckpoint)", instant)
+		}
+		if err != nil {
+			return err
+		}
+		closer.Close()
+		return db.Set(fileKey(instant, key), nil, pebble.Sync)
+	})
+}
+
+// BeforeUpload is AddFile for the instant named in key's file name: pass
+// it to writer.WithBeforeUpload.
+func (j *Journal) BeforeUpload(key string) error {
+	_, _, instant, ok := commitlog.ParseBaseFileName(key[strings.LastIndexByte(key, '/')+1:])
+	if !ok {
+		return fmt.Errorf("journal: %q is not a base file", key)
+	}
+	return j.AddFile(instant, key)
+}
+
+// Committed forgets instant, once it completed or was rolled back: its
+// records are deleted with one range deletion. The deletion is not synced:
+// if a crash loses it, the next start finds the instant settled on the
+// timeline (RollbackInstant answers completed or rolled back, and deletes
+// nothing that was committed) and calls Committed again.
+func (j *Journal) Committed(instant string) error {
+	if err := checkInstant(instant); err != nil {
+		return err
+	}
+	p := instantPrefix(instant)
+	return j.do("forget "+instant, func(db *pebble.DB) error {
+		return db.DeleteRange(p, prefixEnd(p), pebble.NoSync)
+	})
+}
+
+// Pending returns the instants begun and not committed, oldest first, each
+// with the file keys recorded for it.
+func (j *Journal) Pending() (out []JournalEntry, err error) {
+	err = j.do("read", func(db *pebble.DB) error {
+		lower := []byte(prefixInstant)
+		it, err := db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
+		if err != nil {
+			return err
+		}
+		for ok := it.First(); ok; ok = it.Next() {
+			instant, kind, rest, perr := parseJournalKey(it.Key())
+			if perr != nil {
+				err = perr
+				break
+			}
+			if n := len(out); n == 0 || out[n-1].Instant != instant {
+				out = append(out, JournalEntry{Instant: instant, Checkpoint: -1, Files: []string{}})
+			}
+			e := &out[len(out)-1]
+			switch kind {
+			case kindBegin:
+				v, verr := it.ValueAndErr()
+				if verr != nil {
+					err = verr
+				} else if len(v) != beginValueLen || v[0] != valueVersion {
+					err = fmt.Errorf("begin record of %s: malformed value %x", instant, v)
+				} else {
+					e.Checkpoint = int64(binary.BigEndian.Uint64(v[1:]))
+				}
+			case kindFile:
+				e.Files = append(e.Files, rest)
+			}
+			if err != nil {
+				break
+			}
+		}
+		return errors.Join(err, it.Error(), it.Close())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// parseJournalKey splits cp/<instant>/b and cp/<instant>/f/<key>.
+func parseJournalKey(k []byte) (instant string, kind byte, rest string, err error) {
+	s := strings.TrimPrefix(string(k), prefixInstant)
+	instant, tail, ok := strings.Cut(s, "/")
+	switch {
+	case !ok || checkInstant(instant) != nil:
+	case tail == string(kindBegin):
+		return instant, kindBegin, "", nil
+	case len(tail) > 2 && tail[0] == kindFile && tail[1] == '/':
+		return instant, kindFile, tail[2:], nil
+	}
+	return "", 0, "", fmt.Errorf("malformed journal key %q", k)
+}
+
+// Close closes the journal. It is idempotent.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return nil
+	}
+	j.closed = true
+	var err error
+	if db := j.db; db != nil {
+		j.db = nil
+		err = j.guard("close", db.Close)
+		if j.failure() != nil {
+			// pebble reports again what it could not write, and that
+			// was reported already.
+			err = nil
+		}
+	}
+	return errors.Join(err, j.lock.Close())
+}
+
+// do runs fn on the open database.
+func (j *Journal) do(what string, fn func(db *pebble.DB) error) error {
+	j.mu.RLock()
+	defer j.mu.RUnlock()
+	if j.closed || j.db == nil {
+		return fmt.Errorf("journal: %s: %w", what, ErrJournalClosed)
+	}
+	if err := j.failure(); err != nil {
+		return err
+	}
+	return j.guard(what, func() error { return fn(j.db) })
+}
+
+// guard turns pebble's Fatalf (see pebbleLogger) into the sticky
+// ErrJournalFailed: pebble's commit pipeline is unusable after one, so the
+// database is not written again.
+func (j *Journal) guard(what string, fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(pebbleFatal)
+			if !ok {
+				panic(r)
+			}
+			err = j.fail(fmt.Errorf("journal: %s: %w: %w", what, ErrJournalFailed, f))
+		}
+	}()
+	if err := fn(); err != nil {
+		return fmt.Errorf("journal: %s: %w", what, err)
+	}
+	return nil
+}
+
+func (j *Journal) failure() error {
+	j.failMu.Lock()
+	defer j.failMu.Unlock()
+	return j.failed
+}
+
+func (j *Journal) fail(err error) error {
+	j.failMu.Lock()
+	defer j.failMu.Unlock()
+	if j.failed == nil {
+		j.failed = err
+		j.log.Error("journal failed: it takes no more writes until reopened", "dir", j.dir, "err", err)
+	}
+	return j.failed
+}
+
+// pebbleFatal is the panic value of pebbleLogger.Fatalf.
+type pebbleFatal string
+
+func (f pebbleFatal) Error() string { return "pebble: " + string(f) }
+
+// pebbleLogger sends pebble's logs to slog. pebble calls Fatalf when it
+// cannot go on (a WAL or MANIFEST write failed) and expects it not to
+// return; it panics with pebbleFatal, which the Journal's methods recover
+// into ErrJournalFailed. A Fatalf in one of pebble's background goroutines
+// (a flush or compaction) ends the process, as pebble's default logger
+// would.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug("pebble: " + strings.TrimSuffix(fmt.Sprintf(format, args...), "\n"))
+}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Warn("pebble: " + strings.TrimSuffix(fmt.Sprintf(format, args...), "\n"))
+}
+
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	msg := strings.TrimSuffix(fmt.Sprintf(format, args...), "\n")
+	l.log.Error("pebble: fatal: " + msg)
+	panic(pebbleFatal(msg))
+}

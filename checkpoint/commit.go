@@ -2,7 +2,9 @@ package checkpoint
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/lakestream/lakestream/commitlog"
 	"github.com/lakestream/lakestream/internal/failpoint"
@@ -58,13 +60,18 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 		req.Files = append(req.Files, f.Stat())
 		rows += f.Records
 	}
-	if err := c.retry(ctx, "commit", func() error {
+	err := c.retry(ctx, "commit", func() error {
 		_, err := c.txn.Commit(ctx, req)
 		return err
-	}); err != nil {
+	})
+	if errors.Is(err, commitlog.ErrFenced) {
+		c.journalSettled(c.txn.Instant()) // the fenced instant removed its files
+	}
+	if err != nil {
 		return err
 	}
 	instant := c.txn.Instant()
+	c.journalSettled(instant)
 	c.txn = nil
 	c.committed = cloneOffsets(c.next)
 	if err := c.opts.failpoints.Hit(failpoint.BeforeGroupCommit); err != nil {
@@ -129,9 +136,45 @@ func (c *Coordinator) abortLocked(ctx context.Context) {
 	if c.txn != nil {
 		if err := c.txn.Abort(ctx); err != nil {
 			c.opts.logger.Warn("abort instant", "instant", c.txn.Instant(), "err", err)
+		} else {
+			c.journalSettled(c.txn.Instant())
 		}
 		c.txn = nil
 	}
+}
+
+// journalSettled forgets a settled instant in the journal. A failure only
+// costs a needless rollback attempt at the next start.
+func (c *Coordinator) journalSettled(instant string) {
+	if j := c.cfg.Journal; j != nil {
+		if err := j.Committed(instant); err != nil {
+			c.opts.logger.Warn("journal: forget settled instant", "instant", instant, "err", err)
+		}
+	}
+}
+
+// SettleJournal rolls back, with their journaled files, the checkpoints a
+// previous run of this writer began and did not commit. Call it at start,
+// before Table.Recover, which settles whatever the journal does not know.
+func SettleJournal(ctx context.Context, j *Journal, table *commitlog.Table, writerID string, logger *slog.Logger) error {
+	pending, err := j.Pending()
+	if err != nil {
+		return err
+	}
+	for _, e := range pending {
+		res, err := table.RollbackInstant(ctx, e.Instant, writerID, e.Files)
+		if err != nil {
+			logger.Warn("journal: settle instant", "instant", e.Instant, "err", err)
+			continue
+		}
+		logger.Info("journal: settled instant", "instant", e.Instant, "checkpoint", e.Checkpoint, "outcome", res.Outcome, "files_removed", res.FilesRemoved)
+		if res.Outcome != commitlog.OutcomeLive {
+			if err := j.Committed(e.Instant); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func offsetsMoved(next, committed map[int32]int64) bool {

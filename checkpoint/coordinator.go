@@ -39,8 +39,14 @@ type Config struct {
 	Template    *bucketing.Template
 	Router      *bucketing.Router
 	DeadLetters DeadLetters
-	// NewWriterSet opens the file writers of one worker.
+	// NewWriterSet opens the file writers of one worker. With a Journal,
+	// its sets must call Journal.BeforeUpload before every upload
+	// (writer.WithBeforeUpload).
 	NewWriterSet func(worker int) (*writer.Set, error)
+	// Journal, optional, records each checkpoint's files before they are
+	// uploaded, so that a restart removes an incomplete checkpoint's files
+	// without listing the table.
+	Journal *Journal
 }
 
 func (c Config) validate() error {
@@ -360,6 +366,11 @@ func (c *Coordinator) ensureTxn(ctx context.Context) error {
 		return err
 	}
 	c.txn = txn
+	if j := c.cfg.Journal; j != nil {
+		if err := c.retry(ctx, "journal checkpoint", func() error { return j.BeginCheckpoint(txn.Instant(), c.checkpoint) }); err != nil {
+			return err
+		}
+	}
 	for _, w := range c.workers {
 		if r := w.call(ctx, workerMsg{kind: msgBegin, instant: txn.Instant(), checkpoint: c.checkpoint}); r.err != nil {
 			return r.err
@@ -376,7 +387,7 @@ func (c *Coordinator) retry(ctx context.Context, what string, op func() error) e
 		if err == nil {
 			return nil
 		}
-		if errors.Is(err, commitlog.ErrFenced) || ctx.Err() != nil {
+		if errors.Is(err, commitlog.ErrFenced) || errors.Is(err, ErrJournalFailed) || ctx.Err() != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		d := backoff(c.opts.retryMin, c.opts.retryMax, attempt)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -290,5 +291,67 @@ func TestAbortCommitsNothingMore(t *testing.T) {
 	})
 	if files != len(snap.Files) {
 		t.Fatalf("%d Parquet files in storage, %d in the snapshot: the aborted checkpoint left files behind", files, len(snap.Files))
+	}
+}
+
+// TestJournalSettlesAbortedCheckpoint: after an abort, the journal knows
+// the open checkpoint's files and the next start removes exactly those,
+// leaving storage with the snapshot's files only.
+func TestJournalSettlesAbortedCheckpoint(t *testing.T) {
+	mem := objstore.NewMemory()
+	j, err := OpenJournal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	recs := pageviewRecords(50000, time.Now().UTC())
+	p := newJournaledPipeline(t, mem, 2, recs, j, WithInterval(30*time.Millisecond))
+	p.src.batch, p.src.pause = 500, 5*time.Millisecond
+	go func() {
+		for p.coord.Stats().Checkpoints < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		p.coord.Abort()
+	}()
+	if err := p.coord.Run(context.Background(), p.src); err == nil {
+		t.Fatal("Run returned nil after Abort")
+	}
+	p.coord.Close()
+	ctx := context.Background()
+	pending, err := j.Pending()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := commitlog.Open(ctx, mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl, _ := tbl.Timeline(ctx)
+	if len(pending) != len(tl.Pending()) {
+		t.Fatalf("journal knows %d open checkpoints, the timeline has %d pending instants", len(pending), len(tl.Pending()))
+	}
+	if err := SettleJournal(ctx, j, tbl, "bench-0", slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := j.Pending(); len(left) != 0 {
+		t.Fatalf("journal still holds %v", left)
+	}
+	tl, _ = tbl.Timeline(ctx)
+	if len(tl.Pending()) != 0 {
+		t.Fatalf("pending after settling the journal: %v", tl.Pending())
+	}
+	snap, err := tbl.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files int
+	mem.List(ctx, "dt=", func(o objstore.ObjectInfo) error {
+		if strings.HasSuffix(o.Key, ".parquet") {
+			files++
+		}
+		return nil
+	})
+	if files != len(snap.Files) {
+		t.Fatalf("%d Parquet files in storage, %d in the snapshot", files, len(snap.Files))
 	}
 }

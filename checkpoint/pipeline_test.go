@@ -108,6 +108,10 @@ type pipeline struct {
 }
 
 func newPipeline(tb testing.TB, bucket objstore.Bucket, workers int, recs []*kgo.Record, opts ...Option) *pipeline {
+	return newJournaledPipeline(tb, bucket, workers, recs, nil, opts...)
+}
+
+func newJournaledPipeline(tb testing.TB, bucket objstore.Bucket, workers int, recs []*kgo.Record, j *Journal, opts ...Option) *pipeline {
 	tb.Helper()
 	ctx := context.Background()
 	var specs []schemas.FieldSpec
@@ -141,8 +145,13 @@ func newPipeline(tb testing.TB, bucket objstore.Bucket, workers int, recs []*kgo
 		Table: table, Topic: "pageviews", WriterID: "bench-0", Schema: ts, Decoder: schemas.NewJSONDecoder(ts),
 		Template: tmpl, Router: router, DeadLetters: p.dlq,
 		NewWriterSet: func(w int) (*writer.Set, error) {
-			return writer.NewSet(bucket, ts.Parquet(), w, writer.WithSpoolDir(spool))
+			wo := []writer.Option{writer.WithSpoolDir(spool)}
+			if j != nil {
+				wo = append(wo, writer.WithBeforeUpload(j.BeforeUpload))
+			}
+			return writer.NewSet(bucket, ts.Parquet(), w, wo...)
 		},
+		Journal: j,
 	}, opts...)
 	if err != nil {
 		tb.Fatal(err)

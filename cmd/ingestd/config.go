@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -85,6 +86,10 @@ type CheckpointConfig struct {
 	// KeepInstants completed instants stay on the active timeline; older ones
 	// are archived every 10 checkpoints. Default 30.
 	KeepInstants int `yaml:"keep_instants"`
+	// StateDir holds local state (the checkpoint journal). Recovery never
+	// depends on it: a fresh volume recovers from the table alone. Default:
+	// <system temporary directory>/lakestream/<table name>/<writer id>.
+	StateDir string `yaml:"state_dir"`
 }
 
 // DLQConfig says where bad records go.
@@ -145,6 +150,9 @@ func (c *Config) finish() {
 			host = "ingestd"
 		}
 		c.Checkpoint.WriterID = host
+	}
+	if c.Checkpoint.StateDir == "" {
+		c.Checkpoint.StateDir = filepath.Join(os.TempDir(), "lakestream", identifier(c.Table.Name), identifier(c.Checkpoint.WriterID))
 	}
 }
 

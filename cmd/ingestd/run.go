@@ -125,6 +125,16 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 	if err != nil {
 		return err
 	}
+	journal, err := openJournal(cfg.Checkpoint.StateDir, logger)
+	if err != nil {
+		return err
+	}
+	if journal != nil {
+		defer journal.Close()
+		if err := checkpoint.SettleJournal(setup, journal, table, cfg.Checkpoint.WriterID, logger); err != nil {
+			return fmt.Errorf("settle journal: %w", err)
+		}
+	}
 	recovered, err := table.Recover(setup, cfg.Checkpoint.WriterID)
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
@@ -150,7 +160,7 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 	defer dlq.Close()
 	coord, err := checkpoint.New(setup, checkpoint.Config{
 		Table: table, Topic: cfg.Kafka.Topic, WriterID: cfg.Checkpoint.WriterID,
-		Schema: ts, Decoder: decoder, Template: tmpl, Router: router, DeadLetters: dlq,
+		Schema: ts, Decoder: decoder, Template: tmpl, Router: router, DeadLetters: dlq, Journal: journal,
 		NewWriterSet: func(worker int) (*writer.Set, error) {
 			opts := []writer.Option{
 				writer.WithTargetFileSize(int64(cfg.Writer.TargetFileSize)),
@@ -159,6 +169,9 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 				writer.WithRowGroupBytes(int64(cfg.Writer.RowGroupSize)),
 				writer.WithCompression(cfg.Writer.Compression),
 				writer.WithLogger(logger),
+			}
+			if journal != nil {
+				opts = append(opts, writer.WithBeforeUpload(journal.BeforeUpload))
 			}
 			if cfg.Writer.SpoolDir != "" {
 				opts = append(opts, writer.WithSpoolDir(cfg.Writer.SpoolDir))
@@ -203,4 +216,26 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 	}()
 	logger.Info("ingestd running", "topic", cfg.Kafka.Topic, "table", cfg.Table.URL, "writer", cfg.Checkpoint.WriterID, "workers", cfg.Writer.Workers)
 	return coord.Run(ctx, reader)
+}
+
+// openJournal opens the checkpoint journal in dir. A corrupt journal is
+// moved aside and started afresh; another process holding it is an error;
+// any other failure runs without a journal (the table alone recovers).
+func openJournal(dir string, logger *slog.Logger) (*checkpoint.Journal, error) {
+	j, err := checkpoint.OpenJournal(dir, checkpoint.WithJournalLogger(logger))
+	switch {
+	case err == nil:
+		return j, nil
+	case errors.Is(err, checkpoint.ErrJournalLocked):
+		return nil, fmt.Errorf("journal %s is used by another process: give each replica its own checkpoint.state_dir: %w", dir, err)
+	case errors.Is(err, checkpoint.ErrJournalCorrupt):
+		logger.Error("journal corrupt: moving it aside and starting afresh", "dir", dir, "err", err)
+		if rerr := checkpoint.ResetJournal(dir); rerr != nil {
+			return nil, rerr
+		}
+		return checkpoint.OpenJournal(dir, checkpoint.WithJournalLogger(logger))
+	default:
+		logger.Error("journal unavailable: running without it", "dir", dir, "err", err)
+		return nil, nil
+	}
 }

@@ -47,8 +47,11 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	if err := c.opts.failpoints.Hit(failpoint.AfterFileWrite); err != nil {
 		return err
 	}
-	if err := c.retry(ctx, "flush dead letters", func() error { return c.cfg.DeadLetters.Flush(ctx) }); err != nil {
-		return err
+	// The dead-letter producer already retried each record until its
+	// delivery timeout, and its error is sticky: stop, and a restart
+	// replays from the table with a new producer.
+	if err := c.cfg.DeadLetters.Flush(ctx); err != nil {
+		return fatal(fmt.Errorf("flush dead letters: %w", err))
 	}
 	req := commitlog.CommitRequest{
 		Schema:     c.cfg.Schema.Avro(c.cfg.Table.Config().Name+"_record", "hoodie."+c.cfg.Table.Config().Name),
@@ -90,7 +93,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	}
 	c.checkpoint++
 	if c.opts.maintainEvery > 0 && c.checkpoint%int64(c.opts.maintainEvery) == 0 {
-		c.maintain(ctx)
+		c.maintainDue = true // Run does it outside the lock, never in a rebalance hook
 	}
 	return nil
 }

@@ -95,15 +95,17 @@ type Coordinator struct {
 	hard       context.Context
 	cancelHard context.CancelFunc
 
-	mu         sync.Mutex // held while the intake or a checkpoint runs
-	src        Source
-	txn        *commitlog.Txn
-	checkpoint int64           // ID of the checkpoint being filled
-	next       map[int32]int64 // next offset per owned partition, as processed
-	committed  map[int32]int64 // next offset per partition, as last committed
-	nextDue    time.Time       // when the next checkpoint is due
-	fatal      error           // set by a rebalance hook, returned by Run
-	closed     bool
+	mu          sync.Mutex // held while the intake or a checkpoint runs
+	src         Source
+	txn         *commitlog.Txn
+	txnParts    map[int32]bool  // partitions the open instant lists (nil: unchecked)
+	checkpoint  int64           // ID of the checkpoint being filled
+	next        map[int32]int64 // next offset per owned partition, as processed
+	committed   map[int32]int64 // next offset per partition, as last committed
+	nextDue     time.Time       // when the next checkpoint is due
+	fatal       error           // set by a rebalance hook, returned by Run
+	maintainDue bool
+	closed      bool
 
 	claimMu   sync.Mutex
 	claims    map[int32]int64 // owner claims held, by partition (Table.Claim)
@@ -149,7 +151,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Coordinator, error) 
 			}
 			return nil, fmt.Errorf("checkpoint coordinator: worker %d: %w", i, err)
 		}
-		c.workers = append(c.workers, newWorker(i, set))
+		w := newWorker(i, set)
+		w.retryMin, w.retryMax = o.retryMin, o.retryMax
+		c.workers = append(c.workers, w)
 	}
 	c.filling = make([]*rowBatch, len(c.workers))
 	return c, nil
@@ -203,15 +207,20 @@ func (c *Coordinator) StartOffsets(ctx context.Context, topic string, partitions
 func (c *Coordinator) Revoked(ctx context.Context, partitions []int32, lost bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed || c.src == nil {
-		return // not running: nothing is in flight
+	if c.closed || c.src == nil || c.fatal != nil {
+		// Not running, or stopping on an error: nothing may be committed
+		// any more; the table holds what was.
+		c.dropPartitionsLocked(partitions)
+		return
 	}
 	if lost {
 		c.opts.logger.Warn("partitions lost: abandoning the open checkpoint", "partitions", partitions)
 		c.abortLocked(c.hard)
-		if c.fatal == nil {
-			c.fatal = fmt.Errorf("partitions %v lost to another member: restart to resume from the table", partitions)
-		}
+		// Rows read since the last commit are gone with the checkpoint:
+		// never commit offsets past them.
+		c.next = cloneOffsets(c.committed)
+		c.dropPartitionsLocked(partitions)
+		c.fatal = fmt.Errorf("partitions %v lost to another member: restart to resume from the table", partitions)
 		return
 	}
 	if err := c.checkpointLocked(c.hard); err != nil {
@@ -220,6 +229,11 @@ func (c *Coordinator) Revoked(ctx context.Context, partitions []int32, lost bool
 			c.fatal = err
 		}
 	}
+	c.dropPartitionsLocked(partitions)
+}
+
+// dropPartitionsLocked forgets partitions that left this process.
+func (c *Coordinator) dropPartitionsLocked(partitions []int32) {
 	for _, p := range partitions {
 		delete(c.next, p)
 		delete(c.committed, p)
@@ -245,7 +259,17 @@ func (c *Coordinator) heldClaims() map[int32]int64 {
 // Run ingests until ctx is cancelled, then makes a final checkpoint and
 // returns nil. It returns early with an error when a checkpoint cannot be
 // made or the table fences this writer.
-func (c *Coordinator) Run(ctx context.Context, src Source) error {
+func (c *Coordinator) Run(ctx context.Context, src Source) (err error) {
+	defer func() {
+		// Once Run has returned, the rebalance hooks commit nothing: the
+		// table holds what was committed and a restart resumes from it.
+		c.mu.Lock()
+		c.src = nil
+		if c.fatal == nil {
+			c.fatal = errStopped
+		}
+		c.mu.Unlock()
+	}()
 	c.mu.Lock()
 	c.src = src
 	c.nextDue = c.opts.now().Add(c.opts.interval)
@@ -277,10 +301,15 @@ func (c *Coordinator) Run(ctx context.Context, src Source) error {
 		if err == nil && !c.opts.now().Before(c.nextDue) {
 			err = c.checkpointLocked(c.hard)
 		}
+		maintain := c.maintainDue && err == nil
+		c.maintainDue = false
 		c.mu.Unlock()
 		src.AllowRebalance()
 		if err != nil {
 			return err
+		}
+		if maintain {
+			c.maintain(c.hard)
 		}
 	}
 }
@@ -307,6 +336,8 @@ func (c *Coordinator) shutdown() error {
 	return nil
 }
 
+var errStopped = errors.New("coordinator stopped")
+
 // Abort stops at once without committing: storage work in flight fails and
 // Run returns. The open instant is rolled back by the next start.
 func (c *Coordinator) Abort() { c.cancelHard() }
@@ -317,11 +348,11 @@ func (c *Coordinator) Close() error {
 		c.mu.Lock()
 		c.closed = true
 		c.mu.Unlock()
+		c.cancelHard()
 		for _, w := range c.workers {
 			close(w.inbox)
 		}
 		c.wg.Wait()
-		c.cancelHard()
 		var errs []error
 		c.mu.Lock()
 		if c.txn != nil {
@@ -356,8 +387,14 @@ func (c *Coordinator) ensureTxn(ctx context.Context) error {
 	err := c.retry(ctx, "begin instant", func() error {
 		var err error
 		o := commitlog.BeginOptions{WriterID: c.cfg.WriterID, Topic: c.cfg.Topic}
-		for p := range c.heldClaims() {
+		held := c.heldClaims()
+		c.txnParts = nil
+		if held != nil {
+			c.txnParts = map[int32]bool{}
+		}
+		for p := range held {
 			o.Partitions = append(o.Partitions, p)
+			c.txnParts[p] = true
 		}
 		txn, err = c.cfg.Table.Begin(ctx, o)
 		return err
@@ -387,7 +424,7 @@ func (c *Coordinator) retry(ctx context.Context, what string, op func() error) e
 		if err == nil {
 			return nil
 		}
-		if errors.Is(err, commitlog.ErrFenced) || errors.Is(err, ErrJournalFailed) || ctx.Err() != nil {
+		if errors.Is(err, commitlog.ErrFenced) || errors.Is(err, ErrJournalFailed) || errors.Is(err, errFatal) || ctx.Err() != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		d := backoff(c.opts.retryMin, c.opts.retryMax, attempt)

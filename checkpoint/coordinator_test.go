@@ -118,8 +118,8 @@ func TestCheckpointsCommitEverythingOnce(t *testing.T) {
 }
 
 // TestStorageFaultsAreRetried runs the pipeline on storage that fails one
-// call in ten and a dead-letter queue that fails its first flushes: every
-// checkpoint is eventually committed whole, nothing lost or doubled.
+// call in five: every checkpoint is eventually committed whole, nothing
+// lost or doubled.
 func TestStorageFaultsAreRetried(t *testing.T) {
 	mem := objstore.NewMemory()
 	faulty := objstore.NewFaulty(mem, objstore.WithSeed(7))
@@ -127,7 +127,6 @@ func TestStorageFaultsAreRetried(t *testing.T) {
 	recs := pageviewRecords(20000, now)
 	p := newPipeline(t, faulty, 2, recs, WithInterval(20*time.Millisecond), WithRetry(time.Millisecond, 5*time.Millisecond), WithBatchRows(128))
 	p.src.batch, p.src.pause = 500, 3*time.Millisecond
-	p.dlq.failing = 3
 	faulty.SetErrorRate(0.2, objstore.OpPut, objstore.OpPutIfAbsent, objstore.OpStat, objstore.OpGet, objstore.OpList)
 	p.run(t)
 	faulty.SetErrorRate(0)
@@ -353,5 +352,35 @@ func TestJournalSettlesAbortedCheckpoint(t *testing.T) {
 	})
 	if files != len(snap.Files) {
 		t.Fatalf("%d Parquet files in storage, %d in the snapshot", files, len(snap.Files))
+	}
+}
+
+// TestDeadLetterFailureStops: a dead letter that could not be produced
+// (the producer already retried it until its delivery timeout) stops the
+// run before any offset moves past it.
+func TestDeadLetterFailureStops(t *testing.T) {
+	mem := objstore.NewMemory()
+	recs := pageviewRecords(2000, time.Now().UTC())
+	recs[1000].Value = []byte("{not json")
+	p := newPipeline(t, mem, 1, recs, WithInterval(time.Hour))
+	p.dlq.failing = 1
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p.src.done = cancel
+	err := p.coord.Run(ctx, p.src)
+	p.coord.Close()
+	if err == nil || !strings.Contains(err.Error(), "dead letters") {
+		t.Fatalf("Run = %v, want the dead-letter failure", err)
+	}
+	tbl, err := commitlog.Open(context.Background(), mem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cps, err := tbl.Checkpoints(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cps.SortedPartitions()) != 0 {
+		t.Fatalf("offsets committed despite the failed dead letter: %v", cps.SortedPartitions())
 	}
 }

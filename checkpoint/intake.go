@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -21,6 +22,10 @@ const (
 	ReasonBadPartition  = "bad-partition-value"
 	ReasonNoEventTime   = "missing-event-time"
 	maxDeadLetterDetail = 1024
+	// MaxDeadLetterValue bounds the value of a too-large record in the
+	// dead-letter topic; HeaderOriginalSize says how large it was.
+	MaxDeadLetterValue = 64 << 10
+	HeaderOriginalSize = "lakestream.original.size"
 )
 
 // templateField is a record field a partition template reads: a top-level
@@ -69,10 +74,23 @@ func (c *Coordinator) intake(ctx context.Context, recs []*kgo.Record) error {
 }
 
 func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
+	if c.txn != nil && c.txnParts != nil && !c.txnParts[r.Partition] {
+		// A partition assigned after the open instant began: its inflight
+		// file does not list it, so a new owner of it could not fence this
+		// instant. Commit what is open, and let the next instant list it.
+		if err := c.checkpointLocked(ctx); err != nil {
+			return err
+		}
+	}
 	c.stats.records.Add(1)
 	c.stats.bytes.Add(int64(len(r.Value)))
 	if len(r.Value) > c.opts.maxRecordBytes {
-		c.deadLetter(r, ReasonTooLarge, fmt.Sprintf("value is %d bytes, the limit is %d", len(r.Value), c.opts.maxRecordBytes))
+		// The value itself may be too large for the dead-letter topic too:
+		// keep its head and say how large it was.
+		cp := *r
+		cp.Value = r.Value[:min(len(r.Value), MaxDeadLetterValue)]
+		cp.Headers = append(slices.Clone(r.Headers), kgo.RecordHeader{Key: HeaderOriginalSize, Value: strconv.AppendInt(nil, int64(len(r.Value)), 10)})
+		c.deadLetter(&cp, ReasonTooLarge, fmt.Sprintf("value is %d bytes, the limit is %d; the first %d bytes are kept", len(r.Value), c.opts.maxRecordBytes, len(cp.Value)))
 		return nil
 	}
 	rec := &c.rec
@@ -105,7 +123,7 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 		c.deadLetter(r, ReasonNoEventTime, "field "+c.cfg.Schema.EventTimeField()+" is missing or null")
 		return nil
 	}
-	if reason := c.checkEventTime(eventTime); reason != "" {
+	if reason := c.checkEventTime(eventTime, r.Timestamp); reason != "" {
 		c.deadLetter(r, ReasonBadTimestamp, reason)
 		return nil
 	}
@@ -140,15 +158,20 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 	return nil
 }
 
-// checkEventTime returns why an event time is absurd, or "".
-func (c *Coordinator) checkEventTime(micros int64) string {
-	now := c.opts.now()
+// checkEventTime returns why an event time is absurd, or "". The bounds are
+// relative to the record's Kafka timestamp, not the clock, so that a replay
+// decides the same.
+func (c *Coordinator) checkEventTime(micros int64, kafkaTime time.Time) string {
+	now := kafkaTime
+	if now.IsZero() {
+		now = c.opts.now()
+	}
 	t := time.UnixMicro(micros)
 	if c.opts.maxPast > 0 && t.Before(now.Add(-c.opts.maxPast)) {
-		return fmt.Sprintf("event time %s is more than %v in the past", t.UTC().Format(time.RFC3339Nano), c.opts.maxPast)
+		return fmt.Sprintf("event time %s is more than %v before the record's Kafka timestamp", t.UTC().Format(time.RFC3339Nano), c.opts.maxPast)
 	}
 	if c.opts.maxFuture > 0 && t.After(now.Add(c.opts.maxFuture)) {
-		return fmt.Sprintf("event time %s is more than %v in the future", t.UTC().Format(time.RFC3339Nano), c.opts.maxFuture)
+		return fmt.Sprintf("event time %s is more than %v after the record's Kafka timestamp", t.UTC().Format(time.RFC3339Nano), c.opts.maxFuture)
 	}
 	return ""
 }

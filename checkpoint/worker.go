@@ -8,17 +8,19 @@ import (
 	"time"
 
 	"github.com/lakestream/lakestream/writer"
+	"github.com/parquet-go/parquet-go"
 )
 
 // A worker owns one writer.Set: the open files of the buckets routed to it.
 // It takes messages in order from its inbox, so a barrier arrives after
 // every row sent before it.
 type worker struct {
-	id    int
-	set   *writer.Set
-	inbox chan workerMsg
-	free  chan *rowBatch // batches handed back for reuse
-	done  chan struct{}
+	id                 int
+	set                *writer.Set
+	inbox              chan workerMsg
+	free               chan *rowBatch // batches handed back for reuse
+	done               chan struct{}
+	retryMin, retryMax time.Duration
 	// state for the admin endpoint and slow-operation logs
 	state atomic.Value // string
 	err   error        // sticky error of the current checkpoint
@@ -94,8 +96,8 @@ func (w *worker) handle(ctx context.Context, m workerMsg) {
 		w.state.Store(fmt.Sprintf("writing %d rows", m.batch.len()))
 		if w.err == nil {
 			for i := range m.batch.len() {
-				if err := w.set.Write(ctx, m.batch.buckets[i], m.batch.row(i), m.batch.times[i]); err != nil {
-					w.err = fmt.Errorf("worker %d: write to %s: %w", w.id, m.batch.buckets[i], err)
+				if err := w.write(ctx, m.batch.buckets[i], m.batch.row(i), m.batch.times[i]); err != nil {
+					w.err = err
 					break
 				}
 			}
@@ -111,6 +113,9 @@ func (w *worker) handle(ctx context.Context, m workerMsg) {
 		files, err := w.set.Finish(ctx)
 		if err != nil {
 			err = fmt.Errorf("worker %d: finish: %w", w.id, err)
+			if lost := w.set.Failed(); lost != nil {
+				err = fatal(err)
+			}
 		}
 		m.reply <- workerReply{files: files, err: err}
 	case msgAbort:
@@ -120,6 +125,28 @@ func (w *worker) handle(ctx context.Context, m workerMsg) {
 		m.reply <- workerReply{err: err}
 	}
 	w.state.Store("idle")
+}
+
+// write writes one row, retrying failed uploads with backoff. A write that
+// keeps failing, or a writer that lost rows, is fatal: the checkpoint
+// cannot be completed, and a restart replays from the table.
+func (w *worker) write(ctx context.Context, bucket string, row parquet.Row, eventTime int64) error {
+	for attempt := 0; ; attempt++ {
+		err := w.set.Write(ctx, bucket, row, eventTime)
+		if err == nil {
+			return nil
+		}
+		if lost := w.set.Failed(); lost != nil {
+			return fatal(fmt.Errorf("worker %d: %w", w.id, lost))
+		}
+		if attempt+1 >= maxWriteAttempts || ctx.Err() != nil {
+			return fatal(fmt.Errorf("worker %d: write to %s after %d attempts: %w", w.id, bucket, attempt+1, err))
+		}
+		w.state.Store(fmt.Sprintf("retrying a write to %s: %v", bucket, err))
+		if serr := sleepCtx(ctx, backoff(w.retryMin, w.retryMax, attempt)); serr != nil {
+			return fatal(serr)
+		}
+	}
 }
 
 // call sends a control message and waits for its reply.
@@ -138,4 +165,18 @@ func (w *worker) call(ctx context.Context, m workerMsg) workerReply {
 	}
 }
 
-var errWorkerStopped = errors.New("worker stopped")
+// errFatal is matched by errors that retrying cannot clear: the process
+// must stop so that a restart replays from the table.
+var errFatal = errors.New("fatal")
+
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string        { return e.err.Error() }
+func (e *fatalError) Unwrap() error        { return e.err }
+func (e *fatalError) Is(target error) bool { return target == errFatal }
+
+func fatal(err error) error { return &fatalError{err: err} }
+
+// maxWriteAttempts bounds the retries of one row's write (uploads of
+// rolled files happen inside Write).
+const maxWriteAttempts = 8

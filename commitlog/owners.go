@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lakestream/lakestream/internal/objstore"
 )
@@ -133,10 +134,32 @@ func (t *Table) Claim(ctx context.Context, writerID, topic string, partitions []
 // that offsets read afterwards include everything that will ever be
 // committed for these partitions. Call it after Claim and before reading
 // offsets.
+//
+// An instant with only its requested file is between a writer's two puts of
+// Begin: FenceOthers waits (up to the heartbeat expiry) for its inflight
+// file, which names the writer and partitions, before deciding.
 func (t *Table) FenceOthers(ctx context.Context, writerID, topic string, partitions []int32) ([]RollbackResult, error) {
-	tl, err := t.Timeline(ctx)
-	if err != nil {
-		return nil, err
+	deadline := t.opts.now().Add(t.opts.heartbeatExpiry())
+	var tl *Timeline
+	for round := 0; ; round++ {
+		var err error
+		if tl, err = t.Timeline(ctx); err != nil {
+			return nil, err
+		}
+		young := false
+		for _, e := range tl.Pending() {
+			if e.Action == ActionCommit && e.State == StateRequested && t.opts.now().Sub(e.RequestedModTime) < t.opts.heartbeatExpiry() {
+				young = true
+			}
+		}
+		if !young || !t.opts.now().Before(deadline) || time.Duration(round)*50*time.Millisecond > t.opts.heartbeatExpiry() {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	want := map[int32]bool{}
 	for _, p := range partitions {

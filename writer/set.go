@@ -392,6 +392,11 @@ func (s *Set) checkRow(row parquet.Row) error {
 	return nil
 }
 
+// Failed returns the sticky local error that lost buffered rows, if any:
+// the checkpoint must be aborted. Other errors of Write and Finish (uploads)
+// can be retried.
+func (s *Set) Failed() error { return s.err }
+
 // fail records a local error that lost buffered rows.
 func (s *Set) fail(err error) error {
 	if s.err == nil {

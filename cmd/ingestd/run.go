@@ -20,6 +20,7 @@ import (
 	"github.com/lakestream/lakestream/schemas"
 	"github.com/lakestream/lakestream/source"
 	"github.com/lakestream/lakestream/writer"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // recordKeyFields are the table's record key columns: a record is
@@ -142,6 +143,15 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 	for _, r := range recovered {
 		logger.Info("recovered instant", "instant", r.Instant, "outcome", r.Outcome, "files_removed", r.FilesRemoved)
 	}
+	spool := cfg.Writer.SpoolDir
+	if spool == "" {
+		spool = os.TempDir()
+	}
+	if n, err := writer.SweepSpool(spool, time.Hour); err != nil {
+		logger.Warn("sweep spool files", "dir", spool, "err", err)
+	} else if n > 0 {
+		logger.Info("removed spool files left by a crash", "dir", spool, "files", n)
+	}
 	var decoder schemas.Decoder
 	switch cfg.Format.Type {
 	case "avro":
@@ -153,7 +163,11 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 	default:
 		decoder = schemas.NewJSONDecoder(ts)
 	}
-	dlq, err := source.NewDeadLetter(source.DeadLetterConfig{SourceTopic: cfg.Kafka.Topic, Topic: cfg.DLQ.Topic, Brokers: cfg.Kafka.Brokers, EnsureTopic: true}, source.WithLogger(logger))
+	// Dead letters carry the original value (a too-large one cut to
+	// checkpoint.MaxDeadLetterValue): let the producer batch hold one.
+	dlqBatch := int32(max(int64(cfg.Format.MaxRecordBytes), checkpoint.MaxDeadLetterValue) + 64<<10)
+	dlq, err := source.NewDeadLetter(source.DeadLetterConfig{SourceTopic: cfg.Kafka.Topic, Topic: cfg.DLQ.Topic, Brokers: cfg.Kafka.Brokers, EnsureTopic: true},
+		source.WithLogger(logger), source.WithKgoOpts(kgo.ProducerBatchMaxBytes(max(dlqBatch, 1_000_012))))
 	if err != nil {
 		return err
 	}
@@ -205,7 +219,6 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 		defer stop()
 	}
 	running := make(chan struct{})
-	defer close(running)
 	go func() {
 		select {
 		case <-abort:
@@ -215,7 +228,9 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 		}
 	}()
 	logger.Info("ingestd running", "topic", cfg.Kafka.Topic, "table", cfg.Table.URL, "writer", cfg.Checkpoint.WriterID, "workers", cfg.Writer.Workers)
-	return coord.Run(ctx, reader)
+	err = coord.Run(ctx, reader)
+	close(running)
+	return err
 }
 
 // openJournal opens the checkpoint journal in dir. A corrupt journal is

@@ -59,3 +59,14 @@ bench:
 
 clean:
 	rm -rf bin
+
+# The exactly-once torture test at length: ingestd replicas SIGKILLed,
+# crashed at every failpoint, stopped, added and removed for TORTURE_CYCLES
+# cycles per storage (local filesystem and versitygw S3), then every
+# produced record checked once in the table. One summary line per storage.
+# LAKESTREAM_TORTURE_SEED=<n> replays a run's actions; LAKESTREAM_TORTURE_ZOMBIES=1
+# adds SIGSTOP zombies (and runs TestTortureZombie).
+TORTURE_CYCLES ?= 250
+.PHONY: torture
+torture: tools
+	LAKESTREAM_TORTURE_CYCLES=$(TORTURE_CYCLES) $(GO) test -count=1 -v -run '^TestTorture' -timeout 120m ./e2e/

@@ -18,7 +18,13 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	ingestdBin, err = harness.BuildIngestd(dir)
+	// LAKESTREAM_E2E_INGESTD runs the tests against a given binary (e.g.
+	// one built from an older commit) instead of building ./cmd/ingestd.
+	if bin := os.Getenv("LAKESTREAM_E2E_INGESTD"); bin != "" {
+		ingestdBin = bin
+	} else {
+		ingestdBin, err = harness.BuildIngestd(dir)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -110,3 +110,36 @@ func WaitFor(ctx context.Context, interval time.Duration, cond func() (bool, err
 		}
 	}
 }
+
+// Signal sends sig to the process (SIGSTOP, SIGCONT, SIGTERM...). A process
+// that has exited is not an error.
+func (p *Process) Signal(sig os.Signal) error {
+	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	return nil
+}
+
+// Pid is the process ID.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// ExitCode is the exit status once the process has exited: -1 while it
+// runs or when a signal ended it.
+func (p *Process) ExitCode() int {
+	if !p.Exited() {
+		return -1
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// ExitStatus describes how the process ended ("exit status 86", "signal:
+// killed"), or "running".
+func (p *Process) ExitStatus() string {
+	if !p.Exited() {
+		return "running"
+	}
+	return p.cmd.ProcessState.String()
+}

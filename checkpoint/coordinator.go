@@ -23,6 +23,13 @@ type Source interface {
 	CommitGroupOffsets(ctx context.Context, next map[int32]int64) error
 }
 
+// EventTimeObserver is implemented by sources that pause partitions whose
+// event time runs ahead (source.Reader): the intake reports each written
+// record's event time.
+type EventTimeObserver interface {
+	ObserveEventTime(partition int32, eventTimeMicros int64)
+}
+
 // DeadLetters receives the records that cannot be written (source.DeadLetter).
 type DeadLetters interface {
 	Send(rec *kgo.Record, reason, detail string)
@@ -97,6 +104,7 @@ type Coordinator struct {
 
 	mu          sync.Mutex // held while the intake or a checkpoint runs
 	src         Source
+	observer    EventTimeObserver // src, if it observes event times
 	txn         *commitlog.Txn
 	txnParts    map[int32]bool  // partitions the open instant lists (nil: unchecked)
 	checkpoint  int64           // ID of the checkpoint being filled
@@ -272,6 +280,7 @@ func (c *Coordinator) Run(ctx context.Context, src Source) (err error) {
 	}()
 	c.mu.Lock()
 	c.src = src
+	c.observer, _ = src.(EventTimeObserver)
 	c.nextDue = c.opts.now().Add(c.opts.interval)
 	c.mu.Unlock()
 	rollEvery := max(time.Second, c.opts.interval/4)

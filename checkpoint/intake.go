@@ -127,6 +127,9 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 		c.deadLetter(r, ReasonBadTimestamp, reason)
 		return nil
 	}
+	if c.observer != nil {
+		c.observer.ObserveEventTime(r.Partition, eventTime)
+	}
 	values := c.fieldValues(rec.Row)
 	bucket, err := c.partitioner.Path(eventTime, true, values)
 	if err != nil {

@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"net"
+	"net/http"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -128,6 +131,7 @@ func testIngest(t *testing.T, format, storage string) {
 		t.Fatal(err)
 	}
 
+	adminAddr := freeAddr(t)
 	config := filepath.Join(dir, "table.yaml")
 	registryLine := ""
 	if registry != "" {
@@ -147,8 +151,8 @@ checkpoint:
   interval: 1s
   writer_id: e2e-0
 admin:
-  addr: ""
-`, strings.Join(k.Brokers, ", "), topic, tableURL, format, registryLine, maxRecord, harness.PageviewSchemaYAML))
+  addr: %s
+`, strings.Join(k.Brokers, ", "), topic, tableURL, format, registryLine, maxRecord, harness.PageviewSchemaYAML, adminAddr))
 	logPath := filepath.Join(dir, "ingestd.log")
 	defer func() {
 		if t.Failed() {
@@ -164,6 +168,7 @@ admin:
 	}
 	defer proc.Kill()
 	waitCommitted(ctx, t, k, table, proc)
+	checkAdmin(t, adminAddr)
 	if err := k.Produce(ctx, second[:len(second)/2]); err != nil {
 		t.Fatal(err)
 	}
@@ -325,4 +330,39 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// checkAdmin reads the admin endpoint: every worker's state and every
+// partition's position and lag.
+func checkAdmin(t *testing.T, addr string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/status")
+	if err != nil {
+		t.Fatalf("admin endpoint: %v", err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Workers    []string `json:"workers"`
+		Partitions []struct {
+			Partition int32 `json:"Partition"`
+			Lag       int64 `json:"Lag"`
+		} `json:"partitions"`
+		Checkpoints int64 `json:"checkpoints"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("admin /status: %v", err)
+	}
+	if len(st.Workers) != 2 || len(st.Partitions) != partitions || st.Checkpoints == 0 {
+		t.Fatalf("admin /status: %+v, want 2 workers, %d partitions and some checkpoints", st, partitions)
+	}
 }

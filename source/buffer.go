@@ -12,9 +12,12 @@ import (
 // answered first. It also tracks each partition's position: the offset after
 // the last record handed out or control record skipped.
 //
-// It is the place for per-partition fairness to grow: a quota per partition
-// would cap take() in drain, and per-partition queue lengths (queued) are
-// what pause/resume of fetching would be decided on.
+// Fairness: every partition has a quota per drain (maxRecs records and
+// maxBytes bytes, 0 = unlimited), so a partition with a large backlog gets no
+// more of a Poll than its quota however much it has queued; a held partition
+// (paused for event-time skew) keeps its queue but hands nothing out. The
+// queued bytes per partition (queuedBytes) are what the Reader pauses and
+// resumes fetching on.
 //
 // rrBuffer is not safe for concurrent use; the Reader guards it.
 type rrBuffer struct {
@@ -22,30 +25,63 @@ type rrBuffer struct {
 	sorted []int32 // keys of queues, ascending: the round-robin ring
 	cursor int32   // the partition the next drain starts at (or the next one above it)
 	n      int     // data records queued (control records excluded)
+
+	maxRecs  int // per-partition record quota of one drain; 0 = unlimited
+	maxBytes int // per-partition byte quota of one drain; 0 = unlimited
+	drains   uint64
 }
 
 type partQueue struct {
-	recs []*kgo.Record // recs[head:] are queued
-	head int
-	data int   // data records in recs[head:]
-	pos  int64 // next offset to hand out; -1 while unknown
+	recs  []*kgo.Record // recs[head:] are queued
+	head  int
+	data  int   // data records in recs[head:]
+	bytes int   // recordSize of the data records in recs[head:]
+	pos   int64 // next offset to hand out; -1 while unknown
+	end   int64 // offset after the last record queued (or pos); -1 while unknown
+	held  bool  // hand nothing out (the Reader paused it for event-time skew)
+
+	// Handed out since the partition was (re)assigned.
+	readRecs  int64
+	readBytes int64
+	lastDrain uint64 // the drain (rrBuffer.drains) that last handed a record out
+
+	// Quota use in the current drain.
+	tookRecs  int
+	tookBytes int
+	full      bool // quota used up in the current drain
+}
+
+// recordSize is what a record counts against byte quotas and buffers: its
+// key, value and headers (franz-go's own accounting of user bytes).
+func recordSize(r *kgo.Record) int {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
 }
 
 func newRRBuffer() *rrBuffer {
 	return &rrBuffer{queues: make(map[int32]*partQueue)}
 }
 
+// setQuotas sets the per-partition quotas of one drain (0 = unlimited).
+func (b *rrBuffer) setQuotas(maxRecs, maxBytes int) {
+	b.maxRecs, b.maxBytes = maxRecs, maxBytes
+}
+
 // assign starts tracking partition p at position pos, dropping anything
 // queued for it.
 func (b *rrBuffer) assign(p int32, pos int64) {
 	b.drop(p)
-	b.queue(p).pos = pos
+	q := b.queue(p)
+	q.pos, q.end = pos, pos
 }
 
 func (b *rrBuffer) queue(p int32) *partQueue {
 	q, ok := b.queues[p]
 	if !ok {
-		q = &partQueue{pos: -1}
+		q = &partQueue{pos: -1, end: -1}
 		b.queues[p] = q
 		i, _ := slices.BinarySearch(b.sorted, p)
 		b.sorted = slices.Insert(b.sorted, i, p)
@@ -74,13 +110,20 @@ func (b *rrBuffer) discard(p int32) {
 	}
 	b.n -= q.data
 	clear(q.recs)
-	q.recs, q.head, q.data = q.recs[:0], 0, 0
+	q.recs, q.head, q.data, q.bytes = q.recs[:0], 0, 0, 0
+	q.end = q.pos
 }
 
-// push queues the records of one fetched partition (in offset order).
-func (b *rrBuffer) push(p int32, recs []*kgo.Record) {
+// push queues the records of one fetched partition (in offset order). It
+// returns how many are below the end of what was already queued or handed
+// out: a fetch that went back. Pausing never causes one (franz-go fetches a
+// paused partition again from right after the last record it returned), but
+// franz-go's reset of an out-of-range offset to the log start does (a topic
+// recreated behind the table's offsets), and those records are wanted, so
+// they are queued like any other.
+func (b *rrBuffer) push(p int32, recs []*kgo.Record) (rewound int) {
 	if len(recs) == 0 {
-		return
+		return 0
 	}
 	q := b.queue(p)
 	if q.head > 0 { // compact before growing
@@ -88,14 +131,21 @@ func (b *rrBuffer) push(p int32, recs []*kgo.Record) {
 		clear(q.recs[n:])
 		q.recs, q.head = q.recs[:n], 0
 	}
+	end := q.end
 	for _, r := range recs {
+		if end >= 0 && r.Offset < end {
+			rewound++
+		}
+		q.end = r.Offset + 1
 		q.recs = append(q.recs, r)
 		if !r.Attrs.IsControl() {
 			q.data++
+			q.bytes += recordSize(r)
 			b.n++
 		}
 	}
 	q.skipControl()
+	return rewound
 }
 
 // skipControl consumes control records at the head of the queue: nothing
@@ -111,20 +161,30 @@ func (q *partQueue) skipControl() {
 	}
 }
 
-// take moves up to k data records of q to out and returns how many it moved.
-func (q *partQueue) take(k int, out []*kgo.Record) ([]*kgo.Record, int) {
+// take moves up to k data records of q to out, within maxBytes bytes in this
+// drain (0 = unlimited; the first record of a drain is always taken, however
+// large), and returns how many it moved.
+func (q *partQueue) take(k, maxBytes int, out []*kgo.Record) ([]*kgo.Record, int) {
 	q.skipControl()
 	got := 0
 	for got < k && q.head < len(q.recs) {
 		r := q.recs[q.head]
+		size := recordSize(r)
+		if maxBytes > 0 && q.tookRecs > 0 && q.tookBytes+size > maxBytes {
+			q.full = true
+			break
+		}
 		q.recs[q.head] = nil
 		q.head++
 		q.pos = r.Offset + 1
-		if r.Attrs.IsControl() {
-			continue
-		}
 		out = append(out, r)
 		got++
+		q.tookRecs++
+		q.tookBytes += size
+		q.bytes -= size
+		q.readRecs++
+		q.readBytes += int64(size)
+		q.skipControl() // the position moves past markers right behind a record
 	}
 	q.data -= got
 	q.skipControl()
@@ -132,27 +192,49 @@ func (q *partQueue) take(k int, out []*kgo.Record) ([]*kgo.Record, int) {
 }
 
 // drain hands out up to limit records. Each pass over the partitions that
-// have records gives every one of them an equal share (rounded up) of what
-// is left of the limit, so with P busy partitions a Poll holds about limit/P
-// records of each, in per-partition chunks, partition order preserved. The
-// pass starts where the previous drain stopped, so a partition that was cut
-// short by the limit goes first next time.
+// have records (and are not held, and have quota left) gives every one of
+// them an equal share (rounded up) of what is left of the limit, capped by
+// its quota, so with P busy partitions a Poll holds about limit/P records of
+// each, never more than a partition's quota, in per-partition chunks,
+// partition order preserved. The pass starts where the previous drain
+// stopped, so a partition that was cut short by the limit goes first next
+// time.
 func (b *rrBuffer) drain(limit int) []*kgo.Record {
 	if limit <= 0 || b.n == 0 {
 		return nil
 	}
-	out := make([]*kgo.Record, 0, min(limit, b.n))
+	b.drains++
+	for _, q := range b.queues {
+		q.tookRecs, q.tookBytes, q.full = 0, 0, false
+	}
+	var out []*kgo.Record
 	for limit > 0 && b.n > 0 {
 		active := b.active()
+		if len(active) == 0 {
+			break
+		}
+		if out == nil {
+			out = make([]*kgo.Record, 0, min(limit, b.n))
+		}
 		share := (limit + len(active) - 1) / len(active)
 		for _, p := range active {
 			q := b.queues[p]
+			lim := limit
 			want := min(share, limit)
+			if b.maxRecs > 0 {
+				want = min(want, b.maxRecs-q.tookRecs)
+			}
 			var got int
-			out, got = q.take(want, out)
+			out, got = q.take(want, b.maxBytes, out)
 			b.n -= got
 			limit -= got
-			if want < share && q.data > 0 { // cut short by the limit: first next time
+			if got > 0 {
+				q.lastDrain = b.drains
+			}
+			if got < want || (b.maxRecs > 0 && q.tookRecs >= b.maxRecs) {
+				q.full = true // quota used up (or queue empty)
+			}
+			if lim < share && q.data > 0 && !q.full { // cut short by the limit: first next time
 				b.cursor = p
 			} else {
 				b.cursor = p + 1
@@ -165,14 +247,15 @@ func (b *rrBuffer) drain(limit int) []*kgo.Record {
 	return out
 }
 
-// active lists the partitions with queued data records, starting at the
-// cursor and wrapping around.
+// active lists the partitions with queued data records that are not held
+// and have quota left in this drain, starting at the cursor and wrapping
+// around.
 func (b *rrBuffer) active() []int32 {
 	start, _ := slices.BinarySearch(b.sorted, b.cursor)
 	out := make([]int32, 0, len(b.sorted))
 	for i := range b.sorted {
 		p := b.sorted[(start+i)%len(b.sorted)]
-		if b.queues[p].data > 0 {
+		if q := b.queues[p]; q.data > 0 && !q.held && !q.full {
 			out = append(out, p)
 		}
 	}
@@ -182,10 +265,36 @@ func (b *rrBuffer) active() []int32 {
 // buffered is the number of data records queued.
 func (b *rrBuffer) buffered() int { return b.n }
 
+// drainable is the number of data records queued in partitions not held.
+func (b *rrBuffer) drainable() int {
+	n := b.n
+	for _, q := range b.queues {
+		if q.held {
+			n -= q.data
+		}
+	}
+	return n
+}
+
+// hold stops (or restarts) handing out partition p's queued records.
+func (b *rrBuffer) hold(p int32, held bool) {
+	if q, ok := b.queues[p]; ok {
+		q.held = held
+	}
+}
+
 // queued is the number of data records queued for partition p.
 func (b *rrBuffer) queued(p int32) int {
 	if q, ok := b.queues[p]; ok {
 		return q.data
+	}
+	return 0
+}
+
+// queuedBytes is the size of the data records queued for partition p.
+func (b *rrBuffer) queuedBytes(p int32) int {
+	if q, ok := b.queues[p]; ok {
+		return q.bytes
 	}
 	return 0
 }

@@ -155,3 +155,80 @@ func TestRRBufferDiscardAndDrop(t *testing.T) {
 		t.Errorf("after discard, new records: %v", out)
 	}
 }
+
+// sized builds records of partition p, offsets [from, to), each value size
+// bytes.
+func sized(p int32, from, to int64, size int) []*kgo.Record {
+	out := recs(p, from, to)
+	for _, r := range out {
+		r.Value = make([]byte, size)
+	}
+	return out
+}
+
+func TestRRBufferQuotas(t *testing.T) {
+	b := newRRBuffer()
+	b.setQuotas(5, 1000)
+	b.push(0, sized(0, 0, 100, 10))  // the record quota binds: 5 per drain
+	b.push(1, sized(1, 0, 100, 300)) // the byte quota binds: 3 per drain (900 bytes)
+	b.push(2, sized(2, 0, 3, 5000))  // larger than the byte quota: one per drain
+	for i := range 3 {
+		out := b.drain(100)
+		count, bytes := map[int32]int{}, map[int32]int{}
+		for _, r := range out {
+			count[r.Partition]++
+			bytes[r.Partition] += recordSize(r)
+		}
+		if count[0] != 5 || count[1] != 3 || count[2] != 1 || bytes[1] != 900 {
+			t.Fatalf("drain %d: counts %v bytes %v", i, count, bytes)
+		}
+		if got := shape(out); got != fmt.Sprintf(" p0@%d p1@%d p2@%d", 5*i, 3*i, i) {
+			t.Errorf("drain %d: shape %q", i, got)
+		}
+	}
+	// The overall limit still applies, and the partition it cut short goes
+	// first next time.
+	if got, want := shape(b.drain(7)), " p0@15 p1@9"; got != want {
+		t.Errorf("limited drain %q, want %q", got, want)
+	}
+	if got, want := shape(b.drain(100)), " p1@12 p0@19"; got != want {
+		t.Errorf("next drain %q, want %q", got, want)
+	}
+	if b.queuedBytes(1) != (100-15)*300 || b.queuedBytes(2) != 0 {
+		t.Errorf("queued bytes %d %d", b.queuedBytes(1), b.queuedBytes(2))
+	}
+	q := b.queues[1]
+	if q.readRecs != 15 || q.readBytes != 15*300 {
+		t.Errorf("read %d records %d bytes", q.readRecs, q.readBytes)
+	}
+}
+
+func TestRRBufferHoldAndRewind(t *testing.T) {
+	b := newRRBuffer()
+	b.assign(0, 0)
+	b.assign(1, 0)
+	b.push(0, recs(0, 0, 10))
+	b.push(1, recs(1, 0, 10))
+	b.hold(0, true)
+	if b.drainable() != 10 || b.buffered() != 20 {
+		t.Fatalf("drainable %d buffered %d", b.drainable(), b.buffered())
+	}
+	if got := shape(b.drain(100)); got != " p1@0" {
+		t.Errorf("held drain %q", got)
+	}
+	if rewound := b.push(0, recs(0, 10, 12)); rewound != 0 {
+		t.Errorf("a contiguous fetch counted %d rewound", rewound)
+	}
+	b.hold(0, false)
+	if got := shape(b.drain(100)); got != " p0@0" || b.position(0) != 12 || b.buffered() != 0 {
+		t.Errorf("released drain %q position %d", got, b.position(0))
+	}
+	// A fetch that went back (franz-go reset the offset) is counted and
+	// still queued: the records are wanted.
+	if rewound := b.push(1, recs(1, 0, 3)); rewound != 3 || b.queued(1) != 3 {
+		t.Errorf("rewound %d queued %d", rewound, b.queued(1))
+	}
+	if out := b.drain(100); len(out) != 3 || out[0].Offset != 0 || b.position(1) != 3 {
+		t.Errorf("after a rewind: %s position %d", shape(out), b.position(1))
+	}
+}

@@ -15,6 +15,10 @@ const (
 	DefaultFetchMaxPartitionBytes = 1 << 20
 	DefaultFetchMaxBytes          = 50 << 20
 	DefaultMaxPollRecords         = 10000
+	DefaultMaxPartitionRecords    = 1000
+	DefaultMaxPartitionBytes      = 1 << 20
+	DefaultPartitionBufferBytes   = 4 << 20
+	DefaultIdleTimeout            = time.Minute
 
 	// maxFetchBytes is franz-go's default BrokerMaxReadBytes: a fetch
 	// response larger than this is refused by the client.
@@ -67,6 +71,46 @@ type Config struct {
 	// MaxPollRecords caps the records one Poll returns; default 10000.
 	MaxPollRecords int
 
+	// MaxPartitionRecords and MaxPartitionBytes are the quota of one
+	// partition in one Poll: a Poll takes records round-robin from the
+	// partitions that have some, each within its quota, then stops at
+	// MaxPollRecords. Defaults 1000 records and 1 MiB (key, value and
+	// headers). A single record larger than MaxPartitionBytes is still
+	// returned, alone in its partition's share of that Poll.
+	MaxPartitionRecords int
+	MaxPartitionBytes   int
+
+	// PartitionBufferBytes bounds what the Reader holds fetched but not
+	// yet returned, per partition: fetching of a partition is paused once
+	// more than this is queued, and resumed when less than half is.
+	// Default 4 MiB. Bytes are counted uncompressed (key, value and
+	// headers). A partition may overshoot by one fetch: up to
+	// FetchMaxPartitionBytes of record batches, or one batch if larger,
+	// decompressed. The Reader's memory is about that per owned
+	// partition, plus franz-go's buffered fetches.
+	PartitionBufferBytes int
+
+	// MaxEventTimeSkew, when positive, pauses a partition whose event time
+	// (see Reader.ObserveEventTime) is ahead of the slowest active (not
+	// idle) partition's by more than this; its queued records are held
+	// back too. It resumes when it is no more than half of this ahead. An
+	// active partition with records to read but no event time observed
+	// yet (just assigned) counts as behind every other. Skew is checked
+	// once per Poll, so a partition may overshoot by what one Poll gives
+	// it (MaxPartitionRecords). Default 0: off. Example: 10m.
+	MaxEventTimeSkew time.Duration
+
+	// IdleTimeout: a partition that is caught up (nothing queued, its
+	// position at its last stable offset) and had no record returned by
+	// Poll for this long is idle: it no longer holds back the Watermark or
+	// the event-time skew of the others. A partition with records left to
+	// read is never idle. Default 1m.
+	IdleTimeout time.Duration
+
+	// OutOfOrderness is subtracted from the minimum event time of the
+	// active partitions to give the Watermark. Default 0.
+	OutOfOrderness time.Duration
+
 	// TLS, when set, is used for every broker connection.
 	TLS *tls.Config
 	// SASLMechanism is "", PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
@@ -114,6 +158,24 @@ func (c Config) Validate() error {
 	if c.MaxPollRecords < 0 {
 		add("max poll records %d is negative", c.MaxPollRecords)
 	}
+	if c.MaxPartitionRecords < 0 {
+		add("max partition records %d is negative", c.MaxPartitionRecords)
+	}
+	if c.MaxPartitionBytes < 0 {
+		add("max partition bytes %d is negative", c.MaxPartitionBytes)
+	}
+	if c.PartitionBufferBytes < 0 {
+		add("partition buffer bytes %d is negative", c.PartitionBufferBytes)
+	}
+	if c.MaxEventTimeSkew < 0 || (c.MaxEventTimeSkew > 0 && c.MaxEventTimeSkew < time.Millisecond) {
+		add("max event time skew %v: want 0 (off) or at least 1ms", c.MaxEventTimeSkew)
+	}
+	if c.IdleTimeout < 0 || (c.IdleTimeout > 0 && c.IdleTimeout < 10*time.Millisecond) {
+		add("idle timeout %v: want 0 (default) or at least 10ms", c.IdleTimeout)
+	}
+	if c.OutOfOrderness < 0 {
+		add("out of orderness %v is negative", c.OutOfOrderness)
+	}
 	errs = append(errs, validateSASL(c.SASLMechanism, c.SASLUser, c.SASLPassword)...)
 	return errors.Join(errs...)
 }
@@ -138,14 +200,29 @@ func (c Config) withDefaults() Config {
 	if c.MaxPollRecords == 0 {
 		c.MaxPollRecords = DefaultMaxPollRecords
 	}
+	if c.MaxPartitionRecords == 0 {
+		c.MaxPartitionRecords = DefaultMaxPartitionRecords
+	}
+	if c.MaxPartitionBytes == 0 {
+		c.MaxPartitionBytes = DefaultMaxPartitionBytes
+	}
+	if c.PartitionBufferBytes == 0 {
+		c.PartitionBufferBytes = DefaultPartitionBufferBytes
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
 	return c
 }
 
 // String prints the configuration with the SASL password redacted.
 func (c Config) String() string {
-	return fmt.Sprintf("source.Config{Brokers:%v Topic:%q Group:%q ClientID:%q ResetOffset:%q FetchMaxPartitionBytes:%d FetchMaxBytes:%d SessionTimeout:%v RebalanceTimeout:%v MaxPollRecords:%d %s}",
+	return fmt.Sprintf("source.Config{Brokers:%v Topic:%q Group:%q ClientID:%q ResetOffset:%q FetchMaxPartitionBytes:%d FetchMaxBytes:%d SessionTimeout:%v RebalanceTimeout:%v MaxPollRecords:%d "+
+		"MaxPartitionRecords:%d MaxPartitionBytes:%d PartitionBufferBytes:%d MaxEventTimeSkew:%v IdleTimeout:%v OutOfOrderness:%v %s}",
 		c.Brokers, c.Topic, c.Group, c.ClientID, c.ResetOffset, c.FetchMaxPartitionBytes, c.FetchMaxBytes,
-		c.SessionTimeout, c.RebalanceTimeout, c.MaxPollRecords, securityString(c.TLS, c.SASLMechanism, c.SASLUser, c.SASLPassword))
+		c.SessionTimeout, c.RebalanceTimeout, c.MaxPollRecords,
+		c.MaxPartitionRecords, c.MaxPartitionBytes, c.PartitionBufferBytes, c.MaxEventTimeSkew, c.IdleTimeout, c.OutOfOrderness,
+		securityString(c.TLS, c.SASLMechanism, c.SASLUser, c.SASLPassword))
 }
 
 // GoString is String, so that %#v does not print the password either.

@@ -16,13 +16,20 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 		SessionTimeout:         time.Millisecond,
 		RebalanceTimeout:       -time.Second,
 		MaxPollRecords:         -1,
+		MaxPartitionRecords:    -1,
+		MaxPartitionBytes:      -1,
+		PartitionBufferBytes:   -1,
+		MaxEventTimeSkew:       time.Microsecond,
+		IdleTimeout:            -time.Second,
+		OutOfOrderness:         -time.Second,
 		SASLUser:               "u",
 	}.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{"broker 1 is empty", "topic is required", "group is required", `reset offset "middle"`,
-		"above fetch max bytes", "session timeout", "rebalance timeout", "max poll records", "without a SASL mechanism"} {
+		"above fetch max bytes", "session timeout", "rebalance timeout", "max poll records", "without a SASL mechanism",
+		"max partition records", "max partition bytes", "partition buffer bytes", "max event time skew", "idle timeout", "out of orderness"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
 		}
@@ -42,7 +49,8 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	d := c.withDefaults()
 	if d.ClientID != "lakestream-ingestd" || d.ResetOffset != ResetEarliest || d.FetchMaxPartitionBytes != 1<<20 ||
-		d.FetchMaxBytes != 50<<20 || d.MaxPollRecords != 10000 {
+		d.FetchMaxBytes != 50<<20 || d.MaxPollRecords != 10000 || d.MaxPartitionRecords != 1000 || d.MaxPartitionBytes != 1<<20 ||
+		d.PartitionBufferBytes != 4<<20 || d.MaxEventTimeSkew != 0 || d.IdleTimeout != time.Minute || d.OutOfOrderness != 0 {
 		t.Errorf("defaults: %v", d)
 	}
 	// A small FetchMaxBytes pulls the default partition limit down with it.

@@ -19,8 +19,26 @@
 //
 // Fairness. franz-go's PollRecords drains buffered fetches in the order the
 // brokers answered. Poll instead moves fetched records into one queue per
-// partition and hands them out round-robin (see rrBuffer), the place where
-// per-partition quotas and pause/resume will go.
+// partition and hands them out round-robin (see rrBuffer), each partition
+// within a quota per Poll (Config.MaxPartitionRecords, MaxPartitionBytes),
+// so a partition with a large backlog never has more than its quota of a
+// Poll. Fetching of a partition is paused (franz-go PauseFetchPartitions)
+// while more than Config.PartitionBufferBytes of it is queued, and resumed
+// below half. franz-go drops the records it had buffered for a partition
+// when it is paused and fetches them again on resume, from right after the
+// last record queued here; Poll decides pauses between fetches on its own
+// goroutine so that nothing is skipped or returned twice (and a repeated
+// record would be dropped by the queue).
+//
+// Event time. The Reader does not decode values: the pipeline reports each
+// record's event time with ObserveEventTime (lock free). With
+// Config.MaxEventTimeSkew a partition running ahead of the slowest active one
+// is paused and its queued records held back until the others catch up.
+// Watermark is the minimum event time over the active partitions minus
+// Config.OutOfOrderness; a partition that is caught up and had no record for
+// Config.IdleTimeout is idle and holds nothing back, a partition with records
+// left to read never is. PartitionStates reports positions, high watermarks,
+// lag, pauses, idleness, event times and byte counts per partition.
 //
 // Transactions. Records are read with read_committed. Control records
 // (transaction markers) are kept internally only to advance the position used

@@ -58,7 +58,8 @@ type Hooks struct {
 // Reader reads one topic as a member of a consumer group, starting every
 // assigned partition where the table says. Poll, AllowRebalance and Close are
 // meant for one goroutine (the pipeline's poll loop); CommitGroupOffsets,
-// Assigned, Positions and Lag may be called from any goroutine.
+// Assigned, Positions, Lag, ObserveEventTime, Watermark and PartitionStates
+// may be called from any goroutine.
 type Reader struct {
 	cfg   Config
 	hooks Hooks
@@ -70,9 +71,22 @@ type Reader struct {
 
 	pollMu sync.Mutex // one Poll at a time
 
-	mu    sync.Mutex // guards buf and owned
+	// pauseMu serializes pausing and resuming fetches (adjustPauses, and
+	// a revocation resuming what it disowns) with the franz-go calls that
+	// apply them, so that franz-go's paused set follows the decisions.
+	pauseMu sync.Mutex
+
+	mu    sync.Mutex // guards buf, owned, parts, wm and wmSet
 	buf   *rrBuffer
 	owned map[int32]struct{}
+	parts map[int32]*partState // per owned partition
+
+	// table indexes parts by partition for ObserveEventTime (lock free);
+	// replaced, never modified, under mu.
+	table atomic.Pointer[[]*partState]
+
+	wm    int64 // the last Watermark, micros
+	wmSet bool
 
 	// commitMu is held shared by CommitGroupOffsets while it checks
 	// ownership and commits, and exclusively by a revocation while it
@@ -102,8 +116,10 @@ func NewReader(cfg Config, hooks Hooks, opts ...Option) (*Reader, error) {
 		ready:  make(chan struct{}),
 		buf:    newRRBuffer(),
 		owned:  make(map[int32]struct{}),
+		parts:  make(map[int32]*partState),
 		closed: make(chan struct{}),
 	}
+	r.buf.setQuotas(cfg.MaxPartitionRecords, cfg.MaxPartitionBytes)
 	kopts := connOpts(r.log, cfg.Brokers, cfg.ClientID, cfg.TLS, cfg.SASLMechanism, cfg.SASLUser, cfg.SASLPassword)
 	kopts = append(kopts,
 		kgo.ConsumeTopics(cfg.Topic),
@@ -149,9 +165,15 @@ func NewReader(cfg Config, hooks Hooks, opts ...Option) (*Reader, error) {
 
 // Poll returns the next records of the partitions this member owns, at most
 // MaxPollRecords, taken round-robin from the partitions that have records
-// (in per-partition chunks, each partition in offset order). It blocks until
+// (in per-partition chunks, each partition in offset order), each partition
+// within its quota (MaxPartitionRecords, MaxPartitionBytes). It blocks until
 // there is at least one record, ctx is done (ctx.Err() is returned) or the
 // Reader is closed (ErrClosed).
+//
+// Poll also pauses and resumes fetching per partition (PartitionBufferBytes,
+// MaxEventTimeSkew); the records of a partition paused for skew are held
+// back until it resumes. Every offset is still returned exactly once, in
+// order.
 //
 // After a Poll that returned records, no partition is assigned, revoked or
 // lost until AllowRebalance is called: hand the records on, then call
@@ -177,23 +199,34 @@ func (r *Reader) Poll(ctx context.Context) ([]*kgo.Record, error) {
 			return nil, err
 		}
 		// Move whatever franz-go has buffered into the per-partition
-		// queues without waiting. A non-empty result holds the
-		// rebalance gate.
-		if r.buffered() < r.cfg.MaxPollRecords {
-			// A nil context is franz-go's documented "return what is
-			// buffered, do not wait".
-			if err := r.absorb(r.cl.PollFetches(nil)); err != nil { //nolint:staticcheck // SA1012: nil is meaningful here
-				release()
-				return nil, err
-			}
+		// queues without waiting (the queues are bounded per partition
+		// by pausing: PartitionBufferBytes). A non-empty result holds
+		// the rebalance gate. A nil context is franz-go's documented
+		// "return what is buffered, do not wait".
+		if err := r.absorb(r.cl.PollFetches(nil)); err != nil { //nolint:staticcheck // SA1012: nil is meaningful here
+			release()
+			return nil, err
 		}
-		if r.buffered() == 0 {
+		r.adjustPauses()
+		if r.drainable() == 0 {
 			// Wait for a fetch. Whatever it returns (records,
-			// ctx error, client closed) holds the gate.
-			if err := r.absorb(r.cl.PollFetches(ctx)); err != nil {
+			// ctx error, client closed) holds the gate. With
+			// partitions held for skew, wake up now and then: the
+			// partitions behind may become idle meanwhile.
+			wctx, wcancel := ctx, context.CancelFunc(func() {})
+			if r.anySkewHeld() {
+				wctx, wcancel = context.WithTimeout(ctx, r.recheckEvery())
+			}
+			err := r.absorb(r.cl.PollFetches(wctx))
+			wcancel()
+			if err != nil {
 				release()
+				if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && wctx != ctx {
+					continue // our own wake-up
+				}
 				return nil, err
 			}
+			r.adjustPauses()
 		} else {
 			r.holdGate()
 		}
@@ -202,7 +235,16 @@ func (r *Reader) Poll(ctx context.Context) ([]*kgo.Record, error) {
 		// for the gate has already dropped its partitions' queues.
 		r.mu.Lock()
 		recs := r.buf.drain(r.cfg.MaxPollRecords)
+		if len(recs) > 0 {
+			now := time.Now()
+			for p, ps := range r.parts {
+				if q, ok := r.buf.queues[p]; ok && q.lastDrain == r.buf.drains {
+					ps.lastReturned = now
+				}
+			}
+		}
 		r.mu.Unlock()
+		r.adjustPauses() // resume partitions drained below half their buffer
 		if len(recs) > 0 {
 			r.gateHeld.Store(true)
 			return recs, nil
@@ -228,9 +270,15 @@ func (r *Reader) buffered() int {
 	return r.buf.buffered()
 }
 
-// absorb queues the records of fs per partition and logs its errors. It
-// returns ErrClosed if the client is closed and the context error if the
-// poll's context ended.
+func (r *Reader) drainable() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.buf.drainable()
+}
+
+// absorb queues the records of fs per partition, notes each partition's high
+// watermark and last stable offset, and logs its errors. It returns ErrClosed
+// if the client is closed and the context error if the poll's context ended.
 func (r *Reader) absorb(fs kgo.Fetches) error {
 	var ret error
 	for _, fe := range fs.Errors() {
@@ -255,14 +303,27 @@ func (r *Reader) absorb(fs kgo.Fetches) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		_, owned := r.owned[p.Partition]
+		owned = owned && p.Topic == r.cfg.Topic
+		if ps := r.parts[p.Partition]; owned && ps != nil && p.Err == nil && p.HighWatermark >= 0 {
+			ps.hw = p.HighWatermark
+			if p.LastStableOffset >= 0 {
+				ps.lso = p.LastStableOffset
+			} else {
+				ps.lso = p.HighWatermark
+			}
+		}
 		if len(p.Records) == 0 {
 			return
 		}
-		if _, ok := r.owned[p.Partition]; !ok || p.Topic != r.cfg.Topic {
+		if !owned {
 			r.log.Warn("dropping records of a partition not owned", "fetched_topic", p.Topic, "partition", p.Partition, "records", len(p.Records))
 			return
 		}
-		r.buf.push(p.Partition, p.Records)
+		if back := r.buf.push(p.Partition, p.Records); back > 0 {
+			r.log.Warn("fetch went back: records at or below offsets already read (offset reset?)",
+				"partition", p.Partition, "records", back, "first_offset", p.Records[0].Offset)
+		}
 	})
 	return ret
 }
@@ -401,7 +462,10 @@ func (r *Reader) Close() {
 		r.cl.CloseAllowingRebalance()
 		r.mu.Lock()
 		clear(r.owned)
+		clear(r.parts)
+		r.publishLocked()
 		r.buf = newRRBuffer()
+		r.buf.setQuotas(r.cfg.MaxPartitionRecords, r.cfg.MaxPartitionBytes)
 		r.mu.Unlock()
 		r.log.Info("reader closed")
 		close(r.closed)
@@ -415,31 +479,47 @@ func (r *Reader) topicPartitions(m map[string][]int32) []int32 {
 	return slices.Compact(ps)
 }
 
-func (r *Reader) onAssigned(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+// The hooks use the client franz-go passes them: they may run before
+// NewReader has set r.cl.
+func (r *Reader) onAssigned(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
 	parts := r.topicPartitions(m)
 	if len(parts) == 0 {
 		return
 	}
+	r.pauseMu.Lock()
 	r.mu.Lock()
 	for _, p := range parts {
 		r.owned[p] = struct{}{}
 	}
+	r.addPartsLocked(parts, time.Now())
 	r.mu.Unlock()
+	// A partition starts unpaused, even if franz-go still had it paused
+	// from an earlier assignment.
+	var stale []int32
+	for _, p := range cl.PauseFetchPartitions(nil)[r.cfg.Topic] {
+		if slices.Contains(parts, p) {
+			stale = append(stale, p)
+		}
+	}
+	if len(stale) > 0 {
+		cl.ResumeFetchPartitions(map[string][]int32{r.cfg.Topic: stale})
+	}
+	r.pauseMu.Unlock()
 	r.log.Info("partitions assigned", "partitions", parts)
 	if r.hooks.Assigned != nil {
 		r.hooks.Assigned(ctx, parts)
 	}
 }
 
-func (r *Reader) onRevoked(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
-	r.revoke(ctx, r.topicPartitions(m), false)
+func (r *Reader) onRevoked(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+	r.revoke(ctx, cl, r.topicPartitions(m), false)
 }
 
-func (r *Reader) onLost(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
-	r.revoke(ctx, r.topicPartitions(m), true)
+func (r *Reader) onLost(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
+	r.revoke(ctx, cl, r.topicPartitions(m), true)
 }
 
-func (r *Reader) revoke(ctx context.Context, parts []int32, lost bool) {
+func (r *Reader) revoke(ctx context.Context, cl *kgo.Client, parts []int32, lost bool) {
 	r.mu.Lock()
 	parts = slices.DeleteFunc(parts, func(p int32) bool { _, ok := r.owned[p]; return !ok })
 	for _, p := range parts {
@@ -450,14 +530,22 @@ func (r *Reader) revoke(ctx context.Context, parts []int32, lost bool) {
 		return
 	}
 	disown := func() {
+		r.pauseMu.Lock()
+		defer r.pauseMu.Unlock()
 		r.commitMu.Lock()
 		r.mu.Lock()
 		for _, p := range parts {
 			delete(r.owned, p)
 			r.buf.drop(p)
 		}
+		paused := r.removePartsLocked(parts)
 		r.mu.Unlock()
 		r.commitMu.Unlock()
+		// franz-go keeps partitions paused across assignments: a
+		// partition assigned here again must be fetched.
+		if len(paused) > 0 && !r.closing.Load() {
+			cl.ResumeFetchPartitions(map[string][]int32{r.cfg.Topic: paused})
+		}
 	}
 	if lost {
 		r.log.Warn("partitions lost", "partitions", parts)
@@ -515,6 +603,9 @@ func (r *Reader) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 		s := starts[p]
 		adjusted[p] = kgo.NewOffset().At(s.offset).WithEpoch(-1)
 		r.buf.assign(p, s.offset)
+		if ps := r.parts[p]; ps != nil {
+			ps.hw, ps.lso = s.hw, s.lso
+		}
 	}
 	r.mu.Unlock()
 	summary := make([]string, 0, len(parts))
@@ -529,8 +620,9 @@ func (r *Reader) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 }
 
 type startOffset struct {
-	offset int64
-	from   string // "table", "earliest", "latest"
+	offset  int64
+	from    string // "table", "earliest", "latest"
+	hw, lso int64  // as listed
 }
 
 // resolveStarts asks the table for the partitions' next offsets and resolves
@@ -552,6 +644,10 @@ func (r *Reader) resolveStarts(ctx context.Context, parts []int32) (map[int32]st
 	if err != nil {
 		return nil, fmt.Errorf("source: list last stable offsets: %w", err)
 	}
+	ends, err := r.adm.ListEndOffsets(ctx, r.cfg.Topic)
+	if err != nil {
+		return nil, fmt.Errorf("source: list end offsets: %w", err)
+	}
 	lookup := func(l kadm.ListedOffsets, p int32) (int64, error) {
 		o, ok := l.Lookup(r.cfg.Topic, p)
 		if !ok {
@@ -569,6 +665,10 @@ func (r *Reader) resolveStarts(ctx context.Context, parts []int32) (map[int32]st
 		if err != nil {
 			return nil, fmt.Errorf("source: last stable offset: %w", err)
 		}
+		end, err := lookup(ends, p)
+		if err != nil {
+			return nil, fmt.Errorf("source: end offset: %w", err)
+		}
 		off, ok := table[p]
 		switch {
 		case ok && off >= 0:
@@ -580,18 +680,21 @@ func (r *Reader) resolveStarts(ctx context.Context, parts []int32) (map[int32]st
 				r.log.Error("table offset is beyond the last stable offset (topic recreated or truncated?); if it is beyond the log end, reading restarts at the log start",
 					"partition", p, "table_offset", off, "last_stable", stable)
 			}
-			out[p] = startOffset{off, "table"}
+			out[p] = startOffset{offset: off, from: "table"}
 		case r.cfg.ResetOffset == ResetLatest:
 			if ok {
 				r.log.Warn("ignoring negative table offset", "partition", p, "table_offset", off)
 			}
-			out[p] = startOffset{stable, ResetLatest}
+			out[p] = startOffset{offset: stable, from: ResetLatest}
 		default:
 			if ok {
 				r.log.Warn("ignoring negative table offset", "partition", p, "table_offset", off)
 			}
-			out[p] = startOffset{logStart, ResetEarliest}
+			out[p] = startOffset{offset: logStart, from: ResetEarliest}
 		}
+		s := out[p]
+		s.hw, s.lso = end, stable
+		out[p] = s
 	}
 	return out, nil
 }

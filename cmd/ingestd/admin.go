@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/lakestream/lakestream/checkpoint"
+	"github.com/lakestream/lakestream/source"
 )
 
 // serveAdmin serves the admin endpoint: /status says what every worker is
-// doing and the pipeline's counters; /healthz answers ok. It returns a
+// doing, every partition's position, lag, event time and pause state, and
+// the pipeline's counters; /healthz answers ok. It returns a
 // function that stops the server.
-func serveAdmin(addr string, coord *checkpoint.Coordinator, logger *slog.Logger) (func(), error) {
+func serveAdmin(addr string, coord *checkpoint.Coordinator, reader *source.Reader, logger *slog.Logger) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -29,6 +31,7 @@ func serveAdmin(addr string, coord *checkpoint.Coordinator, logger *slog.Logger)
 		enc.SetIndent("", "  ")
 		enc.Encode(map[string]any{
 			"workers":        coord.WorkerStates(),
+			"partitions":     reader.PartitionStates(),
 			"records":        st.Records,
 			"bytes":          st.Bytes,
 			"rows":           st.Rows,

@@ -212,7 +212,7 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 	}
 	defer reader.Close()
 	if cfg.Admin.Addr != "" {
-		stop, err := serveAdmin(cfg.Admin.Addr, coord, logger)
+		stop, err := serveAdmin(cfg.Admin.Addr, coord, reader, logger)
 		if err != nil {
 			return err
 		}

@@ -41,6 +41,16 @@ type KafkaConfig struct {
 	// in the rebalance timeout.
 	SessionTimeout   Duration `yaml:"session_timeout"`
 	RebalanceTimeout Duration `yaml:"rebalance_timeout"`
+	// Fair reading: per-partition quotas of each poll (default 1000 records,
+	// 1MiB), a partition is paused past PartitionBuffer buffered bytes
+	// (default 4MiB) or when its event time runs ahead of the slowest by
+	// more than MaxEventTimeSkew (default 0: off); a partition without data
+	// for IdleTimeout (default 1m) stops holding the watermark back.
+	MaxPartitionRecords int      `yaml:"max_partition_records"`
+	MaxPartitionBytes   ByteSize `yaml:"max_partition_bytes"`
+	PartitionBuffer     ByteSize `yaml:"partition_buffer"`
+	MaxEventTimeSkew    Duration `yaml:"max_event_time_skew"`
+	IdleTimeout         Duration `yaml:"idle_timeout"`
 }
 
 // TableConfig says where the table lives.

@@ -206,6 +206,9 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 	reader, err := source.NewReader(source.Config{
 		Brokers: cfg.Kafka.Brokers, Topic: cfg.Kafka.Topic, Group: cfg.Kafka.Group, ResetOffset: cfg.Kafka.Start,
 		SessionTimeout: time.Duration(cfg.Kafka.SessionTimeout), RebalanceTimeout: time.Duration(cfg.Kafka.RebalanceTimeout),
+		MaxPartitionRecords: cfg.Kafka.MaxPartitionRecords, MaxPartitionBytes: int(cfg.Kafka.MaxPartitionBytes),
+		PartitionBufferBytes: int(cfg.Kafka.PartitionBuffer), MaxEventTimeSkew: time.Duration(cfg.Kafka.MaxEventTimeSkew),
+		IdleTimeout: time.Duration(cfg.Kafka.IdleTimeout),
 	}, source.Hooks{StartOffsets: coord.StartOffsets, Revoked: coord.Revoked}, source.WithLogger(logger))
 	if err != nil {
 		return err

@@ -121,8 +121,11 @@ func (c *Coordinator) maintain(ctx context.Context) {
 	}
 }
 
-// abortLocked abandons the open checkpoint: files written for it are
-// deleted and its instant rolled back.
+// abortLocked abandons the open checkpoint, if there is one: its instant is
+// rolled back first and only then are the workers' files deleted, so that
+// files of an instant that turns out committed (its commit was decided
+// before the abort) are never touched. With no open instant the workers
+// hold only committed files: they are left alone.
 func (c *Coordinator) abortLocked(ctx context.Context) {
 	for w := range c.filling {
 		if b := c.filling[w]; b != nil {
@@ -131,18 +134,23 @@ func (c *Coordinator) abortLocked(ctx context.Context) {
 			c.filling[w] = nil
 		}
 	}
+	if c.txn == nil {
+		return
+	}
+	instant := c.txn.Instant()
+	err := c.txn.Abort(ctx)
+	c.txn = nil
+	if err != nil {
+		// Committed after all, or the store is unreachable: either way the
+		// files stay; the next start settles the instant from the table.
+		c.opts.logger.Warn("abort instant: files left to recovery", "instant", instant, "err", err)
+		return
+	}
+	c.journalSettled(instant)
 	for _, w := range c.workers {
 		if r := w.call(ctx, workerMsg{kind: msgAbort}); r.err != nil {
 			c.opts.logger.Warn("abort worker files", "worker", w.id, "err", r.err)
 		}
-	}
-	if c.txn != nil {
-		if err := c.txn.Abort(ctx); err != nil {
-			c.opts.logger.Warn("abort instant", "instant", c.txn.Instant(), "err", err)
-		} else {
-			c.journalSettled(c.txn.Instant())
-		}
-		c.txn = nil
 	}
 }
 

@@ -384,3 +384,63 @@ func TestDeadLetterFailureStops(t *testing.T) {
 		t.Fatalf("offsets committed despite the failed dead letter: %v", cps.SortedPartitions())
 	}
 }
+
+// TestLostPartitionKeepsCommittedFiles: losing partitions right after a
+// commit (found by the torture test) must not delete the committed
+// checkpoint's files, and nothing more is committed afterwards.
+func TestLostPartitionKeepsCommittedFiles(t *testing.T) {
+	for round := 0; round < 5; round++ {
+		mem := objstore.NewMemory()
+		recs := pageviewRecords(20000, time.Now().UTC())
+		p := newPipeline(t, mem, 2, recs, WithInterval(20*time.Millisecond))
+		p.src.batch, p.src.pause = 500, 60*time.Millisecond // commits happen in the gaps
+		go func() {
+			for p.coord.Stats().Checkpoints < int64(1+round) {
+				time.Sleep(time.Millisecond)
+			}
+			p.coord.Revoked(context.Background(), []int32{0}, true)
+		}()
+		err := p.coord.Run(context.Background(), p.src)
+		p.coord.Close()
+		if err == nil || !strings.Contains(err.Error(), "lost") {
+			t.Fatalf("Run = %v, want the lost-partition error", err)
+		}
+		ctx := context.Background()
+		tbl, err := commitlog.Open(ctx, mem)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tbl.Recover(ctx, "bench-0"); err != nil {
+			t.Fatal(err)
+		}
+		snap, err := tbl.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range snap.Files {
+			if _, err := mem.Stat(ctx, f.Path); err != nil {
+				t.Fatalf("round %d: committed file %s is gone: %v", round, f.Path, err)
+			}
+		}
+		cps, _ := tbl.Checkpoints(ctx)
+		var rows, offsets int64
+		tl, _ := tbl.Timeline(ctx)
+		for _, e := range tl.Completed() {
+			m, _ := tbl.ReadCommitMetadata(ctx, e)
+			for _, st := range m.PartitionToWriteStats {
+				for _, s := range st {
+					rows += s.NumWrites
+					if _, err := mem.Stat(ctx, *s.Path); err != nil {
+						t.Fatalf("round %d: file %s of committed instant %s is gone: %v", round, *s.Path, e.Time, err)
+					}
+				}
+			}
+		}
+		for _, pos := range cps.SortedPartitions() {
+			offsets += pos.Next
+		}
+		if rows != offsets {
+			t.Fatalf("round %d: %d rows committed for %d offsets", round, rows, offsets)
+		}
+	}
+}

@@ -45,6 +45,7 @@ func StartIngestd(bin, config, logPath string, env ...string) (*Process, error) 
 	cmd := exec.Command(bin, "run", "--config", config)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		log.Close()
 		return nil, err

@@ -25,6 +25,10 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	if err := c.ensureTxn(ctx); err != nil {
 		return err
 	}
+	if err := c.flushLateLocked(ctx); err != nil {
+		return err
+	}
+	c.stats.lateBuffered.Store(0)
 	for w := range c.workers {
 		if err := c.send(ctx, w); err != nil {
 			return err
@@ -80,10 +84,8 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	if err := c.opts.failpoints.Hit(failpoint.BeforeGroupCommit); err != nil {
 		return err
 	}
-	if err := c.src.CommitGroupOffsets(ctx, cloneOffsets(c.next)); err != nil {
-		// The table is the source of truth; the group only feeds lag tools.
-		c.opts.logger.Warn("commit offsets to the consumer group", "err", err)
-	}
+	// The table is the source of truth; the group only feeds lag tools.
+	c.src.QueueGroupOffsets(cloneOffsets(c.next))
 	elapsed := c.opts.now().Sub(start)
 	c.stats.committed(instant, c.checkpoint, len(files), rows, elapsed)
 	c.opts.logger.Info("checkpoint committed", "checkpoint", c.checkpoint, "instant", instant,
@@ -127,6 +129,8 @@ func (c *Coordinator) maintain(ctx context.Context) {
 // before the abort) are never touched. With no open instant the workers
 // hold only committed files: they are left alone.
 func (c *Coordinator) abortLocked(ctx context.Context) {
+	c.late.reset() // read again from the table's offsets, like the rest
+	c.stats.lateBuffered.Store(0)
 	for w := range c.filling {
 		if b := c.filling[w]; b != nil {
 			b.reset()

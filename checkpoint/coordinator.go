@@ -20,7 +20,10 @@ import (
 type Source interface {
 	Poll(ctx context.Context) ([]*kgo.Record, error)
 	AllowRebalance()
-	CommitGroupOffsets(ctx context.Context, next map[int32]int64) error
+	// QueueGroupOffsets hands the next offsets to the consumer group, for
+	// lag tools, without waiting: a group commit can wait for a rebalance,
+	// and a rebalance waits for this checkpoint.
+	QueueGroupOffsets(next map[int32]int64)
 }
 
 // EventTimeObserver is implemented by sources that pause partitions whose
@@ -105,6 +108,11 @@ type Coordinator struct {
 	mu          sync.Mutex // held while the intake or a checkpoint runs
 	src         Source
 	observer    EventTimeObserver // src, if it observes event times
+	watermarker Watermarker       // src, if it has a watermark
+	wm          int64             // watermark at the start of the poll batch
+	wmOK        bool
+	late        lateBuffer
+	keyBuf      []byte // record key of a late row, before its row is cloned
 	txn         *commitlog.Txn
 	txnParts    map[int32]bool  // partitions the open instant lists (nil: unchecked)
 	checkpoint  int64           // ID of the checkpoint being filled
@@ -281,6 +289,7 @@ func (c *Coordinator) Run(ctx context.Context, src Source) (err error) {
 	c.mu.Lock()
 	c.src = src
 	c.observer, _ = src.(EventTimeObserver)
+	c.watermarker, _ = src.(Watermarker)
 	c.nextDue = c.opts.now().Add(c.opts.interval)
 	c.mu.Unlock()
 	rollEvery := max(time.Second, c.opts.interval/4)

@@ -64,6 +64,9 @@ func templateFields(ts *schemas.TableSchema, t *bucketing.Template) ([]templateF
 // to the dead-letter queue with a reason; every record, good or bad,
 // advances its partition's next offset.
 func (c *Coordinator) intake(ctx context.Context, recs []*kgo.Record) error {
+	if len(recs) > 0 {
+		c.refreshWatermark()
+	}
 	for _, r := range recs {
 		if err := c.intakeOne(ctx, r); err != nil {
 			return err
@@ -136,21 +139,43 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 		c.deadLetter(r, ReasonBadPartition, err.Error())
 		return nil
 	}
+	late := c.lateness(eventTime)
+	if late > 0 && c.opts.maxLateness > 0 && late > c.opts.maxLateness && c.opts.beyondMax == LateDeadLetter {
+		c.deadLetter(r, ReasonTooLate, fmt.Sprintf("event time %s is %v behind the watermark %s; the maximum lateness is %v",
+			time.UnixMicro(eventTime).UTC().Format(time.RFC3339Nano), late.Round(time.Millisecond), time.UnixMicro(c.wm).UTC().Format(time.RFC3339Nano), c.opts.maxLateness))
+		return nil
+	}
 	if err := c.ensureTxn(ctx); err != nil {
 		return err
 	}
-	w := c.cfg.Router.Worker(bucket)
+	if late > 0 {
+		// Batched with the other late rows of its bucket (see lateBuffer).
+		c.keyBuf = c.appendRecordKey(c.keyBuf[:0], r)
+		c.cfg.Schema.SetMeta(rec.Row, schemas.MetaRecordKey, c.keyBuf)
+		c.cfg.Schema.SetKafka(rec.Row, r.Partition, r.Offset, r.Timestamp.UnixMicro(), r.Key)
+		c.late.add(bucket, rec.Row, eventTime)
+		c.stats.late.Add(1)
+		c.stats.lateBuffered.Store(int64(c.late.rows))
+		c.stats.rows.Add(1)
+		if c.late.bytes >= c.opts.lateBufferBytes {
+			if err := c.flushLateLocked(ctx); err != nil {
+				return err
+			}
+			c.stats.lateBuffered.Store(0)
+		}
+		return nil
+	}
+	// A hot bucket is spread over several workers (bucketing.Router.Route),
+	// each writing its own files; a partition's records stay in offset
+	// order within each worker.
+	w := c.cfg.Router.Route(bucket, bucketing.OffsetHash(r.Partition, r.Offset))
 	batch, err := c.batchFor(ctx, w)
 	if err != nil {
 		return err
 	}
 	// Record key topic-partition-offset, in the batch's arena.
 	start := len(batch.arena)
-	batch.arena = append(batch.arena, c.cfg.Topic...)
-	batch.arena = append(batch.arena, '-')
-	batch.arena = strconv.AppendInt(batch.arena, int64(r.Partition), 10)
-	batch.arena = append(batch.arena, '-')
-	batch.arena = strconv.AppendInt(batch.arena, r.Offset, 10)
+	batch.arena = c.appendRecordKey(batch.arena, r)
 	c.cfg.Schema.SetMeta(rec.Row, schemas.MetaRecordKey, batch.arena[start:len(batch.arena):len(batch.arena)])
 	c.cfg.Schema.SetKafka(rec.Row, r.Partition, r.Offset, r.Timestamp.UnixMicro(), r.Key)
 	batch.add(rec.Row, bucket, eventTime)
@@ -159,6 +184,15 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 		return c.send(ctx, w)
 	}
 	return nil
+}
+
+// appendRecordKey appends the default record key, topic-partition-offset.
+func (c *Coordinator) appendRecordKey(dst []byte, r *kgo.Record) []byte {
+	dst = append(dst, c.cfg.Topic...)
+	dst = append(dst, '-')
+	dst = strconv.AppendInt(dst, int64(r.Partition), 10)
+	dst = append(dst, '-')
+	return strconv.AppendInt(dst, r.Offset, 10)
 }
 
 // checkEventTime returns why an event time is absurd, or "". The bounds are

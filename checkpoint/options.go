@@ -26,6 +26,11 @@ type options struct {
 	failpoints     *failpoint.Set
 	keepInstants   int
 	maintainEvery  int
+
+	allowedLateness time.Duration
+	maxLateness     time.Duration
+	beyondMax       LatePolicy
+	lateBufferBytes int64
 }
 
 func defaultOptions() options {
@@ -42,6 +47,8 @@ func defaultOptions() options {
 		now:            time.Now,
 		keepInstants:   30,
 		maintainEvery:  10,
+
+		lateBufferBytes: 32 << 20,
 	}
 }
 
@@ -87,6 +94,19 @@ func WithTimelineMaintenance(keep, every int) Option {
 	return func(o *options) { o.keepInstants, o.maintainEvery = keep, every }
 }
 
+// WithLateData sets how late records are treated. A record is late when its
+// event time is older than the source's watermark (Watermarker) minus
+// allowed; late records are counted and written to their buckets in
+// batches (at the next checkpoint, or when the late rows pass bufferBytes),
+// never one file per late record. A record later than max (0: no maximum)
+// is written anyway (LateWrite) or dead-lettered (LateDeadLetter). Default:
+// allowed 0, max 0, LateWrite, 32 MiB.
+func WithLateData(allowed, max time.Duration, beyondMax LatePolicy, bufferBytes int64) Option {
+	return func(o *options) {
+		o.allowedLateness, o.maxLateness, o.beyondMax, o.lateBufferBytes = allowed, max, beyondMax, bufferBytes
+	}
+}
+
 // WithFailpoints arms the checkpoint's failpoints (tests only). Default none.
 func WithFailpoints(s *failpoint.Set) Option { return func(o *options) { o.failpoints = s } }
 
@@ -109,6 +129,18 @@ func (o options) validate() error {
 	}
 	if o.keepInstants < 1 || o.maintainEvery < 0 {
 		errs = append(errs, fmt.Errorf("timeline maintenance: keep %d instants every %d checkpoints: want keep >= 1, every >= 0", o.keepInstants, o.maintainEvery))
+	}
+	if o.allowedLateness < 0 || o.maxLateness < 0 {
+		errs = append(errs, fmt.Errorf("lateness: allowed %v, max %v: must not be negative", o.allowedLateness, o.maxLateness))
+	}
+	if o.maxLateness > 0 && o.maxLateness < o.allowedLateness {
+		errs = append(errs, fmt.Errorf("max lateness %v is below the allowed lateness %v", o.maxLateness, o.allowedLateness))
+	}
+	if o.beyondMax != LateWrite && o.beyondMax != LateDeadLetter {
+		errs = append(errs, fmt.Errorf("late policy %d: want LateWrite or LateDeadLetter", o.beyondMax))
+	}
+	if o.lateBufferBytes < 1<<10 {
+		errs = append(errs, fmt.Errorf("late buffer %d bytes: want at least 1 KiB", o.lateBufferBytes))
 	}
 	if o.logger == nil || o.now == nil {
 		errs = append(errs, errors.New("logger and clock must not be nil"))

@@ -56,11 +56,10 @@ func (s *fetchedSource) polledCount() int {
 	return s.pos
 }
 
-func (s *fetchedSource) CommitGroupOffsets(_ context.Context, next map[int32]int64) error {
+func (s *fetchedSource) QueueGroupOffsets(next map[int32]int64) {
 	s.mu.Lock()
 	s.commits = append(s.commits, next)
 	s.mu.Unlock()
-	return nil
 }
 
 // deadLetterList keeps dead letters in memory; Flush can be made to fail.
@@ -113,6 +112,12 @@ func newPipeline(tb testing.TB, bucket objstore.Bucket, workers int, recs []*kgo
 
 func newJournaledPipeline(tb testing.TB, bucket objstore.Bucket, workers int, recs []*kgo.Record, j *Journal, opts ...Option) *pipeline {
 	tb.Helper()
+	return newPipelineWith(tb, bucket, workers, recs, j, nil, opts...)
+}
+
+// newPipelineWith is newJournaledPipeline with extra writer options.
+func newPipelineWith(tb testing.TB, bucket objstore.Bucket, workers int, recs []*kgo.Record, j *Journal, wopts []writer.Option, opts ...Option) *pipeline {
+	tb.Helper()
 	ctx := context.Background()
 	var specs []schemas.FieldSpec
 	if err := yaml.Unmarshal([]byte(pageviewSchema), &specs); err != nil {
@@ -145,7 +150,7 @@ func newJournaledPipeline(tb testing.TB, bucket objstore.Bucket, workers int, re
 		Table: table, Topic: "pageviews", WriterID: "bench-0", Schema: ts, Decoder: schemas.NewJSONDecoder(ts),
 		Template: tmpl, Router: router, DeadLetters: p.dlq,
 		NewWriterSet: func(w int) (*writer.Set, error) {
-			wo := []writer.Option{writer.WithSpoolDir(spool)}
+			wo := append([]writer.Option{writer.WithSpoolDir(spool)}, wopts...)
 			if j != nil {
 				wo = append(wo, writer.WithBeforeUpload(j.BeforeUpload))
 			}

@@ -14,6 +14,10 @@ type stats struct {
 	bytes   atomic.Int64 // value bytes polled
 	rows    atomic.Int64 // rows handed to workers
 
+	late         atomic.Int64 // late records written (batched)
+	lateFlushes  atomic.Int64 // batches of late rows handed to workers
+	lateBuffered atomic.Int64 // late rows waiting
+
 	mu             sync.Mutex
 	dead           map[string]int64
 	checkpoints    int64
@@ -43,9 +47,16 @@ func (s *stats) committed(instant string, checkpoint int64, files int, rows int6
 
 // Stats is a snapshot of the coordinator's counters.
 type Stats struct {
-	Records        int64
-	Bytes          int64
-	Rows           int64
+	Records int64
+	Bytes   int64
+	Rows    int64
+	// LateRecords counts records older than the watermark minus the
+	// allowed lateness that were written (in LateFlushes batches);
+	// LateBuffered are waiting for the next batch. Records beyond the
+	// maximum lateness that were dead-lettered count under DeadLetters.
+	LateRecords    int64
+	LateFlushes    int64
+	LateBuffered   int64
 	DeadLetters    map[string]int64
 	Checkpoints    int64
 	Files          int64
@@ -62,6 +73,7 @@ func (c *Coordinator) Stats() Stats {
 	defer s.mu.Unlock()
 	return Stats{
 		Records: s.records.Load(), Bytes: s.bytes.Load(), Rows: s.rows.Load(),
+		LateRecords: s.late.Load(), LateFlushes: s.lateFlushes.Load(), LateBuffered: s.lateBuffered.Load(),
 		DeadLetters: maps.Clone(s.dead), Checkpoints: s.checkpoints, Files: s.files,
 		RowsCommitted: s.rowsCommitted, LastInstant: s.lastInstant,
 		LastCheckpoint: s.lastCheckpoint, LastDuration: s.lastDuration,

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -27,16 +28,20 @@ import (
 // The torture tests prove exactly-once delivery by force: ingestd replicas
 // (child processes, one consumer group, one table) are SIGKILLed at random
 // moments, crashed at every failpoint of the commit path, stopped
-// gracefully, added and removed while a producer writes records with unique
-// IDs; at the end the table must hold every produced record exactly once.
+// gracefully, paused past their session (SIGSTOP zombies), added and
+// removed, while the Kafka brokers fail requests, drop connections, elect
+// leaders, move the group coordinator and restart, and a producer writes
+// records with unique IDs; at the end the table must hold every produced
+// record exactly once.
 //
 // Environment:
 //
 //	LAKESTREAM_TORTURE_SEED=<n>     replay the action sequence of a run (the
 //	                                timing, hence the interleaving, differs)
-//	LAKESTREAM_TORTURE_CYCLES=<n>   cycles per storage (default 15; make torture: 250)
-//	LAKESTREAM_TORTURE_ZOMBIES=1    add the zombie actions to TestTorture and
-//	                                run TestTortureZombie (a few minutes)
+//	LAKESTREAM_TORTURE_CYCLES=<n>   cycles per storage (default 20; make torture: 250)
+//	LAKESTREAM_TORTURE_ZOMBIES=1    add zombies stalled right before their commit
+//	                                to TestTorture (SIGSTOP zombies are always
+//	                                in it) and run TestTortureZombie (minutes)
 //	LAKESTREAM_TORTURE_LOG=1        print the cycle log of passing runs too (-v)
 //	LAKESTREAM_TORTURE_STRICT=1     a SIGTERM must exit 0 even when the replica
 //	                                was fenced or lost its partitions, and a
@@ -72,10 +77,9 @@ type tortureOptions struct {
 
 func TestTorture(t *testing.T) {
 	seed := tortureSeed(t)
-	cycles := envInt(t, "LAKESTREAM_TORTURE_CYCLES", 15)
-	weights := map[string]int{"kill": 4, "failpoint": 3, "scale": 2, "sigterm": 1}
+	cycles := envInt(t, "LAKESTREAM_TORTURE_CYCLES", 20)
+	weights := map[string]int{"kill": 4, "failpoint": 3, "scale": 2, "sigterm": 1, "kafka": 2, "zombie": 1}
 	if os.Getenv("LAKESTREAM_TORTURE_ZOMBIES") == "1" {
-		weights["zombie"] = 1
 		weights["zombie-commit"] = 1
 	}
 	for i, storage := range []string{"filesystem", "s3"} {
@@ -161,6 +165,8 @@ type torture struct {
 	counts    map[string]int // what really happened, by kind
 	fired     map[string]int // failpoint name -> crashes it caused
 	fpNext    int            // next failpoint to arm, index into failpoint.Names
+	kafkaNext int            // next Kafka fault, index into kafkaFaults
+	faultSeq  atomic.Int64   // requests seen by a connection-dropping control
 	wanted    [tortureSlots]bool
 	lastCrash time.Time // last time a process died without cleaning up
 }
@@ -248,6 +254,8 @@ admin:
 			tt.zombie(true)
 		case "zombie-commit":
 			tt.zombieAtCommit()
+		case "kafka":
+			tt.kafkaFault()
 		}
 		tt.counts["cycles"]++
 	}
@@ -355,23 +363,34 @@ func (tt *torture) sleepRandom(max time.Duration) time.Duration {
 	return d
 }
 
-// pickAction draws the cycle's action, forcing failpoint cycles while some
-// failpoint has not fired yet and few cycles are left.
+// pickAction draws the cycle's action, forcing the actions some of whose
+// kinds have not happened yet (a failpoint that has not fired, a Kafka
+// fault not injected, no SIGSTOP zombie) when few cycles are left.
 func (tt *torture) pickAction() string {
 	left := tt.opts.cycles - tt.cycle + 1
 	if tt.opts.weights["zombie-long"] > 0 && tt.counts["sigstop-long"] == 0 && left == 1 {
 		return "zombie-long"
 	}
-	if w := tt.opts.weights["failpoint"]; w > 0 {
-		missing := 0
+	var missing []string // one entry per kind still missing
+	if tt.opts.weights["failpoint"] > 0 {
 		for _, n := range failpoint.Names {
 			if tt.fired[n] == 0 {
-				missing++
+				missing = append(missing, "failpoint")
 			}
 		}
-		if missing > 0 && left <= missing+1 {
-			return "failpoint"
+	}
+	if tt.opts.weights["kafka"] > 0 {
+		for _, k := range kafkaFaults {
+			if tt.counts["kafka-"+k] == 0 {
+				missing = append(missing, "kafka")
+			}
 		}
+	}
+	if tt.opts.weights["zombie"] > 0 && tt.counts["sigstop"] == 0 {
+		missing = append(missing, "zombie")
+	}
+	if len(missing) > 0 && left <= len(missing)+1 {
+		return missing[0]
 	}
 	names := make([]string, 0, len(tt.opts.weights))
 	total := 0

@@ -68,6 +68,11 @@ type Config struct {
 	SessionTimeout   time.Duration
 	RebalanceTimeout time.Duration
 
+	// GroupCommitTimeout bounds one background commit of offsets to the
+	// consumer group (QueueGroupOffsets); default 5 s. A commit that times
+	// out is logged and superseded by the next one.
+	GroupCommitTimeout time.Duration
+
 	// MaxPollRecords caps the records one Poll returns; default 10000.
 	MaxPollRecords int
 
@@ -155,6 +160,9 @@ func (c Config) Validate() error {
 	if c.RebalanceTimeout < 0 || (c.RebalanceTimeout > 0 && c.RebalanceTimeout < 100*time.Millisecond) {
 		add("rebalance timeout %v: want 0 (default) or at least 100ms", c.RebalanceTimeout)
 	}
+	if c.GroupCommitTimeout < 0 || (c.GroupCommitTimeout > 0 && c.GroupCommitTimeout < 10*time.Millisecond) {
+		add("group commit timeout %v: want 0 (default) or at least 10ms", c.GroupCommitTimeout)
+	}
 	if c.MaxPollRecords < 0 {
 		add("max poll records %d is negative", c.MaxPollRecords)
 	}
@@ -196,6 +204,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FetchMaxPartitionBytes > c.FetchMaxBytes {
 		c.FetchMaxPartitionBytes = c.FetchMaxBytes
+	}
+	if c.GroupCommitTimeout == 0 {
+		c.GroupCommitTimeout = DefaultGroupCommitTimeout
 	}
 	if c.MaxPollRecords == 0 {
 		c.MaxPollRecords = DefaultMaxPollRecords

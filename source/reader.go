@@ -94,6 +94,8 @@ type Reader struct {
 	// removed, no commit of those partitions is in flight or can start.
 	commitMu sync.RWMutex
 
+	groupCommits *groupCommitter // QueueGroupOffsets
+
 	gateHeld atomic.Bool // a Poll returned records; AllowRebalance not called yet
 
 	closeOnce sync.Once
@@ -118,6 +120,8 @@ func NewReader(cfg Config, hooks Hooks, opts ...Option) (*Reader, error) {
 		owned:  make(map[int32]struct{}),
 		parts:  make(map[int32]*partState),
 		closed: make(chan struct{}),
+
+		groupCommits: newGroupCommitter(),
 	}
 	r.buf.setQuotas(cfg.MaxPartitionRecords, cfg.MaxPartitionBytes)
 	kopts := connOpts(r.log, cfg.Brokers, cfg.ClientID, cfg.TLS, cfg.SASLMechanism, cfg.SASLUser, cfg.SASLPassword)
@@ -159,6 +163,7 @@ func NewReader(cfg Config, hooks Hooks, opts ...Option) (*Reader, error) {
 	r.cl = cl
 	r.adm = kadm.NewClient(cl)
 	close(r.ready)
+	go r.runGroupCommits()
 	r.log.Info("reader started", "config", cfg.String())
 	return r, nil
 }
@@ -459,6 +464,7 @@ func (r *Reader) Close() {
 		if r.gateHeld.Load() {
 			r.log.Warn("closing with polled records not released by AllowRebalance")
 		}
+		r.stopGroupCommits()
 		r.cl.CloseAllowingRebalance()
 		r.mu.Lock()
 		clear(r.owned)
@@ -557,6 +563,9 @@ func (r *Reader) revoke(ctx context.Context, cl *kgo.Client, parts []int32, lost
 		r.hooks.Revoked(ctx, parts, lost)
 	}
 	if !lost {
+		// What the pipeline committed for them goes to the group before
+		// they move, so lag tools see the handover offsets.
+		r.flushGroupOffsets(parts)
 		disown()
 	}
 }

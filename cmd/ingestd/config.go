@@ -309,6 +309,10 @@ var overrides = []override{
 	{"table", "LAKESTREAM_TABLE_URL", "table URL", func(c *Config, v string) error { c.Table.URL = v; return nil }},
 	{"registry", "LAKESTREAM_REGISTRY", "Schema Registry URL", func(c *Config, v string) error { c.Format.Registry = v; return nil }},
 	{"writer-id", "LAKESTREAM_WRITER_ID", "writer ID, unique per replica", func(c *Config, v string) error { c.Checkpoint.WriterID = v; return nil }},
+	{"state-dir", "LAKESTREAM_STATE_DIR", "local state directory (checkpoint journal), one per replica", func(c *Config, v string) error {
+		c.Checkpoint.StateDir = v
+		return nil
+	}},
 	{"admin-addr", "LAKESTREAM_ADMIN_ADDR", "admin HTTP address (empty disables)", func(c *Config, v string) error { c.Admin.Addr = v; return nil }},
 	{"checkpoint-interval", "LAKESTREAM_CHECKPOINT_INTERVAL", "checkpoint interval", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)

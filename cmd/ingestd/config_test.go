@@ -107,11 +107,11 @@ func TestOverridePrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"LAKESTREAM_WRITER_ID": "from-env", "LAKESTREAM_CHECKPOINT_INTERVAL": "5s", "LAKESTREAM_BROKERS": "a:1,b:2"}
+	env := map[string]string{"LAKESTREAM_WRITER_ID": "from-env", "LAKESTREAM_CHECKPOINT_INTERVAL": "5s", "LAKESTREAM_BROKERS": "a:1,b:2", "LAKESTREAM_STATE_DIR": "/var/lib/lakestream/r1"}
 	if err := cfg.applyEnv(func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Checkpoint.WriterID != "from-env" || time.Duration(cfg.Checkpoint.Interval) != 5*time.Second || len(cfg.Kafka.Brokers) != 2 {
+	if cfg.Checkpoint.WriterID != "from-env" || time.Duration(cfg.Checkpoint.Interval) != 5*time.Second || len(cfg.Kafka.Brokers) != 2 || cfg.Checkpoint.StateDir != "/var/lib/lakestream/r1" {
 		t.Fatalf("environment did not override the file: %+v", cfg.Checkpoint)
 	}
 	bad := map[string]string{"LAKESTREAM_CHECKPOINT_INTERVAL": "often", "LAKESTREAM_WORKERS": "many"}

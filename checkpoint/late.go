@@ -1,0 +1,136 @@
+package checkpoint
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// LatePolicy says what happens to a record later than the maximum lateness.
+type LatePolicy int
+
+const (
+	// LateWrite writes it to its bucket like any late record.
+	LateWrite LatePolicy = iota
+	// LateDeadLetter sends it to the dead-letter queue (reason too_late).
+	LateDeadLetter
+)
+
+// ReasonTooLate is the dead-letter reason of a record later than the
+// maximum lateness under LateDeadLetter.
+const ReasonTooLate = "too_late"
+
+// Watermarker is implemented by sources that track an event-time watermark
+// (source.Reader): the minimum event time of the active partitions minus
+// the allowed out-of-orderness.
+type Watermarker interface {
+	Watermark() (micros int64, ok bool)
+}
+
+// lateRows holds the late rows of one bucket until they are written.
+type lateRows struct {
+	rows  []parquet.Row
+	times []int64
+}
+
+// lateBuffer batches late records: a record older than the watermark minus
+// the allowed lateness belongs to a bucket whose files have usually been
+// rolled already, so writing it at once would open (and, past the open-file
+// bound, close) a file per late record. Late rows are kept here, grouped by
+// bucket, and written together at the next checkpoint, or earlier when
+// they pass their memory bound: one file per late bucket per flush.
+type lateBuffer struct {
+	buckets map[string]*lateRows
+	rows    int
+	bytes   int64
+}
+
+func (l *lateBuffer) add(bucket string, row parquet.Row, eventTime int64) {
+	if l.buckets == nil {
+		l.buckets = map[string]*lateRows{}
+	}
+	b := l.buckets[bucket]
+	if b == nil {
+		b = &lateRows{}
+		l.buckets[bucket] = b
+	}
+	row = row.Clone()
+	b.rows = append(b.rows, row)
+	b.times = append(b.times, eventTime)
+	l.rows++
+	l.bytes += rowBytes(row)
+}
+
+func (l *lateBuffer) reset() {
+	clear(l.buckets)
+	l.rows, l.bytes = 0, 0
+}
+
+// rowBytes estimates the memory of a cloned row.
+func rowBytes(row parquet.Row) int64 {
+	n := int64(len(row)) * 24 // parquet.Value
+	for _, v := range row {
+		if k := v.Kind(); k == parquet.ByteArray || k == parquet.FixedLenByteArray {
+			n += int64(len(v.ByteArray()))
+		}
+	}
+	return n
+}
+
+// lateness classifies a record's event time against the watermark read at
+// the start of the current poll batch: 0 means on time, otherwise how late
+// it is beyond the allowed lateness.
+func (c *Coordinator) lateness(eventTime int64) time.Duration {
+	if !c.wmOK {
+		return 0
+	}
+	limit := c.wm - c.opts.allowedLateness.Microseconds()
+	if eventTime >= limit {
+		return 0
+	}
+	return time.Duration(c.wm-eventTime) * time.Microsecond
+}
+
+// refreshWatermark reads the source's watermark once per poll batch.
+func (c *Coordinator) refreshWatermark() {
+	if c.watermarker == nil {
+		c.wmOK = false
+		return
+	}
+	c.wm, c.wmOK = c.watermarker.Watermark()
+}
+
+// flushLateLocked hands the buffered late rows to their workers, bucket by
+// bucket, so that each worker writes a late bucket's rows together.
+func (c *Coordinator) flushLateLocked(ctx context.Context) error {
+	if c.late.rows == 0 {
+		return nil
+	}
+	buckets := make([]string, 0, len(c.late.buckets))
+	for b := range c.late.buckets {
+		buckets = append(buckets, b)
+	}
+	slices.Sort(buckets)
+	for _, bucket := range buckets {
+		lr := c.late.buckets[bucket]
+		w := c.cfg.Router.Worker(bucket)
+		for i, row := range lr.rows {
+			batch, err := c.batchFor(ctx, w)
+			if err != nil {
+				return fmt.Errorf("flush late rows: %w", err)
+			}
+			batch.add(row, bucket, lr.times[i])
+			if batch.len() >= c.opts.batchRows {
+				if err := c.send(ctx, w); err != nil {
+					return fmt.Errorf("flush late rows: %w", err)
+				}
+			}
+		}
+	}
+	c.stats.lateFlushes.Add(1)
+	c.late.reset()
+	return nil
+}

@@ -55,7 +55,13 @@ fuzz:
 BENCHTIME ?= 200000x
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkPipeline|BenchmarkDuckDBReference' -benchtime $(BENCHTIME) -cpu 1,2 -count 1 ./checkpoint
+	$(GO) test -run '^$$' -bench 'BenchmarkHotBucket' -benchtime $(BENCHTIME) -cpu 2 -count 1 ./checkpoint
+	$(GO) test -run '^$$' -bench 'BenchmarkManyBuckets' -benchtime 20000x -cpu 2 -count 1 ./checkpoint
 	$(GO) test -run '^$$' -bench . -cpu 1 -count 1 ./schemas ./writer
+	$(GO) test -run '^$$' -bench 'KeyGroupBalance' -benchtime 1x -count 1 ./bucketing
+	$(GO) test -run '^$$' -bench 'Route|Worker|Hash' -benchmem -count 1 ./bucketing
+	$(GO) test -run '^$$' -bench 'Fairness' -benchtime 1x -count 1 ./source
+	$(GO) test -run '^$$' -bench 'ObserveEventTime' -benchtime 200000x -count 1 ./source
 
 clean:
 	rm -rf bin
@@ -64,9 +70,11 @@ clean:
 # crashed at every failpoint, stopped, added and removed for TORTURE_CYCLES
 # cycles per storage (local filesystem and versitygw S3), then every
 # produced record checked once in the table. One summary line per storage.
-# LAKESTREAM_TORTURE_SEED=<n> replays a run's actions; LAKESTREAM_TORTURE_ZOMBIES=1
-# adds SIGSTOP zombies (and runs TestTortureZombie).
+# Kafka faults (NOT_LEADER, dropped connections, broker restarts, leader
+# elections, coordinator moves) and SIGSTOP zombies are in every run; here
+# LAKESTREAM_TORTURE_ZOMBIES=1 adds zombies stalled before their commit and
+# runs TestTortureZombie too. LAKESTREAM_TORTURE_SEED=<n> replays a run's actions.
 TORTURE_CYCLES ?= 250
 .PHONY: torture
 torture: tools
-	LAKESTREAM_TORTURE_CYCLES=$(TORTURE_CYCLES) $(GO) test -count=1 -v -run '^TestTorture' -timeout 120m ./e2e/
+	LAKESTREAM_TORTURE_ZOMBIES=1 LAKESTREAM_TORTURE_CYCLES=$(TORTURE_CYCLES) $(GO) test -count=1 -v -run '^TestTorture' -timeout 120m ./e2e/

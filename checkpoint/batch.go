@@ -14,6 +14,7 @@ type rowBatch struct {
 	buckets []string
 	times   []int64
 	arena   []byte
+	rows    []parquet.Row // views of the rows, built by rowViews
 }
 
 func (b *rowBatch) reset() {
@@ -22,6 +23,7 @@ func (b *rowBatch) reset() {
 	b.buckets = b.buckets[:0]
 	b.times = b.times[:0]
 	b.arena = b.arena[:0]
+	b.rows = b.rows[:0]
 }
 
 func (b *rowBatch) len() int { return len(b.ends) }
@@ -33,10 +35,14 @@ func (b *rowBatch) add(row parquet.Row, bucket string, eventTime int64) {
 	b.times = append(b.times, eventTime)
 }
 
-func (b *rowBatch) row(i int) parquet.Row {
+// rowViews returns the rows of the batch, row i being
+// values[ends[i-1]:ends[i]]. The views are valid until reset.
+func (b *rowBatch) rowViews() []parquet.Row {
+	b.rows = b.rows[:0]
 	start := 0
-	if i > 0 {
-		start = b.ends[i-1]
+	for _, end := range b.ends {
+		b.rows = append(b.rows, b.values[start:end:end])
+		start = end
 	}
-	return b.values[start:b.ends[i]]
+	return b.rows
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"database/sql"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -23,7 +24,8 @@ func BenchmarkPipeline(b *testing.B) {
 	for _, r := range recs {
 		bytes += int64(len(r.Value))
 	}
-	bucket, err := objstore.NewFilesystem(b.TempDir())
+	root := b.TempDir()
+	bucket, err := objstore.NewFilesystem(root)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -41,6 +43,28 @@ func BenchmarkPipeline(b *testing.B) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "records/s")
 	b.ReportMetric(float64(bytes)/elapsed.Seconds()/1e6, "MB/s")
 	b.ReportMetric(float64(st.Checkpoints), "commits")
+	b.ReportMetric(float64(parquetBytes(b, root))/float64(b.N), "file-B/record")
+}
+
+// parquetBytes returns the total size of the Parquet files under root.
+func parquetBytes(tb testing.TB, root string) int64 {
+	tb.Helper()
+	var n int64
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(path) != ".parquet" {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		n += info.Size()
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n
 }
 
 // BenchmarkDuckDBReference is the reference for BenchmarkPipeline: DuckDB

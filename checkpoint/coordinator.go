@@ -112,6 +112,7 @@ type Coordinator struct {
 	wm          int64             // watermark at the start of the poll batch
 	wmOK        bool
 	late        lateBuffer
+	budget      memoryBudget // shared by the workers
 	keyBuf      []byte // record key of a late row, before its row is cloned
 	txn         *commitlog.Txn
 	txnParts    map[int32]bool  // partitions the open instant lists (nil: unchecked)
@@ -157,6 +158,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Coordinator, error) 
 		checkpoint:  cps.Writers[cfg.WriterID].CheckpointID + 1,
 		stats:       newStats(),
 	}
+	c.budget.limit = o.memoryBudget
 	c.hard, c.cancelHard = context.WithCancel(context.Background())
 	for i := range cfg.Router.Parallelism() {
 		set, err := cfg.NewWriterSet(i)
@@ -169,6 +171,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Coordinator, error) 
 		}
 		w := newWorker(i, set)
 		w.retryMin, w.retryMax = o.retryMin, o.retryMax
+		w.budget = &c.budget
 		c.workers = append(c.workers, w)
 	}
 	c.filling = make([]*rowBatch, len(c.workers))

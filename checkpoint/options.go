@@ -31,6 +31,7 @@ type options struct {
 	maxLateness     time.Duration
 	beyondMax       LatePolicy
 	lateBufferBytes int64
+	memoryBudget    int64
 }
 
 func defaultOptions() options {
@@ -49,6 +50,7 @@ func defaultOptions() options {
 		maintainEvery:  10,
 
 		lateBufferBytes: 32 << 20,
+		memoryBudget:    256 << 20,
 	}
 }
 
@@ -107,6 +109,14 @@ func WithLateData(allowed, max time.Duration, beyondMax LatePolicy, bufferBytes 
 	}
 }
 
+// WithMemoryBudget bounds the column data buffered in memory by all workers
+// together: past it, the largest buffers are written to their files'
+// spool (the files stay open). 0 disables the bound. The process's heap is
+// larger than the budget by the writers' fixed overhead (page buffers and
+// dictionaries of every open file: bound them with the writer's open-file
+// limit). Default 256 MiB.
+func WithMemoryBudget(n int64) Option { return func(o *options) { o.memoryBudget = n } }
+
 // WithFailpoints arms the checkpoint's failpoints (tests only). Default none.
 func WithFailpoints(s *failpoint.Set) Option { return func(o *options) { o.failpoints = s } }
 
@@ -141,6 +151,9 @@ func (o options) validate() error {
 	}
 	if o.lateBufferBytes < 1<<10 {
 		errs = append(errs, fmt.Errorf("late buffer %d bytes: want at least 1 KiB", o.lateBufferBytes))
+	}
+	if o.memoryBudget < 0 || (o.memoryBudget > 0 && o.memoryBudget < 1<<20) {
+		errs = append(errs, fmt.Errorf("memory budget %d bytes: want 0 (off) or at least 1 MiB", o.memoryBudget))
 	}
 	if o.logger == nil || o.now == nil {
 		errs = append(errs, errors.New("logger and clock must not be nil"))

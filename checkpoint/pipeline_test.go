@@ -25,10 +25,14 @@ type fetchedSource struct {
 	pos     int
 	pause   time.Duration // between batches, to spread records over checkpoints
 	done    func()
+	onPoll  func() // called at every Poll, if set
 	commits []map[int32]int64
 }
 
 func (s *fetchedSource) Poll(ctx context.Context) ([]*kgo.Record, error) {
+	if s.onPoll != nil {
+		s.onPoll()
+	}
 	if s.pause > 0 {
 		time.Sleep(s.pause)
 	}

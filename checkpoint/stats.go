@@ -54,9 +54,14 @@ type Stats struct {
 	// allowed lateness that were written (in LateFlushes batches);
 	// LateBuffered are waiting for the next batch. Records beyond the
 	// maximum lateness that were dead-lettered count under DeadLetters.
-	LateRecords    int64
-	LateFlushes    int64
-	LateBuffered   int64
+	LateRecords  int64
+	LateFlushes  int64
+	LateBuffered int64
+	// BufferedBytes is the column data the workers buffer (as last
+	// reported); BudgetFlushes counts buffers written out because the
+	// memory budget was exceeded.
+	BufferedBytes  int64
+	BudgetFlushes  int64
 	DeadLetters    map[string]int64
 	Checkpoints    int64
 	Files          int64
@@ -74,6 +79,7 @@ func (c *Coordinator) Stats() Stats {
 	return Stats{
 		Records: s.records.Load(), Bytes: s.bytes.Load(), Rows: s.rows.Load(),
 		LateRecords: s.late.Load(), LateFlushes: s.lateFlushes.Load(), LateBuffered: s.lateBuffered.Load(),
+		BufferedBytes: c.budget.total.Load(), BudgetFlushes: c.budget.flushes.Load(),
 		DeadLetters: maps.Clone(s.dead), Checkpoints: s.checkpoints, Files: s.files,
 		RowsCommitted: s.rowsCommitted, LastInstant: s.lastInstant,
 		LastCheckpoint: s.lastCheckpoint, LastDuration: s.lastDuration,

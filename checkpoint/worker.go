@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/lakestream/lakestream/writer"
-	"github.com/parquet-go/parquet-go"
 )
 
 // A worker owns one writer.Set: the open files of the buckets routed to it.
@@ -23,7 +22,12 @@ type worker struct {
 	retryMin, retryMax time.Duration
 	// state for the admin endpoint and slow-operation logs
 	state atomic.Value // string
-	err   error        // sticky error of the current checkpoint
+	stats atomic.Pointer[WorkerStats]
+	// the memory budget shared by all workers, and this worker's share of
+	// its total as last reported
+	budget   *memoryBudget
+	reported int64
+	err      error // sticky error of the current checkpoint
 }
 
 type msgKind int
@@ -78,6 +82,8 @@ func (w *worker) run(ctx context.Context, rollEvery time.Duration) {
 				if err := w.set.RollIdle(ctx); err != nil {
 					w.err = fmt.Errorf("worker %d: roll idle files: %w", w.id, err)
 				}
+				w.forgetBudget()
+				w.publishStats()
 				w.state.Store("idle")
 			}
 		}
@@ -95,12 +101,7 @@ func (w *worker) handle(ctx context.Context, m workerMsg) {
 	case msgRows:
 		w.state.Store(fmt.Sprintf("writing %d rows", m.batch.len()))
 		if w.err == nil {
-			for i := range m.batch.len() {
-				if err := w.write(ctx, m.batch.buckets[i], m.batch.row(i), m.batch.times[i]); err != nil {
-					w.err = err
-					break
-				}
-			}
+			w.err = w.writeBatch(ctx, m.batch)
 		}
 		m.batch.reset()
 		w.free <- m.batch
@@ -124,21 +125,36 @@ func (w *worker) handle(ctx context.Context, m workerMsg) {
 		w.err = nil
 		m.reply <- workerReply{err: err}
 	}
+	if w.err == nil && m.kind == msgRows {
+		if err := w.enforceBudget(ctx); err != nil {
+			w.err = fatal(err)
+		}
+	} else {
+		w.forgetBudget()
+	}
+	w.publishStats()
 	w.state.Store("idle")
 }
 
-// write writes one row, retrying failed uploads with backoff. A write that
-// keeps failing, or a writer that lost rows, is fatal: the checkpoint
-// cannot be completed, and a restart replays from the table.
-func (w *worker) write(ctx context.Context, bucket string, row parquet.Row, eventTime int64) error {
-	for attempt := 0; ; attempt++ {
-		err := w.set.Write(ctx, bucket, row, eventTime)
+// writeBatch writes a batch's rows, retrying failed uploads with backoff.
+// A row whose write keeps failing, or a writer that lost rows, is fatal:
+// the checkpoint cannot be completed, and a restart replays from the table.
+func (w *worker) writeBatch(ctx context.Context, b *rowBatch) error {
+	rows := b.rowViews()
+	done, attempt := 0, 0
+	for done < len(rows) {
+		n, err := w.set.WriteBatch(ctx, b.buckets[done:], rows[done:], b.times[done:])
+		done += n
 		if err == nil {
-			return nil
+			continue
+		}
+		if n > 0 {
+			attempt = 0 // the attempts are of the row that failed
 		}
 		if lost := w.set.Failed(); lost != nil {
 			return fatal(fmt.Errorf("worker %d: %w", w.id, lost))
 		}
+		bucket := b.buckets[done]
 		if attempt+1 >= maxWriteAttempts || ctx.Err() != nil {
 			return fatal(fmt.Errorf("worker %d: write to %s after %d attempts: %w", w.id, bucket, attempt+1, err))
 		}
@@ -146,7 +162,9 @@ func (w *worker) write(ctx context.Context, bucket string, row parquet.Row, even
 		if serr := sleepCtx(ctx, backoff(w.retryMin, w.retryMax, attempt)); serr != nil {
 			return fatal(serr)
 		}
+		attempt++
 	}
+	return nil
 }
 
 // call sends a control message and waits for its reply.

@@ -1,11 +1,14 @@
 package schemas
 
+import "strings"
+
 // fieldLookup finds a struct field by name without allocating: an
 // open-addressing hash table of field indices, with a hint (the field after
 // the last one found) that hits whenever producers write fields in a stable
 // order.
 type fieldLookup struct {
 	names []string
+	plain []bool  // the name needs no escaping in JSON: see quotedAt
 	table []int32 // field index, -1 for an empty slot
 	mask  uint32
 }
@@ -15,9 +18,12 @@ func newFieldLookup(names []string) fieldLookup {
 	for size < 2*len(names) {
 		size *= 2
 	}
-	l := fieldLookup{names: names, table: make([]int32, size), mask: uint32(size - 1)}
+	l := fieldLookup{names: names, plain: make([]bool, len(names)), table: make([]int32, size), mask: uint32(size - 1)}
 	for i := range l.table {
 		l.table[i] = -1
+	}
+	for i, name := range names {
+		l.plain[i] = !strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == '"' || r == '\\' })
 	}
 	for i, name := range names {
 		h := hashName(name) & l.mask
@@ -59,4 +65,20 @@ func (l *fieldLookup) find(key []byte, hint int) int {
 		}
 		h = (h + 1) & l.mask
 	}
+}
+
+// quotedAt reports whether data at pos (an opening quote) is the JSON
+// string of the name of field hint written without escapes, and returns
+// the position after its closing quote. It saves scanning the string and
+// hashing for the field producers write next.
+func (l *fieldLookup) quotedAt(data []byte, pos, hint int) (int, bool) {
+	if uint(hint) >= uint(len(l.names)) || !l.plain[hint] {
+		return 0, false
+	}
+	name := l.names[hint]
+	end := pos + 1 + len(name)
+	if end >= len(data) || data[end] != '"' || string(data[pos+1:end]) != name {
+		return 0, false
+	}
+	return end + 1, true
 }

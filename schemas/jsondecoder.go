@@ -88,27 +88,33 @@ func (d *jsonDecoder) object(n *node, rep uint8, depth int) *DecodeError {
 			if s.peek() != '"' {
 				return d.syntax(n, "want a field name")
 			}
-			start, end, flags, ok := s.str()
-			if !ok {
-				return d.scanFailed(n)
-			}
-			key := s.data[start:end]
-			if flags&strEscaped != 0 {
-				if cap(d.key) < len(key) {
-					d.key = make([]byte, len(key))
-				}
-				k, ok := unescape(d.key[:len(key)], key)
+			var key []byte
+			i := hint
+			if end, ok := n.lookup.quotedAt(s.data, s.pos, hint); ok {
+				s.pos = end // the expected field, written plainly
+			} else {
+				start, end, flags, ok := s.str()
 				if !ok {
-					return d.syntax(n, "invalid escape in a field name")
+					return d.scanFailed(n)
 				}
-				key = d.key[:k]
+				key = s.data[start:end]
+				if flags&strEscaped != 0 {
+					if cap(d.key) < len(key) {
+						d.key = make([]byte, len(key))
+					}
+					k, ok := unescape(d.key[:len(key)], key)
+					if !ok {
+						return d.syntax(n, "invalid escape in a field name")
+					}
+					key = d.key[:k]
+				}
+				i = n.lookup.find(key, hint)
 			}
 			if s.peek() != ':' {
 				return d.syntax(n, "want ':'")
 			}
 			s.pos++
 			s.ws()
-			i := n.lookup.find(key, hint)
 			if i < 0 {
 				if d.opts.rejectUnknown {
 					return decodeErr(ReasonSchemaMismatch, join(pathOf(n), string(key)), "field not in the table schema")

@@ -367,3 +367,36 @@ func TestMetaAndKafkaColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONFieldNameForms checks that a field is found whatever the form of
+// its name: plain in schema order (the fast path), out of order, escaped,
+// or sharing a prefix with another name; and that a repeated field is
+// caught on either path.
+func TestJSONFieldNameForms(t *testing.T) {
+	ts := flatTable(t)
+	dec := schemas.NewJSONDecoder(ts)
+	same := []struct{ name, in, want string }{
+		{"schema order", `{"b":true,"i":5,"l":7,"req":"r"}`, `{"b":true,"i":5,"l":7,"req":"r"}`},
+		{"out of order", `{"req":"r","l":7,"i":5,"b":true}`, `{"b":true,"i":5,"l":7,"req":"r"}`},
+		{"escaped", `{"\u0062":true,"\u0069":5,"l":7,"r\u0065q":"r"}`, `{"b":true,"i":5,"l":7,"req":"r"}`},
+		{"prefixes", `{"b":true,"iX":9,"i":5,"dt":"2024-01-02","dec18":"1.5","dec":"2.25","req":"r"}`,
+			`{"b":true,"i":5,"dt":"2024-01-02","dec18":"1.5","dec":"2.25","req":"r"}`},
+		{"blanks", "{ \"b\" : true ,\n\"i\"\t:5 , \"req\":\"r\" }", `{"b":true,"i":5,"req":"r"}`},
+	}
+	for _, c := range same {
+		got := roundTrip(t, ts, dec, [][]byte{[]byte(c.in)})
+		want := roundTrip(t, ts, dec, [][]byte{[]byte(c.want)})
+		if got[0] != want[0] {
+			t.Errorf("%s: %s decodes to %s, want %s", c.name, c.in, got[0], want[0])
+		}
+	}
+	var rec schemas.Record
+	// "i" comes second in the schema: after "b" it is the expected field.
+	wantReason(t, dec.Decode([]byte(`{"i":1,"b":true,"i":2,"req":"r"}`), &rec), schemas.ReasonInvalidJSON, "i")
+	wantReason(t, dec.Decode([]byte(`{"b":true,"b":false,"req":"r"}`), &rec), schemas.ReasonInvalidJSON, "b")
+	for _, in := range []string{`{"b"`, `{"b":true,"i`, `{"b":true,"i"`} {
+		if err := dec.Decode([]byte(in), &rec); err == nil {
+			t.Errorf("%s: no error", in)
+		}
+	}
+}

@@ -38,6 +38,9 @@ func (s *jsonScanner) ws() {
 
 // peek returns the byte at pos after blanks, or 0 at the end.
 func (s *jsonScanner) peek() byte {
+	if s.pos < len(s.data) && s.data[s.pos] > ' ' {
+		return s.data[s.pos] // no blank: the common case of compact JSON
+	}
 	s.ws()
 	if s.pos < len(s.data) {
 		return s.data[s.pos]

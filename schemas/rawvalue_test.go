@@ -43,12 +43,31 @@ func TestRawAndPublicRowsAgree(t *testing.T) {
 	if err := public.Decode(in, &r2); err != nil {
 		t.Fatal(err)
 	}
+	// The meta and Kafka columns too.
+	for _, c := range []struct {
+		row parquet.Row
+		raw bool
+	}{{r1.Row, true}, {r2.Row, false}} {
+		ts.raw = c.raw
+		ts.SetMeta(c.row, MetaRecordKey, []byte("k-1"))
+		ts.SetMeta(c.row, MetaFileName, nil)
+		ts.SetMeta(c.row, MetaPartitionPath, []byte{})
+		ts.SetKafka(c.row, -2, 1<<40, -5, []byte("key"))
+	}
+	ts.raw = true
 	if len(r1.Row) != len(r2.Row) {
 		t.Fatalf("%d values and %d values", len(r1.Row), len(r2.Row))
 	}
 	for i := range r1.Row {
-		if !parquet.DeepEqual(r1.Row[i], r2.Row[i]) {
-			t.Errorf("value %d: raw %#v, public %#v", i, r1.Row[i], r2.Row[i])
+		a, b := r1.Row[i], r2.Row[i]
+		if !parquet.DeepEqual(a, b) || a.Column() != b.Column() || a.DefinitionLevel() != b.DefinitionLevel() ||
+			a.RepetitionLevel() != b.RepetitionLevel() || a.IsNull() != b.IsNull() {
+			t.Errorf("value %d: raw %#v, public %#v", i, a, b)
 		}
+	}
+	var key parquet.Value
+	ts.SetKafka(r1.Row, 0, 0, 0, nil)
+	if key = r1.Row[len(r1.Row)-1]; !key.IsNull() || key.Column() != ts.NumColumns()-1 {
+		t.Errorf("nil Kafka key: %#v", key)
 	}
 }

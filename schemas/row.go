@@ -10,11 +10,16 @@ import (
 // SetMeta sets meta column col (MetaCommitTime .. MetaFileName) of a row
 // built by a Decoder. A nil v writes a null. The row keeps a reference to v.
 func (ts *TableSchema) SetMeta(row parquet.Row, col int, v []byte) {
-	if v == nil {
+	switch {
+	case ts.raw && v == nil:
+		*asRaw(&row[col]) = rawValue{nil, 0, rawMeta(0, true, 0, 0, col)}
+	case ts.raw:
+		*asRaw(&row[col]) = rawValue{unsafe.Pointer(unsafe.SliceData(v)), uint64(len(v)), rawMeta(parquet.ByteArray, false, 1, 0, col)}
+	case v == nil:
 		row[col] = parquet.Value{}.Level(0, 0, col)
-		return
+	default:
+		row[col] = parquet.ByteArrayValue(v).Level(0, 1, col)
 	}
-	row[col] = parquet.ByteArrayValue(v).Level(0, 1, col)
 }
 
 // SetKafka sets the Kafka columns that end a row built by a Decoder. key is
@@ -23,13 +28,28 @@ func (ts *TableSchema) SetMeta(row parquet.Row, col int, v []byte) {
 func (ts *TableSchema) SetKafka(row parquet.Row, partition int32, offset int64, timestampMicros int64, key []byte) {
 	n := len(ts.leaves)
 	base := len(row) - ts.numKafka
-	row[base] = parquet.Int32Value(partition).Level(0, 0, n-ts.numKafka)
-	row[base+1] = parquet.Int64Value(offset).Level(0, 0, n-ts.numKafka+1)
-	row[base+2] = parquet.Int64Value(timestampMicros).Level(0, 0, n-ts.numKafka+2)
+	col := n - ts.numKafka
+	if ts.raw {
+		// As the decoders write rows (see rawValue): Level's byte-wide
+		// stores stall the copy into the row.
+		r := (*[3]rawValue)(unsafe.Pointer(&row[base : base+3][0]))
+		r[0] = rawValue{nil, uint64(int64(partition)), rawMeta(parquet.Int32, false, 0, 0, col)}
+		r[1] = rawValue{nil, uint64(offset), rawMeta(parquet.Int64, false, 0, 0, col+1)}
+		r[2] = rawValue{nil, uint64(timestampMicros), rawMeta(parquet.Int64, false, 0, 0, col+2)}
+	} else {
+		row[base] = parquet.Int32Value(partition).Level(0, 0, col)
+		row[base+1] = parquet.Int64Value(offset).Level(0, 0, col+1)
+		row[base+2] = parquet.Int64Value(timestampMicros).Level(0, 0, col+2)
+	}
 	if ts.numKafka == 4 {
-		if key == nil {
+		switch {
+		case ts.raw && key == nil:
+			*asRaw(&row[base+3]) = rawValue{nil, 0, rawMeta(0, true, 0, 0, n-1)}
+		case ts.raw:
+			*asRaw(&row[base+3]) = rawValue{unsafe.Pointer(unsafe.SliceData(key)), uint64(len(key)), rawMeta(parquet.ByteArray, false, 1, 0, n-1)}
+		case key == nil:
 			row[base+3] = parquet.Value{}.Level(0, 0, n-1)
-		} else {
+		default:
 			row[base+3] = parquet.ByteArrayValue(key).Level(0, 1, n-1)
 		}
 	}

@@ -58,6 +58,7 @@ type TableSchema struct {
 	repeated  bool // some column is inside a list or map
 	eventTime *node
 	parquet   *parquet.Schema
+	raw       bool // rawValue matches parquet.Value: SetMeta and SetKafka write through it
 }
 
 // NewTableSchema validates the user schema and options and builds the full
@@ -135,6 +136,7 @@ func NewTableSchema(user Schema, opts TableOptions) (*TableSchema, error) {
 	}
 	ts.repeated = hasRepetition(root)
 	ts.parquet = parquet.NewSchema(rootName, parquetGroup(root))
+	ts.raw = rawLayoutOK()
 	return ts, nil
 }
 

@@ -13,7 +13,18 @@ import (
 
 // TestDuckDBReadsFiles checks that an independent reader (DuckDB's Parquet
 // reader) reads the files: counts, meta columns, a timestamp and nulls.
+// TestDuckDBReadsFiles has DuckDB read files written by Write and by
+// WriteBatch, with each zstd level.
 func TestDuckDBReadsFiles(t *testing.T) {
+	for _, c := range []struct {
+		name, compression string
+		batch             bool
+	}{{"write", "zstd", false}, {"batch", "zstd", true}, {"batch zstd-fast", "zstd-fast", true}} {
+		t.Run(c.name, func(t *testing.T) { testDuckDBReadsFiles(t, c.compression, c.batch) })
+	}
+}
+
+func testDuckDBReadsFiles(t *testing.T, compression string, batch bool) {
 	ctx := context.Background()
 	root := t.TempDir()
 	b, err := objstore.NewFilesystem(root)
@@ -23,15 +34,19 @@ func TestDuckDBReadsFiles(t *testing.T) {
 	// Small pages and row groups so that the file has several of each, and
 	// a dictionary bound the unique columns exceed (dictionary then PLAIN
 	// pages in one chunk).
-	s := newTestSet(t, b, WithPageBufferSize(4<<10), WithRowGroupBytes(64<<10), WithDictionaryMaxBytes(8<<10))
+	s := newTestSet(t, b, WithPageBufferSize(4<<10), WithRowGroupBytes(64<<10), WithDictionaryMaxBytes(8<<10), WithCompression(compression))
 	if err := s.Begin(testInstant, 5); err != nil {
 		t.Fatal(err)
 	}
 	const n = 5000
-	for i := range n {
-		r := testRec(i)
-		if err := s.Write(ctx, "dt=2026-11-01", makeRow(r), r.eventTime); err != nil {
-			t.Fatal(err)
+	if batch {
+		writeAll(t, s, n, 1000, func(int) string { return "dt=2026-11-01" })
+	} else {
+		for i := range n {
+			r := testRec(i)
+			if err := s.Write(ctx, "dt=2026-11-01", makeRow(r), r.eventTime); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	files, err := s.Finish(ctx)

@@ -75,6 +75,7 @@ type file struct {
 
 	openedAt  int64  // clock, unix nanoseconds
 	lastWrite uint64 // Set.tick of the last write, for LRU
+	rowBytes  int64  // Size growth per row of the last WriteBatch run
 
 	records      int64
 	size         int64 // bytes, once closed

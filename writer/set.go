@@ -46,7 +46,7 @@ type state int
 
 const (
 	stateIdle      state = iota // no checkpoint: Begin
-	stateActive                 // Begin called: Write, RollIdle, FlushLargest, Finish, Abort
+	stateActive                 // Begin called: Write(Batch), RollIdle, FlushLargest, Finish, Abort
 	stateFinishing              // Finish called and not yet successful: Finish again or Abort
 	stateFinished               // Finish succeeded: Finish (same files), Abort, Begin
 	stateAborting               // Abort failed to delete some files: Abort again
@@ -76,9 +76,10 @@ func (s state) String() string {
 // open-file bound) or at Finish; they become visible to readers only through
 // the commit that lists them.
 //
-// A checkpoint is Begin, Writes, then Finish (whose files the caller
-// commits) or Abort. Upload errors are returned and are retriable: the files
-// stay spooled, and a later Write, RollIdle or Finish uploads them again.
+// A checkpoint is Begin, Writes (or WriteBatches), then Finish (whose files
+// the caller commits) or Abort. Upload errors are returned and are
+// retriable: the files stay spooled, and a later Write, WriteBatch, RollIdle
+// or Finish uploads them again.
 // Local errors (the Parquet encoder, the spool disk) lose buffered rows: they
 // stick, every call but Abort and Close returns them, and the checkpoint must
 // be aborted and replayed.
@@ -119,6 +120,12 @@ type Set struct {
 	seqnoLen     int           // length of the prefix
 	row          parquet.Row   // scratch copy of the row being written
 	rows         []parquet.Row // len 1, wraps row for WriteRows
+
+	// Scratch of WriteBatch.
+	flat     bool              // no repeated column: value i of a row is column i
+	cols     [][]parquet.Value // values of a run, by column
+	seqArena []byte            // sequence numbers of a run
+	seqEnds  []int             // end of each in seqArena
 }
 
 // NewSet returns an empty Set writing rows of schema to bucket for worker (a
@@ -170,6 +177,7 @@ func NewSet(bucket objstore.Bucket, schema *parquet.Schema, worker int, opts ...
 		return nil, fmt.Errorf("writer: parquet config: %w", err)
 	}
 	s.rows = make([]parquet.Row, 1)
+	s.cols = make([][]parquet.Value, s.numColumns)
 	return s, nil
 }
 
@@ -219,6 +227,7 @@ func (s *Set) inspectSchema() error {
 		s.maxDef[leaf.ColumnIndex] = leaf.MaxDefinitionLevel
 		s.maxRep[leaf.ColumnIndex] = leaf.MaxRepetitionLevel
 	}
+	s.flat = !slices.ContainsFunc(s.maxRep, func(r int) bool { return r > 0 })
 	var errs []error
 	for i, name := range MetaColumns {
 		leaf, ok := s.schema.Lookup(name)
@@ -305,16 +314,9 @@ func (s *Set) Write(ctx context.Context, partition string, row parquet.Row, even
 			return err
 		}
 	}
-	f := s.last
-	if f == nil || f.partition != partition {
-		f = s.open[partition]
-		if f == nil {
-			var err error
-			if f, err = s.openFile(ctx, partition); err != nil {
-				return err
-			}
-		}
-		s.last = f
+	f, err := s.fileFor(ctx, partition)
+	if err != nil {
+		return err
 	}
 
 	s.row = append(s.row[:0], row...)
@@ -330,21 +332,7 @@ func (s *Set) Write(ctx context.Context, partition string, row parquet.Row, even
 	f.observe(s.row[s.metaIdx[2]].ByteArray(), eventTimeMicros)
 	s.tick++
 	f.lastWrite = s.tick
-
-	size := f.pw.Size()
-	if size-f.count.n >= s.opts.rowGroupBytes {
-		if err := f.pw.Flush(); err != nil {
-			return s.fail(fmt.Errorf("writer: flush row group of %s: %w", f.key, err))
-		}
-		size = f.pw.Size()
-	}
-	if size >= s.opts.targetFileSize {
-		// Uploaded by the next call that uploads (Write, RollIdle, Finish).
-		if err := s.closeFile(f, "size"); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.afterWrite(f)
 }
 
 // checkRow validates the shape of a row against the schema before anything

@@ -778,7 +778,7 @@ func TestNewSetValidation(t *testing.T) {
 	if _, err := NewSet(nil, nil, 0, WithSpoolDir(t.TempDir())); err == nil {
 		t.Error("nil bucket and schema accepted")
 	}
-	for _, c := range []string{"zstd", "snappy", "gzip", "none"} {
+	for _, c := range []string{"zstd", "zstd-fast", "snappy", "gzip", "none"} {
 		s, err := NewSet(b, testSchema(), 0, WithSpoolDir(t.TempDir()), WithCompression(c))
 		if err != nil {
 			t.Errorf("compression %s: %v", c, err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/lakestream/lakestream/bucketing"
 	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/internal/metrics"
 	"github.com/lakestream/lakestream/schemas"
 	"gopkg.in/yaml.v3"
 )
@@ -28,6 +29,7 @@ type Config struct {
 	Checkpoint   CheckpointConfig   `yaml:"checkpoint"`
 	DLQ          DLQConfig          `yaml:"dlq"`
 	Admin        AdminConfig        `yaml:"admin"`
+	Metrics      MetricsConfig      `yaml:"metrics"`
 }
 
 // KafkaConfig says where records come from.
@@ -84,9 +86,24 @@ type WriterConfig struct {
 	TargetFileSize ByteSize `yaml:"target_file_size"` // default 128MiB
 	MaxFileAge     Duration `yaml:"max_file_age"`     // default 10m
 	MaxOpenFiles   int      `yaml:"max_open_files"`   // per worker; default 16
+	// MemoryBudget bounds the column data buffered by all workers; past
+	// it the largest buffers are written to their spool files. Default
+	// 256MiB; 0 turns it off.
+	MemoryBudget ByteSize `yaml:"memory_budget"`
 	RowGroupSize   ByteSize `yaml:"row_group_size"`   // default 32MiB
 	Compression    string   `yaml:"compression"`      // zstd (default), snappy, gzip, none
 	SpoolDir       string   `yaml:"spool_dir"`        // default: the system temporary directory
+	// HotBucket splits a bucket that gets more than its share of the
+	// records (a live stream's current hour) over several workers.
+	HotBucket HotBucketConfig `yaml:"hot_bucket"`
+}
+
+// HotBucketConfig is the hot-bucket split (bucketing.HotShare, HotSpread,
+// HotWindow); 0 means the default.
+type HotBucketConfig struct {
+	Share  float64 `yaml:"share"`  // share of a window's records past which a bucket is hot; default 1/workers
+	Spread int     `yaml:"spread"` // workers a hot bucket is split over; default workers; 1 disables the split
+	Window int     `yaml:"window"` // records over which shares are measured; default max(10000, 64/share)
 }
 
 // CheckpointConfig says how often data is committed.
@@ -100,6 +117,20 @@ type CheckpointConfig struct {
 	// depends on it: a fresh volume recovers from the table alone. Default:
 	// <system temporary directory>/lakestream/<table name>/<writer id>.
 	StateDir string `yaml:"state_dir"`
+	// Lateness says what happens to records behind the event-time
+	// watermark (checkpoint.WithLateData).
+	Lateness LatenessConfig `yaml:"lateness"`
+}
+
+// LatenessConfig: a record older than the watermark minus Allowed is late;
+// late records are written in batches (at the next checkpoint, or when they
+// pass Buffer bytes). One later than Max is written anyway (beyond_max:
+// write) or dead-lettered with reason too_late (beyond_max: dead-letter).
+type LatenessConfig struct {
+	Allowed   Duration `yaml:"allowed"`    // default 0
+	Max       Duration `yaml:"max"`        // default 0: no maximum
+	BeyondMax string   `yaml:"beyond_max"` // write (default) or dead-letter
+	Buffer    ByteSize `yaml:"buffer"`     // default 32MiB; at least 1KiB
 }
 
 // DLQConfig says where bad records go.
@@ -112,6 +143,15 @@ type AdminConfig struct {
 	Addr string `yaml:"addr"` // default 127.0.0.1:9464; "" disables
 }
 
+// MetricsConfig: metrics are always served on the admin endpoint's
+// /metrics (Prometheus text); they are also pushed over OTLP/HTTP when
+// OTLPEndpoint is set. Credentials go in $OTEL_EXPORTER_OTLP_HEADERS, never
+// in the URL.
+type MetricsConfig struct {
+	OTLPEndpoint string   `yaml:"otlp_endpoint"` // default "": no push; e.g. http://localhost:4318 (path /v1/metrics)
+	OTLPInterval Duration `yaml:"otlp_interval"` // default 1m
+}
+
 func defaultConfig() Config {
 	return Config{
 		Kafka:        KafkaConfig{Brokers: []string{"localhost:9092"}, Start: "earliest"},
@@ -119,9 +159,11 @@ func defaultConfig() Config {
 		Format:       FormatConfig{Type: "json", MaxRecordBytes: 1 << 20},
 		Partitioning: PartitioningConfig{Template: bucketing.DefaultTemplate, MaxPast: Duration(720 * time.Hour), MaxFuture: Duration(time.Hour)},
 		Writer: WriterConfig{Workers: 2, TargetFileSize: 128 << 20, MaxFileAge: Duration(10 * time.Minute),
-			MaxOpenFiles: 16, RowGroupSize: 32 << 20, Compression: "zstd"},
-		Checkpoint: CheckpointConfig{Interval: Duration(30 * time.Second), KeepInstants: 30},
-		Admin:      AdminConfig{Addr: "127.0.0.1:9464"},
+			MaxOpenFiles: 16, MemoryBudget: 256 << 20, RowGroupSize: 32 << 20, Compression: "zstd"},
+		Checkpoint: CheckpointConfig{Interval: Duration(30 * time.Second), KeepInstants: 30,
+			Lateness: LatenessConfig{BeyondMax: lateWrite, Buffer: 32 << 20}},
+		Admin:   AdminConfig{Addr: "127.0.0.1:9464"},
+		Metrics: MetricsConfig{OTLPInterval: Duration(metrics.DefaultOTLPInterval)},
 	}
 }
 
@@ -222,11 +264,14 @@ func (c Config) Validate() error {
 	}
 	if c.Writer.Workers < 1 {
 		add("writer.workers %d: must be at least 1", c.Writer.Workers)
-	} else if _, err := bucketing.NewRouter(c.Writer.Workers, c.Writer.MaxParallelism); err != nil {
-		add("writer.max_parallelism: %v", err)
+	} else {
+		errs = append(errs, c.Writer.validateRouter(c.Writer.Workers, c.Writer.MaxParallelism)...)
 	}
 	if c.Writer.TargetFileSize < 1<<20 {
 		add("writer.target_file_size %v: must be at least 1MiB", c.Writer.TargetFileSize)
+	}
+	if c.Writer.MemoryBudget < 0 || (c.Writer.MemoryBudget > 0 && c.Writer.MemoryBudget < 1<<20) {
+		add("writer.memory_budget %d: want 0 (off) or at least 1MiB", c.Writer.MemoryBudget)
 	}
 	if c.Writer.MaxOpenFiles < 1 {
 		add("writer.max_open_files must be at least 1")
@@ -240,6 +285,8 @@ func (c Config) Validate() error {
 	if c.Checkpoint.WriterID == "" || strings.ContainsAny(c.Checkpoint.WriterID, "\n\r") {
 		add("checkpoint.writer_id must be a non-empty single line")
 	}
+	errs = append(errs, c.Checkpoint.Lateness.validate()...)
+	errs = append(errs, c.Metrics.validate()...)
 	return errors.Join(errs...)
 }
 
@@ -314,6 +361,10 @@ var overrides = []override{
 		return nil
 	}},
 	{"admin-addr", "LAKESTREAM_ADMIN_ADDR", "admin HTTP address (empty disables)", func(c *Config, v string) error { c.Admin.Addr = v; return nil }},
+	{"otlp-endpoint", "LAKESTREAM_OTLP_ENDPOINT", "OTLP/HTTP endpoint to push metrics to (empty: none)", func(c *Config, v string) error {
+		c.Metrics.OTLPEndpoint = v
+		return nil
+	}},
 	{"checkpoint-interval", "LAKESTREAM_CHECKPOINT_INTERVAL", "checkpoint interval", func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		c.Checkpoint.Interval = Duration(d)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -105,7 +106,7 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 	if err != nil {
 		return err
 	}
-	router, err := bucketing.NewRouter(cfg.Writer.Workers, cfg.Writer.MaxParallelism)
+	router, err := bucketing.NewRouter(cfg.Writer.Workers, cfg.Writer.MaxParallelism, cfg.Writer.routerOptions()...)
 	if err != nil {
 		return err
 	}
@@ -198,6 +199,8 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 		checkpoint.WithEventTimeBounds(time.Duration(cfg.Partitioning.MaxPast), time.Duration(cfg.Partitioning.MaxFuture)),
 		checkpoint.WithLogger(logger),
 		checkpoint.WithTimelineMaintenance(cfg.Checkpoint.KeepInstants, 10),
+		checkpoint.WithMemoryBudget(int64(cfg.Writer.MemoryBudget)),
+		cfg.Checkpoint.Lateness.option(),
 		checkpoint.WithFailpoints(fps))
 	if err != nil {
 		return err
@@ -214,8 +217,17 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 		return err
 	}
 	defer reader.Close()
+	var metricsHandler http.Handler
+	if cfg.Admin.Addr != "" || cfg.Metrics.OTLPEndpoint != "" {
+		provider, stop, err := newMetrics(setup, cfg, metricSources(coord, reader, router), logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		metricsHandler = provider.Handler()
+	}
 	if cfg.Admin.Addr != "" {
-		stop, err := serveAdmin(cfg.Admin.Addr, coord, reader, logger)
+		stop, err := serveAdmin(cfg.Admin.Addr, pipelineStatus(coord, reader, router), metricsHandler, logger)
 		if err != nil {
 			return err
 		}
@@ -230,7 +242,8 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 		case <-running:
 		}
 	}()
-	logger.Info("ingestd running", "topic", cfg.Kafka.Topic, "table", cfg.Table.URL, "writer", cfg.Checkpoint.WriterID, "workers", cfg.Writer.Workers)
+	logger.Info("ingestd running", "topic", cfg.Kafka.Topic, "table", cfg.Table.URL, "writer", cfg.Checkpoint.WriterID, "workers", cfg.Writer.Workers,
+		"hot_split", router.HotSplit().Enabled, "allowed_lateness", cfg.Checkpoint.Lateness.Allowed.String())
 	err = coord.Run(ctx, reader)
 	close(running)
 	return err

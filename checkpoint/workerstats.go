@@ -1,0 +1,31 @@
+package checkpoint
+
+// WorkerStats is what one worker holds: its open files (one per bucket it
+// writes) and the column data they buffer in memory. Updated after each
+// message the worker handles.
+type WorkerStats struct {
+	Worker        int
+	OpenFiles     int
+	BufferedBytes int64
+	State         string
+}
+
+// publishStats records the worker's stats for WorkerStats; called on the
+// worker's goroutine, the only one that touches its writer set.
+func (w *worker) publishStats() {
+	w.stats.Store(&WorkerStats{Worker: w.id, OpenFiles: w.set.OpenFiles(), BufferedBytes: w.set.BufferedBytes()})
+}
+
+// WorkerStats returns each worker's open files and buffered bytes, as of
+// the last message it handled, and what it is doing now.
+func (c *Coordinator) WorkerStats() []WorkerStats {
+	out := make([]WorkerStats, len(c.workers))
+	for i, w := range c.workers {
+		out[i].Worker = i
+		if s := w.stats.Load(); s != nil {
+			out[i] = *s
+		}
+		out[i].State, _ = w.state.Load().(string)
+	}
+	return out
+}

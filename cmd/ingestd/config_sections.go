@@ -1,0 +1,89 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lakestream/lakestream/bucketing"
+	"github.com/lakestream/lakestream/checkpoint"
+	"github.com/lakestream/lakestream/internal/metrics"
+)
+
+// The values of checkpoint.lateness.beyond_max.
+const (
+	lateWrite      = "write"
+	lateDeadLetter = "dead-letter"
+)
+
+// option is checkpoint.WithLateData of these settings (after Validate).
+func (l LatenessConfig) option() checkpoint.Option {
+	policy := checkpoint.LateWrite
+	if l.BeyondMax == lateDeadLetter {
+		policy = checkpoint.LateDeadLetter
+	}
+	return checkpoint.WithLateData(time.Duration(l.Allowed), time.Duration(l.Max), policy, int64(l.Buffer))
+}
+
+func (l LatenessConfig) validate() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if l.Allowed < 0 || l.Max < 0 {
+		add("checkpoint.lateness.allowed and max must not be negative")
+	} else if l.Max > 0 && l.Max < l.Allowed {
+		add("checkpoint.lateness.max %v is below allowed %v", l.Max, l.Allowed)
+	}
+	if l.BeyondMax != lateWrite && l.BeyondMax != lateDeadLetter {
+		add("checkpoint.lateness.beyond_max %q: want %s or %s", l.BeyondMax, lateWrite, lateDeadLetter)
+	}
+	if l.Buffer < 1<<10 {
+		add("checkpoint.lateness.buffer %v: must be at least 1KiB", l.Buffer)
+	}
+	return errs
+}
+
+// routerOptions are the hot-bucket settings; zero values keep bucketing's
+// defaults.
+func (w WriterConfig) routerOptions() []bucketing.RouterOption {
+	h := w.HotBucket
+	return []bucketing.RouterOption{bucketing.HotShare(h.Share), bucketing.HotSpread(h.Spread), bucketing.HotWindow(h.Window)}
+}
+
+// validateRouter names the setting of each problem NewRouter would have.
+func (w WriterConfig) validateRouter(workers, maxParallelism int) []error {
+	err := bucketing.ValidateRouter(workers, maxParallelism, w.routerOptions()...)
+	var rce *bucketing.RouterConfigError
+	if err == nil {
+		return nil
+	}
+	if !errors.As(err, &rce) {
+		return []error{fmt.Errorf("writer: %w", err)}
+	}
+	var errs []error
+	for _, p := range rce.Problems {
+		setting := "writer.hot_bucket"
+		if strings.HasPrefix(p, "max parallelism") {
+			setting = "writer.max_parallelism"
+		}
+		errs = append(errs, fmt.Errorf("%s: %s", setting, p))
+	}
+	return errs
+}
+
+// providerOptions are the metrics exporters' settings.
+func (m MetricsConfig) providerOptions() []metrics.ProviderOption {
+	return []metrics.ProviderOption{metrics.WithOTLPEndpoint(m.OTLPEndpoint), metrics.WithOTLPInterval(time.Duration(m.OTLPInterval))}
+}
+
+func (m MetricsConfig) validate() []error {
+	err := metrics.ValidateProvider(m.providerOptions()...)
+	if err == nil {
+		return nil
+	}
+	var errs []error
+	for _, line := range strings.Split(err.Error(), "\n") {
+		errs = append(errs, fmt.Errorf("metrics: %s", line))
+	}
+	return errs
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lakestream/lakestream/bucketing"
+)
+
+// TestConfigSectionDefaults: lateness, hot bucket and metrics settings
+// default to the packages' defaults.
+func TestConfigSectionDefaults(t *testing.T) {
+	cfg, err := loadConfig(writeConfig(t, minimalConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.finish()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if l := cfg.Checkpoint.Lateness; l != (LatenessConfig{BeyondMax: "write", Buffer: 32 << 20}) {
+		t.Errorf("lateness defaults %+v", l)
+	}
+	if m := cfg.Metrics; m != (MetricsConfig{OTLPInterval: Duration(time.Minute)}) {
+		t.Errorf("metrics defaults %+v", m)
+	}
+	r, err := bucketing.NewRouter(cfg.Writer.Workers, cfg.Writer.MaxParallelism, cfg.Writer.routerOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hs := r.HotSplit(); !hs.Enabled || hs.Spread != 2 || hs.HotShare != 0.5 || hs.Window != bucketing.DefaultHotWindow {
+		t.Errorf("hot split defaults with 2 workers: %+v", hs)
+	}
+}
+
+// TestConfigSectionsParse: the YAML reaches the router and the options.
+func TestConfigSectionsParse(t *testing.T) {
+	cfg, err := loadConfig(writeConfig(t, minimalConfig+`writer:
+  workers: 4
+  hot_bucket: {share: 0.25, spread: 3, window: 400}
+checkpoint:
+  lateness: {allowed: 5m, max: 2h, beyond_max: dead-letter, buffer: 8MiB}
+metrics:
+  otlp_endpoint: http://127.0.0.1:4318
+  otlp_interval: 15s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.finish()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := bucketing.NewRouter(cfg.Writer.Workers, cfg.Writer.MaxParallelism, cfg.Writer.routerOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hs := r.HotSplit(); hs.HotShare != 0.25 || hs.Spread != 3 || hs.Window != 400 {
+		t.Errorf("hot split %+v, want share 0.25, spread 3, window 400", hs)
+	}
+	want := LatenessConfig{Allowed: Duration(5 * time.Minute), Max: Duration(2 * time.Hour), BeyondMax: "dead-letter", Buffer: 8 << 20}
+	if cfg.Checkpoint.Lateness != want {
+		t.Errorf("lateness %+v, want %+v", cfg.Checkpoint.Lateness, want)
+	}
+	if cfg.Metrics.OTLPEndpoint != "http://127.0.0.1:4318" || time.Duration(cfg.Metrics.OTLPInterval) != 15*time.Second {
+		t.Errorf("metrics %+v", cfg.Metrics)
+	}
+	// spread 1 turns the split off.
+	cfg.Writer.HotBucket = HotBucketConfig{Spread: 1}
+	r, err = bucketing.NewRouter(cfg.Writer.Workers, cfg.Writer.MaxParallelism, cfg.Writer.routerOptions()...)
+	if err != nil || r.HotSplit().Enabled {
+		t.Errorf("spread 1: %v, %+v; want the split off", err, r.HotSplit())
+	}
+}
+
+// TestConfigSectionsReportEveryProblem: one error names every bad setting
+// of the new sections, with its YAML path, and never shows credentials.
+func TestConfigSectionsReportEveryProblem(t *testing.T) {
+	cfg, err := loadConfig(writeConfig(t, minimalConfig+`writer:
+  workers: 4
+  max_parallelism: 130
+  hot_bucket: {share: 1.5, spread: 9, window: -1}
+checkpoint:
+  lateness: {allowed: 1h, max: 10m, beyond_max: drop, buffer: 10B}
+metrics:
+  otlp_endpoint: http://user:hunter2@collector:4318
+  otlp_interval: 0s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.finish()
+	err = cfg.Validate()
+	if err == nil {
+		t.Fatal("invalid configuration accepted")
+	}
+	for _, w := range []string{"writer.max_parallelism: max parallelism 130 is not a multiple", "writer.hot_bucket: hot spread 9",
+		"writer.hot_bucket: hot share 1.5", "checkpoint.lateness.max 10m0s is below allowed 1h0m0s", `checkpoint.lateness.beyond_max "drop"`,
+		"checkpoint.lateness.buffer 10B", "metrics: otlp endpoint", "OTEL_EXPORTER_OTLP_HEADERS", "metrics: otlp interval 0s"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %q:\n%v", w, err)
+		}
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error shows the password:\n%v", err)
+	}
+	cfg.Checkpoint.Lateness = LatenessConfig{Allowed: Duration(-time.Second), BeyondMax: "write", Buffer: 1 << 20}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "checkpoint.lateness.allowed and max must not be negative") {
+		t.Errorf("negative lateness: %v", err)
+	}
+}
+
+func TestOTLPEndpointOverride(t *testing.T) {
+	cfg := defaultConfig()
+	env := map[string]string{"LAKESTREAM_OTLP_ENDPOINT": "https://otel.example:4318/v1/metrics"}
+	if err := cfg.applyEnv(func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Metrics.OTLPEndpoint != env["LAKESTREAM_OTLP_ENDPOINT"] {
+		t.Fatalf("otlp endpoint %q", cfg.Metrics.OTLPEndpoint)
+	}
+}

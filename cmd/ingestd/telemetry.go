@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/lakestream/lakestream/bucketing"
+	"github.com/lakestream/lakestream/checkpoint"
+	"github.com/lakestream/lakestream/internal/metrics"
+	"github.com/lakestream/lakestream/source"
+	"go.opentelemetry.io/otel/attribute"
+)
+
+// newMetrics makes the MeterProvider (Prometheus for the admin endpoint,
+// OTLP push if configured) and registers the pipeline's instruments. The
+// returned function unregisters them and shuts the provider down, pushing
+// a last time.
+func newMetrics(ctx context.Context, cfg Config, src metrics.Sources, logger *slog.Logger) (*metrics.Provider, func(), error) {
+	opts := append(cfg.Metrics.providerOptions(), metrics.WithLogger(logger), metrics.WithResourceAttributes(
+		attribute.String("service.name", "ingestd"),
+		attribute.String("service.instance.id", cfg.Checkpoint.WriterID),
+		attribute.String("lakestream.table", cfg.Table.Name),
+	))
+	provider, err := metrics.NewProvider(ctx, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	shutdown := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := provider.Shutdown(ctx); err != nil {
+			logger.Warn("metrics shutdown", "err", err)
+		}
+	}
+	pipe, err := metrics.New(provider.Meter(), src,
+		metrics.WithAttributes(attribute.String("topic", cfg.Kafka.Topic)),
+		metrics.WithPauseReasons(source.PauseReasonBuffer, source.PauseReasonSkew))
+	if err != nil {
+		shutdown()
+		return nil, nil, err
+	}
+	return provider, func() { pipe.Close(); shutdown() }, nil
+}
+
+// metricSources reads the pipeline for the metrics layer at collection
+// time; every method called is safe from any goroutine.
+func metricSources(coord *checkpoint.Coordinator, reader *source.Reader, router *bucketing.Router) metrics.Sources {
+	return metrics.Sources{
+		Partitions: func() []metrics.PartitionStat { return partitionStats(reader.PartitionStates()) },
+		Watermark:  reader.Watermark,
+		Workers: func() []metrics.WorkerStat {
+			ws := coord.WorkerStats()
+			out := make([]metrics.WorkerStat, len(ws))
+			for i, w := range ws {
+				out[i] = metrics.WorkerStat{Worker: w.Worker, OpenFiles: w.OpenFiles, BufferedBytes: w.BufferedBytes}
+			}
+			return out
+		},
+		Pipeline:   func() metrics.PipelineStats { return pipelineStats(coord.Stats()) },
+		HotBuckets: func() int { return len(router.HotBuckets()) },
+	}
+}
+
+func partitionStats(states []source.PartitionState) []metrics.PartitionStat {
+	out := make([]metrics.PartitionStat, len(states))
+	for i, s := range states {
+		var reasons []string
+		if s.PauseReason != "" {
+			reasons = strings.Split(s.PauseReason, ",")
+		}
+		out[i] = metrics.PartitionStat{
+			Partition: s.Partition, Lag: s.Lag, Records: s.RecordsRead, Bytes: s.BytesRead,
+			BufferedRecords: int64(s.BufferedRecords), BufferedBytes: s.BufferedBytes,
+			Paused: s.Paused, PauseReasons: reasons, Idle: s.Idle,
+			EventTime: s.EventTime, HasEventTime: s.HasEventTime,
+		}
+	}
+	return out
+}
+
+func pipelineStats(st checkpoint.Stats) metrics.PipelineStats {
+	return metrics.PipelineStats{
+		Records: st.Records, Bytes: st.Bytes, Rows: st.Rows, DeadLetters: st.DeadLetters,
+		LateRecords: st.LateRecords, LateBatches: st.LateFlushes, LateBuffered: st.LateBuffered,
+		Checkpoints: st.Checkpoints, Files: st.Files, RowsCommitted: st.RowsCommitted, LastDuration: st.LastDuration,
+	}
+}

@@ -1,0 +1,46 @@
+package metrics
+
+// Instrument names (OpenTelemetry style; the Prometheus exporter turns the
+// dots into underscores and adds the unit and _total suffixes, e.g.
+// lakestream.partition.bytes becomes lakestream_partition_bytes_total).
+// docs/metrics.md lists them with their units and attributes.
+const (
+	// Per partition (attribute partition).
+	NamePartitionLag             = "lakestream.partition.lag"              // gauge, {record}
+	NamePartitionRecords         = "lakestream.partition.records"          // counter, {record}
+	NamePartitionBytes           = "lakestream.partition.bytes"            // counter, By
+	NamePartitionBufferedRecords = "lakestream.partition.buffered.records" // gauge, {record}
+	NamePartitionBufferedBytes   = "lakestream.partition.buffered.bytes"   // gauge, By
+	NamePartitionPaused          = "lakestream.partition.paused"           // gauge, 0 or 1
+	NamePartitionPausedReason    = "lakestream.partition.paused.reason"    // gauge, 0 or 1; attribute reason too
+	NamePartitionIdle            = "lakestream.partition.idle"             // gauge, 0 or 1
+	NamePartitionEventTime       = "lakestream.partition.event_time"       // gauge, s since the Unix epoch
+
+	// The reader's event-time watermark.
+	NameWatermark = "lakestream.watermark" // gauge, s since the Unix epoch
+
+	// Per worker (attribute worker).
+	NameWorkerOpenFiles     = "lakestream.worker.open_files"     // gauge, {file}
+	NameWorkerBufferedBytes = "lakestream.worker.buffered_bytes" // gauge, By
+
+	// Pipeline.
+	NameRecordsPolled          = "lakestream.records.polled"           // counter, {record}
+	NameBytesPolled            = "lakestream.bytes.polled"             // counter, By
+	NameRowsWritten            = "lakestream.rows.written"             // counter, {row}
+	NameDeadLetters            = "lakestream.dead_letters"             // counter, {record}; attribute reason
+	NameLateRecords            = "lakestream.late.records"             // counter, {record}
+	NameLateBatches            = "lakestream.late.batches"             // counter, {batch}
+	NameLateBuffered           = "lakestream.late.buffered"            // gauge, {record}
+	NameCheckpoints            = "lakestream.checkpoints"              // counter, {checkpoint}
+	NameFilesCommitted         = "lakestream.files.committed"          // counter, {file}
+	NameRowsCommitted          = "lakestream.rows.committed"           // counter, {row}
+	NameCheckpointLastDuration = "lakestream.checkpoint.last_duration" // gauge, s
+	NameHotBuckets             = "lakestream.hot_buckets"              // gauge, {bucket}
+)
+
+// Attribute keys.
+const (
+	AttrPartition = "partition" // Kafka partition number
+	AttrWorker    = "worker"    // writer worker number
+	AttrReason    = "reason"    // dead-letter reason, or pause reason
+)

@@ -1,0 +1,104 @@
+package metrics
+
+import (
+	"context"
+	"slices"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// observe is the one callback: it snapshots every source once per
+// collection.
+func (p *Pipeline) observe(_ context.Context, o metric.Observer) error {
+	if p.src.Partitions != nil {
+		for _, s := range p.src.Partitions() {
+			p.observePartition(o, s)
+		}
+	}
+	if p.src.Watermark != nil {
+		if wm, ok := p.src.Watermark(); ok {
+			o.ObserveFloat64(p.watermark, microsToSeconds(wm), p.with())
+		}
+	}
+	if p.src.Workers != nil {
+		for _, w := range p.src.Workers() {
+			attrs := p.with(attribute.Int(AttrWorker, w.Worker))
+			o.ObserveInt64(p.worker.openFiles, int64(w.OpenFiles), attrs)
+			o.ObserveInt64(p.worker.bufferedBytes, w.BufferedBytes, attrs)
+		}
+	}
+	if p.src.Pipeline != nil {
+		p.observePipeline(o, p.src.Pipeline())
+	}
+	if p.src.HotBuckets != nil {
+		o.ObserveInt64(p.hot, int64(p.src.HotBuckets()), p.with())
+	}
+	return nil
+}
+
+func (p *Pipeline) observePartition(o metric.Observer, s PartitionStat) {
+	pa := attribute.Int(AttrPartition, int(s.Partition))
+	attrs := p.with(pa)
+	in := &p.part
+	if s.Lag >= 0 {
+		o.ObserveInt64(in.lag, s.Lag, attrs)
+	}
+	o.ObserveInt64(in.records, s.Records, attrs)
+	o.ObserveInt64(in.bytes, s.Bytes, attrs)
+	o.ObserveInt64(in.bufRecords, s.BufferedRecords, attrs)
+	o.ObserveInt64(in.bufBytes, s.BufferedBytes, attrs)
+	o.ObserveInt64(in.paused, boolInt(s.Paused), attrs)
+	o.ObserveInt64(in.idle, boolInt(s.Idle), attrs)
+	if s.HasEventTime {
+		o.ObserveFloat64(in.eventTime, microsToSeconds(s.EventTime), attrs)
+	}
+	var reasons []string
+	if s.Paused {
+		reasons = s.PauseReasons
+	}
+	for _, r := range reasons {
+		o.ObserveInt64(in.pausedReason, 1, p.with(pa, attribute.String(AttrReason, r)))
+	}
+	for _, r := range p.pauseReasons {
+		if !slices.Contains(reasons, r) {
+			o.ObserveInt64(in.pausedReason, 0, p.with(pa, attribute.String(AttrReason, r)))
+		}
+	}
+}
+
+func (p *Pipeline) observePipeline(o metric.Observer, s PipelineStats) {
+	in := &p.pipe
+	attrs := p.with()
+	o.ObserveInt64(in.records, s.Records, attrs)
+	o.ObserveInt64(in.bytes, s.Bytes, attrs)
+	o.ObserveInt64(in.rows, s.Rows, attrs)
+	o.ObserveInt64(in.late, s.LateRecords, attrs)
+	o.ObserveInt64(in.lateBatches, s.LateBatches, attrs)
+	o.ObserveInt64(in.lateBuffered, s.LateBuffered, attrs)
+	o.ObserveInt64(in.checkpoints, s.Checkpoints, attrs)
+	o.ObserveInt64(in.files, s.Files, attrs)
+	o.ObserveInt64(in.rowsCommitted, s.RowsCommitted, attrs)
+	o.ObserveFloat64(in.lastDuration, s.LastDuration.Seconds(), attrs)
+	for reason, n := range s.DeadLetters {
+		o.ObserveInt64(in.dead, n, p.with(attribute.String(AttrReason, reason)))
+	}
+}
+
+// with returns the base attributes plus kvs (never appending to base in
+// place: collections may run concurrently).
+func (p *Pipeline) with(kvs ...attribute.KeyValue) metric.MeasurementOption {
+	n := len(p.base)
+	return metric.WithAttributes(append(p.base[:n:n], kvs...)...)
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func microsToSeconds(us int64) float64 {
+	return float64(us/1_000_000) + float64(us%1_000_000)/1e6
+}

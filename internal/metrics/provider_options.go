@@ -1,0 +1,134 @@
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+)
+
+// Defaults of NewProvider.
+const (
+	// DefaultOTLPInterval is how often metrics are pushed to the OTLP
+	// endpoint.
+	DefaultOTLPInterval = time.Minute
+	// DefaultServiceName is the service.name resource attribute.
+	DefaultServiceName = "lakestream"
+	// otlpMetricsPath is the OTLP/HTTP metrics path, used when the
+	// endpoint has none.
+	otlpMetricsPath = "/v1/metrics"
+)
+
+// ProviderOption configures NewProvider. Every option has a default;
+// NewProvider (and ValidateProvider) report every invalid setting at once.
+type ProviderOption func(*providerOptions)
+
+type providerOptions struct {
+	otlpEndpoint string
+	otlpInterval time.Duration
+	resource     []attribute.KeyValue
+	logger       *slog.Logger
+}
+
+func defaultProviderOptions() providerOptions {
+	return providerOptions{
+		otlpInterval: DefaultOTLPInterval,
+		logger:       slog.New(slog.DiscardHandler),
+	}
+}
+
+// WithOTLPEndpoint pushes metrics to an OTLP/HTTP (protobuf) endpoint, a
+// URL such as http://localhost:4318 (the path defaults to /v1/metrics).
+// Headers, such as credentials, come from the standard
+// OTEL_EXPORTER_OTLP_HEADERS / OTEL_EXPORTER_OTLP_METRICS_HEADERS
+// variables, never from the URL. Default "": no push.
+func WithOTLPEndpoint(endpoint string) ProviderOption {
+	return func(o *providerOptions) { o.otlpEndpoint = endpoint }
+}
+
+// WithOTLPInterval sets how often metrics are pushed to the OTLP endpoint.
+// Default DefaultOTLPInterval (1m); must be positive.
+func WithOTLPInterval(d time.Duration) ProviderOption {
+	return func(o *providerOptions) { o.otlpInterval = d }
+}
+
+// WithResourceAttributes describes the process (OpenTelemetry resource),
+// e.g. service.instance.id. Default: service.name = DefaultServiceName;
+// a service.name given here replaces it.
+func WithResourceAttributes(attrs ...attribute.KeyValue) ProviderOption {
+	return func(o *providerOptions) { o.resource = append(o.resource, attrs...) }
+}
+
+// WithLogger sets the logger for export failures. Default: discard.
+func WithLogger(l *slog.Logger) ProviderOption {
+	return func(o *providerOptions) { o.logger = l }
+}
+
+// ValidateProvider reports every problem with these options at once, or
+// nil if NewProvider would accept them.
+func ValidateProvider(opts ...ProviderOption) error {
+	_, err := newProviderOptions(opts)
+	return err
+}
+
+func newProviderOptions(opts []ProviderOption) (providerOptions, error) {
+	o := defaultProviderOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var errs []error
+	if o.otlpEndpoint != "" {
+		u, err := otlpURL(o.otlpEndpoint)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			o.otlpEndpoint = u
+		}
+	}
+	if o.otlpInterval <= 0 {
+		errs = append(errs, fmt.Errorf("otlp interval %v: must be positive", o.otlpInterval))
+	}
+	for _, kv := range o.resource {
+		if !kv.Valid() {
+			errs = append(errs, fmt.Errorf("resource attribute %q: want a non-empty key and a value", kv.Key))
+		}
+	}
+	if o.logger == nil {
+		errs = append(errs, errors.New("logger must not be nil"))
+	}
+	return o, errors.Join(errs...)
+}
+
+// otlpURL checks an OTLP/HTTP endpoint and adds the default path. Errors
+// show the endpoint without its user information.
+func otlpURL(endpoint string) (string, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "", errors.New("otlp endpoint: not a URL like http://localhost:4318")
+	}
+	var problems []string
+	if u.Scheme != "http" && u.Scheme != "https" {
+		problems = append(problems, "want an http or https URL like http://localhost:4318")
+	}
+	if u.Host == "" {
+		problems = append(problems, "no host")
+	}
+	if u.User != nil {
+		problems = append(problems, "credentials do not belong in the URL: set OTEL_EXPORTER_OTLP_HEADERS")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		problems = append(problems, "no query or fragment allowed")
+	}
+	if len(problems) > 0 {
+		u.User = nil
+		return "", fmt.Errorf("otlp endpoint %q: %s", u.Redacted(), strings.Join(problems, "; "))
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = otlpMetricsPath
+	}
+	return u.String(), nil
+}

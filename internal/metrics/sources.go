@@ -1,0 +1,68 @@
+package metrics
+
+import "time"
+
+// Sources are the functions the collection callback reads. Each is called
+// once per collection, from the collecting goroutine, and must be safe to
+// call from any goroutine. A nil function leaves its instruments out.
+type Sources struct {
+	// Partitions returns the owned Kafka partitions' state.
+	Partitions func() []PartitionStat
+	// Watermark returns the reader's event-time watermark, micros since the
+	// Unix epoch; ok false while it is unknown (nothing is observed then).
+	Watermark func() (micros int64, ok bool)
+	// Workers returns each writer worker's state.
+	Workers func() []WorkerStat
+	// Pipeline returns the pipeline's counters.
+	Pipeline func() PipelineStats
+	// HotBuckets returns the number of buckets currently split over
+	// several workers.
+	HotBuckets func() int
+}
+
+// PartitionStat is one Kafka partition as the reader sees it.
+type PartitionStat struct {
+	Partition int32
+	// Lag is the number of records left to read (high watermark, or last
+	// stable offset, minus the next offset); negative when unknown, and
+	// then not observed.
+	Lag int64
+	// Records and Bytes were consumed since the partition was assigned
+	// (they start again from 0 at a new assignment).
+	Records int64
+	Bytes   int64
+	// BufferedRecords and BufferedBytes are fetched but not yet consumed.
+	BufferedRecords int64
+	BufferedBytes   int64
+	// Paused is true while fetching is paused, for each of PauseReasons.
+	Paused       bool
+	PauseReasons []string
+	// Idle partitions do not hold the watermark back.
+	Idle bool
+	// EventTime is the largest event time seen, micros since the Unix
+	// epoch; only observed if HasEventTime.
+	EventTime    int64
+	HasEventTime bool
+}
+
+// WorkerStat is one writer worker.
+type WorkerStat struct {
+	Worker        int
+	OpenFiles     int   // open Parquet files (one per bucket it writes)
+	BufferedBytes int64 // column data buffered in memory
+}
+
+// PipelineStats are the pipeline's cumulative counters and a few gauges.
+type PipelineStats struct {
+	Records       int64            // records polled
+	Bytes         int64            // value bytes polled
+	Rows          int64            // rows handed to the writers
+	DeadLetters   map[string]int64 // records dead-lettered, by reason
+	LateRecords   int64            // late records written
+	LateBatches   int64            // batches of late records written
+	LateBuffered  int64            // late records waiting for their batch (gauge)
+	Checkpoints   int64            // checkpoints committed
+	Files         int64            // files committed
+	RowsCommitted int64            // rows committed
+	LastDuration  time.Duration    // how long the last checkpoint took (gauge)
+}

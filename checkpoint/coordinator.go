@@ -113,7 +113,7 @@ type Coordinator struct {
 	wmOK        bool
 	late        lateBuffer
 	budget      memoryBudget // shared by the workers
-	keyBuf      []byte // record key of a late row, before its row is cloned
+	keyBuf      []byte       // record key of a late row, before its row is cloned
 	txn         *commitlog.Txn
 	txnParts    map[int32]bool  // partitions the open instant lists (nil: unchecked)
 	checkpoint  int64           // ID of the checkpoint being filled

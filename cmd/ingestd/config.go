@@ -90,9 +90,9 @@ type WriterConfig struct {
 	// it the largest buffers are written to their spool files. Default
 	// 256MiB; 0 turns it off.
 	MemoryBudget ByteSize `yaml:"memory_budget"`
-	RowGroupSize   ByteSize `yaml:"row_group_size"`   // default 32MiB
-	Compression    string   `yaml:"compression"`      // zstd (default), snappy, gzip, none
-	SpoolDir       string   `yaml:"spool_dir"`        // default: the system temporary directory
+	RowGroupSize ByteSize `yaml:"row_group_size"` // default 32MiB
+	Compression  string   `yaml:"compression"`    // zstd (default), snappy, gzip, none
+	SpoolDir     string   `yaml:"spool_dir"`      // default: the system temporary directory
 	// HotBucket splits a bucket that gets more than its share of the
 	// records (a live stream's current hour) over several workers.
 	HotBucket HotBucketConfig `yaml:"hot_bucket"`

@@ -18,6 +18,9 @@ import (
 // fetched (JSON pageviews of about 300 bytes) are decoded, bucketed by event
 // hour and written as zstd Parquet to the local filesystem, with a commit
 // every 250ms and a final one. One op is one record. Run with -cpu 1,2.
+// file-B/record is the size of the table's Parquet files per record: it
+// grows with the number of commits (more, smaller files), so compare it
+// between runs with the same number of commits.
 func BenchmarkPipeline(b *testing.B) {
 	recs := pageviewRecords(b.N, time.Now().UTC())
 	var bytes int64

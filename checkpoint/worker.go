@@ -154,7 +154,10 @@ func (w *worker) writeBatch(ctx context.Context, b *rowBatch) error {
 		if lost := w.set.Failed(); lost != nil {
 			return fatal(fmt.Errorf("worker %d: %w", w.id, lost))
 		}
-		bucket := b.buckets[done]
+		bucket := "" // the bucket of the row that failed
+		if done < len(rows) {
+			bucket = b.buckets[done]
+		}
 		if attempt+1 >= maxWriteAttempts || ctx.Err() != nil {
 			return fatal(fmt.Errorf("worker %d: write to %s after %d attempts: %w", w.id, bucket, attempt+1, err))
 		}

@@ -115,12 +115,13 @@ func (b *rrBuffer) discard(p int32) {
 }
 
 // push queues the records of one fetched partition (in offset order). It
-// returns how many are below the end of what was already queued or handed
-// out: a fetch that went back. Pausing never causes one (franz-go fetches a
-// paused partition again from right after the last record it returned), but
-// franz-go's reset of an out-of-range offset to the log start does (a topic
-// recreated behind the table's offsets), and those records are wanted, so
-// they are queued like any other.
+// drops, and returns how many, the records below the end of what was
+// already queued or handed out: a fetch that went back. Pausing never
+// causes one (franz-go fetches a paused partition again from right after
+// the last record it returned), but franz-go's reset of an offset the
+// broker calls out of range (after a leader change or an unclean election,
+// the log start) does, and handing those records out again would write
+// them twice: a partition's offsets are handed out once, in order.
 func (b *rrBuffer) push(p int32, recs []*kgo.Record) (rewound int) {
 	if len(recs) == 0 {
 		return 0
@@ -131,10 +132,10 @@ func (b *rrBuffer) push(p int32, recs []*kgo.Record) (rewound int) {
 		clear(q.recs[n:])
 		q.recs, q.head = q.recs[:n], 0
 	}
-	end := q.end
 	for _, r := range recs {
-		if end >= 0 && r.Offset < end {
+		if q.end >= 0 && r.Offset < q.end {
 			rewound++
+			continue
 		}
 		q.end = r.Offset + 1
 		q.recs = append(q.recs, r)

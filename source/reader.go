@@ -326,8 +326,8 @@ func (r *Reader) absorb(fs kgo.Fetches) error {
 			return
 		}
 		if back := r.buf.push(p.Partition, p.Records); back > 0 {
-			r.log.Warn("fetch went back: records at or below offsets already read (offset reset?)",
-				"partition", p.Partition, "records", back, "first_offset", p.Records[0].Offset)
+			r.log.Warn("fetch went back: records below offsets already read were dropped, not read twice (offset reset after a leader change?)",
+				"partition", p.Partition, "dropped", back, "first_offset", p.Records[0].Offset)
 		}
 	})
 	return ret

@@ -347,8 +347,8 @@ func (s *Set) checkRow(row parquet.Row) error {
 		v := &row[i]
 		c := v.Column()
 		if c != col {
-			if c != col+1 {
-				return fmt.Errorf("writer: row value %d is of column %d after column %d: want every column, in order", i, c, col)
+			if c != col+1 || c >= s.numColumns {
+				return fmt.Errorf("writer: row value %d is of column %d after column %d: want every column of %d, in order", i, c, col, s.numColumns)
 			}
 			col = c
 		} else if s.maxRep[c] == 0 {

@@ -614,6 +614,7 @@ func TestBadRows(t *testing.T) {
 		"def level 0":   func() rowT { r := good.Clone(); r[colReferrer] = bytesAt("x", 0, colReferrer); return r },
 		"out of order":  func() rowT { r := good.Clone(); r[5], r[6] = r[6], r[5]; return r },
 		"extra value":   func() rowT { return append(good.Clone(), int64At(1, colEventTime)) },
+		"extra column":  func() rowT { return append(good.Clone(), int64At(1, numTestCols)) },
 	}
 	for name, mk := range bads {
 		if err := s.Write(ctx, "p", mk(), 0); err == nil {

@@ -3,6 +3,8 @@ package checkpoint
 import (
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,8 +49,12 @@ func peakRSS(tb testing.TB) int64 {
 	return 0
 }
 
-// resetPeakRSS resets VmHWM to the current RSS (Linux: clear_refs 5).
+// resetPeakRSS returns freed memory to the OS, then resets VmHWM to the
+// current RSS (Linux: clear_refs 5), so that an earlier sub-benchmark's
+// garbage does not count.
 func resetPeakRSS(tb testing.TB) {
+	runtime.GC()
+	debug.FreeOSMemory()
 	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 		tb.Logf("cannot reset the peak RSS (%v): it includes earlier work", err)
 	}

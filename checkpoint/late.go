@@ -19,6 +19,14 @@ const (
 	LateDeadLetter
 )
 
+// DefaultAllowedLateness is how far behind the watermark a record may be
+// and still count as on time. The source's watermark is the minimum of the
+// partitions' newest event times, so with none allowed every record of an
+// ordinarily jittered stream that is older than the slowest partition's
+// newest would take the late path (held in memory until the checkpoint,
+// counted as late).
+const DefaultAllowedLateness = 10 * time.Minute
+
 // ReasonTooLate is the dead-letter reason of a record later than the
 // maximum lateness under LateDeadLetter.
 const ReasonTooLate = "too_late"

@@ -182,3 +182,37 @@ func TestLateDataOptionsValidate(t *testing.T) {
 		}
 	}
 }
+
+// Ordinary jitter (records a few minutes behind the watermark) is not late
+// with the default allowed lateness; with none allowed it would be.
+func TestJitterIsNotLateByDefault(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Hour).Add(30 * time.Minute)
+	var recs []*kgo.Record
+	for i := range 1000 {
+		at := now.Add(-time.Duration(i%300) * time.Second) // up to 5 minutes behind
+		v := fmt.Sprintf(`{"userId":%d,"eventTime":%q}`, i, at.Format(time.RFC3339Nano))
+		recs = append(recs, &kgo.Record{Topic: "pageviews", Partition: 0, Offset: int64(i), Value: []byte(v), Timestamp: now})
+	}
+	for _, c := range []struct {
+		opts     []Option
+		wantLate bool
+	}{{nil, false}, {[]Option{WithLateData(0, 0, LateWrite, 1<<20)}, true}} {
+		b, err := objstore.NewFilesystem(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := newPipeline(t, b, 1, recs, append([]Option{WithInterval(time.Hour)}, c.opts...)...)
+		ctx, cancel := context.WithCancel(context.Background())
+		p.src.done = cancel
+		if err := p.coord.Run(ctx, &watermarkSource{fetchedSource: p.src, wm: now.Add(-time.Minute).UnixMicro()}); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if err := p.coord.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if late := p.coord.Stats().LateRecords; (late > 0) != c.wantLate {
+			t.Errorf("options %d: %d late records, want late: %v", len(c.opts), late, c.wantLate)
+		}
+	}
+}

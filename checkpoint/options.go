@@ -49,6 +49,7 @@ func defaultOptions() options {
 		keepInstants:   30,
 		maintainEvery:  10,
 
+		allowedLateness: DefaultAllowedLateness,
 		lateBufferBytes: 32 << 20,
 		memoryBudget:    256 << 20,
 	}
@@ -102,7 +103,7 @@ func WithTimelineMaintenance(keep, every int) Option {
 // batches (at the next checkpoint, or when the late rows pass bufferBytes),
 // never one file per late record. A record later than max (0: no maximum)
 // is written anyway (LateWrite) or dead-lettered (LateDeadLetter). Default:
-// allowed 0, max 0, LateWrite, 32 MiB.
+// allowed DefaultAllowedLateness, max 0, LateWrite, 32 MiB.
 func WithLateData(allowed, max time.Duration, beyondMax LatePolicy, bufferBytes int64) Option {
 	return func(o *options) {
 		o.allowedLateness, o.maxLateness, o.beyondMax, o.lateBufferBytes = allowed, max, beyondMax, bufferBytes

@@ -6,8 +6,10 @@
 // table commit carries the next offset of every partition, and a partition
 // newly assigned to a Reader starts where the table says (Hooks.StartOffsets),
 // never at the consumer group's committed offset. The group's committed
-// offsets are written after table commits (CommitGroupOffsets) only so that
-// ordinary lag tools work.
+// offsets are written after table commits, in the background
+// (QueueGroupOffsets; a table commit never waits for the group), only so
+// that ordinary lag tools work. A fetch that goes back (franz-go resetting
+// an offset the broker called out of range) never hands an offset out twice.
 //
 // Rebalances. The Reader uses franz-go's BlockRebalanceOnPoll: between a Poll
 // that returned records and the following AllowRebalance no partition is

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lakestream/lakestream/bucketing"
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/commitlog"
 	"github.com/lakestream/lakestream/internal/metrics"
 	"github.com/lakestream/lakestream/schemas"
@@ -127,7 +128,7 @@ type CheckpointConfig struct {
 // pass Buffer bytes). One later than Max is written anyway (beyond_max:
 // write) or dead-lettered with reason too_late (beyond_max: dead-letter).
 type LatenessConfig struct {
-	Allowed   Duration `yaml:"allowed"`    // default 0
+	Allowed   Duration `yaml:"allowed"`    // default 10m: ordinary jitter is not late
 	Max       Duration `yaml:"max"`        // default 0: no maximum
 	BeyondMax string   `yaml:"beyond_max"` // write (default) or dead-letter
 	Buffer    ByteSize `yaml:"buffer"`     // default 32MiB; at least 1KiB
@@ -161,7 +162,7 @@ func defaultConfig() Config {
 		Writer: WriterConfig{Workers: 2, TargetFileSize: 128 << 20, MaxFileAge: Duration(10 * time.Minute),
 			MaxOpenFiles: 16, MemoryBudget: 256 << 20, RowGroupSize: 32 << 20, Compression: "zstd"},
 		Checkpoint: CheckpointConfig{Interval: Duration(30 * time.Second), KeepInstants: 30,
-			Lateness: LatenessConfig{BeyondMax: lateWrite, Buffer: 32 << 20}},
+			Lateness: LatenessConfig{Allowed: Duration(checkpoint.DefaultAllowedLateness), BeyondMax: lateWrite, Buffer: 32 << 20}},
 		Admin:   AdminConfig{Addr: "127.0.0.1:9464"},
 		Metrics: MetricsConfig{OTLPInterval: Duration(metrics.DefaultOTLPInterval)},
 	}

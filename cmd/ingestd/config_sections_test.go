@@ -19,7 +19,7 @@ func TestConfigSectionDefaults(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if l := cfg.Checkpoint.Lateness; l != (LatenessConfig{BeyondMax: "write", Buffer: 32 << 20}) {
+	if l := cfg.Checkpoint.Lateness; l != (LatenessConfig{Allowed: Duration(10 * time.Minute), BeyondMax: "write", Buffer: 32 << 20}) {
 		t.Errorf("lateness defaults %+v", l)
 	}
 	if m := cfg.Metrics; m != (MetricsConfig{OTLPInterval: Duration(time.Minute)}) {

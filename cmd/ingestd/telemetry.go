@@ -85,5 +85,6 @@ func pipelineStats(st checkpoint.Stats) metrics.PipelineStats {
 		Records: st.Records, Bytes: st.Bytes, Rows: st.Rows, DeadLetters: st.DeadLetters,
 		LateRecords: st.LateRecords, LateBatches: st.LateFlushes, LateBuffered: st.LateBuffered,
 		Checkpoints: st.Checkpoints, Files: st.Files, RowsCommitted: st.RowsCommitted, LastDuration: st.LastDuration,
+		BudgetFlushes: st.BudgetFlushes,
 	}
 }

@@ -36,6 +36,7 @@ const (
 	NameRowsCommitted          = "lakestream.rows.committed"           // counter, {row}
 	NameCheckpointLastDuration = "lakestream.checkpoint.last_duration" // gauge, s
 	NameHotBuckets             = "lakestream.hot_buckets"              // gauge, {bucket}
+	NameBudgetFlushes          = "lakestream.memory_budget.flushes"    // counter, {flush}
 )
 
 // Attribute keys.

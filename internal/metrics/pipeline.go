@@ -33,7 +33,7 @@ type workerInstruments struct {
 
 type pipelineInstruments struct {
 	records, bytes, rows, dead, late, lateBatches, lateBuffered metric.Int64Observable
-	checkpoints, files, rowsCommitted                           metric.Int64Observable
+	checkpoints, files, rowsCommitted, budgetFlushes            metric.Int64Observable
 	lastDuration                                                metric.Float64Observable
 }
 
@@ -94,6 +94,7 @@ func New(meter metric.Meter, src Sources, opts ...Option) (*Pipeline, error) {
 			checkpoints:   r.counter(NameCheckpoints, "{checkpoint}", "Checkpoints committed."),
 			files:         r.counter(NameFilesCommitted, "{file}", "Data files committed."),
 			rowsCommitted: r.counter(NameRowsCommitted, "{row}", "Rows committed."),
+			budgetFlushes: r.counter(NameBudgetFlushes, "{flush}", "Buffers written out because the memory budget was exceeded."),
 			lastDuration:  r.floatGauge(NameCheckpointLastDuration, "s", "How long the last checkpoint took."),
 		}
 	}

@@ -64,5 +64,6 @@ type PipelineStats struct {
 	Checkpoints   int64            // checkpoints committed
 	Files         int64            // files committed
 	RowsCommitted int64            // rows committed
+	BudgetFlushes int64            // buffers written out for the memory budget
 	LastDuration  time.Duration    // how long the last checkpoint took (gauge)
 }

@@ -130,8 +130,14 @@ func (p *Partitioner) render(eventMicros int64, hasTime bool, values []Value) (s
 				}
 			}
 		}
-		if len(buf) == start {
+		switch {
+		case len(buf) == start:
 			buf = append(buf, DefaultPartitionValue...)
+		case buf[start] == '.':
+			// An empty field followed by a literal dot ("{a}.x" with a
+			// empty) would make a hidden name or "." itself: escape the dot.
+			rest := append([]byte(nil), buf[start+1:]...)
+			buf = append(append(buf[:start], "%2E"...), rest...)
 		}
 	}
 	p.buf = buf

@@ -41,7 +41,7 @@ FUZZ_TARGETS := \
 	./commitlog:FuzzParseProperties ./commitlog:FuzzParseCheckpointKey \
 	./schemas:FuzzParseType ./schemas:FuzzJSONDecode ./schemas:FuzzAvroDecode \
 	./schemas:FuzzParseAvroSchema ./schemas:FuzzAvroPlan ./schemas:FuzzParseDecimal \
-	./schemas:FuzzParseTimestamp ./bucketing:FuzzPartitionPath
+	./schemas:FuzzParseTimestamp ./bucketing:FuzzPartitionPath ./writer:FuzzStagedRow
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; \
@@ -57,6 +57,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkPipeline|BenchmarkDuckDBReference' -benchtime $(BENCHTIME) -cpu 1,2 -count 1 ./checkpoint
 	$(GO) test -run '^$$' -bench 'BenchmarkHotBucket' -benchtime $(BENCHTIME) -cpu 2 -count 1 ./checkpoint
 	$(GO) test -run '^$$' -bench 'BenchmarkManyBuckets' -benchtime 20000x -cpu 2 -count 1 ./checkpoint
+	$(GO) test -run '^$$' -bench 'BenchmarkSkew' -benchtime 1x -cpu 2 -count 1 ./checkpoint
 	$(GO) test -run '^$$' -bench . -cpu 1 -count 1 ./schemas ./writer
 	$(GO) test -run '^$$' -bench 'KeyGroupBalance' -benchtime 1x -count 1 ./bucketing
 	$(GO) test -run '^$$' -bench 'Route|Worker|Hash' -benchmem -count 1 ./bucketing

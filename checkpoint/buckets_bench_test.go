@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"fmt"
 	"os"
+	"path"
 	"runtime"
 	"runtime/debug"
 	"sort"
@@ -11,26 +12,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/commitlog"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/writer"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// manyBucketRecords makes n pageview records spread round-robin over
-// buckets distinct event hours (so as many dt=/hr= buckets); the Kafka
-// timestamp is the event time, so the event-time bounds accept them.
-func manyBucketRecords(n, buckets int, end time.Time) []*kgo.Record {
-	recs := make([]*kgo.Record, n)
-	next := map[int32]int64{}
-	for i := range recs {
-		p := int32(i % 8)
-		at := end.Add(-time.Duration(i%buckets)*time.Hour - time.Duration(i%3600)*time.Second)
-		v := fmt.Sprintf(`{"userId":%d,"sessionNumber":%d,"pageNumber":%d,"url":"https://shop.example.com/products/%d?ref=home","referrer":"https://www.google.com/search?q=shoes+%d","userAgent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36","eventTime":"%s"}`,
-			100000+i*7919%900000, i%50, i%30, i%10000, i%1000, at.UTC().Format("2006-01-02T15:04:05.000Z"))
-		recs[i] = &kgo.Record{Topic: "pageviews", Partition: p, Offset: next[p], Value: []byte(v), Timestamp: at}
-		next[p]++
-	}
-	return recs
+// manyBucketRecord makes record i of a stream spread round-robin over
+// buckets distinct event hours (so as many dt=/hr= buckets), ending at end;
+// 8 partitions, offsets in order. The Kafka timestamp is the event time, so
+// the event-time bounds accept the records.
+func manyBucketRecord(i, buckets int, end time.Time) *kgo.Record {
+	p := int32(i % 8)
+	at := end.Add(-time.Duration(i%buckets)*time.Hour - time.Duration(i%3600)*time.Second)
+	v := fmt.Sprintf(`{"userId":%d,"sessionNumber":%d,"pageNumber":%d,"url":"https://shop.example.com/products/%d?ref=home","referrer":"https://www.google.com/search?q=shoes+%d","userAgent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36","eventTime":"%s"}`,
+		100000+i*7919%900000, i%50, i%30, i%10000, i%1000, at.UTC().Format("2006-01-02T15:04:05.000Z"))
+	return &kgo.Record{Topic: "pageviews", Partition: p, Offset: int64(i / 8), Value: []byte(v), Timestamp: at}
 }
 
 // peakRSS returns the process's peak resident set (VmHWM), in bytes.
@@ -61,54 +58,137 @@ func resetPeakRSS(tb testing.TB) {
 }
 
 // BenchmarkManyBuckets: records spread over 10,000 distinct buckets, a 64
-// MiB memory budget, 2 workers; reports the peak RSS of the process, the
-// files written and their sizes. One op is one record.
+// MiB memory budget, 2 workers, 16 or 64 open files per worker and a 1 MiB
+// minimum file size; reports the peak RSS of the process, the files
+// written, their sizes, and the files below the minimum size that a
+// checkpoint did not cut (want 0). One op is one record.
+//
+// A file is cut by a checkpoint if it is the last file of its bucket in its
+// worker's checkpoint: the highest <n> of the write token
+// <worker>-<checkpoint>-<n> among the files of that bucket, worker and
+// checkpoint. Every other file was rolled (size, open-file bound) and must
+// have reached the minimum.
 func BenchmarkManyBuckets(b *testing.B) {
+	const (
+		minFile = 1 << 20
+		budget  = 64 << 20
+		workers = 2
+	)
 	for _, c := range []struct {
-		open int
-		page int
-	}{{16, writer.DefaultPageBufferSize}, {16, 64 << 10}, {64, 64 << 10}} {
+		open, page int
+	}{{16, writer.DefaultPageBufferSize}, {16, 256 << 10}} {
 		b.Run(fmt.Sprintf("open=%d/page=%dKiB", c.open, c.page>>10), func(b *testing.B) {
-			manyBuckets(b, []writer.Option{writer.WithMaxOpenFiles(c.open), writer.WithPageBufferSize(c.page)})
+			// As ingestd sets them: half of each worker's share of the
+			// budget for the writers' page buffers.
+			manyBuckets(b, minFile, []writer.Option{writer.WithMaxOpenFiles(c.open), writer.WithPageBufferSize(c.page),
+				writer.WithMinFileSize(minFile), writer.WithWriterMemory(budget / workers / 2)})
 		})
 	}
 }
 
-func manyBuckets(b *testing.B, wopts []writer.Option) {
+func manyBuckets(b *testing.B, minFile int64, wopts []writer.Option) {
 	const buckets = 10_000
-	recs := manyBucketRecords(b.N, buckets, time.Now().UTC().Truncate(time.Hour))
+	end := time.Now().UTC().Truncate(time.Hour)
 	root := b.TempDir()
 	bucket, err := objstore.NewFilesystem(root)
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := newPipelineWith(b, bucket, 2, recs, nil, wopts,
+	p := newPipelineWith(b, bucket, 2, nil, nil, wopts,
 		WithInterval(10*time.Second), WithMemoryBudget(64<<20))
+	// Records are made batch by batch: the input is in Kafka, not in
+	// ingestd's memory.
+	p.src.gen = func(i int) *kgo.Record { return manyBucketRecord(i, buckets, end) }
+	p.src.n = b.N
 	resetPeakRSS(b)
+	startRSS := peakRSS(b)
 	b.ResetTimer()
 	p.run(b)
 	b.StopTimer()
 	rss := peakRSS(b)
-	sizes := fileSizes(b, root)
-	sort.Slice(sizes, func(i, j int) bool { return sizes[i] < sizes[j] })
-	var total int64
-	small := 0
-	for _, s := range sizes {
-		total += s
-		if s < 1<<20 {
-			small++
-		}
+	files := baseFiles(b, root)
+	sizes := make([]int64, len(files))
+	for i, f := range files {
+		sizes[i] = f.size
 	}
+	sort.Slice(sizes, func(i, j int) bool { return sizes[i] < sizes[j] })
 	st := p.coord.Stats()
 	b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
-	b.ReportMetric(float64(len(sizes)), "files")
+	b.ReportMetric(float64(startRSS)/(1<<20), "start-RSS-MiB")
+	b.ReportMetric(float64(p.coord.workers[0].set.MaxOpenFiles()), "open-files-per-worker")
+	b.ReportMetric(float64(len(files)), "files")
 	if len(sizes) > 0 {
 		b.ReportMetric(float64(sizes[len(sizes)/2]), "median-file-B")
-		b.ReportMetric(float64(small)/float64(len(sizes)), "files<1MiB-fraction")
 	}
+	b.ReportMetric(float64(smallNotCut(files, minFile)), "small-not-cut-files")
 	b.ReportMetric(float64(st.BudgetFlushes), "budget-flushes")
 	b.ReportMetric(float64(st.Checkpoints), "checkpoints")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// baseFile is one base file found under the table root.
+type baseFile struct {
+	partition string // directory, relative to the root
+	token     writeToken
+	size      int64
+}
+
+// writeToken is a parsed <worker>-<checkpoint>-<n> (commitlog.WriteToken).
+type writeToken struct{ worker, checkpoint, seq int64 }
+
+func parseWriteToken(s string) (writeToken, bool) {
+	f := strings.Split(s, "-")
+	if len(f) != 3 {
+		return writeToken{}, false
+	}
+	var t writeToken
+	var errs [3]error
+	t.worker, errs[0] = strconv.ParseInt(f[0], 10, 64)
+	t.checkpoint, errs[1] = strconv.ParseInt(f[1], 10, 64)
+	t.seq, errs[2] = strconv.ParseInt(f[2], 10, 64)
+	return t, errs[0] == nil && errs[1] == nil && errs[2] == nil
+}
+
+// baseFiles lists the base files under root with their write tokens.
+func baseFiles(tb testing.TB, root string) []baseFile {
+	tb.Helper()
+	var out []baseFile
+	err := walkFiles(root, func(p string, size int64) {
+		if !strings.HasSuffix(p, ".parquet") {
+			return
+		}
+		_, token, _, ok := commitlog.ParseBaseFileName(path.Base(p))
+		parts, tokOK := parseWriteToken(token)
+		if !ok || !tokOK {
+			tb.Fatalf("%s: not a base file name with a write token", p)
+		}
+		out = append(out, baseFile{partition: path.Dir(p), token: parts, size: size})
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// smallNotCut counts the files below minSize that are not the last file of
+// their bucket in their worker's checkpoint.
+func smallNotCut(files []baseFile, minSize int64) int {
+	type group struct {
+		partition          string
+		worker, checkpoint int64
+	}
+	last := map[group]int64{}
+	for _, f := range files {
+		g := group{f.partition, f.token.worker, f.token.checkpoint}
+		last[g] = max(last[g], f.token.seq)
+	}
+	n := 0
+	for _, f := range files {
+		if f.size < minSize && f.token.seq != last[group{f.partition, f.token.worker, f.token.checkpoint}] {
+			n++
+		}
+	}
+	return n
 }
 
 func fileSizes(tb testing.TB, root string) []int64 {

@@ -85,7 +85,7 @@ func TestLateRecordsAreBatched(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := newPipelineWith(t, b, 1, recs, nil, []writer.Option{writer.WithMaxOpenFiles(1)}, WithInterval(time.Hour), WithBatchRows(64))
+		p := newPipelineWith(t, b, 1, recs, nil, []writer.Option{writer.WithMaxOpenFiles(1), writer.WithMinFileSize(0)}, WithInterval(time.Hour), WithBatchRows(64))
 		p.src.batch = 500
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()

@@ -44,6 +44,17 @@ func (s *Set) WriteBatch(ctx context.Context, partitions []string, rows []parque
 				return n, err
 			}
 		}
+		if s.shouldStage(partitions[n]) {
+			j := n + 1
+			for j < len(rows) && partitions[j] == partitions[n] && s.checkRow(rows[j]) == nil {
+				j++
+			}
+			if err := s.stageRows(partitions[n], rows[n:j], eventTimes[n:j]); err != nil {
+				return n, err
+			}
+			n = j
+			continue
+		}
 		f, err := s.fileFor(ctx, partitions[n])
 		if err != nil {
 			return n, err

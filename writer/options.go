@@ -21,6 +21,8 @@ const (
 	DefaultCompression        = "zstd"
 	DefaultDictionaryMaxBytes = 1 << 20
 	DefaultMaxOpenFiles       = 16
+	DefaultMinFileSize        = 16 << 20
+	DefaultStageMemory        = 16 << 20
 )
 
 // Option configures a Set.
@@ -34,6 +36,9 @@ type options struct {
 	compression        string
 	dictionaryMaxBytes int
 	maxOpenFiles       int
+	minFileSize        int64
+	stageMemory        int64
+	writerMemory       int64
 	spoolDir           string
 	now                func() time.Time
 	logger             *slog.Logger
@@ -49,6 +54,8 @@ func defaultOptions() options {
 		compression:        DefaultCompression,
 		dictionaryMaxBytes: DefaultDictionaryMaxBytes,
 		maxOpenFiles:       DefaultMaxOpenFiles,
+		minFileSize:        DefaultMinFileSize,
+		stageMemory:        DefaultStageMemory,
 		spoolDir:           os.TempDir(),
 		now:                time.Now,
 		logger:             slog.New(slog.DiscardHandler),
@@ -93,6 +100,33 @@ func WithDictionaryMaxBytes(n int) Option { return func(o *options) { o.dictiona
 // WithMaxOpenFiles bounds the files a Set keeps open: opening one more rolls
 // the least recently written one. Default 16.
 func WithMaxOpenFiles(n int) Option { return func(o *options) { o.maxOpenFiles = n } }
+
+// WithMinFileSize sets the size below which an open file is not rolled to
+// make room for another bucket. When MaxOpenFiles are open and the least
+// recently written is smaller than n, the rows of a bucket without a file
+// are staged instead (kept in a compact row form, spilled to the spool past
+// the stage memory) and written to their file at Finish: so files below n
+// are only those cut by a checkpoint (or by the max file age), however many
+// buckets a checkpoint touches. Default 16 MiB; 0 rolls the least recently
+// written file whatever its size (one small file per bucket switch when
+// buckets outnumber the open files). A minimum above the target file size
+// acts as the target file size.
+func WithMinFileSize(n int64) Option { return func(o *options) { o.minFileSize = n } }
+
+// WithStageMemory bounds the staged rows held in memory; past it they are
+// spilled to a spool file. They count in BufferedBytes, and FlushLargest
+// spills them when they are the largest buffer. Default 16 MiB.
+func WithStageMemory(n int64) Option { return func(o *options) { o.stageMemory = n } }
+
+// WithWriterMemory bounds the memory the open Parquet writers reserve:
+// parquet-go allocates a page buffer of PageBufferSize for every required
+// column of an open file, used or not. The Set opens at most
+// n / (PageBufferSize x required columns) files at once (at least one),
+// fewer than MaxOpenFiles if that is lower; the rows of other buckets are
+// staged (see WithMinFileSize). A memory budget should cover this
+// reservation: ingestd gives each worker's writers half of its share of
+// writer.memory_budget. Default 0: MaxOpenFiles alone bounds them.
+func WithWriterMemory(n int64) Option { return func(o *options) { o.writerMemory = n } }
 
 // WithSpoolDir sets the local directory of the files being written. It must
 // exist. Default os.TempDir().
@@ -162,6 +196,15 @@ func (o *options) validate() error {
 	}
 	if o.maxOpenFiles < 1 {
 		bad("max open files %d: must be at least 1", o.maxOpenFiles)
+	}
+	if o.minFileSize < 0 {
+		bad("min file size %d: must not be negative", o.minFileSize)
+	}
+	if o.writerMemory < 0 {
+		bad("writer memory %d: must not be negative", o.writerMemory)
+	}
+	if o.stageMemory <= 0 {
+		bad("stage memory %d: must be positive", o.stageMemory)
 	}
 	if o.spoolDir == "" {
 		bad("spool dir: empty")

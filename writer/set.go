@@ -115,6 +115,10 @@ type Set struct {
 
 	free []*parquet.Writer // closed parquet writers, for reuse
 
+	maxOpen  int   // MaxOpenFiles, lowered by WithWriterMemory
+	stage    stage // rows of buckets without a file (see stage.go)
+	draining bool  // Finish is writing the stage: openFile does not upload
+
 	instantValue parquet.Value // commit time, levels set
 	seqno        []byte        // <instant>_<worker>_ followed by the record index
 	seqnoLen     int           // length of the prefix
@@ -178,6 +182,17 @@ func NewSet(bucket objstore.Bucket, schema *parquet.Schema, worker int, opts ...
 	}
 	s.rows = make([]parquet.Row, 1)
 	s.cols = make([][]parquet.Value, s.numColumns)
+	s.maxOpen = o.maxOpenFiles
+	if o.writerMemory > 0 {
+		required := 0
+		for _, d := range s.maxDef {
+			if d == 0 {
+				required++
+			}
+		}
+		perWriter := int64(o.pageBufferSize) * int64(max(required, 1))
+		s.maxOpen = int(min(int64(o.maxOpenFiles), max(1, o.writerMemory/perWriter)))
+	}
 	return s, nil
 }
 
@@ -314,6 +329,12 @@ func (s *Set) Write(ctx context.Context, partition string, row parquet.Row, even
 			return err
 		}
 	}
+	if s.shouldStage(partition) {
+		s.rows[0] = row
+		err := s.stageRows(partition, s.rows, []int64{eventTimeMicros})
+		s.rows[0] = nil
+		return err
+	}
 	f, err := s.fileFor(ctx, partition)
 	if err != nil {
 		return err
@@ -400,18 +421,14 @@ func (s *Set) openFile(ctx context.Context, partition string) (*file, error) {
 	if err := ValidatePartition(partition); err != nil {
 		return nil, err
 	}
-	if len(s.open) >= s.opts.maxOpenFiles {
-		var lru *file
-		for _, f := range s.open {
-			if lru == nil || f.lastWrite < lru.lastWrite {
-				lru = f
+	if len(s.open) >= s.maxOpen {
+		if err := s.closeFile(s.lru(), "open-file bound"); err != nil {
+			return nil, err
+		}
+		if !s.draining {
+			if err := s.uploadPending(ctx); err != nil {
+				return nil, err
 			}
-		}
-		if err := s.closeFile(lru, "open-file bound"); err != nil {
-			return nil, err
-		}
-		if err := s.uploadPending(ctx); err != nil {
-			return nil, err
 		}
 	}
 	fileID := commitlog.NewFileID()
@@ -449,6 +466,17 @@ func (s *Set) openFile(ctx context.Context, partition string) (*file, error) {
 	return f, nil
 }
 
+// lru returns the least recently written open file (nil if none).
+func (s *Set) lru() *file {
+	var lru *file
+	for _, f := range s.open {
+		if lru == nil || f.lastWrite < lru.lastWrite {
+			lru = f
+		}
+	}
+	return lru
+}
+
 // closeFile finishes f's Parquet file in its spool file and moves it to the
 // pending uploads. A failure is sticky: the file's rows are lost.
 func (s *Set) closeFile(f *file, reason string) error {
@@ -480,7 +508,8 @@ func (s *Set) closeFile(f *file, reason string) error {
 	f.size = info.Size()
 	f.pw = nil
 	f.buf = nil
-	if len(s.free) < s.opts.maxOpenFiles {
+	f.count.w = nil // the spool buffer (256 KiB) must not live as long as f
+	if len(s.free) < s.maxOpen {
 		s.free = append(s.free, pw)
 	}
 	s.pending = append(s.pending, f)
@@ -534,6 +563,14 @@ func (s *Set) Finish(ctx context.Context) ([]File, error) {
 	}
 	if s.state == stateActive {
 		s.state = stateFinishing
+	}
+	if s.state == stateFinishing {
+		// Staged rows first (resumed after an upload error), then every
+		// file still open. Closing does not upload: it cannot fail
+		// retriably, so a retried Finish finds no open file.
+		if err := s.drainStage(ctx); err != nil {
+			return nil, err
+		}
 		for _, f := range s.openByAge() {
 			if err := s.closeFile(f, "finish"); err != nil {
 				return nil, err
@@ -579,6 +616,7 @@ func (s *Set) Abort(ctx context.Context) error {
 	}
 	clear(s.open)
 	s.last = nil
+	s.resetStage()
 	// The parquet writers of dropped files are not reused: Reset would do,
 	// but one that failed may be in any state.
 	toDelete := append(s.undone, s.done...)
@@ -633,6 +671,10 @@ func (s *Set) RollIdle(ctx context.Context) error {
 // OpenFiles returns the number of open files.
 func (s *Set) OpenFiles() int { return len(s.open) }
 
+// MaxOpenFiles returns the most files the Set keeps open: MaxOpenFiles, or
+// fewer under WithWriterMemory.
+func (s *Set) MaxOpenFiles() int { return s.maxOpen }
+
 // BufferedBytes estimates the memory held by the row groups of the open
 // files: encoded pages, values not encoded yet and dictionaries, by length
 // (see parquet.Writer.Size). It undercounts the heap: buffer capacity beyond
@@ -645,12 +687,13 @@ func (s *Set) BufferedBytes() int64 {
 	for _, f := range s.open {
 		n += f.bufferedBytes()
 	}
-	return n
+	return n + s.stage.mem
 }
 
-// FlushLargest writes the row group of the open file with the most buffered
-// bytes to its spool file, freeing its memory. It does nothing if no file
-// buffers anything.
+// FlushLargest frees the largest buffer: the row group of the open file
+// with the most buffered bytes, written to its spool file, or the staged
+// rows, spilled to the spool, if they hold more. It does nothing if nothing
+// is buffered.
 func (s *Set) FlushLargest(ctx context.Context) error {
 	switch {
 	case s.state == stateClosed:
@@ -664,6 +707,9 @@ func (s *Set) FlushLargest(ctx context.Context) error {
 		if n := f.bufferedBytes(); n > most {
 			largest, most = f, n
 		}
+	}
+	if s.stage.mem > most {
+		return s.spillStage()
 	}
 	if largest == nil {
 		return nil
@@ -692,6 +738,10 @@ func (s *Set) Close() error {
 			errs = append(errs, err)
 		}
 	}
+	if err := s.closeSpill(); err != nil {
+		errs = append(errs, err)
+	}
+	s.stage = stage{}
 	s.open, s.last, s.pending, s.done, s.undone, s.free = nil, nil, nil, nil, nil, nil
 	s.state = stateClosed
 	if len(errs) > 0 {

@@ -303,7 +303,7 @@ func TestRollByAge(t *testing.T) {
 func TestMaxOpenFiles(t *testing.T) {
 	ctx := context.Background()
 	b := objstore.NewMemory()
-	s := newTestSet(t, b, WithMaxOpenFiles(2))
+	s := newTestSet(t, b, WithMaxOpenFiles(2), WithMinFileSize(0))
 	if err := s.Begin(testInstant, 3); err != nil {
 		t.Fatal(err)
 	}

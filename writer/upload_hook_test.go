@@ -45,7 +45,7 @@ func TestBeforeUploadSeesEveryUpload(t *testing.T) {
 	b := &putRecorder{Bucket: objstore.NewMemory()}
 	clock := &fakeClock{t: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
 	var hooked []string
-	s := newTestSet(t, b, WithClock(clock.now), WithMaxFileAge(10*time.Minute), WithMaxOpenFiles(2),
+	s := newTestSet(t, b, WithClock(clock.now), WithMaxFileAge(10*time.Minute), WithMaxOpenFiles(2), WithMinFileSize(0),
 		WithTargetFileSize(32<<10), WithRowGroupBytes(8<<10), WithPageBufferSize(2<<10),
 		WithBeforeUpload(func(key string) error {
 			if slices.Contains(b.keys(), key) {
@@ -168,7 +168,7 @@ func TestBeforeUploadErrorAbortsUpload(t *testing.T) {
 
 	// During a Write, a file rolled earlier is uploaded first: a hook error
 	// is returned and the row is not written.
-	small := newTestSet(t, b, WithSpoolDir(spool), WithMaxOpenFiles(1), WithBeforeUpload(func(string) error { return errJournal }))
+	small := newTestSet(t, b, WithSpoolDir(spool), WithMaxOpenFiles(1), WithMinFileSize(0), WithBeforeUpload(func(string) error { return errJournal }))
 	if err := small.Begin(testInstant, 3); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/lakestream/lakestream/commitlog"
 	"github.com/lakestream/lakestream/internal/metrics"
 	"github.com/lakestream/lakestream/schemas"
+	"github.com/lakestream/lakestream/writer"
 	"gopkg.in/yaml.v3"
 )
 
@@ -87,6 +88,13 @@ type WriterConfig struct {
 	TargetFileSize ByteSize `yaml:"target_file_size"` // default 128MiB
 	MaxFileAge     Duration `yaml:"max_file_age"`     // default 10m
 	MaxOpenFiles   int      `yaml:"max_open_files"`   // per worker; default 16
+	// MinFileSize: an open file smaller than this is not rolled to make
+	// room for another bucket; that bucket's rows are staged (compact,
+	// spilled to the spool dir past StageMemory) and written at the
+	// checkpoint. Default 16MiB; 0 always rolls the least recently
+	// written file.
+	MinFileSize ByteSize `yaml:"min_file_size"`
+	StageMemory ByteSize `yaml:"stage_memory"` // per worker; default 16MiB
 	// MemoryBudget bounds the column data buffered by all workers; past
 	// it the largest buffers are written to their spool files. Default
 	// 256MiB; 0 turns it off.
@@ -160,7 +168,7 @@ func defaultConfig() Config {
 		Format:       FormatConfig{Type: "json", MaxRecordBytes: 1 << 20},
 		Partitioning: PartitioningConfig{Template: bucketing.DefaultTemplate, MaxPast: Duration(720 * time.Hour), MaxFuture: Duration(time.Hour)},
 		Writer: WriterConfig{Workers: 2, TargetFileSize: 128 << 20, MaxFileAge: Duration(10 * time.Minute),
-			MaxOpenFiles: 16, MemoryBudget: 256 << 20, RowGroupSize: 32 << 20, Compression: "zstd"},
+			MaxOpenFiles: 16, MinFileSize: writer.DefaultMinFileSize, StageMemory: writer.DefaultStageMemory, MemoryBudget: 256 << 20, RowGroupSize: 32 << 20, Compression: "zstd"},
 		Checkpoint: CheckpointConfig{Interval: Duration(30 * time.Second), KeepInstants: 30,
 			Lateness: LatenessConfig{Allowed: Duration(checkpoint.DefaultAllowedLateness), BeyondMax: lateWrite, Buffer: 32 << 20}},
 		Admin:   AdminConfig{Addr: "127.0.0.1:9464"},
@@ -276,6 +284,12 @@ func (c Config) Validate() error {
 	}
 	if c.Writer.MaxOpenFiles < 1 {
 		add("writer.max_open_files must be at least 1")
+	}
+	if c.Writer.MinFileSize < 0 {
+		add("writer.min_file_size %d: must not be negative", c.Writer.MinFileSize)
+	}
+	if c.Writer.StageMemory < 1<<20 {
+		add("writer.stage_memory %d: must be at least 1MiB", c.Writer.StageMemory)
 	}
 	if c.Checkpoint.KeepInstants < 1 {
 		add("checkpoint.keep_instants %d: must be at least 1", c.Checkpoint.KeepInstants)

@@ -181,6 +181,11 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 				writer.WithTargetFileSize(int64(cfg.Writer.TargetFileSize)),
 				writer.WithMaxFileAge(time.Duration(cfg.Writer.MaxFileAge)),
 				writer.WithMaxOpenFiles(cfg.Writer.MaxOpenFiles),
+				writer.WithMinFileSize(int64(cfg.Writer.MinFileSize)),
+				writer.WithStageMemory(int64(cfg.Writer.StageMemory)),
+				// Half of the worker's share of the budget for the open
+				// writers' page buffers (the other half: buffered data).
+				writer.WithWriterMemory(int64(cfg.Writer.MemoryBudget) / int64(cfg.Writer.Workers) / 2),
 				writer.WithRowGroupBytes(int64(cfg.Writer.RowGroupSize)),
 				writer.WithCompression(cfg.Writer.Compression),
 				writer.WithLogger(logger),

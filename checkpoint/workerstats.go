@@ -1,11 +1,14 @@
 package checkpoint
 
 // WorkerStats is what one worker holds: its open files (one per bucket it
-// writes) and the column data they buffer in memory. Updated after each
+// writes), the buckets whose rows are staged until the checkpoint (no file
+// free for them), and the data they buffer in memory. Updated after each
 // message the worker handles.
 type WorkerStats struct {
 	Worker        int
 	OpenFiles     int
+	StagedBuckets int
+	StagedRows    int64
 	BufferedBytes int64
 	State         string
 }
@@ -13,7 +16,9 @@ type WorkerStats struct {
 // publishStats records the worker's stats for WorkerStats; called on the
 // worker's goroutine, the only one that touches its writer set.
 func (w *worker) publishStats() {
-	w.stats.Store(&WorkerStats{Worker: w.id, OpenFiles: w.set.OpenFiles(), BufferedBytes: w.set.BufferedBytes()})
+	buckets, rows := w.set.StagedBuckets()
+	w.stats.Store(&WorkerStats{Worker: w.id, OpenFiles: w.set.OpenFiles(), StagedBuckets: buckets, StagedRows: rows,
+		BufferedBytes: w.set.BufferedBytes()})
 }
 
 // WorkerStats returns each worker's open files and buffered bytes, as of

@@ -5,7 +5,10 @@
 // A Set spools each file to a local directory while it is written and
 // uploads it to its final key, <partition>/<fileId>_<worker>-<checkpoint>-<n>_<instant>.parquet,
 // when it rolls (target size, max age, the open-file bound) or when the
-// checkpoint finishes. Every file is a new file group. Files are not visible
+// checkpoint finishes. When more buckets are live than files may be open,
+// the rows of the buckets without a file are staged (stage.go) and written
+// at the checkpoint rather than rolling small files. Every file is a new
+// file group. Files are not visible
 // to readers until the commit that lists them (commitlog), so they are
 // written to their final names directly; Abort deletes them.
 //

@@ -98,7 +98,8 @@ func WithCompression(name string) Option { return func(o *options) { o.compressi
 func WithDictionaryMaxBytes(n int) Option { return func(o *options) { o.dictionaryMaxBytes = n } }
 
 // WithMaxOpenFiles bounds the files a Set keeps open: opening one more rolls
-// the least recently written one. Default 16.
+// the least recently written one if it has reached the minimum file size,
+// else the new bucket's rows are staged (WithMinFileSize). Default 16.
 func WithMaxOpenFiles(n int) Option { return func(o *options) { o.maxOpenFiles = n } }
 
 // WithMinFileSize sets the size below which an open file is not rolled to

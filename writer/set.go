@@ -307,7 +307,9 @@ func (s *Set) usable() error {
 }
 
 // Write appends row to the open file of partition, opening one if needed
-// (which rolls the least recently written file when MaxOpenFiles are open).
+// (which rolls the least recently written file when MaxOpenFiles are open,
+// or stages the row if that file is below the minimum size: see
+// WithMinFileSize).
 // row holds a value for every leaf column in column order (see
 // parquet.Row); Write fills the commit time, sequence number, partition path
 // and file name meta columns in its own copy, so row is neither modified nor

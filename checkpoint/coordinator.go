@@ -314,17 +314,7 @@ func (c *Coordinator) Run(ctx context.Context, src Source) (err error) {
 		if err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 			return fmt.Errorf("poll: %w", err)
 		}
-		c.mu.Lock()
-		err = c.fatal
-		if err == nil {
-			err = c.intake(c.hard, recs)
-		}
-		if err == nil && !c.opts.now().Before(c.nextDue) {
-			err = c.checkpointLocked(c.hard)
-		}
-		maintain := c.maintainDue && err == nil
-		c.maintainDue = false
-		c.mu.Unlock()
+		maintain, err := c.step(recs)
 		src.AllowRebalance()
 		if err != nil {
 			return err
@@ -333,6 +323,25 @@ func (c *Coordinator) Run(ctx context.Context, src Source) (err error) {
 			c.maintain(c.hard)
 		}
 	}
+}
+
+// step takes in a polled batch and makes the checkpoint if it is due. It
+// reports whether table maintenance is due. The lock is released by a
+// deferred call, so that a panic (a bug) propagates instead of deadlocking
+// Run's own deferred lock.
+func (c *Coordinator) step(recs []*kgo.Record) (maintain bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err = c.fatal
+	if err == nil {
+		err = c.intake(c.hard, recs)
+	}
+	if err == nil && !c.opts.now().Before(c.nextDue) {
+		err = c.checkpointLocked(c.hard)
+	}
+	maintain = c.maintainDue && err == nil
+	c.maintainDue = false
+	return maintain, err
 }
 
 func (c *Coordinator) due() time.Time {

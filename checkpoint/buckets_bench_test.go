@@ -170,21 +170,26 @@ func baseFiles(tb testing.TB, root string) []baseFile {
 	return out
 }
 
+// fileGroup is a bucket's files in one worker's checkpoint.
+type fileGroup struct {
+	partition          string
+	worker, checkpoint int64
+}
+
+func (f baseFile) group() fileGroup {
+	return fileGroup{f.partition, f.token.worker, f.token.checkpoint}
+}
+
 // smallNotCut counts the files below minSize that are not the last file of
 // their bucket in their worker's checkpoint.
 func smallNotCut(files []baseFile, minSize int64) int {
-	type group struct {
-		partition          string
-		worker, checkpoint int64
-	}
-	last := map[group]int64{}
+	last := map[fileGroup]int64{}
 	for _, f := range files {
-		g := group{f.partition, f.token.worker, f.token.checkpoint}
-		last[g] = max(last[g], f.token.seq)
+		last[f.group()] = max(last[f.group()], f.token.seq)
 	}
 	n := 0
 	for _, f := range files {
-		if f.size < minSize && f.token.seq != last[group{f.partition, f.token.worker, f.token.checkpoint}] {
+		if f.size < minSize && f.token.seq != last[f.group()] {
 			n++
 		}
 	}

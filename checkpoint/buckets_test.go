@@ -42,13 +42,9 @@ func TestManyBucketsMakeOneFileEach(t *testing.T) {
 	if n := smallNotCut(files, minFile); n != 0 {
 		t.Errorf("%d files below %d bytes were not cut by a checkpoint", n, minFile)
 	}
-	type group struct {
-		partition          string
-		worker, checkpoint int64
-	}
-	perGroup := map[group]int{}
+	perGroup := map[fileGroup]int{}
 	for _, f := range files {
-		g := group{f.partition, f.token.worker, f.token.checkpoint}
+		g := f.group()
 		if perGroup[g]++; perGroup[g] > 1 {
 			t.Errorf("bucket %s has %d files in checkpoint %d of worker %d, want 1", g.partition, perGroup[g], g.checkpoint, g.worker)
 		}

@@ -52,6 +52,9 @@ func TestManyBucketsMakeOneFileEach(t *testing.T) {
 	if len(perGroup) < buckets {
 		t.Errorf("files in %d buckets, want at least %d", len(perGroup), buckets)
 	}
+	if st.RowsStaged == 0 || st.RowsStaged >= records {
+		t.Errorf("%d of %d rows staged: want most of them (2 open files for 500 buckets), not all", st.RowsStaged, records)
+	}
 	if st.BudgetFlushes == 0 {
 		t.Errorf("no budget flush with a 1 MiB budget: the staged rows are not counted")
 	}

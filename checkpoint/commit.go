@@ -35,6 +35,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 		}
 	}
 	var files []writer.File
+	var staged int64
 	for _, w := range c.workers {
 		err := c.retry(ctx, fmt.Sprintf("close files of worker %d", w.id), func() error {
 			r := w.call(ctx, workerMsg{kind: msgFinish})
@@ -42,6 +43,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 				return r.err
 			}
 			files = append(files, r.files...)
+			staged += r.staged
 			return nil
 		})
 		if err != nil {
@@ -87,9 +89,9 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	// The table is the source of truth; the group only feeds lag tools.
 	c.src.QueueGroupOffsets(cloneOffsets(c.next))
 	elapsed := c.opts.now().Sub(start)
-	c.stats.committed(instant, c.checkpoint, len(files), rows, elapsed)
+	c.stats.committed(instant, c.checkpoint, len(files), rows, staged, elapsed)
 	c.opts.logger.Info("checkpoint committed", "checkpoint", c.checkpoint, "instant", instant,
-		"files", len(files), "rows", rows, "offsets", req.Checkpoint.Offsets.String(), "took", elapsed)
+		"files", len(files), "rows", rows, "staged_rows", staged, "offsets", req.Checkpoint.Offsets.String(), "took", elapsed)
 	if elapsed > c.opts.interval/2 {
 		c.opts.logger.Warn("slow checkpoint", "checkpoint", c.checkpoint, "took", elapsed, "interval", c.opts.interval, "workers", c.WorkerStates())
 	}

@@ -23,6 +23,7 @@ type stats struct {
 	checkpoints    int64
 	files          int64
 	rowsCommitted  int64
+	rowsStaged     int64
 	lastInstant    string
 	lastCheckpoint int64
 	lastDuration   time.Duration
@@ -36,11 +37,12 @@ func (s *stats) deadLetter(reason string) {
 	s.mu.Unlock()
 }
 
-func (s *stats) committed(instant string, checkpoint int64, files int, rows int64, took time.Duration) {
+func (s *stats) committed(instant string, checkpoint int64, files int, rows, staged int64, took time.Duration) {
 	s.mu.Lock()
 	s.checkpoints++
 	s.files += int64(files)
 	s.rowsCommitted += rows
+	s.rowsStaged += staged
 	s.lastInstant, s.lastCheckpoint, s.lastDuration = instant, checkpoint, took
 	s.mu.Unlock()
 }
@@ -60,12 +62,15 @@ type Stats struct {
 	// BufferedBytes is the column data the workers buffer (as last
 	// reported); BudgetFlushes counts buffers written out because the
 	// memory budget was exceeded.
-	BufferedBytes  int64
-	BudgetFlushes  int64
-	DeadLetters    map[string]int64
-	Checkpoints    int64
-	Files          int64
-	RowsCommitted  int64
+	BufferedBytes int64
+	BudgetFlushes int64
+	DeadLetters   map[string]int64
+	Checkpoints   int64
+	Files         int64
+	RowsCommitted int64
+	// RowsStaged counts the committed rows that waited in a worker's
+	// stage for a file (more buckets live than files may be open).
+	RowsStaged     int64
 	LastInstant    string
 	LastCheckpoint int64
 	LastDuration   time.Duration
@@ -81,7 +86,7 @@ func (c *Coordinator) Stats() Stats {
 		LateRecords: s.late.Load(), LateFlushes: s.lateFlushes.Load(), LateBuffered: s.lateBuffered.Load(),
 		BufferedBytes: c.budget.total.Load(), BudgetFlushes: c.budget.flushes.Load(),
 		DeadLetters: maps.Clone(s.dead), Checkpoints: s.checkpoints, Files: s.files,
-		RowsCommitted: s.rowsCommitted, LastInstant: s.lastInstant,
+		RowsCommitted: s.rowsCommitted, RowsStaged: s.rowsStaged, LastInstant: s.lastInstant,
 		LastCheckpoint: s.lastCheckpoint, LastDuration: s.lastDuration,
 	}
 }

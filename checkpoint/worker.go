@@ -48,8 +48,9 @@ type workerMsg struct {
 }
 
 type workerReply struct {
-	files []writer.File
-	err   error
+	files  []writer.File
+	staged int64 // rows of the checkpoint that were staged (writer.Set.StagedBuckets)
+	err    error
 }
 
 const batchesPerWorker = 4
@@ -118,7 +119,8 @@ func (w *worker) handle(ctx context.Context, m workerMsg) {
 				err = fatal(err)
 			}
 		}
-		m.reply <- workerReply{files: files, err: err}
+		_, staged := w.set.StagedBuckets()
+		m.reply <- workerReply{files: files, staged: staged, err: err}
 	case msgAbort:
 		w.state.Store("aborting checkpoint")
 		err := w.set.Abort(ctx)

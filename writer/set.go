@@ -284,6 +284,7 @@ func (s *Set) Begin(instant string, checkpointID int64) error {
 	}
 	s.instant, s.checkpointID = instant, checkpointID
 	s.fileSeq = 0
+	s.stage.rows = 0
 	s.done = nil
 	s.undone = nil
 	s.instantValue = parquet.ByteArrayValue([]byte(instant)).Level(0, 1, s.metaIdx[0])
@@ -619,6 +620,7 @@ func (s *Set) Abort(ctx context.Context) error {
 	clear(s.open)
 	s.last = nil
 	s.resetStage()
+	s.stage.rows = 0
 	// The parquet writers of dropped files are not reused: Reset would do,
 	// but one that failed may be in any state.
 	toDelete := append(s.undone, s.done...)

@@ -25,7 +25,7 @@ type stage struct {
 	order   []*stagedBucket // in the order they were first staged
 	next    int             // order[:next] are written (drainStage)
 	mem     int64           // bytes held in memory: the capacity of the buckets' buffers
-	rows    int64           // rows staged since Begin
+	rows    int64           // rows staged since Begin (kept by Finish, reset by Begin and Abort)
 
 	spill     *os.File // created on the first spill, reused across checkpoints
 	spillPath string
@@ -218,7 +218,7 @@ func (s *Set) resetStage() {
 	clear(st.buckets)
 	clear(st.order)
 	st.order = st.order[:0]
-	st.next, st.mem, st.rows = 0, 0, 0
+	st.next, st.mem = 0, 0
 	if st.spill != nil && st.spillSize > 0 {
 		if err := st.spill.Truncate(0); err != nil {
 			// A file that cannot be truncated is replaced by a new one.
@@ -262,8 +262,8 @@ func (s *Set) shouldStage(partition string) bool {
 	return s.lru().pw.Size() < min(s.opts.minFileSize, s.opts.targetFileSize)
 }
 
-// StagedBuckets returns the number of buckets with staged rows and the
-// number of rows staged since Begin.
+// StagedBuckets returns the number of buckets with staged rows now and
+// the number of rows staged since Begin (written by Finish or not).
 func (s *Set) StagedBuckets() (buckets int, rows int64) {
 	return len(s.stage.order), s.stage.rows
 }

@@ -86,5 +86,6 @@ func pipelineStats(st checkpoint.Stats) metrics.PipelineStats {
 		LateRecords: st.LateRecords, LateBatches: st.LateFlushes, LateBuffered: st.LateBuffered,
 		Checkpoints: st.Checkpoints, Files: st.Files, RowsCommitted: st.RowsCommitted, LastDuration: st.LastDuration,
 		BudgetFlushes: st.BudgetFlushes,
+		RowsStaged:    st.RowsStaged,
 	}
 }

@@ -37,6 +37,7 @@ const (
 	NameCheckpointLastDuration = "lakestream.checkpoint.last_duration" // gauge, s
 	NameHotBuckets             = "lakestream.hot_buckets"              // gauge, {bucket}
 	NameBudgetFlushes          = "lakestream.memory_budget.flushes"    // counter, {flush}
+	NameRowsStaged             = "lakestream.rows.staged"              // counter, {row}
 )
 
 // Attribute keys.

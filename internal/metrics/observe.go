@@ -80,6 +80,7 @@ func (p *Pipeline) observePipeline(o metric.Observer, s PipelineStats) {
 	o.ObserveInt64(in.files, s.Files, attrs)
 	o.ObserveInt64(in.rowsCommitted, s.RowsCommitted, attrs)
 	o.ObserveInt64(in.budgetFlushes, s.BudgetFlushes, attrs)
+	o.ObserveInt64(in.rowsStaged, s.RowsStaged, attrs)
 	o.ObserveFloat64(in.lastDuration, s.LastDuration.Seconds(), attrs)
 	for reason, n := range s.DeadLetters {
 		o.ObserveInt64(in.dead, n, p.with(attribute.String(AttrReason, reason)))

@@ -32,9 +32,9 @@ type workerInstruments struct {
 }
 
 type pipelineInstruments struct {
-	records, bytes, rows, dead, late, lateBatches, lateBuffered metric.Int64Observable
-	checkpoints, files, rowsCommitted, budgetFlushes            metric.Int64Observable
-	lastDuration                                                metric.Float64Observable
+	records, bytes, rows, dead, late, lateBatches, lateBuffered  metric.Int64Observable
+	checkpoints, files, rowsCommitted, budgetFlushes, rowsStaged metric.Int64Observable
+	lastDuration                                                 metric.Float64Observable
 }
 
 // New registers the instruments of every non-nil source on meter, with one
@@ -95,6 +95,7 @@ func New(meter metric.Meter, src Sources, opts ...Option) (*Pipeline, error) {
 			files:         r.counter(NameFilesCommitted, "{file}", "Data files committed."),
 			rowsCommitted: r.counter(NameRowsCommitted, "{row}", "Rows committed."),
 			budgetFlushes: r.counter(NameBudgetFlushes, "{flush}", "Buffers written out because the memory budget was exceeded."),
+			rowsStaged:    r.counter(NameRowsStaged, "{row}", "Committed rows that waited in a worker's stage for a file (more buckets live than open files)."),
 			lastDuration:  r.floatGauge(NameCheckpointLastDuration, "s", "How long the last checkpoint took."),
 		}
 	}

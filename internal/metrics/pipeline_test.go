@@ -91,7 +91,7 @@ func TestCollectsFedSources(t *testing.T) {
 		wm: 1_699_999_999_500_000, wmOK: true,
 		workers: []metrics.WorkerStat{{Worker: 0, OpenFiles: 3, BufferedBytes: 4096}, {Worker: 1, OpenFiles: 0, BufferedBytes: 0}},
 		pipe: metrics.PipelineStats{Records: 1005, Bytes: 64050, Rows: 990, DeadLetters: map[string]int64{"decode": 4, "too_large": 1},
-			LateRecords: 12, LateBatches: 2, LateBuffered: 3, Checkpoints: 6, Files: 9, RowsCommitted: 900, LastDuration: 1500 * time.Millisecond, BudgetFlushes: 4},
+			LateRecords: 12, LateBatches: 2, LateBuffered: 3, Checkpoints: 6, Files: 9, RowsCommitted: 900, LastDuration: 1500 * time.Millisecond, BudgetFlushes: 4, RowsStaged: 7},
 		hot: 2,
 	}
 	p, err := metrics.New(mp.Meter("test"), f.sources(), metrics.WithAttributes(attribute.String("topic", "orders")))
@@ -132,6 +132,7 @@ func TestCollectsFedSources(t *testing.T) {
 	want(t, got, metrics.NameLateRecords, "counter", "topic=orders", 12)
 	want(t, got, metrics.NameLateBatches, "counter", "topic=orders", 2)
 	want(t, got, metrics.NameBudgetFlushes, "counter", "topic=orders", 4)
+	want(t, got, metrics.NameRowsStaged, "counter", "topic=orders", 7)
 	want(t, got, metrics.NameLateBuffered, "gauge", "topic=orders", 3)
 	want(t, got, metrics.NameCheckpoints, "counter", "topic=orders", 6)
 	want(t, got, metrics.NameFilesCommitted, "counter", "topic=orders", 9)

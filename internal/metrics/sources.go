@@ -65,5 +65,6 @@ type PipelineStats struct {
 	Files         int64            // files committed
 	RowsCommitted int64            // rows committed
 	BudgetFlushes int64            // buffers written out for the memory budget
+	RowsStaged    int64            // committed rows that were staged (no open file)
 	LastDuration  time.Duration    // how long the last checkpoint took (gauge)
 }

@@ -56,6 +56,7 @@ BENCHTIME ?= 200000x
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkPipeline|BenchmarkDuckDBReference' -benchtime $(BENCHTIME) -cpu 1,2 -count 1 ./checkpoint
 	$(GO) test -run '^$$' -bench 'BenchmarkHotBucket' -benchtime $(BENCHTIME) -cpu 2 -count 1 ./checkpoint
+	$(GO) test -run '^$$' -bench 'BenchmarkCheckpointStorageLatency' -benchtime 20x -count 1 ./checkpoint
 	$(GO) test -run '^$$' -bench 'BenchmarkManyBuckets' -benchtime 200000x -cpu 2 -count 1 ./checkpoint
 	$(GO) test -run '^$$' -bench 'BenchmarkSkew' -benchtime 1x -cpu 2 -count 1 ./checkpoint
 	$(GO) test -run '^$$' -bench . -cpu 1 -count 1 ./schemas ./writer

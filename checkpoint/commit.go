@@ -5,11 +5,40 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/lakestream/lakestream/commitlog"
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/writer"
 )
+
+// finishWorkers has every worker close and upload its files, all at once
+// (the uploads wait on storage, not on the CPU), each retried with backoff,
+// and returns the files in worker order with the rows that were staged.
+func (c *Coordinator) finishWorkers(ctx context.Context) ([]writer.File, int64, error) {
+	replies := make([]workerReply, len(c.workers))
+	errs := make([]error, len(c.workers))
+	var wg sync.WaitGroup
+	for i, w := range c.workers {
+		wg.Go(func() {
+			errs[i] = c.retry(ctx, fmt.Sprintf("close files of worker %d", w.id), func() error {
+				replies[i] = w.call(ctx, workerMsg{kind: msgFinish})
+				return replies[i].err
+			})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, 0, err
+	}
+	var files []writer.File
+	var staged int64
+	for _, r := range replies {
+		files = append(files, r.files...)
+		staged += r.staged
+	}
+	return files, staged, nil
+}
 
 // checkpointLocked makes one checkpoint: a barrier behind every row sent so
 // far, every worker closes and uploads its files, the dead-letter queue is
@@ -34,21 +63,9 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 			return err
 		}
 	}
-	var files []writer.File
-	var staged int64
-	for _, w := range c.workers {
-		err := c.retry(ctx, fmt.Sprintf("close files of worker %d", w.id), func() error {
-			r := w.call(ctx, workerMsg{kind: msgFinish})
-			if r.err != nil {
-				return r.err
-			}
-			files = append(files, r.files...)
-			staged += r.staged
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+	files, staged, err := c.finishWorkers(ctx)
+	if err != nil {
+		return err
 	}
 	if err := c.opts.failpoints.Hit(failpoint.AfterFileWrite); err != nil {
 		return err
@@ -69,7 +86,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 		req.Files = append(req.Files, f.Stat())
 		rows += f.Records
 	}
-	err := c.retry(ctx, "commit", func() error {
+	err = c.retry(ctx, "commit", func() error {
 		_, err := c.txn.Commit(ctx, req)
 		return err
 	})

@@ -134,27 +134,13 @@ func TestStorageFaultsAreRetried(t *testing.T) {
 		t.Fatalf("only %d faults injected", faulty.TotalInjected())
 	}
 	ctx := context.Background()
-	tbl, err := commitlog.Open(ctx, mem)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := openTable(t, mem)
 	snap, err := tbl.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var total int64
 	tl, _ := tbl.Timeline(ctx)
-	for _, e := range tl.Completed() {
-		m, err := tbl.ReadCommitMetadata(ctx, e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, stats := range m.PartitionToWriteStats {
-			for _, s := range stats {
-				total += s.NumWrites
-			}
-		}
-	}
+	total := committedRows(t, tbl, tl.Completed())
 	if total != int64(len(recs)) {
 		t.Fatalf("commits record %d rows, want %d (faults injected: %d)", total, len(recs), faulty.TotalInjected())
 	}
@@ -201,12 +187,8 @@ func TestStorageDownStopsIntake(t *testing.T) {
 	if during > 500 {
 		t.Fatalf("intake read %d records while storage was down: want it stopped (at most one batch)", during)
 	}
-	vctx := context.Background()
-	tbl, err := commitlog.Open(vctx, mem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cps, err := tbl.Checkpoints(vctx)
+	tbl := openTable(t, mem)
+	cps, err := tbl.Checkpoints(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,22 +210,14 @@ func TestAbortCommitsNothingMore(t *testing.T) {
 	recs := pageviewRecords(50000, time.Now().UTC())
 	p := newPipeline(t, mem, 2, recs, WithInterval(30*time.Millisecond))
 	p.src.batch, p.src.pause = 500, 5*time.Millisecond
-	go func() {
-		for p.coord.Stats().Checkpoints < 2 {
-			time.Sleep(time.Millisecond)
-		}
-		p.coord.Abort()
-	}()
+	abortAfterCheckpoints(p, 2)
 	err := p.coord.Run(context.Background(), p.src)
 	p.coord.Close()
 	if err == nil {
 		t.Fatal("Run returned nil after Abort")
 	}
 	ctx := context.Background()
-	tbl, err := commitlog.Open(ctx, mem)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := openTable(t, mem)
 	if _, err := tbl.Recover(ctx, "bench-0"); err != nil {
 		t.Fatal(err)
 	}
@@ -262,18 +236,7 @@ func TestAbortCommitsNothingMore(t *testing.T) {
 	for _, pos := range cps.SortedPartitions() {
 		committedOffsets += pos.Next
 	}
-	var rows int64
-	for _, e := range tl.Completed() {
-		m, err := tbl.ReadCommitMetadata(ctx, e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, st := range m.PartitionToWriteStats {
-			for _, s := range st {
-				rows += s.NumWrites
-			}
-		}
-	}
+	rows := committedRows(t, tbl, tl.Completed())
 	if rows != committedOffsets || rows == 0 || rows == int64(len(recs)) {
 		t.Fatalf("rows committed %d, offsets committed %d (of %d): want equal, and the run cut short", rows, committedOffsets, len(recs))
 	}
@@ -281,14 +244,7 @@ func TestAbortCommitsNothingMore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var files int
-	mem.List(ctx, "dt=", func(o objstore.ObjectInfo) error {
-		if strings.HasSuffix(o.Key, ".parquet") {
-			files++
-		}
-		return nil
-	})
-	if files != len(snap.Files) {
+	if files := storedParquetFiles(mem); files != len(snap.Files) {
 		t.Fatalf("%d Parquet files in storage, %d in the snapshot: the aborted checkpoint left files behind", files, len(snap.Files))
 	}
 }
@@ -306,12 +262,7 @@ func TestJournalSettlesAbortedCheckpoint(t *testing.T) {
 	recs := pageviewRecords(50000, time.Now().UTC())
 	p := newJournaledPipeline(t, mem, 2, recs, j, WithInterval(30*time.Millisecond))
 	p.src.batch, p.src.pause = 500, 5*time.Millisecond
-	go func() {
-		for p.coord.Stats().Checkpoints < 2 {
-			time.Sleep(time.Millisecond)
-		}
-		p.coord.Abort()
-	}()
+	abortAfterCheckpoints(p, 2)
 	if err := p.coord.Run(context.Background(), p.src); err == nil {
 		t.Fatal("Run returned nil after Abort")
 	}
@@ -321,10 +272,7 @@ func TestJournalSettlesAbortedCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tbl, err := commitlog.Open(ctx, mem)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := openTable(t, mem)
 	tl, _ := tbl.Timeline(ctx)
 	if len(pending) != len(tl.Pending()) {
 		t.Fatalf("journal knows %d open checkpoints, the timeline has %d pending instants", len(pending), len(tl.Pending()))
@@ -343,14 +291,7 @@ func TestJournalSettlesAbortedCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var files int
-	mem.List(ctx, "dt=", func(o objstore.ObjectInfo) error {
-		if strings.HasSuffix(o.Key, ".parquet") {
-			files++
-		}
-		return nil
-	})
-	if files != len(snap.Files) {
+	if files := storedParquetFiles(mem); files != len(snap.Files) {
 		t.Fatalf("%d Parquet files in storage, %d in the snapshot", files, len(snap.Files))
 	}
 }
@@ -372,10 +313,7 @@ func TestDeadLetterFailureStops(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "dead letters") {
 		t.Fatalf("Run = %v, want the dead-letter failure", err)
 	}
-	tbl, err := commitlog.Open(context.Background(), mem)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tbl := openTable(t, mem)
 	cps, err := tbl.Checkpoints(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -406,10 +344,7 @@ func TestLostPartitionKeepsCommittedFiles(t *testing.T) {
 			t.Fatalf("Run = %v, want the lost-partition error", err)
 		}
 		ctx := context.Background()
-		tbl, err := commitlog.Open(ctx, mem)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tbl := openTable(t, mem)
 		if _, err := tbl.Recover(ctx, "bench-0"); err != nil {
 			t.Fatal(err)
 		}

@@ -49,6 +49,21 @@ func workerTestBatch(t *testing.T, schema *parquet.Schema, n int) *rowBatch {
 	return b
 }
 
+// newTestWorker returns worker 0 over a Set writing rows of schema to b in
+// small files, with a checkpoint begun; the Set is closed at cleanup.
+func newTestWorker(t *testing.T, b objstore.Bucket, schema *parquet.Schema) *worker {
+	t.Helper()
+	set, err := writer.NewSet(b, schema, 0, writer.WithSpoolDir(t.TempDir()), writer.WithTargetFileSize(4<<10), writer.WithPageBufferSize(1<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { set.Close() })
+	if err := set.Begin("20261101000000000", 1); err != nil {
+		t.Fatal(err)
+	}
+	return newWorker(0, set)
+}
+
 // TestWorkerWriteBatchRetriesUploads writes a batch whose rolled files
 // fail to upload every other time: the worker retries and every row is
 // written once.
@@ -57,16 +72,8 @@ func TestWorkerWriteBatchRetriesUploads(t *testing.T) {
 	mem := objstore.NewMemory()
 	faulty := objstore.NewFaulty(mem)
 	schema := workerTestSchema()
-	set, err := writer.NewSet(faulty, schema, 0, writer.WithSpoolDir(t.TempDir()), writer.WithTargetFileSize(4<<10), writer.WithPageBufferSize(1<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer set.Close()
-	w := newWorker(0, set)
+	w := newTestWorker(t, faulty, schema)
 	w.retryMin, w.retryMax = time.Microsecond, time.Millisecond
-	if err := set.Begin("20261101000000000", 1); err != nil {
-		t.Fatal(err)
-	}
 	puts := 0
 	faulty.SetMatcher(func(op objstore.Op, _ string) objstore.Injection {
 		if op != objstore.OpPut {
@@ -85,7 +92,7 @@ func TestWorkerWriteBatchRetriesUploads(t *testing.T) {
 		t.Fatal("no upload failed during the batch: the test tests nothing")
 	}
 	faulty.SetMatcher(nil)
-	files, err := set.Finish(ctx)
+	files, err := w.set.Finish(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,18 +111,10 @@ func TestWorkerWriteBatchGivesUp(t *testing.T) {
 	ctx := context.Background()
 	faulty := objstore.NewFaulty(objstore.NewMemory())
 	schema := workerTestSchema()
-	set, err := writer.NewSet(faulty, schema, 0, writer.WithSpoolDir(t.TempDir()), writer.WithTargetFileSize(4<<10), writer.WithPageBufferSize(1<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer set.Close()
-	w := newWorker(0, set)
+	w := newTestWorker(t, faulty, schema)
 	w.retryMin, w.retryMax = time.Microsecond, time.Microsecond
-	if err := set.Begin("20261101000000000", 1); err != nil {
-		t.Fatal(err)
-	}
 	faulty.SetFailing(true)
-	err = w.writeBatch(ctx, workerTestBatch(t, schema, 3000))
+	err := w.writeBatch(ctx, workerTestBatch(t, schema, 3000))
 	if !errors.Is(err, errFatal) || !errors.Is(err, objstore.ErrInjected) {
 		t.Fatalf("writeBatch on failing storage = %v, want a fatal upload error", err)
 	}

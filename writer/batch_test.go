@@ -109,10 +109,7 @@ func TestWriteBatchMatchesWrite(t *testing.T) {
 			}
 		}
 		for i := range n {
-			r := testRec(i)
-			if err := rowS.Write(ctx, part(i), makeRow(r), r.eventTime); err != nil {
-				t.Fatal(err)
-			}
+			writeRec(t, rowS, part(i), i)
 		}
 		writeAll(t, batchS, n, size, part)
 		rowFiles, err := rowS.Finish(ctx)
@@ -170,18 +167,7 @@ func TestWriteBatchRollBySize(t *testing.T) {
 			t.Fatalf("BufferedBytes %d: row groups are not flushed", bb)
 		}
 	}
-	files, err := s.Finish(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) < 3 {
-		t.Fatalf("%d files, want several", len(files))
-	}
-	for _, f := range files[:len(files)-1] {
-		if f.SizeBytes > 2*32<<10 || f.SizeBytes < 32<<10/4 {
-			t.Errorf("%s: %d bytes for a 32 KiB target", f.Path, f.SizeBytes)
-		}
-	}
+	files := finishRolledBySize(t, s, 32<<10/4)
 	checkAllRows(t, b, files, n, func(int) string { return "p" })
 	for _, f := range files {
 		pf, recs := readFile(t, b, f.Path)
@@ -240,26 +226,7 @@ func TestWriteBatchBadRow(t *testing.T) {
 // and that writing the rest later writes every row once.
 func TestWriteBatchUploadFailure(t *testing.T) {
 	ctx := context.Background()
-	mem := objstore.NewMemory()
-	b := objstore.NewFaulty(mem)
-	s := newTestSet(t, b, WithTargetFileSize(16<<10), WithPageBufferSize(2<<10), WithRowGroupBytes(8<<10))
-	if err := s.Begin(testInstant, 1); err != nil {
-		t.Fatal(err)
-	}
-	puts := 0
-	b.SetMatcher(func(op objstore.Op, key string) objstore.Injection {
-		if op != objstore.OpPut {
-			return objstore.InjectNone
-		}
-		puts++
-		switch puts % 4 {
-		case 1:
-			return objstore.InjectBefore
-		case 3:
-			return objstore.InjectAfter
-		}
-		return objstore.InjectNone
-	})
+	s, _, mem := newFlakyUploadSet(t)
 	const n = 3000
 	part := func(i int) string { return []string{"x", "y", "z"}[i/100%3] }
 	parts, rows, times := batchOf(0, n, part)
@@ -281,16 +248,7 @@ func TestWriteBatchUploadFailure(t *testing.T) {
 	if failures == 0 {
 		t.Fatalf("no upload failed during the writes")
 	}
-	var files []File
-	for attempt := 0; ; attempt++ {
-		var err error
-		if files, err = s.Finish(ctx); err == nil {
-			break
-		}
-		if !errors.Is(err, objstore.ErrInjected) || attempt > 100 {
-			t.Fatal(err)
-		}
-	}
+	files := finishRetrying(t, s)
 	checkAllRows(t, mem, files, n, part)
 }
 
@@ -299,16 +257,10 @@ func TestWriteBatchUploadFailure(t *testing.T) {
 // written by Write.
 func TestWriteBatchRepeatedColumn(t *testing.T) {
 	ctx := context.Background()
-	str := func(id int) parquet.Node { return parquet.FieldID(parquet.Optional(parquet.String()), id) }
-	schema := parquet.NewSchema("tagged", newOrderedGroup(
-		namedNode{ColCommitTime, str(1)},
-		namedNode{ColCommitSeqno, str(2)},
-		namedNode{ColRecordKey, str(3)},
-		namedNode{ColPartitionPath, str(4)},
-		namedNode{ColFileName, str(5)},
+	schema := parquet.NewSchema("tagged", newOrderedGroup(withMetaColumns(
 		namedNode{"tags", parquet.FieldID(parquet.Repeated(parquet.Int(64)), 6)},
 		namedNode{"n", parquet.FieldID(parquet.Int(32), 7)},
-	))
+	)...))
 	makeTagged := func(i int) parquet.Row {
 		null := func(c int) parquet.Value { return parquet.NullValue().Level(0, 0, c) }
 		row := parquet.Row{null(0), null(1), parquet.ByteArrayValue([]byte(testRec(i).key)).Level(0, 1, 2), null(3), null(4)}

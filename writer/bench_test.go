@@ -15,12 +15,7 @@ import (
 // nine data columns and three Kafka columns.
 func pageviewSchema() *parquet.Schema {
 	ostr := func(id int) parquet.Node { return parquet.FieldID(parquet.Optional(parquet.String()), id) }
-	return parquet.NewSchema("pageview", newOrderedGroup(
-		namedNode{ColCommitTime, ostr(1)},
-		namedNode{ColCommitSeqno, ostr(2)},
-		namedNode{ColRecordKey, ostr(3)},
-		namedNode{ColPartitionPath, ostr(4)},
-		namedNode{ColFileName, ostr(5)},
+	return parquet.NewSchema("pageview", newOrderedGroup(withMetaColumns(
 		namedNode{"userId", parquet.FieldID(parquet.Int(64), 6)},
 		namedNode{"sessionNumber", parquet.FieldID(parquet.Int(32), 7)},
 		namedNode{"pageNumber", parquet.FieldID(parquet.Int(32), 8)},
@@ -32,7 +27,7 @@ func pageviewSchema() *parquet.Schema {
 		namedNode{"_kafka_partition", parquet.FieldID(parquet.Int(32), 14)},
 		namedNode{"_kafka_offset", parquet.FieldID(parquet.Int(64), 15)},
 		namedNode{"_kafka_timestamp", parquet.FieldID(parquet.Timestamp(parquet.Millisecond), 16)},
-	))
+	)...))
 }
 
 type pageviewGen struct {

@@ -3,6 +3,7 @@ package writer
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -61,19 +62,26 @@ const (
 // (int32), url (string), referrer (optional string) and eventTime
 // (timestamp micros), with field IDs 1..10.
 func testSchema() *parquet.Schema {
-	str := func(id int) parquet.Node { return parquet.FieldID(parquet.Optional(parquet.String()), id) }
-	return parquet.NewSchema("pageview", newOrderedGroup(
-		namedNode{ColCommitTime, str(1)},
-		namedNode{ColCommitSeqno, str(2)},
-		namedNode{ColRecordKey, str(3)},
-		namedNode{ColPartitionPath, str(4)},
-		namedNode{ColFileName, str(5)},
+	return parquet.NewSchema("pageview", newOrderedGroup(withMetaColumns(
 		namedNode{"userId", parquet.FieldID(parquet.Int(64), 6)},
 		namedNode{"sessionNumber", parquet.FieldID(parquet.Int(32), 7)},
 		namedNode{"url", parquet.FieldID(parquet.String(), 8)},
 		namedNode{"referrer", parquet.FieldID(parquet.Optional(parquet.String()), 9)},
 		namedNode{"eventTime", parquet.FieldID(parquet.Timestamp(parquet.Microsecond), 10)},
-	))
+	)...))
+}
+
+// withMetaColumns returns the five meta columns (optional strings, field
+// IDs 1..5) followed by cols.
+func withMetaColumns(cols ...namedNode) []namedNode {
+	str := func(id int) parquet.Node { return parquet.FieldID(parquet.Optional(parquet.String()), id) }
+	return append([]namedNode{
+		{ColCommitTime, str(1)},
+		{ColCommitSeqno, str(2)},
+		{ColRecordKey, str(3)},
+		{ColPartitionPath, str(4)},
+		{ColFileName, str(5)},
+	}, cols...)
 }
 
 // rec is one row of the test schema, decoded.
@@ -184,6 +192,106 @@ func newTestSet(t *testing.T, b objstore.Bucket, opts ...Option) *Set {
 		}
 	})
 	return s
+}
+
+// writeRec writes testRec(i) to partition p with its event time.
+func writeRec(t *testing.T, s *Set, p string, i int) {
+	t.Helper()
+	r := testRec(i)
+	if err := s.Write(context.Background(), p, makeRow(r), r.eventTime); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seqWriter writes test records 0, 1, 2, ... in order, with writeRec.
+type seqWriter struct {
+	t *testing.T
+	s *Set
+	n int // records written
+}
+
+// write writes the next record to partition p.
+func (w *seqWriter) write(p string) {
+	w.t.Helper()
+	writeRec(w.t, w.s, p, w.n)
+	w.n++
+}
+
+// finishRolledBySize finishes s and checks that it made several files, all
+// but the last between minSize bytes and twice the 32 KiB target.
+func finishRolledBySize(t *testing.T, s *Set, minSize int64) []File {
+	t.Helper()
+	files, err := s.Finish(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 3 {
+		t.Fatalf("%d files, want several", len(files))
+	}
+	for _, f := range files[:len(files)-1] {
+		if f.SizeBytes > 2*32<<10 || f.SizeBytes < minSize {
+			t.Errorf("%s: %d bytes for a 32 KiB target", f.Path, f.SizeBytes)
+		}
+	}
+	return files
+}
+
+// abortAndCheckEmpty aborts s and checks that it left no object in b and no
+// file in spool.
+func abortAndCheckEmpty(t *testing.T, s *Set, b objstore.Bucket, spool string) {
+	t.Helper()
+	if err := s.Abort(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if keys := listKeys(t, b); len(keys) != 0 {
+		t.Errorf("left after Abort: %v", keys)
+	}
+	if left := spoolFiles(t, spool); len(left) != 0 {
+		t.Errorf("spool files left after Abort: %v", left)
+	}
+}
+
+// newFlakyUploadSet returns a Set writing small files to b, a Faulty over
+// mem on which every other Put fails (alternately before and after the
+// object landed), with checkpoint 1 begun.
+func newFlakyUploadSet(t *testing.T) (s *Set, b *objstore.Faulty, mem *objstore.Memory) {
+	t.Helper()
+	mem = objstore.NewMemory()
+	b = objstore.NewFaulty(mem)
+	s = newTestSet(t, b, WithTargetFileSize(16<<10), WithPageBufferSize(2<<10), WithRowGroupBytes(8<<10))
+	if err := s.Begin(testInstant, 1); err != nil {
+		t.Fatal(err)
+	}
+	puts := 0
+	b.SetMatcher(func(op objstore.Op, key string) objstore.Injection {
+		if op != objstore.OpPut {
+			return objstore.InjectNone
+		}
+		puts++
+		switch puts % 4 {
+		case 1:
+			return objstore.InjectBefore
+		case 3:
+			return objstore.InjectAfter
+		}
+		return objstore.InjectNone
+	})
+	return s, b, mem
+}
+
+// finishRetrying calls Finish until it no longer fails with an injected
+// error, failing the test on any other error or after 100 retries.
+func finishRetrying(t *testing.T, s *Set) []File {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		files, err := s.Finish(context.Background())
+		if err == nil {
+			return files
+		}
+		if !errors.Is(err, objstore.ErrInjected) || attempt > 100 {
+			t.Fatal(err)
+		}
+	}
 }
 
 func listKeys(t *testing.T, b objstore.Bucket) []string {

@@ -25,11 +25,7 @@ func TestRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	b := objstore.NewMemory()
 	spool := t.TempDir()
-	s, err := NewSet(b, testSchema(), 7, WithSpoolDir(spool))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newTestSet(t, b, WithSpoolDir(spool))
 	if err := s.Begin(testInstant, 42); err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +204,6 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestRollBySize(t *testing.T) {
-	ctx := context.Background()
 	b := objstore.NewMemory()
 	s := newTestSet(t, b, WithTargetFileSize(32<<10), WithRowGroupBytes(8<<10), WithPageBufferSize(2<<10))
 	if err := s.Begin(testInstant, 1); err != nil {
@@ -216,10 +211,7 @@ func TestRollBySize(t *testing.T) {
 	}
 	const n = 6000
 	for i := range n {
-		r := testRec(i)
-		if err := s.Write(ctx, "p", makeRow(r), r.eventTime); err != nil {
-			t.Fatal(err)
-		}
+		writeRec(t, s, "p", i)
 		if bb := s.BufferedBytes(); bb > 8<<10+32<<10 {
 			t.Fatalf("BufferedBytes %d: row groups are not flushed", bb)
 		}
@@ -227,18 +219,7 @@ func TestRollBySize(t *testing.T) {
 	if before := len(listKeys(t, b)); before < 2 {
 		t.Errorf("%d files uploaded before Finish, want rolled files uploaded early", before)
 	}
-	files, err := s.Finish(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) < 3 {
-		t.Fatalf("%d files, want several", len(files))
-	}
-	for _, f := range files[:len(files)-1] {
-		if f.SizeBytes > 2*32<<10 {
-			t.Errorf("%s: %d bytes for a 32 KiB target", f.Path, f.SizeBytes)
-		}
-	}
+	files := finishRolledBySize(t, s, 0)
 	checkAllRows(t, b, files, n, func(int) string { return "p" })
 	// Each file has several row groups (WithRowGroupBytes).
 	pf, _ := readFile(t, b, files[0].Path)
@@ -255,15 +236,8 @@ func TestRollByAge(t *testing.T) {
 	if err := s.Begin(testInstant, 1); err != nil {
 		t.Fatal(err)
 	}
-	i := 0
-	write := func(p string) {
-		t.Helper()
-		r := testRec(i)
-		i++
-		if err := s.Write(ctx, p, makeRow(r), r.eventTime); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w := &seqWriter{t: t, s: s}
+	write := w.write
 	write("a")
 	clock.advance(6 * time.Minute)
 	write("b")
@@ -297,7 +271,7 @@ func TestRollByAge(t *testing.T) {
 	if len(files) != 3 {
 		t.Fatalf("%d files, want 3", len(files))
 	}
-	checkAllRows(t, b, files, i, func(int) string { return "" })
+	checkAllRows(t, b, files, w.n, func(int) string { return "" })
 }
 
 func TestMaxOpenFiles(t *testing.T) {
@@ -310,10 +284,7 @@ func TestMaxOpenFiles(t *testing.T) {
 	parts := []string{"a", "b", "c"}
 	write := func(i int, p string) {
 		t.Helper()
-		r := testRec(i)
-		if err := s.Write(ctx, p, makeRow(r), r.eventTime); err != nil {
-			t.Fatal(err)
-		}
+		writeRec(t, s, p, i)
 		if s.OpenFiles() > 2 {
 			t.Fatalf("%d open files", s.OpenFiles())
 		}
@@ -350,19 +321,12 @@ func TestAbortDeletesUploaded(t *testing.T) {
 	ctx := context.Background()
 	b := objstore.NewMemory()
 	spool := t.TempDir()
-	s, err := NewSet(b, testSchema(), 1, WithSpoolDir(spool), WithTargetFileSize(16<<10), WithPageBufferSize(2<<10), WithRowGroupBytes(8<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newTestSet(t, b, WithSpoolDir(spool), WithTargetFileSize(16<<10), WithPageBufferSize(2<<10), WithRowGroupBytes(8<<10))
 	if err := s.Begin(testInstant, 1); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 2000 {
-		r := testRec(i)
-		if err := s.Write(ctx, []string{"x", "y"}[i%2], makeRow(r), r.eventTime); err != nil {
-			t.Fatal(err)
-		}
+		writeRec(t, s, []string{"x", "y"}[i%2], i)
 	}
 	if len(listKeys(t, b)) == 0 {
 		t.Fatal("nothing uploaded before Abort")
@@ -370,15 +334,7 @@ func TestAbortDeletesUploaded(t *testing.T) {
 	if len(spoolFiles(t, spool)) == 0 {
 		t.Fatal("no spool files for the open files")
 	}
-	if err := s.Abort(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if keys := listKeys(t, b); len(keys) != 0 {
-		t.Errorf("left after Abort: %v", keys)
-	}
-	if left := spoolFiles(t, spool); len(left) != 0 {
-		t.Errorf("spool files left after Abort: %v", left)
-	}
+	abortAndCheckEmpty(t, s, b, spool)
 	if s.OpenFiles() != 0 || s.BufferedBytes() != 0 {
 		t.Errorf("after Abort: %d open, %d buffered", s.OpenFiles(), s.BufferedBytes())
 	}
@@ -387,10 +343,7 @@ func TestAbortDeletesUploaded(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 10 {
-		r := testRec(i)
-		if err := s.Write(ctx, "z", makeRow(r), r.eventTime); err != nil {
-			t.Fatal(err)
-		}
+		writeRec(t, s, "z", i)
 	}
 	if files, err := s.Finish(ctx); err != nil || len(files) != 1 {
 		t.Fatalf("Finish: %d files, %v", len(files), err)
@@ -411,10 +364,7 @@ func TestAbortRetriesFailedDeletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 10 {
-		r := testRec(i)
-		if err := s.Write(ctx, []string{"x", "y"}[i%2], makeRow(r), r.eventTime); err != nil {
-			t.Fatal(err)
-		}
+		writeRec(t, s, []string{"x", "y"}[i%2], i)
 	}
 	if _, err := s.Finish(ctx); err != nil {
 		t.Fatal(err)
@@ -460,21 +410,14 @@ func TestFinishRetriesFailedUpload(t *testing.T) {
 			mem := objstore.NewMemory()
 			b := objstore.NewFaulty(mem)
 			spool := t.TempDir()
-			s, err := NewSet(b, testSchema(), 2, WithSpoolDir(spool))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := newTestSet(t, b, WithSpoolDir(spool))
 			if err := s.Begin(testInstant, 9); err != nil {
 				t.Fatal(err)
 			}
 			parts := []string{"a", "b", "c"}
 			const n = 600
 			for i := range n {
-				r := testRec(i)
-				if err := s.Write(ctx, parts[i%3], makeRow(r), r.eventTime); err != nil {
-					t.Fatal(err)
-				}
+				writeRec(t, s, parts[i%3], i)
 			}
 			failPuts(b, 1, inj)
 			if _, err := s.Finish(ctx); !errors.Is(err, objstore.ErrInjected) {
@@ -509,29 +452,9 @@ func TestFinishRetriesFailedUpload(t *testing.T) {
 
 func TestWriteUploadFailureKeepsRows(t *testing.T) {
 	ctx := context.Background()
-	mem := objstore.NewMemory()
-	b := objstore.NewFaulty(mem)
-	s := newTestSet(t, b, WithTargetFileSize(16<<10), WithPageBufferSize(2<<10), WithRowGroupBytes(8<<10))
-	if err := s.Begin(testInstant, 1); err != nil {
-		t.Fatal(err)
-	}
+	s, b, mem := newFlakyUploadSet(t)
 	const n = 2000
 	failures := 0
-	// Every other Put fails, before or after it landed.
-	puts := 0
-	b.SetMatcher(func(op objstore.Op, key string) objstore.Injection {
-		if op != objstore.OpPut {
-			return objstore.InjectNone
-		}
-		puts++
-		switch puts % 4 {
-		case 1:
-			return objstore.InjectBefore
-		case 3:
-			return objstore.InjectAfter
-		}
-		return objstore.InjectNone
-	})
 	for i := 0; i < n; {
 		r := testRec(i)
 		err := s.Write(ctx, []string{"x", "y", "z"}[i%3], makeRow(r), r.eventTime)
@@ -547,16 +470,7 @@ func TestWriteUploadFailureKeepsRows(t *testing.T) {
 	if failures == 0 {
 		t.Fatalf("no upload failed during the writes (%d puts, %d injected)", b.Calls(objstore.OpPut), b.Injected(objstore.OpPut))
 	}
-	var files []File
-	for attempt := 0; ; attempt++ {
-		var err error
-		if files, err = s.Finish(ctx); err == nil {
-			break
-		}
-		if !errors.Is(err, objstore.ErrInjected) || attempt > 100 {
-			t.Fatal(err)
-		}
-	}
+	files := finishRetrying(t, s)
 	if keys := listKeys(t, mem); len(keys) != len(files) {
 		t.Errorf("%d objects for %d files", len(keys), len(files))
 	}
@@ -793,11 +707,7 @@ func TestLocalErrorSticks(t *testing.T) {
 	ctx := context.Background()
 	b := objstore.NewMemory()
 	spool := t.TempDir()
-	s, err := NewSet(b, testSchema(), 1, WithSpoolDir(spool))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newTestSet(t, b, WithSpoolDir(spool))
 	if err := s.Begin(testInstant, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -819,15 +729,7 @@ func TestLocalErrorSticks(t *testing.T) {
 	if _, err := s.Finish(ctx); err == nil {
 		t.Error("retried Finish succeeded after a local error")
 	}
-	if err := s.Abort(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if keys := listKeys(t, b); len(keys) != 0 {
-		t.Errorf("left after Abort: %v", keys)
-	}
-	if left := spoolFiles(t, spool); len(left) != 0 {
-		t.Errorf("spool files left after Abort: %v", left)
-	}
+	abortAndCheckEmpty(t, s, b, spool)
 	if err := s.Begin(testInstant, 2); err != nil {
 		t.Fatal(err)
 	}
@@ -879,11 +781,7 @@ func TestSweepDuringUploadRetry(t *testing.T) {
 	ctx := context.Background()
 	b := objstore.NewFaulty(objstore.NewMemory())
 	spool := t.TempDir()
-	s, err := NewSet(b, testSchema(), 1, WithSpoolDir(spool))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := newTestSet(t, b, WithSpoolDir(spool))
 	if err := s.Begin(testInstant, 1); err != nil {
 		t.Fatal(err)
 	}

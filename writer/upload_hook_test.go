@@ -57,15 +57,8 @@ func TestBeforeUploadSeesEveryUpload(t *testing.T) {
 	if err := s.Begin(testInstant, 4); err != nil {
 		t.Fatal(err)
 	}
-	i := 0
-	write := func(p string) {
-		t.Helper()
-		r := testRec(i)
-		i++
-		if err := s.Write(ctx, p, makeRow(r), r.eventTime); err != nil {
-			t.Fatal(err)
-		}
-	}
+	w := &seqWriter{t: t, s: s}
+	write := w.write
 	uploadedFrom := func(p string) int {
 		n := 0
 		for _, k := range b.keys() {
@@ -111,7 +104,7 @@ func TestBeforeUploadSeesEveryUpload(t *testing.T) {
 	if !slices.Equal(paths, puts) {
 		t.Errorf("Finish returned\n%v\nuploads were\n%v", paths, puts)
 	}
-	checkAllRows(t, b, files, i, func(int) string { return "" })
+	checkAllRows(t, b, files, w.n, func(int) string { return "" })
 }
 
 // TestBeforeUploadErrorAbortsUpload: an error from the hook stops the
@@ -136,10 +129,7 @@ func TestBeforeUploadErrorAbortsUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 100 {
-		r := testRec(i)
-		if err := s.Write(ctx, "p", makeRow(r), r.eventTime); err != nil {
-			t.Fatal(err)
-		}
+		writeRec(t, s, "p", i)
 	}
 	if _, err := s.Finish(ctx); !errors.Is(err, errJournal) {
 		t.Fatalf("Finish with a failing hook: %v", err)

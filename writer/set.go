@@ -124,6 +124,7 @@ type Set struct {
 	seqnoLen     int           // length of the prefix
 	row          parquet.Row   // scratch copy of the row being written
 	rows         []parquet.Row // len 1, wraps row for WriteRows
+	evt          [1]int64      // the event time of a row Write stages
 
 	// Scratch of WriteBatch.
 	flat     bool              // no repeated column: value i of a row is column i
@@ -333,8 +334,8 @@ func (s *Set) Write(ctx context.Context, partition string, row parquet.Row, even
 		}
 	}
 	if s.shouldStage(partition) {
-		s.rows[0] = row
-		err := s.stageRows(partition, s.rows, []int64{eventTimeMicros})
+		s.rows[0], s.evt[0] = row, eventTimeMicros
+		err := s.stageRows(partition, s.rows, s.evt[:])
 		s.rows[0] = nil
 		return err
 	}

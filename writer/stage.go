@@ -92,7 +92,7 @@ func (s *Set) spillStage() error {
 		st.spill, st.spillPath, st.spillSize = f, f.Name(), 0
 	}
 	spilled := st.mem
-	for _, b := range st.order {
+	for _, b := range st.order[st.next:] { // order[:next] are drained (nil)
 		if len(b.buf) == 0 {
 			continue
 		}
@@ -101,9 +101,9 @@ func (s *Set) spillStage() error {
 		}
 		b.chunks = append(b.chunks, spillChunk{off: st.spillSize, n: int64(len(b.buf))})
 		st.spillSize += int64(len(b.buf))
+		st.mem -= int64(cap(b.buf))
 		b.buf = nil // release: a spilled bucket may never get another row
 	}
-	st.mem = 0
 	s.log.Debug("staged rows spilled", "bytes", spilled, "spill", st.spillPath, "spill_bytes", st.spillSize)
 	return nil
 }
@@ -135,11 +135,13 @@ func (s *Set) drainStage(ctx context.Context) error {
 			}
 			st.read = buf
 			if err := s.writeStaged(ctx, b.partition, buf); err != nil {
-				return err
+				return s.fail(err)
 			}
 		}
+		// Any error in the middle of a bucket sticks (a file may already
+		// hold part of it): a retried Finish must not write it again.
 		if err := s.writeStaged(ctx, b.partition, b.buf); err != nil {
-			return err
+			return s.fail(err)
 		}
 		if f := s.open[b.partition]; opened && f != nil {
 			if err := s.closeFile(f, "finish"); err != nil {
@@ -246,10 +248,17 @@ func (s *Set) closeSpill() error {
 	return err
 }
 
-// shouldStage reports whether a row of partition should be staged: it
-// has no open file, MaxOpenFiles are open, and the least recently written
-// file is below the minimum file size (rolling it would cut a small file).
+// shouldStage reports whether a row of partition should be staged: the
+// bucket has staged rows already (it stays staged until Finish, so its
+// rows keep their order), or it has no open file, MaxOpenFiles are open,
+// and the least recently written file is below the minimum file size
+// (rolling it would cut a small file).
 func (s *Set) shouldStage(partition string) bool {
+	if len(s.stage.order) > 0 {
+		if _, staged := s.stage.buckets[partition]; staged {
+			return true
+		}
+	}
 	if len(s.open) < s.maxOpen || s.opts.minFileSize == 0 {
 		return false
 	}

@@ -41,7 +41,6 @@ type stage struct {
 // spill file, in order, then buf in memory.
 type stagedBucket struct {
 	partition string
-	rows      int64
 	buf       []byte
 	chunks    []spillChunk
 }
@@ -68,7 +67,6 @@ func (s *Set) stageRows(partition string, rows []parquet.Row, eventTimes []int64
 	for i, row := range rows {
 		b.buf = appendStagedRow(b.buf, row, eventTimes[i])
 	}
-	b.rows += int64(len(rows))
 	st.rows += int64(len(rows))
 	st.mem += int64(cap(b.buf) - before)
 	if st.mem > s.opts.stageMemory {
@@ -109,9 +107,9 @@ func (s *Set) spillStage() error {
 }
 
 // drainStage writes the staged buckets to their files, in the order they
-// were staged: into the bucket's open file if it has one, else into a new
-// file closed once the bucket is written (Finish closes every file anyway;
-// closing at once bounds the writers). Files are uploaded between buckets,
+// were staged, each into a new file closed once the bucket is written (a
+// staged bucket never has an open file: shouldStage keeps it staged; Finish
+// closes every file anyway, closing at once bounds the writers). Files are uploaded between buckets,
 // never in the middle of one, so after an upload error (returned, and
 // retriable) a later call resumes with the first bucket not written.
 func (s *Set) drainStage(ctx context.Context) error {
@@ -123,7 +121,6 @@ func (s *Set) drainStage(ctx context.Context) error {
 			return err
 		}
 		b := st.order[st.next]
-		opened := s.open[b.partition] == nil
 		for _, c := range b.chunks {
 			buf := st.read[:0]
 			if int64(cap(buf)) < c.n {
@@ -143,7 +140,7 @@ func (s *Set) drainStage(ctx context.Context) error {
 		if err := s.writeStaged(ctx, b.partition, b.buf); err != nil {
 			return s.fail(err)
 		}
-		if f := s.open[b.partition]; opened && f != nil {
+		if f := s.open[b.partition]; f != nil {
 			if err := s.closeFile(f, "finish"); err != nil {
 				return err
 			}

@@ -46,7 +46,8 @@ FUZZ_TARGETS := \
 	./commitlog:FuzzParseProperties ./commitlog:FuzzParseCheckpointKey \
 	./schemas:FuzzParseType ./schemas:FuzzJSONDecode ./schemas:FuzzAvroDecode \
 	./schemas:FuzzParseAvroSchema ./schemas:FuzzAvroPlan ./schemas:FuzzParseDecimal \
-	./schemas:FuzzParseTimestamp ./bucketing:FuzzPartitionPath ./writer:FuzzStagedRow
+	./schemas:FuzzParseTimestamp ./schemas:FuzzTimeParsersMatchReference ./schemas:FuzzStrMatchesReference \
+	./schemas:FuzzShortInt ./bucketing:FuzzPartitionPath ./writer:FuzzStagedRow
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; \

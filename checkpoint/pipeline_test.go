@@ -202,14 +202,19 @@ func (p *pipeline) run(tb testing.TB) {
 // event times spread over the 6 hours before end.
 func pageviewRecords(n int, end time.Time) []*kgo.Record {
 	recs := make([]*kgo.Record, n)
-	next := map[int32]int64{}
 	for i := range recs {
-		p := int32(i % 8)
-		at := end.Add(-time.Duration(i%21600) * time.Second)
-		v := fmt.Sprintf(`{"userId":%d,"sessionNumber":%d,"pageNumber":%d,"url":"https://shop.example.com/products/%d?ref=home","referrer":"https://www.google.com/search?q=shoes+%d","userAgent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36","eventTime":"%s"}`,
-			100000+i*7919%900000, i%50, i%30, i%10000, i%1000, at.UTC().Format("2006-01-02T15:04:05.000Z"))
-		recs[i] = &kgo.Record{Topic: "pageviews", Partition: p, Offset: next[p], Value: []byte(v), Timestamp: at}
-		next[p]++
+		v, p, offset, at := pageviewRecord(nil, i, end)
+		recs[i] = &kgo.Record{Topic: "pageviews", Partition: p, Offset: offset, Value: v, Timestamp: at}
 	}
 	return recs
+}
+
+// pageviewRecord appends the value of pageview record i (of those ending at
+// end) to dst and returns it with the record's partition, offset and
+// timestamp: partition i%8, offsets counting from 0 in each.
+func pageviewRecord(dst []byte, i int, end time.Time) (value []byte, partition int32, offset int64, at time.Time) {
+	at = end.Add(-time.Duration(i%21600) * time.Second)
+	value = fmt.Appendf(dst, `{"userId":%d,"sessionNumber":%d,"pageNumber":%d,"url":"https://shop.example.com/products/%d?ref=home","referrer":"https://www.google.com/search?q=shoes+%d","userAgent":"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36","eventTime":"%s"}`,
+		100000+i*7919%900000, i%50, i%30, i%10000, i%1000, at.UTC().Format("2006-01-02T15:04:05.000Z"))
+	return value, int32(i % 8), int64(i / 8), at
 }

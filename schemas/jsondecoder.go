@@ -80,7 +80,7 @@ func (d *jsonDecoder) object(n *node, rep uint8, depth int) *DecodeError {
 	s := &d.s
 	s.pos++ // '{'
 	off := d.b.pushSeen(len(n.fields))
-	hint := 0
+	hint, seen := 0, 0
 	if s.peek() == '}' {
 		s.pos++
 	} else {
@@ -126,7 +126,7 @@ func (d *jsonDecoder) object(n *node, rep uint8, depth int) *DecodeError {
 				if d.b.markSeen(off, i) {
 					return decodeErr(ReasonInvalidJSON, n.fields[i].path, "field appears twice")
 				}
-				hint = i + 1
+				hint, seen = i+1, seen+1
 				if err := d.value(n.fields[i], rep, depth+1); err != nil {
 					return err
 				}
@@ -143,6 +143,18 @@ func (d *jsonDecoder) object(n *node, rep uint8, depth int) *DecodeError {
 			break
 		}
 	}
+	if seen < len(n.fields) {
+		if err := d.absentFields(n, off, rep); err != nil {
+			return err
+		}
+	}
+	d.b.popSeen(off)
+	return nil
+}
+
+// absentFields writes nulls for the fields of struct n that the object did
+// not hold, or fails on the first required one.
+func (d *jsonDecoder) absentFields(n *node, off int, rep uint8) *DecodeError {
 	for i, f := range n.fields {
 		if d.b.isSeen(off, i) {
 			continue
@@ -152,20 +164,16 @@ func (d *jsonDecoder) object(n *node, rep uint8, depth int) *DecodeError {
 		}
 		d.b.nulls(f, rep, f.nullDef())
 	}
-	d.b.popSeen(off)
 	return nil
 }
 
 // value decodes the value at pos (blanks skipped) into n.
 func (d *jsonDecoder) value(n *node, rep uint8, depth int) *DecodeError {
-	if n.eventTime {
-		err := d.typedValue(n, rep, depth)
-		if err != nil && err.Reason == ReasonSchemaMismatch {
-			err.Reason = ReasonBadTimestamp
-		}
-		return err
+	err := d.typedValue(n, rep, depth)
+	if err != nil && n.eventTime && err.Reason == ReasonSchemaMismatch {
+		err.Reason = ReasonBadTimestamp // the event-time field of the wrong type
 	}
-	return d.typedValue(n, rep, depth)
+	return err
 }
 
 func (d *jsonDecoder) typedValue(n *node, rep uint8, depth int) *DecodeError {

@@ -69,6 +69,10 @@ func (d *jsonDecoder) stringToken(n *node) ([]byte, *DecodeError) {
 
 func (d *jsonDecoder) integer(n *node) (int64, *DecodeError) {
 	s := &d.s
+	if v, end, ok := shortInt(s.data, s.pos); ok {
+		s.pos = end
+		return v, nil
+	}
 	c := s.data[s.pos]
 	if c != '-' && (c < '0' || c > '9') {
 		return 0, d.wrongType(n, "an integer")

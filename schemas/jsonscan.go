@@ -53,6 +53,44 @@ const (
 	msb = 0x8080808080808080
 )
 
+// specialBytes returns a word whose lowest set bit is the high bit of the
+// first byte of w (little endian) that str must look at: '"', '\\', a
+// control character or a byte >= 0x80. Bits above it may be false
+// positives (borrows), so only its lowest set bit means anything.
+//
+// The classic zero-byte test is (x - lsb) &^ x & msb; the &^ x only drops
+// bytes >= 0x80, which "| w" flags anyway, so it is left out: ((x - lsb) |
+// w) & msb flags the same first byte for x = w ^ c (c < 0x80) as for
+// x = w - c.
+func specialBytes(w uint64) uint64 {
+	quote := w ^ (lsb * '"')
+	bslash := w ^ (lsb * '\\')
+	return ((quote - lsb) | (bslash - lsb) | (w - lsb*0x20) | w) & msb
+}
+
+// skipPlain returns the position of the first byte from i on that str
+// must look at (see specialBytes), or a position within the last 7 bytes
+// of data if there is none before them. It reads data sixteen bytes at a
+// time while it can (one branch for two words), then eight.
+func skipPlain(data []byte, i int) int {
+	for ; i >= 0 && i <= len(data)-16; i += 16 {
+		lo := specialBytes(binary.LittleEndian.Uint64(data[i : i+8]))
+		hi := specialBytes(binary.LittleEndian.Uint64(data[i+8 : i+16]))
+		if lo|hi != 0 {
+			if lo != 0 {
+				return i + bits.TrailingZeros64(lo)/8
+			}
+			return i + 8 + bits.TrailingZeros64(hi)/8
+		}
+	}
+	for ; i >= 0 && i <= len(data)-8; i += 8 {
+		if mask := specialBytes(binary.LittleEndian.Uint64(data[i : i+8])); mask != 0 {
+			return i + bits.TrailingZeros64(mask)/8
+		}
+	}
+	return i
+}
+
 // stringFlags describe a scanned string.
 type stringFlags uint8
 
@@ -69,19 +107,7 @@ func (s *jsonScanner) str() (start, end int, flags stringFlags, ok bool) {
 	start = i
 	data := s.data
 	for {
-		// Eight bytes at a time while none is special.
-		for i+8 <= len(data) {
-			w := binary.LittleEndian.Uint64(data[i:])
-			quote := w ^ (lsb * '"')
-			bslash := w ^ (lsb * '\\')
-			mask := ((quote - lsb) &^ quote) | ((bslash - lsb) &^ bslash) | ((w - lsb*0x20) &^ w) | w
-			mask &= msb
-			if mask != 0 {
-				i += bits.TrailingZeros64(mask) / 8
-				break
-			}
-			i += 8
-		}
+		i = skipPlain(data, i)
 		if i >= len(data) {
 			s.pos = i
 			return 0, 0, 0, s.fail("unterminated string")
@@ -237,6 +263,40 @@ func (s *jsonScanner) number() (start, end int, isInt, ok bool) {
 	}
 	s.pos = i
 	return start, i, isInt, true
+}
+
+// shortInt reads the integers most values are in one pass, where number
+// and parseInt take two: an optional '-' and 1 to 18 digits, without a
+// leading zero (a lone 0 is fine), and no fraction or exponent after. It
+// returns the value and the position after it; anything else, valid or
+// not, answers false and goes the long way (number, then parseInt), which
+// reports the errors. 18 digits cannot overflow an int64.
+func shortInt(data []byte, pos int) (v int64, end int, ok bool) {
+	i := pos
+	neg := i < len(data) && data[i] == '-'
+	if neg {
+		i++
+	}
+	start := i
+	var u uint64
+	for ; i < len(data); i++ {
+		c := data[i] - '0'
+		if c > 9 {
+			break
+		}
+		u = u*10 + uint64(c)
+	}
+	nd := i - start
+	if nd == 0 || nd > 18 || (nd > 1 && data[start] == '0') {
+		return 0, 0, false
+	}
+	if i < len(data) && (data[i] == '.' || data[i] == 'e' || data[i] == 'E') {
+		return 0, 0, false
+	}
+	if neg {
+		return -int64(u), i, true
+	}
+	return int64(u), i, true
 }
 
 // parseInt parses an integer token from number.

@@ -66,18 +66,21 @@ type rowBuilder struct {
 	ts   *TableSchema
 	flat bool
 	raw  bool // rawValue matches parquet.Value: write rows through it
-	row  parquet.Row
-	cols [][]parquet.Value
-	head []parquet.Value // the meta columns, null
-	tail []parquet.Value // the Kafka columns, placeholders
-	seen []uint64        // stack of bitsets: fields seen in the open structs
-	slab []byte          // append-only; see alloc
+	// rawFlat is raw && flat: write's fast path.
+	rawFlat bool
+	row     parquet.Row
+	cols    [][]parquet.Value
+	head    []parquet.Value // the meta columns, null
+	tail    []parquet.Value // the Kafka columns, placeholders
+	seen    []uint64        // stack of bitsets: fields seen in the open structs
+	slab    []byte          // append-only; see alloc
 }
 
 func (b *rowBuilder) init(ts *TableSchema) {
 	b.ts = ts
 	b.flat = !ts.repeated
 	b.raw = rawLayoutOK()
+	b.rawFlat = b.raw && b.flat
 	if !b.flat {
 		b.cols = make([][]parquet.Value, len(ts.leaves))
 	}
@@ -142,7 +145,19 @@ func (b *rowBuilder) put(col int, v parquet.Value) {
 }
 
 // write stores a non-null value of leaf n: ptr and u64 as in rawValue.
+// The common case, a flat row written raw, comes first and alone: it skips
+// the other tests and writeAny's frame.
 func (b *rowBuilder) write(n *node, ptr unsafe.Pointer, u64 uint64, rep uint8) {
+	if b.rawFlat {
+		r := asRaw(&b.row[n.col])
+		r.ptr, r.u64, r.meta = ptr, u64, n.meta|uint64(rep)<<16
+		return
+	}
+	b.writeAny(n, ptr, u64, rep)
+}
+
+// writeAny is write for every case.
+func (b *rowBuilder) writeAny(n *node, ptr unsafe.Pointer, u64 uint64, rep uint8) {
 	if !b.raw {
 		b.put(n.col, publicValue(n.phys, ptr, u64).Level(int(rep), int(n.def), n.col))
 		return

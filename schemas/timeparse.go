@@ -6,24 +6,24 @@ package schemas
 const microsPerSecond = 1_000_000
 
 // daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian
-// date (Howard Hinnant's algorithm).
+// date (Howard Hinnant's algorithm) for a year of 0 to 9999, as parseDate
+// reads. Shifting the year by one 400-year cycle (146097 days) keeps every
+// quantity non-negative, so the divisions by constants are plain unsigned
+// multiply-shifts.
 func daysFromCivil(y, m, d int64) int64 {
+	yy := uint64(y + 400)
 	if m <= 2 {
-		y--
+		yy--
 	}
-	era := y
-	if era < 0 {
-		era -= 399
-	}
-	era /= 400
-	yoe := y - era*400
-	mp := m + 9
+	era := yy / 400
+	yoe := yy - era*400
+	mp := uint64(m + 9)
 	if m > 2 {
-		mp = m - 3
+		mp = uint64(m - 3)
 	}
-	doy := (153*mp+2)/5 + d - 1
+	doy := (153*mp+2)/5 + uint64(d) - 1
 	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return era*146097 + doe - 719468
+	return int64(era*146097+doe) - 719468 - 146097
 }
 
 func isLeap(y int64) bool { return y%4 == 0 && (y%100 != 0 || y%400 == 0) }
@@ -41,16 +41,10 @@ func daysIn(y, m int64) int64 {
 	return 31
 }
 
-// digits parses exactly len(b) decimal digits.
-func digits(b []byte) (int64, bool) {
-	var v int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		v = v*10 + int64(c-'0')
-	}
-	return v, true
+// twoDigits parses the decimal digits b[i] and b[i+1].
+func twoDigits(b []byte, i int) (int64, bool) {
+	hi, lo := b[i]-'0', b[i+1]-'0'
+	return int64(hi)*10 + int64(lo), hi <= 9 && lo <= 9
 }
 
 // parseDate parses YYYY-MM-DD into days since the epoch.
@@ -58,10 +52,12 @@ func parseDate(b []byte) (int64, bool) {
 	if len(b) != 10 || b[4] != '-' || b[7] != '-' {
 		return 0, false
 	}
-	y, ok1 := digits(b[0:4])
-	m, ok2 := digits(b[5:7])
-	d, ok3 := digits(b[8:10])
-	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+	y1, ok1 := twoDigits(b, 0)
+	y2, ok2 := twoDigits(b, 2)
+	m, ok3 := twoDigits(b, 5)
+	d, ok4 := twoDigits(b, 8)
+	y := y1*100 + y2
+	if !(ok1 && ok2 && ok3 && ok4) || m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
 		return 0, false
 	}
 	return daysFromCivil(y, m, d), true
@@ -85,10 +81,10 @@ func parseTimestamp(b []byte) (int64, bool) {
 	if b[13] != ':' || b[16] != ':' {
 		return 0, false
 	}
-	hh, ok1 := digits(b[11:13])
-	mm, ok2 := digits(b[14:16])
-	ss, ok3 := digits(b[17:19])
-	if !ok1 || !ok2 || !ok3 || hh > 23 || mm > 59 || ss > 59 {
+	hh, ok1 := twoDigits(b, 11)
+	mm, ok2 := twoDigits(b, 14)
+	ss, ok3 := twoDigits(b, 17)
+	if !(ok1 && ok2 && ok3) || hh > 23 || mm > 59 || ss > 59 {
 		return 0, false
 	}
 	i := 19
@@ -96,16 +92,18 @@ func parseTimestamp(b []byte) (int64, bool) {
 	if b[i] == '.' {
 		i++
 		start := i
-		scale := int64(microsPerSecond)
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			if scale > 1 {
-				scale /= 10
-				frac += int64(b[i]-'0') * scale
+		for i < len(b) && b[i]-'0' <= 9 {
+			if i-start < 6 { // digits past microseconds are truncated
+				frac = frac*10 + int64(b[i]-'0')
 			}
 			i++
 		}
-		if i == start || i-start > 9 {
+		n := i - start
+		if n == 0 || n > 9 {
 			return 0, false
+		}
+		for ; n < 6; n++ {
+			frac *= 10
 		}
 	}
 	if i >= len(b) {
@@ -119,8 +117,8 @@ func parseTimestamp(b []byte) (int64, bool) {
 		if len(b)-i != 6 || b[i+3] != ':' {
 			return 0, false
 		}
-		oh, ok1 := digits(b[i+1 : i+3])
-		om, ok2 := digits(b[i+4 : i+6])
+		oh, ok1 := twoDigits(b, i+1)
+		om, ok2 := twoDigits(b, i+4)
 		if !ok1 || !ok2 || oh > 23 || om > 59 {
 			return 0, false
 		}

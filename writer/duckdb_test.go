@@ -34,7 +34,7 @@ func testDuckDBReadsFiles(t *testing.T, compression string, batch bool) {
 	// Small pages and row groups so that the file has several of each, and
 	// a dictionary bound the unique columns exceed (dictionary then PLAIN
 	// pages in one chunk).
-	s := newTestSet(t, b, WithPageBufferSize(4<<10), WithRowGroupBytes(64<<10), WithDictionaryMaxBytes(8<<10), WithCompression(compression))
+	s := newTestSet(t, b, WithPageBufferSize(4<<10), WithRowGroupBytes(32<<10), WithDictionaryMaxBytes(8<<10), WithCompression(compression))
 	if err := s.Begin(testInstant, 5); err != nil {
 		t.Fatal(err)
 	}

@@ -166,9 +166,9 @@ func NewSet(bucket objstore.Bucket, schema *parquet.Schema, worker int, opts ...
 		writeSchema(schema),
 		parquet.Compression(codec),
 		parquet.PageBufferSize(o.pageBufferSize),
-		parquet.WriteBufferSize(0), // the spool file has its own buffer; see countingWriter
-		parquet.DataPageVersion(1), // what parquet-mr (Hudi's writer) writes; every reader has it
-		parquet.DataPageStatistics(true),
+		parquet.WriteBufferSize(0),        // the spool file has its own buffer; see countingWriter
+		parquet.DataPageVersion(1),        // what parquet-mr (Hudi's writer) writes; every reader has it
+		parquet.DataPageStatistics(false), // the page index has them; see doc.go
 		parquet.DictionaryMaxBytes(int64(o.dictionaryMaxBytes)),
 		// Strings without an encoding of their own get a dictionary bounded
 		// by DictionaryMaxBytes, then PLAIN, as parquet-mr writes them

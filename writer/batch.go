@@ -103,7 +103,7 @@ func (s *Set) runLimit(f *file) int {
 	if f.rowBytes <= 0 {
 		return maxRunRows
 	}
-	size := f.pw.Size()
+	size := f.enc.size()
 	room := min(s.opts.targetFileSize-size, s.opts.rowGroupBytes-(size-f.count.n), int64(s.opts.pageBufferSize)/8)
 	return int(min(max(room/f.rowBytes+1, 1), maxRunRows))
 }
@@ -111,14 +111,10 @@ func (s *Set) runLimit(f *file) int {
 // writeRun writes rows (valid, one partition) to f column by column. Its
 // errors are sticky: the columns may hold different numbers of rows.
 func (s *Set) writeRun(f *file, rows []parquet.Row, eventTimes []int64) error {
-	before := f.pw.Size()
+	before := f.enc.size()
 	cols := s.gather(f, rows)
-	writers := f.pw.ColumnWriters()
-	var err error
+	err := f.enc.writeColumns(cols)
 	for c, values := range cols {
-		if err == nil {
-			_, err = writers[c].WriteRowValues(values)
-		}
 		clear(values) // drop the references to the caller's bytes
 		cols[c] = values[:0]
 	}
@@ -129,7 +125,7 @@ func (s *Set) writeRun(f *file, rows []parquet.Row, eventTimes []int64) error {
 	for i, row := range rows {
 		f.observe(row[keyCol].ByteArray(), eventTimes[i])
 	}
-	if grown := f.pw.Size() - before; grown > 0 {
+	if grown := f.enc.size() - before; grown > 0 {
 		f.rowBytes = grown / int64(len(rows))
 	}
 	s.tick++
@@ -191,12 +187,12 @@ func fill(values []parquet.Value, v parquet.Value) {
 
 // afterWrite flushes f's row group or rolls f if they reached their size.
 func (s *Set) afterWrite(f *file) error {
-	size := f.pw.Size()
+	size := f.enc.size()
 	if size-f.count.n >= s.opts.rowGroupBytes {
-		if err := f.pw.Flush(); err != nil {
+		if err := f.enc.flush(); err != nil {
 			return s.fail(fmt.Errorf("writer: flush row group of %s: %w", f.key, err))
 		}
-		size = f.pw.Size()
+		size = f.enc.size()
 	}
 	if size >= s.opts.targetFileSize {
 		// Uploaded by the next call that uploads (a write, RollIdle, Finish).

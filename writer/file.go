@@ -41,9 +41,9 @@ func (f File) Stat() commitlog.FileStat {
 	return st
 }
 
-// countingWriter counts the bytes the parquet writer emitted, which is its
-// write offset: the parquet writer runs without its own buffer, so the
-// difference between its Size and this count is its buffered row group.
+// countingWriter counts the bytes the encoder emitted, which is its write
+// offset: the encoder has no output buffer of its own, so the difference
+// between its size and this count is its buffered row group.
 type countingWriter struct {
 	w io.Writer
 	n int64
@@ -71,7 +71,7 @@ type file struct {
 	spool     *os.File // kept open until uploaded: a swept name does not lose the data
 	buf       *bufio.Writer
 	count     countingWriter
-	pw        *parquet.Writer // nil once closed
+	enc       encoder // nil once closed
 
 	openedAt  int64  // clock, unix nanoseconds
 	lastWrite uint64 // Set.tick of the last write, for LRU
@@ -90,13 +90,14 @@ type file struct {
 	nameValue      parquet.Value
 }
 
-// bufferedBytes is the size of the file's buffered row group: encoded pages
-// held in memory, values not yet encoded (uncompressed) and dictionaries.
+// bufferedBytes is the memory of the file's encoder: the capacity of its
+// page buffers, encoded pages and dictionaries (parquetfile), or the length
+// of its buffered row group (parquet-go).
 func (f *file) bufferedBytes() int64 {
-	if f.pw == nil {
+	if f.enc == nil {
 		return 0
 	}
-	return f.pw.Size() - f.count.n
+	return f.enc.memory(f.count.n)
 }
 
 // observe updates the file's statistics with one written record.
@@ -146,6 +147,6 @@ func (f *file) discard() error {
 			err = rmErr
 		}
 	}
-	f.pw = nil
+	f.enc = nil
 	return err
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lakestream/lakestream/commitlog"
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/internal/parquetfile"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -90,7 +91,6 @@ type Set struct {
 	schema *parquet.Schema
 	worker int
 	opts   options
-	pwOpts []parquet.WriterOption
 	log    *slog.Logger
 
 	// Schema facts for row validation.
@@ -113,7 +113,9 @@ type Set struct {
 	done    []*file // uploaded since Begin
 	undone  []*file // to delete again on a retried Abort
 
-	free []*parquet.Writer // closed parquet writers, for reuse
+	free    []encoder // encoders of closed files, for reuse
+	newEnc  func() (encoder, error)
+	flatEnc bool // parquetfile's encoder (flat schemas)
 
 	maxOpen  int   // MaxOpenFiles, lowered by WithWriterMemory
 	stage    stage // rows of buckets without a file (see stage.go)
@@ -161,30 +163,16 @@ func NewSet(bucket objstore.Bucket, schema *parquet.Schema, worker int, opts ...
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	codec, _ := codecOf(o.compression)
-	s.pwOpts = []parquet.WriterOption{
-		writeSchema(schema),
-		parquet.Compression(codec),
-		parquet.PageBufferSize(o.pageBufferSize),
-		parquet.WriteBufferSize(0),        // the spool file has its own buffer; see countingWriter
-		parquet.DataPageVersion(1),        // what parquet-mr (Hudi's writer) writes; every reader has it
-		parquet.DataPageStatistics(false), // the page index has them; see doc.go
-		parquet.DictionaryMaxBytes(int64(o.dictionaryMaxBytes)),
-		// Strings without an encoding of their own get a dictionary bounded
-		// by DictionaryMaxBytes, then PLAIN, as parquet-mr writes them
-		// (parquet-go's default, DELTA_LENGTH_BYTE_ARRAY, is not read by
-		// Spark's vectorized reader before 3.3). See writeSchema for the
-		// meta columns.
-		parquet.DefaultEncodingFor(parquet.ByteArray, &parquet.RLEDictionary),
-		createdBy(createdByString()),
-	}
-	if _, err := parquet.NewWriterConfig(s.pwOpts...); err != nil {
-		return nil, fmt.Errorf("writer: parquet config: %w", err)
+	if err := s.chooseEncoder(); err != nil {
+		return nil, err
 	}
 	s.rows = make([]parquet.Row, 1)
 	s.cols = make([][]parquet.Value, s.numColumns)
 	s.maxOpen = o.maxOpenFiles
-	if o.writerMemory > 0 {
+	if o.writerMemory > 0 && !s.flatEnc {
+		// parquet-go reserves a page buffer per required column of an open
+		// writer, whatever it holds. parquetfile reserves nothing: its
+		// memory is in BufferedBytes, which the memory budget bounds.
 		required := 0
 		for _, d := range s.maxDef {
 			if d == 0 {
@@ -195,6 +183,64 @@ func NewSet(bucket objstore.Bucket, schema *parquet.Schema, worker int, opts ...
 		s.maxOpen = int(min(int64(o.maxOpenFiles), max(1, o.writerMemory/perWriter)))
 	}
 	return s, nil
+}
+
+// chooseEncoder picks the files' encoder: parquetfile's if it supports the
+// schema (no lists or maps), else parquet-go's. Both write data page v1
+// with PLAIN, RLE and dictionary encodings only (see writeSchema), byte
+// arrays with a dictionary bounded by DictionaryMaxBytes then PLAIN, as
+// parquet-mr writes them (parquet-go's default, DELTA_LENGTH_BYTE_ARRAY, is
+// not read by Spark's vectorized reader before 3.3), no statistics in data
+// page headers (doc.go), and a page index.
+func (s *Set) chooseEncoder() error {
+	o := s.opts
+	schema := writeSchema(s.schema)
+	if parquetfile.Supports(schema) == nil {
+		var codec parquetfile.Codec
+		switch o.compression {
+		case "zstd":
+			codec = parquetfile.NewZstd(parquetfile.ZstdDefault)
+		case "zstd-fast":
+			codec = parquetfile.NewZstd(parquetfile.ZstdFastest)
+		case "none":
+		default:
+			codec, _ = codecOf(o.compression)
+		}
+		opts := []parquetfile.Option{
+			parquetfile.WithCodec(codec),
+			parquetfile.WithPageBufferSize(o.pageBufferSize),
+			parquetfile.WithDictionaryMaxBytes(o.dictionaryMaxBytes),
+			parquetfile.WithDictionary(parquet.ByteArray),
+			parquetfile.WithCreatedBy(createdByString()),
+			parquetfile.WithScratch(parquetfile.NewScratch()), // one goroutine uses the Set
+		}
+		if _, err := parquetfile.NewWriter(schema, opts...); err != nil {
+			return fmt.Errorf("writer: parquet config: %w", err)
+		}
+		s.flatEnc = true
+		s.newEnc = func() (encoder, error) {
+			w, err := parquetfile.NewWriter(schema, opts...)
+			return flatEncoder{w}, err
+		}
+		return nil
+	}
+	codec, _ := codecOf(o.compression)
+	pwOpts := []parquet.WriterOption{
+		schema,
+		parquet.Compression(codec),
+		parquet.PageBufferSize(o.pageBufferSize),
+		parquet.WriteBufferSize(0),        // the spool file has its own buffer; see countingWriter
+		parquet.DataPageVersion(1),        // what parquet-mr (Hudi's writer) writes; every reader has it
+		parquet.DataPageStatistics(false), // the page index has them; see doc.go
+		parquet.DictionaryMaxBytes(int64(o.dictionaryMaxBytes)),
+		parquet.DefaultEncodingFor(parquet.ByteArray, &parquet.RLEDictionary),
+		createdBy(createdByString()),
+	}
+	if _, err := parquet.NewWriterConfig(pwOpts...); err != nil {
+		return fmt.Errorf("writer: parquet config: %w", err)
+	}
+	s.newEnc = func() (encoder, error) { return goEncoder{parquet.NewWriter(io.Discard, pwOpts...)}, nil }
+	return nil
 }
 
 // createdBy sets the footer's created_by verbatim.
@@ -351,7 +397,7 @@ func (s *Set) Write(ctx context.Context, partition string, row parquet.Row, even
 	s.row[s.metaIdx[3]] = f.partitionValue
 	s.row[s.metaIdx[4]] = f.nameValue
 	s.rows[0] = s.row
-	if _, err := f.pw.WriteRows(s.rows); err != nil {
+	if err := f.enc.writeRows(s.rows); err != nil {
 		return s.fail(fmt.Errorf("writer: write to %s: %w", f.key, err))
 	}
 	f.observe(s.row[s.metaIdx[2]].ByteArray(), eventTimeMicros)
@@ -459,12 +505,13 @@ func (s *Set) openFile(ctx context.Context, partition string) (*file, error) {
 	f.buf = bufio.NewWriterSize(sf, spoolBufferSize)
 	f.count.w = f.buf
 	if n := len(s.free); n > 0 {
-		f.pw = s.free[n-1]
+		f.enc = s.free[n-1]
 		s.free = s.free[:n-1]
-		f.pw.Reset(&f.count)
-	} else {
-		f.pw = parquet.NewWriter(&f.count, s.pwOpts...)
+	} else if f.enc, err = s.newEnc(); err != nil {
+		_ = f.discard()
+		return nil, fmt.Errorf("writer: new encoder: %w", err)
 	}
+	f.enc.reset(&f.count)
 	s.open[partition] = f
 	s.log.Debug("file opened", "key", f.key, "spool", f.spoolPath)
 	return f, nil
@@ -488,10 +535,10 @@ func (s *Set) closeFile(f *file, reason string) error {
 	if s.last == f {
 		s.last = nil
 	}
-	pw := f.pw
-	pw.SetKeyValueMetadata(MetaMinRecordKey, string(f.minKey))
-	pw.SetKeyValueMetadata(MetaMaxRecordKey, string(f.maxKey))
-	err := pw.Close()
+	enc := f.enc
+	enc.setKeyValue(MetaMinRecordKey, string(f.minKey))
+	enc.setKeyValue(MetaMaxRecordKey, string(f.maxKey))
+	err := enc.close()
 	if err == nil {
 		err = f.buf.Flush()
 	}
@@ -510,11 +557,11 @@ func (s *Set) closeFile(f *file, reason string) error {
 		return s.fail(fmt.Errorf("writer: close %s (spool %s): %w", f.key, f.spoolPath, err))
 	}
 	f.size = info.Size()
-	f.pw = nil
+	f.enc = nil
 	f.buf = nil
 	f.count.w = nil // the spool buffer (256 KiB) must not live as long as f
 	if len(s.free) < s.maxOpen {
-		s.free = append(s.free, pw)
+		s.free = append(s.free, enc)
 	}
 	s.pending = append(s.pending, f)
 	s.log.Debug("file rolled", "key", f.key, "reason", reason, "records", f.records, "bytes", f.size)
@@ -622,8 +669,8 @@ func (s *Set) Abort(ctx context.Context) error {
 	s.last = nil
 	s.resetStage()
 	s.stage.rows = 0
-	// The parquet writers of dropped files are not reused: Reset would do,
-	// but one that failed may be in any state.
+	// The encoders of dropped files are not reused: reset would do, but
+	// one that failed may be in any state.
 	toDelete := append(s.undone, s.done...)
 	for _, f := range s.pending {
 		if err := f.discard(); err != nil {
@@ -719,9 +766,10 @@ func (s *Set) FlushLargest(ctx context.Context) error {
 	if largest == nil {
 		return nil
 	}
-	if err := largest.pw.Flush(); err != nil {
+	if err := largest.enc.flush(); err != nil {
 		return s.fail(fmt.Errorf("writer: flush row group of %s: %w", largest.key, err))
 	}
+	largest.enc.release()
 	s.log.Debug("row group flushed for the memory budget", "key", largest.key, "bytes", most)
 	return nil
 }

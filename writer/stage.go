@@ -265,7 +265,7 @@ func (s *Set) shouldStage(partition string) bool {
 	if s.open[partition] != nil {
 		return false
 	}
-	return s.lru().pw.Size() < min(s.opts.minFileSize, s.opts.targetFileSize)
+	return s.lru().enc.size() < min(s.opts.minFileSize, s.opts.targetFileSize)
 }
 
 // StagedBuckets returns the number of buckets with staged rows now and

@@ -1,0 +1,210 @@
+package parquetfile
+
+import (
+	"encoding/binary"
+	"math"
+	"slices"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// flushChunk writes the column's chunk of the row group at the writer's
+// offset (the dictionary page, if any data page uses it, then the data
+// pages), fills its page index and returns its footer entry.
+func (c *column) flushChunk(ci *format.ColumnIndex, oi *format.OffsetIndex) (format.ColumnChunk, error) {
+	if err := c.flushPage(); err != nil {
+		return format.ColumnChunk{}, err
+	}
+	w, s := c.w, &c.chunk
+	start := w.offset
+	md := format.ColumnMetaData{
+		Type:         format.Type(c.kind),
+		PathInSchema: c.path,
+		NumValues:    s.numValues,
+		Statistics:   format.Statistics{NullCount: s.numNulls},
+	}
+	if w.o.codec != nil {
+		md.Codec = w.o.codec.CompressionCodec()
+	}
+	var encodings []format.Encoding
+	if s.dictPages > 0 {
+		var err error
+		var uncompressed int64
+		if w.chunkBuf, uncompressed, err = c.dictionaryPage(w.chunkBuf[:0]); err != nil {
+			return format.ColumnChunk{}, err
+		}
+		md.DictionaryPageOffset = start
+		md.TotalCompressedSize += int64(len(w.chunkBuf))
+		md.TotalUncompressedSize += uncompressed
+		if err := w.write(w.chunkBuf); err != nil {
+			return format.ColumnChunk{}, err
+		}
+		encodings = append(encodings, format.Plain, format.RLEDictionary)
+		md.EncodingStats = append(md.EncodingStats,
+			format.PageEncodingStats{PageType: format.DataPage, Encoding: format.RLEDictionary, Count: int32(s.dictPages)})
+	}
+	if s.plainPages > 0 {
+		encodings = append(encodings, format.Plain)
+		md.EncodingStats = append(md.EncodingStats,
+			format.PageEncodingStats{PageType: format.DataPage, Encoding: format.Plain, Count: int32(s.plainPages)})
+	}
+	if s.dictPages > 0 {
+		md.EncodingStats = append(md.EncodingStats,
+			format.PageEncodingStats{PageType: format.DictionaryPage, Encoding: format.Plain, Count: 1})
+	}
+	if c.maxDef > 0 {
+		encodings = append(encodings, format.RLE)
+	}
+	slices.Sort(encodings)
+	md.Encoding = slices.Compact(encodings)
+	md.DataPageOffset = w.offset
+	md.TotalCompressedSize += int64(len(s.pages))
+	md.TotalUncompressedSize += s.uncompressed
+	if err := w.write(s.pages); err != nil {
+		return format.ColumnChunk{}, err
+	}
+	if s.bounds.has || s.bounds.nan {
+		var lo, hi []byte
+		_, lo, hi, _ = s.bounds.encode(&c.leaf, nil)
+		md.Statistics.MinValue, md.Statistics.MaxValue = lo, hi
+	}
+	if c.kind == parquet.ByteArray {
+		md.SizeStatistics.UnencodedByteArrayDataBytes = s.unencoded
+	}
+	if c.maxDef > 0 {
+		md.SizeStatistics.DefinitionLevelHistogram = slices.Clone(s.defHist)
+	}
+
+	// The page index.
+	pages := len(s.locations)
+	*oi = format.OffsetIndex{PageLocations: slices.Clone(s.locations)}
+	for i := range oi.PageLocations {
+		oi.PageLocations[i].Offset += md.DataPageOffset
+	}
+	*ci = format.ColumnIndex{
+		NullPages:  slices.Clone(s.nullPages),
+		NullCounts: slices.Clone(s.nullCounts),
+		MinValues:  make([][]byte, pages),
+		MaxValues:  make([][]byte, pages),
+	}
+	if c.maxDef > 0 {
+		ci.DefinitionLevelHistogram = slices.Clone(s.pageHists)
+	}
+	bb := slices.Clone(s.boundBytes)
+	at := 0
+	for p := range pages {
+		ci.MinValues[p] = bb[at:s.boundEnds[2*p]:s.boundEnds[2*p]]
+		ci.MaxValues[p] = bb[s.boundEnds[2*p]:s.boundEnds[2*p+1]:s.boundEnds[2*p+1]]
+		at = s.boundEnds[2*p+1]
+	}
+	ci.BoundaryOrder = boundaryOrder(&c.leaf, ci.NullPages, ci.MinValues, ci.MaxValues)
+	if c.kind == parquet.ByteArray {
+		for p := range pages {
+			ci.MinValues[p] = truncateMin(ci.MinValues[p], w.o.columnIndexSizeLimit)
+			ci.MaxValues[p] = truncateMax(ci.MaxValues[p], w.o.columnIndexSizeLimit)
+		}
+	}
+	c.resetChunk()
+	return format.ColumnChunk{FileOffset: start, MetaData: md}, nil
+}
+
+// boundaryOrder returns the column index's boundary order from the pages'
+// untruncated bounds (lo[p], hi[p]): ascending if no non-null page's bounds
+// are below the previous non-null page's, else descending if none are
+// above, else unordered. Null pages do not count.
+func boundaryOrder(l *leaf, nullPages []bool, lo, hi [][]byte) format.BoundaryOrder {
+	asc, desc := true, true
+	prev := -1
+	for p := range nullPages {
+		if nullPages[p] {
+			continue
+		}
+		if prev >= 0 {
+			cmin, cmax := comparePlain(l, lo[p], lo[prev]), comparePlain(l, hi[p], hi[prev])
+			if cmin < 0 || cmax < 0 {
+				asc = false
+			}
+			if cmin > 0 || cmax > 0 {
+				desc = false
+			}
+		}
+		prev = p
+	}
+	switch {
+	case asc:
+		return format.Ascending
+	case desc:
+		return format.Descending
+	}
+	return format.Unordered
+}
+
+// comparePlain compares two values of l in their PLAIN form.
+func comparePlain(l *leaf, a, b []byte) int {
+	switch l.kind {
+	case parquet.Int32:
+		x, y := intKey(l.order, uint64(binary.LittleEndian.Uint32(a)), l.kind), intKey(l.order, uint64(binary.LittleEndian.Uint32(b)), l.kind)
+		return cmpInt(x, y)
+	case parquet.Int64:
+		x, y := intKey(l.order, binary.LittleEndian.Uint64(a), l.kind), intKey(l.order, binary.LittleEndian.Uint64(b), l.kind)
+		return cmpInt(x, y)
+	case parquet.Float:
+		return cmpFloat(float64(math.Float32frombits(binary.LittleEndian.Uint32(a))), float64(math.Float32frombits(binary.LittleEndian.Uint32(b))))
+	case parquet.Double:
+		return cmpFloat(math.Float64frombits(binary.LittleEndian.Uint64(a)), math.Float64frombits(binary.LittleEndian.Uint64(b)))
+	}
+	return compareBytes(l.order, a, b)
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// resetChunk empties the column for the next row group.
+func (c *column) resetChunk() {
+	c.levels, c.plain, c.idx = c.levels[:0], c.plain[:0], c.idx[:0]
+	c.numValues, c.numNulls, c.unencoded = 0, 0, 0
+	c.pb.reset()
+	if c.dict != nil {
+		c.dict.reset()
+	}
+	c.useDict = c.leaf.dict
+	c.last = nil
+	c.chunk.reset(c)
+}
+
+// memoryBytes is the capacity of the column's buffers.
+func (c *column) memoryBytes() int64 {
+	s := &c.chunk
+	n := cap(c.levels) + cap(c.plain) + 4*cap(c.idx) + 4*cap(c.seen) + cap(s.pages) + cap(s.boundBytes)
+	if c.dict != nil {
+		n += c.dict.memoryBytes()
+	}
+	return int64(n)
+}
+
+// releaseMemory drops the column's buffers; the chunk must be empty.
+func (c *column) releaseMemory() {
+	c.levels, c.plain, c.idx, c.seen, c.epoch = nil, nil, nil, nil, 0
+	c.chunk.pages, c.chunk.boundBytes = nil, nil
+	if c.dict != nil {
+		c.dict = newDictionary(c.dict.fixed)
+	}
+}

@@ -1,0 +1,108 @@
+package parquetfile
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// Defaults of the options.
+const (
+	DefaultPageBufferSize       = 1 << 20
+	DefaultDictionaryMaxBytes   = 1 << 20
+	DefaultColumnIndexSizeLimit = 16
+)
+
+// Codec compresses pages. A Codec may keep state between calls: the writers
+// sharing one must be used from one goroutine at a time. parquet-go's
+// codecs (compress.Codec) are Codecs.
+type Codec interface {
+	CompressionCodec() format.CompressionCodec
+	Encode(dst, src []byte) ([]byte, error)
+}
+
+// Option configures a Writer.
+type Option func(*options)
+
+type options struct {
+	codec                Codec
+	pageBufferSize       int
+	dictionaryMaxBytes   int
+	columnIndexSizeLimit int
+	createdBy            string
+	dictionaryKinds      [8]bool // by parquet.Kind: columns without an encoding of their own
+	scratch              *Scratch
+}
+
+func defaultOptions() options {
+	o := options{
+		pageBufferSize:       DefaultPageBufferSize,
+		dictionaryMaxBytes:   DefaultDictionaryMaxBytes,
+		columnIndexSizeLimit: DefaultColumnIndexSizeLimit,
+	}
+	o.dictionaryKinds[parquet.ByteArray] = true
+	return o
+}
+
+// WithCodec sets the page compression. Default nil: uncompressed.
+func WithCodec(c Codec) Option { return func(o *options) { o.codec = c } }
+
+// WithPageBufferSize sets the size of a column's values (PLAIN bytes, or 4
+// bytes per dictionary index, plus one byte per definition level) at which
+// its page is cut. Default 1 MiB.
+func WithPageBufferSize(n int) Option { return func(o *options) { o.pageBufferSize = n } }
+
+// WithDictionaryMaxBytes bounds a column chunk's dictionary (its PLAIN size):
+// once past it, the page being written is cut and the rest of the chunk is
+// PLAIN. 0 means unbounded. Default 1 MiB.
+func WithDictionaryMaxBytes(n int) Option { return func(o *options) { o.dictionaryMaxBytes = n } }
+
+// WithColumnIndexSizeLimit truncates the byte array bounds of the page index
+// (the column index) to n bytes; a truncated maximum is incremented so that
+// it stays an upper bound. 0 means no truncation. Default 16, as parquet-go.
+func WithColumnIndexSizeLimit(n int) Option {
+	return func(o *options) { o.columnIndexSizeLimit = n }
+}
+
+// WithCreatedBy sets the footer's created_by. Default "".
+func WithCreatedBy(s string) Option { return func(o *options) { o.createdBy = s } }
+
+// WithScratch makes the Writer encode its pages in s, which writers used
+// from the same goroutine may share. Default: a Scratch of its own.
+func WithScratch(s *Scratch) Option { return func(o *options) { o.scratch = s } }
+
+// WithDictionary says which physical kinds get a dictionary when their
+// schema node sets no encoding. Default: BYTE_ARRAY only.
+func WithDictionary(kinds ...parquet.Kind) Option {
+	return func(o *options) {
+		o.dictionaryKinds = [8]bool{}
+		for _, k := range kinds {
+			if k >= 0 && int(k) < len(o.dictionaryKinds) {
+				o.dictionaryKinds[k] = true
+			}
+		}
+	}
+}
+
+// validate reports every invalid option at once.
+func (o *options) validate() error {
+	var errs []error
+	if o.pageBufferSize <= 0 {
+		errs = append(errs, fmt.Errorf("page buffer size %d: must be positive", o.pageBufferSize))
+	}
+	if o.pageBufferSize > maxPageSize/2 {
+		errs = append(errs, fmt.Errorf("page buffer size %d: must be at most %d", o.pageBufferSize, maxPageSize/2))
+	}
+	if o.dictionaryMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("dictionary max bytes %d: must not be negative", o.dictionaryMaxBytes))
+	}
+	if o.columnIndexSizeLimit < 0 {
+		errs = append(errs, fmt.Errorf("column index size limit %d: must not be negative", o.columnIndexSizeLimit))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("parquetfile options: %w", errors.Join(errs...))
+	}
+	return nil
+}

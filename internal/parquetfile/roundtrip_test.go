@@ -1,0 +1,407 @@
+package parquetfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// TestRoundTrip writes generated files (every supported type, nested
+// structs, nulls, each encoding, tiny pages and dictionary bounds, several
+// row groups, each codec) and reads them back with parquet-go: every value,
+// the chunk statistics, the page index and the CRCs (parquet-go checks
+// them) must be right.
+func TestRoundTrip(t *testing.T) {
+	seeds := 300
+	if testing.Short() {
+		seeds = 60
+	}
+	for seed := range seeds {
+		if err := roundTrip(uint64(seed)); err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+	}
+}
+
+// FuzzRoundTrip is TestRoundTrip with the fuzzer choosing the seed.
+func FuzzRoundTrip(f *testing.F) {
+	f.Add(uint64(1))
+	f.Add(uint64(1234567))
+	f.Fuzz(func(t *testing.T, seed uint64) {
+		if err := roundTrip(seed); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// randomOptions picks writer options that make many pages, dictionary
+// fallbacks and truncated bounds likely.
+func randomOptions(r *rand.Rand) []Option {
+	opts := []Option{
+		WithPageBufferSize([]int{64, 700, 4096, 1 << 20}[r.IntN(4)]),
+		WithDictionaryMaxBytes([]int{0, 64, 2048, 1 << 20}[r.IntN(4)]),
+		WithColumnIndexSizeLimit([]int{0, 4, 16}[r.IntN(3)]),
+		WithCreatedBy("lakestream test"),
+	}
+	switch r.IntN(3) {
+	case 1:
+		opts = append(opts, WithCodec(NewZstd(ZstdDefault)))
+	case 2:
+		opts = append(opts, WithCodec(&parquet.Snappy))
+	}
+	return opts
+}
+
+func roundTrip(seed uint64) error {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	schema, fields := genSchema(r, 1+r.IntN(8))
+	w, err := NewWriter(schema, randomOptions(r)...)
+	if err != nil {
+		return err
+	}
+	// Two files through one Writer: Reset must leave nothing behind.
+	for file := range 2 {
+		rows := make([]parquet.Row, r.IntN([]int{5, 300, 3000}[r.IntN(3)]))
+		for i := range rows {
+			rows[i] = genRow(r, fields, nil)
+		}
+		var buf bytes.Buffer
+		w.Reset(&buf)
+		groups, err := writeRows(r, w, rows)
+		if err != nil {
+			return fmt.Errorf("file %d: %w", file, err)
+		}
+		w.SetKeyValueMetadata("k", "v0")
+		w.SetKeyValueMetadata("k", fmt.Sprint(file))
+		if err := w.Close(); err != nil {
+			return fmt.Errorf("file %d: close: %w", file, err)
+		}
+		if err := verifyFile(w.leaves, buf.Bytes(), rows, groups, fmt.Sprint(file)); err != nil {
+			return fmt.Errorf("file %d (%d rows, %d row groups): %w", file, len(rows), len(groups), err)
+		}
+	}
+	return nil
+}
+
+// writeRows writes rows in random runs, by column or by row, flushing row
+// groups at random; it returns the row count of each row group.
+func writeRows(r *rand.Rand, w *Writer, rows []parquet.Row) ([]int, error) {
+	var groups []int
+	inGroup := 0
+	for done := 0; done < len(rows); {
+		n := min(len(rows)-done, 1+r.IntN(600))
+		run := rows[done : done+n]
+		if r.IntN(2) == 0 {
+			if err := w.WriteRows(run); err != nil {
+				return nil, err
+			}
+		} else {
+			cols := make([][]parquet.Value, w.NumColumns())
+			for _, row := range run {
+				for c := range cols {
+					cols[c] = append(cols[c], row[c])
+				}
+			}
+			if err := w.WriteColumns(cols); err != nil {
+				return nil, err
+			}
+		}
+		done += n
+		inGroup += n
+		if r.IntN(8) == 0 {
+			if err := w.Flush(); err != nil {
+				return nil, err
+			}
+			groups = append(groups, inGroup)
+			inGroup = 0
+		}
+	}
+	if inGroup > 0 {
+		groups = append(groups, inGroup)
+	}
+	return groups, nil
+}
+
+// verifyFile reads data with parquet-go and checks it against rows.
+func verifyFile(leaves []leaf, data []byte, rows []parquet.Row, groups []int, kv string) error {
+	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return fmt.Errorf("open: %w", err)
+	}
+	md := f.Metadata()
+	if md.NumRows != int64(len(rows)) || len(md.RowGroups) != len(groups) {
+		return fmt.Errorf("footer: %d rows in %d row groups, want %d in %d", md.NumRows, len(md.RowGroups), len(rows), len(groups))
+	}
+	if len(md.KeyValueMetadata) != 1 || md.KeyValueMetadata[0].Key != "k" || md.KeyValueMetadata[0].Value != kv {
+		return fmt.Errorf("key-value metadata %v", md.KeyValueMetadata)
+	}
+	cis, ois := f.ColumnIndexes(), f.OffsetIndexes()
+	first := 0
+	for g, rg := range f.RowGroups() {
+		want := rows[first : first+groups[g]]
+		first += groups[g]
+		if rg.NumRows() != int64(len(want)) {
+			return fmt.Errorf("row group %d: %d rows, want %d", g, rg.NumRows(), len(want))
+		}
+		if err := readRows(rg, want); err != nil {
+			return fmt.Errorf("row group %d: %w", g, err)
+		}
+		for c, chunk := range rg.ColumnChunks() {
+			l := &leaves[c]
+			cc := md.RowGroups[g].Columns[c]
+			if err := checkChunkStats(l, cc.MetaData, want); err != nil {
+				return fmt.Errorf("row group %d column %v: statistics: %w", g, l.path, err)
+			}
+			ci, oi := cis[g*len(leaves)+c], ois[g*len(leaves)+c]
+			if err := checkPageIndex(l, chunk, ci, oi, cc.MetaData); err != nil {
+				return fmt.Errorf("row group %d column %v: page index: %w", g, l.path, err)
+			}
+		}
+	}
+	return nil
+}
+
+// readRows reads a row group's rows and compares them with want.
+func readRows(rg parquet.RowGroup, want []parquet.Row) error {
+	rr := rg.Rows()
+	defer rr.Close()
+	buf := make([]parquet.Row, 97)
+	i := 0
+	for {
+		n, err := rr.ReadRows(buf)
+		for _, got := range buf[:n] {
+			if i >= len(want) {
+				return fmt.Errorf("more rows than the %d written", len(want))
+			}
+			if !rowsEqual(got, want[i]) {
+				return fmt.Errorf("row %d: got %v, want %v", i, got, want[i])
+			}
+			i++
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if i != len(want) {
+		return fmt.Errorf("read %d rows, want %d", i, len(want))
+	}
+	return nil
+}
+
+func rowsEqual(a, b parquet.Row) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.DefinitionLevel() != y.DefinitionLevel() || x.RepetitionLevel() != y.RepetitionLevel() || x.Column() != y.Column() || x.IsNull() != y.IsNull() {
+			return false
+		}
+		if x.IsNull() {
+			continue
+		}
+		switch x.Kind() {
+		case parquet.Float:
+			if math.Float32bits(x.Float()) != math.Float32bits(y.Float()) {
+				return false
+			}
+		case parquet.Double:
+			if math.Float64bits(x.Double()) != math.Float64bits(y.Double()) {
+				return false
+			}
+		default:
+			if !parquet.Equal(x, y) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// exactBounds returns the smallest and largest non-null values of column c
+// in rows, NaN left out (ok false if there are none), and the nulls.
+func exactBounds(l *leaf, values []parquet.Value) (lo, hi parquet.Value, ok, nan bool, nulls int64) {
+	for _, v := range values {
+		if v.IsNull() {
+			nulls++
+			continue
+		}
+		if isNaN(v) {
+			nan = true
+			continue
+		}
+		if !ok {
+			lo, hi, ok = v, v, true
+			continue
+		}
+		if compareValues(l, v, lo) < 0 {
+			lo = v
+		}
+		if compareValues(l, v, hi) > 0 {
+			hi = v
+		}
+	}
+	return lo, hi, ok, nan, nulls
+}
+
+func isNaN(v parquet.Value) bool {
+	switch v.Kind() {
+	case parquet.Float:
+		return math.IsNaN(float64(v.Float()))
+	case parquet.Double:
+		return math.IsNaN(v.Double())
+	}
+	return false
+}
+
+func columnValues(rows []parquet.Row, c int) []parquet.Value {
+	out := make([]parquet.Value, len(rows))
+	for i, row := range rows {
+		out[i] = row[c]
+	}
+	return out
+}
+
+// checkChunkStats: null count, exact min and max (zero as -0 and +0),
+// values count, and the chunk's encodings.
+func checkChunkStats(l *leaf, md format.ColumnMetaData, rows []parquet.Row) error {
+	values := columnValues(rows, l.index)
+	lo, hi, ok, nan, nulls := exactBounds(l, values)
+	st := md.Statistics
+	if st.NullCount != nulls || md.NumValues != int64(len(values)) {
+		return fmt.Errorf("%d values, %d nulls; want %d, %d", md.NumValues, st.NullCount, len(values), nulls)
+	}
+	switch {
+	case ok:
+		gotLo, gotHi := l.kind.Value(st.MinValue), l.kind.Value(st.MaxValue)
+		if compareValues(l, gotLo, lo) != 0 || compareValues(l, gotHi, hi) != 0 {
+			return fmt.Errorf("bounds [%v, %v], want [%v, %v]", gotLo, gotHi, lo, hi)
+		}
+		if l.order == orderFloat && (zeroSign(gotLo) == 1 || zeroSign(gotHi) == -1) {
+			return fmt.Errorf("bounds [%v, %v]: a zero minimum must be -0 and a zero maximum +0", gotLo, gotHi)
+		}
+	case nan:
+		if !isNaN(l.kind.Value(st.MinValue)) || !isNaN(l.kind.Value(st.MaxValue)) {
+			return fmt.Errorf("only NaN: bounds %x %x, want NaN", st.MinValue, st.MaxValue)
+		}
+	default:
+		if st.MinValue != nil || st.MaxValue != nil {
+			return fmt.Errorf("only nulls, but bounds %x %x", st.MinValue, st.MaxValue)
+		}
+	}
+	return nil
+}
+
+// zeroSign returns -1 for -0, 1 for +0 and 0 for anything else.
+func zeroSign(v parquet.Value) int {
+	f := v.Double()
+	if v.Kind() == parquet.Float {
+		f = float64(v.Float())
+	}
+	switch {
+	case f != 0:
+		return 0
+	case math.Signbit(f):
+		return -1
+	}
+	return 1
+}
+
+// checkPageIndex reads each page of the chunk and checks its entries in
+// the column and offset indexes: null counts, null pages, bounds that hold
+// the page's values (byte arrays may be truncated to wider bounds; the
+// others are exact), first rows, the boundary order.
+func checkPageIndex(l *leaf, chunk parquet.ColumnChunk, ci format.ColumnIndex, oi format.OffsetIndex, md format.ColumnMetaData) error {
+	pages := chunk.Pages()
+	defer pages.Close()
+	var firstRow int64
+	for p := 0; ; p++ {
+		page, err := pages.ReadPage()
+		if errors.Is(err, io.EOF) {
+			if p != len(oi.PageLocations) || p != len(ci.NullPages) || p != len(ci.MinValues) {
+				return fmt.Errorf("%d pages, the index has %d/%d/%d", p, len(oi.PageLocations), len(ci.NullPages), len(ci.MinValues))
+			}
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("page %d: %w", p, err)
+		}
+		values := make([]parquet.Value, page.NumValues())
+		n, err := page.Values().ReadValues(values)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("page %d: values: %w", p, err)
+		}
+		values = values[:n]
+		lo, hi, ok, nan, nulls := exactBounds(l, values)
+		loc := oi.PageLocations[p]
+		switch {
+		case p >= len(ci.NullCounts) || ci.NullCounts[p] != nulls:
+			return fmt.Errorf("page %d: %d nulls, the index says %v", p, nulls, ci.NullCounts)
+		case ci.NullPages[p] != (int(nulls) == len(values)):
+			return fmt.Errorf("page %d: null page %t, %d of %d values null", p, ci.NullPages[p], nulls, len(values))
+		case loc.FirstRowIndex != firstRow:
+			return fmt.Errorf("page %d: first row %d, want %d", p, loc.FirstRowIndex, firstRow)
+		case loc.Offset < md.DataPageOffset || loc.Offset >= md.DataPageOffset+md.TotalCompressedSize:
+			return fmt.Errorf("page %d: offset %d outside the chunk", p, loc.Offset)
+		}
+		firstRow += int64(len(values))
+		if ci.NullPages[p] {
+			if len(ci.MinValues[p]) != 0 || len(ci.MaxValues[p]) != 0 {
+				return fmt.Errorf("null page %d has bounds", p)
+			}
+			parquet.Release(page)
+			continue
+		}
+		minV, maxV := l.kind.Value(ci.MinValues[p]), l.kind.Value(ci.MaxValues[p])
+		switch {
+		case !ok && nan:
+			if !isNaN(minV) || !isNaN(maxV) {
+				return fmt.Errorf("page %d of NaN has bounds %v %v", p, minV, maxV)
+			}
+		case l.kind == parquet.ByteArray:
+			if compareValues(l, minV, lo) > 0 || compareValues(l, maxV, hi) < 0 {
+				return fmt.Errorf("page %d: index bounds [%q, %q] do not hold [%q, %q]", p, minV.ByteArray(), maxV.ByteArray(), lo.ByteArray(), hi.ByteArray())
+			}
+		default:
+			if compareValues(l, minV, lo) != 0 || compareValues(l, maxV, hi) != 0 {
+				return fmt.Errorf("page %d: index bounds [%v, %v], want [%v, %v]", p, minV, maxV, lo, hi)
+			}
+		}
+		parquet.Release(page)
+	}
+	return checkBoundaryOrder(l, ci)
+}
+
+// checkBoundaryOrder checks that an ascending (descending) index has its
+// non-null pages' bounds in that order.
+func checkBoundaryOrder(l *leaf, ci format.ColumnIndex) error {
+	if ci.BoundaryOrder == format.Unordered {
+		return nil
+	}
+	prev := -1
+	for p := range ci.NullPages {
+		if ci.NullPages[p] {
+			continue
+		}
+		if prev >= 0 {
+			cmin := compareValues(l, l.kind.Value(ci.MinValues[p]), l.kind.Value(ci.MinValues[prev]))
+			cmax := compareValues(l, l.kind.Value(ci.MaxValues[p]), l.kind.Value(ci.MaxValues[prev]))
+			if ci.BoundaryOrder == format.Ascending && (cmin < 0 || cmax < 0) ||
+				ci.BoundaryOrder == format.Descending && (cmin > 0 || cmax > 0) {
+				return fmt.Errorf("boundary order %v, but page %d's bounds come after page %d's", ci.BoundaryOrder, p, prev)
+			}
+		}
+		prev = p
+	}
+	return nil
+}

@@ -370,3 +370,13 @@ func footerValue(md *format.FileMetaData, key string) (string, bool) {
 }
 
 func hasPrefix(s, p string) bool { return strings.HasPrefix(s, p) }
+
+// sharedBytes is the part of s.BufferedBytes that the dictionary tables
+// shared by the open files hold: a cache whose size does not depend on the
+// row groups buffered.
+func sharedBytes(s *Set) int64 {
+	if s.shared == nil || len(s.open) == 0 {
+		return 0
+	}
+	return s.shared.MemoryBytes()
+}

@@ -113,7 +113,8 @@ type Set struct {
 	done    []*file // uploaded since Begin
 	undone  []*file // to delete again on a retried Abort
 
-	free    []encoder // encoders of closed files, for reuse
+	free    []encoder           // encoders of closed files, for reuse
+	shared  *parquetfile.Shared // what the parquetfile encoders share (nil: parquet-go)
 	newEnc  func() (encoder, error)
 	flatEnc bool // parquetfile's encoder (flat schemas)
 
@@ -196,6 +197,8 @@ func (s *Set) chooseEncoder() error {
 	o := s.opts
 	schema := writeSchema(s.schema)
 	if parquetfile.Supports(schema) == nil {
+		shared := parquetfile.NewShared()
+		s.shared = shared
 		var codec parquetfile.Codec
 		switch o.compression {
 		case "zstd":
@@ -212,7 +215,7 @@ func (s *Set) chooseEncoder() error {
 			parquetfile.WithDictionaryMaxBytes(o.dictionaryMaxBytes),
 			parquetfile.WithDictionary(parquet.ByteArray),
 			parquetfile.WithCreatedBy(createdByString()),
-			parquetfile.WithScratch(parquetfile.NewScratch()), // one goroutine uses the Set
+			parquetfile.WithShared(shared), // one goroutine uses the Set
 		}
 		if _, err := parquetfile.NewWriter(schema, opts...); err != nil {
 			return fmt.Errorf("writer: parquet config: %w", err)
@@ -727,25 +730,32 @@ func (s *Set) OpenFiles() int { return len(s.open) }
 // fewer under WithWriterMemory.
 func (s *Set) MaxOpenFiles() int { return s.maxOpen }
 
-// BufferedBytes estimates the memory held by the row groups of the open
-// files: encoded pages, values not encoded yet and dictionaries, by length
-// (see parquet.Writer.Size). It undercounts the heap: buffer capacity beyond
-// length, parquet-go's buffer pools, dictionary hash tables, the zstd
-// encoders' history and the spool buffers (256 KiB per open file) are not
-// in it. Measured with 8 open files of a 16-column schema, the live heap was
-// 1.4 to 2 times BufferedBytes; budget accordingly.
+// BufferedBytes estimates the memory the Set holds for its open files and
+// staged rows. With parquetfile's encoder (flat schemas) it is the capacity
+// of each open file's page buffers, encoded pages and dictionary arrays,
+// plus the dictionary tables the files share while any is open. With
+// parquet-go's (schemas with lists or maps) it is the length of each open
+// file's buffered row group, which undercounts the heap (buffer capacity
+// beyond length, parquet-go's buffer pools, dictionary hash tables):
+// measured with 8 open files of a 16-column schema, the live heap was 1.4
+// to 2 times BufferedBytes. Neither counts the zstd encoder (one per Set)
+// or the spool buffers (256 KiB per open file).
 func (s *Set) BufferedBytes() int64 {
 	var n int64
 	for _, f := range s.open {
 		n += f.bufferedBytes()
 	}
+	if s.shared != nil && len(s.open) > 0 {
+		n += s.shared.MemoryBytes() // a cache across files: counted while files use it
+	}
 	return n + s.stage.mem
 }
 
 // FlushLargest frees the largest buffer: the row group of the open file
-// with the most buffered bytes, written to its spool file, or the staged
-// rows, spilled to the spool, if they hold more. It does nothing if nothing
-// is buffered.
+// with the most buffered bytes, written to its spool file (and its
+// buffers released), or the staged rows, spilled to the spool, or the
+// shared dictionary tables, dropped, if they hold more. It does nothing if
+// nothing is buffered.
 func (s *Set) FlushLargest(ctx context.Context) error {
 	switch {
 	case s.state == stateClosed:
@@ -762,6 +772,11 @@ func (s *Set) FlushLargest(ctx context.Context) error {
 	}
 	if s.stage.mem > most {
 		return s.spillStage()
+	}
+	if s.shared != nil && len(s.open) > 0 && s.shared.MemoryBytes() > most {
+		s.shared.Release()
+		s.log.Debug("dictionary tables dropped for the memory budget", "bytes", most)
+		return nil
 	}
 	if largest == nil {
 		return nil

@@ -183,7 +183,7 @@ func (c *column) resetChunk() {
 	c.numValues, c.numNulls, c.unencoded = 0, 0, 0
 	c.pb.reset()
 	if c.dict != nil {
-		c.dict.reset()
+		c.dict.reset(c.w.table(c.index, c.w.tableBytes()))
 	}
 	c.useDict = c.leaf.dict
 	c.last = nil
@@ -205,6 +205,6 @@ func (c *column) releaseMemory() {
 	c.levels, c.plain, c.idx, c.seen, c.epoch = nil, nil, nil, nil, 0
 	c.chunk.pages, c.chunk.boundBytes = nil, nil
 	if c.dict != nil {
-		c.dict = newDictionary(c.dict.fixed)
+		c.dict = &chunkDict{fixed: c.dict.fixed, table: c.dict.table}
 	}
 }

@@ -29,7 +29,7 @@ type column struct {
 	// The dictionary, if the column has one. useDict says whether the pages
 	// of this chunk still index into it; seen and epoch find each page's
 	// distinct values for its bounds.
-	dict    *dictionary
+	dict    *chunkDict
 	useDict bool
 	seen    []uint32
 	epoch   uint32
@@ -44,10 +44,9 @@ type column struct {
 func newColumn(w *Writer, l leaf) *column {
 	c := &column{leaf: l, w: w}
 	if l.dict {
-		c.dict = newDictionary(fixedWidth(l))
+		c.dict = &chunkDict{fixed: fixedWidth(l)}
 	}
-	c.chunk.reset(c)
-	c.useDict = l.dict
+	c.resetChunk()
 	return c
 }
 
@@ -244,13 +243,14 @@ func (c *column) writeBytes(values []parquet.Value) error {
 func (c *column) writeDictBytes(values []parquet.Value) error {
 	c.idx = reserve(c.idx, len(values))
 	d := c.dict
-	d.init()
+	t := d.table
+	t.init()
 	// First hash every value that is not a repeat of the one before it
 	// and load its first slot: these loads do not depend on each other,
 	// so their cache misses (the values and a large table are rarely in
 	// cache) overlap instead of coming one after another in the inserts.
 	hashes := reserve(c.w.hashes[:0], len(values))[:len(values)]
-	mask := uint64(len(d.slots) - 1)
+	mask := uint64(len(t.slots) - 1)
 	var touched uint64
 	last, lastLen := c.last, c.lastLen
 	for i := range values {
@@ -261,9 +261,9 @@ func (c *column) writeDictBytes(values []parquet.Value) error {
 		b := v.ByteArray()
 		if p := unsafe.Pointer(unsafe.SliceData(b)); p != last || len(b) != lastLen || p == nil {
 			last, lastLen = p, len(b)
-			h := maphash.Bytes(d.seed, b)
+			h := maphash.Bytes(t.seed, b)
 			hashes[i] = h
-			touched += d.slots[h&mask]
+			touched += t.slots[h&mask]
 		}
 	}
 	c.w.hashes, c.w.touched = hashes, touched

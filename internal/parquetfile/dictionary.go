@@ -6,40 +6,31 @@ import (
 	"math"
 )
 
-// dictionary maps the distinct values of a column chunk to their indexes:
-// an open-addressing hash table (linear probing, load at most 1/2) over the
-// values stored back to back. The table keeps its memory across chunks, so a
-// new file's dictionary does not grow (and rehash) from nothing the way a
-// fresh Go map does; that growth was most of parquet-go's dictionary cost.
+// dictionary interns byte strings: it maps each distinct value to an
+// index, in an open-addressing hash table (linear probing, load at most
+// 1/2) over the values stored back to back. A Shared keeps one per
+// dictionary column for all its Writers' files (see chunkDict): a new
+// file's dictionary neither grows (and rehashes) a table from nothing, the
+// way a fresh Go map does (most of parquet-go's dictionary cost), nor
+// brings a table of its own into the cache.
 //
-// Values are byte strings: byte arrays as they are, fixed-width types as
-// their little-endian PLAIN bytes.
+// Values are byte arrays as they are, fixed-width types as their
+// little-endian PLAIN bytes.
 type dictionary struct {
 	slots []uint64 // 0: empty; else the hash's high 32 bits << 32 | (index+1)
 	ends  []uint32 // value i is data[ends[i-1]:ends[i]] (ends[-1] = 0)
 	data  []byte
 	seed  maphash.Seed
-	// fixed is the width of every value (fixed-width types), or 0 for
-	// byte arrays: their PLAIN form has a 4-byte length before each value.
-	fixed int
 }
 
 const minDictionarySlots = 1 << 6
 
-func newDictionary(fixed int) *dictionary {
-	return &dictionary{seed: maphash.MakeSeed(), fixed: fixed}
+func newDictionary() *dictionary {
+	return &dictionary{seed: maphash.MakeSeed()}
 }
 
 // len returns the number of values.
 func (d *dictionary) len() int { return len(d.ends) }
-
-// plainSize returns the size of the dictionary page's PLAIN encoding.
-func (d *dictionary) plainSize() int {
-	if d.fixed > 0 {
-		return len(d.data)
-	}
-	return len(d.data) + 4*len(d.ends)
-}
 
 // value returns value i.
 func (d *dictionary) value(i int32) []byte {
@@ -57,15 +48,10 @@ func (d *dictionary) init() {
 	}
 }
 
-// insert returns the index of v, adding it if it is new. The dictionary
-// copies v.
-func (d *dictionary) insert(v []byte) int32 {
-	d.init()
-	return d.insertHashed(v, maphash.Bytes(d.seed, v))
-}
-
-// insertHashed is insert with v's hash, maphash.Bytes(d.seed, v), given.
+// insertHashed returns the index of v, adding it if it is new; h is v's
+// hash, maphash.Bytes(d.seed, v). The dictionary copies v.
 func (d *dictionary) insertHashed(v []byte, h uint64) int32 {
+	d.init()
 	tag := h >> 32 << 32
 	mask := uint64(len(d.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
@@ -95,12 +81,7 @@ func (d *dictionary) add(i, tag uint64, v []byte) int32 {
 
 // rehash rebuilds the table with n slots (a power of two).
 func (d *dictionary) rehash(n int) {
-	if cap(d.slots) >= n {
-		d.slots = d.slots[:n]
-		clear(d.slots)
-	} else {
-		d.slots = make([]uint64, n)
-	}
+	d.slots = make([]uint64, n)
 	mask := uint64(n - 1)
 	for idx := range d.ends {
 		h := maphash.Bytes(d.seed, d.value(int32(idx)))
@@ -112,40 +93,85 @@ func (d *dictionary) rehash(n int) {
 	}
 }
 
-// reset empties the dictionary for a new column chunk. The table keeps its
-// size unless the last chunk used far less of it.
-func (d *dictionary) reset() {
-	if len(d.ends) == 0 {
-		return
-	}
-	n := len(d.slots)
-	for n > minDictionarySlots && 8*len(d.ends) < n {
-		n /= 2
-	}
-	if n < len(d.slots) {
-		d.slots = make([]uint64, n)
-	} else {
-		clear(d.slots)
-	}
-	d.ends = d.ends[:0]
-	d.data = d.data[:0]
-}
-
-// appendPlain appends the dictionary page's PLAIN encoding of the values.
-func (d *dictionary) appendPlain(dst []byte) []byte {
-	if d.fixed > 0 {
-		return append(dst, d.data...)
-	}
-	start := uint32(0)
-	for _, end := range d.ends {
-		dst = binary.LittleEndian.AppendUint32(dst, end-start)
-		dst = append(dst, d.data[start:end]...)
-		start = end
-	}
-	return dst
-}
-
 // memoryBytes is the capacity of the dictionary's table and values.
 func (d *dictionary) memoryBytes() int {
 	return 8*cap(d.slots) + 4*cap(d.ends) + cap(d.data)
 }
+
+// chunkDict is the dictionary of a column chunk: its values are interned
+// in a table the Writer's Shared keeps across files, and the chunk keeps
+// which of them it uses, in the order it first used them (its dictionary
+// page's order).
+type chunkDict struct {
+	table   *dictionary // the table this chunk indexes
+	toLocal []int32     // table index -> chunk index + 1 (0: not used)
+	globals []int32     // chunk index -> table index
+	size    int         // the PLAIN size of the chunk's values
+	fixed   int         // the width of fixed-width values; 0 for byte arrays
+}
+
+// len returns the number of values.
+func (d *chunkDict) len() int { return len(d.globals) }
+
+// plainSize returns the size of the dictionary page's PLAIN encoding.
+func (d *chunkDict) plainSize() int { return d.size }
+
+// value returns value i.
+func (d *chunkDict) value(i int32) []byte { return d.table.value(d.globals[i]) }
+
+// insert returns the index of v, adding it if it is new.
+func (d *chunkDict) insert(v []byte) int32 {
+	return d.insertHashed(v, maphash.Bytes(d.table.seed, v))
+}
+
+// insertHashed is insert with v's hash in the table given.
+func (d *chunkDict) insertHashed(v []byte, h uint64) int32 {
+	g := d.table.insertHashed(v, h)
+	if int(g) >= len(d.toLocal) {
+		d.toLocal = reserve(d.toLocal, int(g)+1-len(d.toLocal))
+		for len(d.toLocal) <= int(g) {
+			d.toLocal = append(d.toLocal, 0)
+		}
+	}
+	l := d.toLocal[g]
+	if l == 0 {
+		d.globals = append(d.globals, g)
+		l = int32(len(d.globals))
+		d.toLocal[g] = l
+		d.size += len(v)
+		if d.fixed == 0 {
+			d.size += 4
+		}
+	}
+	return l - 1
+}
+
+// reset empties the dictionary for a new chunk, which indexes table.
+func (d *chunkDict) reset(table *dictionary) {
+	if table != d.table {
+		d.table = table
+		d.toLocal = d.toLocal[:0]
+	} else {
+		for _, g := range d.globals {
+			d.toLocal[g] = 0
+		}
+	}
+	d.globals = d.globals[:0]
+	d.size = 0
+}
+
+// appendPlain appends the dictionary page's PLAIN encoding of the values.
+func (d *chunkDict) appendPlain(dst []byte) []byte {
+	dst = reserve(dst, d.size)
+	for _, g := range d.globals {
+		v := d.table.value(g)
+		if d.fixed == 0 {
+			dst = binary.LittleEndian.AppendUint32(dst, uint32(len(v)))
+		}
+		dst = append(dst, v...)
+	}
+	return dst
+}
+
+// memoryBytes is the capacity of the chunk's own arrays.
+func (d *chunkDict) memoryBytes() int { return 4*cap(d.toLocal) + 4*cap(d.globals) }

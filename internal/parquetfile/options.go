@@ -33,7 +33,7 @@ type options struct {
 	columnIndexSizeLimit int
 	createdBy            string
 	dictionaryKinds      [8]bool // by parquet.Kind: columns without an encoding of their own
-	scratch              *Scratch
+	shared               *Shared
 }
 
 func defaultOptions() options {
@@ -69,9 +69,10 @@ func WithColumnIndexSizeLimit(n int) Option {
 // WithCreatedBy sets the footer's created_by. Default "".
 func WithCreatedBy(s string) Option { return func(o *options) { o.createdBy = s } }
 
-// WithScratch makes the Writer encode its pages in s, which writers used
-// from the same goroutine may share. Default: a Scratch of its own.
-func WithScratch(s *Scratch) Option { return func(o *options) { o.scratch = s } }
+// WithShared makes the Writer share s (page scratch, dictionary tables)
+// with the other Writers given it, which must all be used from one
+// goroutine. Default: a Shared of its own.
+func WithShared(s *Shared) Option { return func(o *options) { o.shared = s } }
 
 // WithDictionary says which physical kinds get a dictionary when their
 // schema node sets no encoding. Default: BYTE_ARRAY only.

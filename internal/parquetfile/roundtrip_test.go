@@ -62,71 +62,104 @@ func randomOptions(r *rand.Rand) []Option {
 func roundTrip(seed uint64) error {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	schema, fields := genSchema(r, 1+r.IntN(8))
-	w, err := NewWriter(schema, randomOptions(r)...)
-	if err != nil {
-		return err
+	// Two Writers sharing their dictionary tables (small, so that they are
+	// replaced while chunks still use them), each writing two files: Reset
+	// must leave nothing behind, and neither may see the other's values.
+	shared := NewShared()
+	shared.maxTable = []int{64, 4096, 0}[r.IntN(3)]
+	opts := append(randomOptions(r), WithShared(shared))
+	var writers [2]*Writer
+	for i := range writers {
+		var err error
+		if writers[i], err = NewWriter(schema, opts...); err != nil {
+			return err
+		}
 	}
-	// Two files through one Writer: Reset must leave nothing behind.
 	for file := range 2 {
-		rows := make([]parquet.Row, r.IntN([]int{5, 300, 3000}[r.IntN(3)]))
-		for i := range rows {
-			rows[i] = genRow(r, fields, nil)
+		var runs [2]fileRun
+		for i, w := range writers {
+			runs[i] = newFileRun(r, w, fields)
 		}
-		var buf bytes.Buffer
-		w.Reset(&buf)
-		groups, err := writeRows(r, w, rows)
-		if err != nil {
-			return fmt.Errorf("file %d: %w", file, err)
+		for !runs[0].done() || !runs[1].done() {
+			i := r.IntN(2)
+			if err := runs[i].step(r); err != nil {
+				return fmt.Errorf("file %d of writer %d: %w", file, i, err)
+			}
 		}
-		w.SetKeyValueMetadata("k", "v0")
-		w.SetKeyValueMetadata("k", fmt.Sprint(file))
-		if err := w.Close(); err != nil {
-			return fmt.Errorf("file %d: close: %w", file, err)
-		}
-		if err := verifyFile(w.leaves, buf.Bytes(), rows, groups, fmt.Sprint(file)); err != nil {
-			return fmt.Errorf("file %d (%d rows, %d row groups): %w", file, len(rows), len(groups), err)
+		for i, run := range runs {
+			kv := fmt.Sprint(file, i)
+			run.w.SetKeyValueMetadata("k", "v0")
+			run.w.SetKeyValueMetadata("k", kv)
+			if err := run.w.Close(); err != nil {
+				return fmt.Errorf("file %d of writer %d: close: %w", file, i, err)
+			}
+			if err := verifyFile(run.w.leaves, run.buf.Bytes(), run.rows, run.groups, kv); err != nil {
+				return fmt.Errorf("file %d of writer %d (%d rows, %d row groups): %w", file, i, len(run.rows), len(run.groups), err)
+			}
 		}
 	}
 	return nil
 }
 
-// writeRows writes rows in random runs, by column or by row, flushing row
-// groups at random; it returns the row count of each row group.
-func writeRows(r *rand.Rand, w *Writer, rows []parquet.Row) ([]int, error) {
-	var groups []int
-	inGroup := 0
-	for done := 0; done < len(rows); {
-		n := min(len(rows)-done, 1+r.IntN(600))
-		run := rows[done : done+n]
-		if r.IntN(2) == 0 {
-			if err := w.WriteRows(run); err != nil {
-				return nil, err
-			}
-		} else {
-			cols := make([][]parquet.Value, w.NumColumns())
-			for _, row := range run {
-				for c := range cols {
-					cols[c] = append(cols[c], row[c])
-				}
-			}
-			if err := w.WriteColumns(cols); err != nil {
-				return nil, err
+// fileRun writes generated rows to a file in random runs, by column or
+// by row, flushing row groups at random.
+type fileRun struct {
+	w       *Writer
+	buf     *bytes.Buffer
+	rows    []parquet.Row
+	groups  []int // rows of each row group
+	done_   int
+	inGroup int
+}
+
+func newFileRun(r *rand.Rand, w *Writer, fields []*genNode) fileRun {
+	rows := make([]parquet.Row, r.IntN([]int{5, 300, 3000}[r.IntN(3)]))
+	for i := range rows {
+		rows[i] = genRow(r, fields, nil)
+	}
+	buf := new(bytes.Buffer)
+	w.Reset(buf)
+	return fileRun{w: w, buf: buf, rows: rows}
+}
+
+func (f *fileRun) done() bool { return f.done_ == len(f.rows) && f.inGroup == 0 }
+
+// step writes the next run, or ends the last row group.
+func (f *fileRun) step(r *rand.Rand) error {
+	if f.done_ == len(f.rows) {
+		if f.inGroup > 0 {
+			f.groups = append(f.groups, f.inGroup)
+			f.inGroup = 0
+		}
+		return nil
+	}
+	n := min(len(f.rows)-f.done_, 1+r.IntN(600))
+	run := f.rows[f.done_ : f.done_+n]
+	if r.IntN(2) == 0 {
+		if err := f.w.WriteRows(run); err != nil {
+			return err
+		}
+	} else {
+		cols := make([][]parquet.Value, f.w.NumColumns())
+		for _, row := range run {
+			for c := range cols {
+				cols[c] = append(cols[c], row[c])
 			}
 		}
-		done += n
-		inGroup += n
-		if r.IntN(8) == 0 {
-			if err := w.Flush(); err != nil {
-				return nil, err
-			}
-			groups = append(groups, inGroup)
-			inGroup = 0
+		if err := f.w.WriteColumns(cols); err != nil {
+			return err
 		}
 	}
-	if inGroup > 0 {
-		groups = append(groups, inGroup)
+	f.done_ += n
+	f.inGroup += n
+	if r.IntN(8) == 0 {
+		if err := f.w.Flush(); err != nil {
+			return err
+		}
+		f.groups = append(f.groups, f.inGroup)
+		f.inGroup = 0
 	}
-	return groups, nil
+	return nil
 }
 
 // verifyFile reads data with parquet-go and checks it against rows.

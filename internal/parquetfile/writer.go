@@ -44,14 +44,16 @@ type Writer struct {
 	keyValues    []format.KeyValue
 	bufferedSize int64 // bytes held by the columns, as of the last write
 
-	*Scratch
+	*Shared
 	rowValues [][]parquet.Value // WriteRows' columns
 }
 
-// Scratch is the memory a Writer encodes pages in, one page at a time.
-// Writers used from one goroutine may share one (WithScratch): then only
-// one page's scratch exists for all of them.
-type Scratch struct {
+// Shared is what Writers used from one goroutine can share (WithShared):
+// the memory they encode pages in, one page at a time, and the tables
+// their dictionaries intern values in. Values repeat across files (the
+// same URLs in every hour's file): interned once, a value costs a lookup
+// in one table that stays in cache, not an insert into each file's.
+type Shared struct {
 	body       []byte
 	comp       []byte
 	scratch    []byte
@@ -59,15 +61,57 @@ type Scratch struct {
 	dictBounds bounds
 	thriftBuf  bytes.Buffer
 	thrift     *thrift.Encoder
-	hashes     []uint64 // of the values a dictionary column writes
-	touched    uint64   // keeps the loads of writeDictBytes' first pass
+	hashes     []uint64      // of the values a dictionary column writes
+	touched    uint64        // keeps the loads of writeDictBytes' first pass
+	tables     []*dictionary // by leaf column index
+	maxTable   int           // tests: bytes of values past which a table is replaced (0: tableBytes)
 }
 
-// NewScratch returns an empty Scratch.
-func NewScratch() *Scratch {
-	s := &Scratch{}
+// NewShared returns an empty Shared.
+func NewShared() *Shared {
+	s := &Shared{}
 	s.thrift = thrift.NewEncoder(new(thrift.CompactProtocol).NewWriter(&s.thriftBuf))
 	return s
+}
+
+// table returns the table to intern the values of leaf column col in for a
+// new column chunk: the current one, or a new one once the current one
+// holds more than maxBytes of values (chunks that use the old one keep it).
+func (s *Shared) table(col, maxBytes int) *dictionary {
+	for len(s.tables) <= col {
+		s.tables = append(s.tables, nil)
+	}
+	t := s.tables[col]
+	if t == nil || len(t.data) > maxBytes {
+		t = newDictionary()
+		s.tables[col] = t
+	}
+	return t
+}
+
+// tableBytes bounds the values of a dictionary table (see Shared.table):
+// four times a chunk's dictionary bound, at least 4 MiB.
+func (w *Writer) tableBytes() int {
+	if w.maxTable > 0 {
+		return w.maxTable
+	}
+	return 4 * max(w.o.dictionaryMaxBytes, 1<<20)
+}
+
+// Release drops the dictionary tables: the chunks being written keep
+// theirs until they end, new chunks start new ones.
+func (s *Shared) Release() { s.tables = nil }
+
+// MemoryBytes estimates the heap the Shared holds: its dictionary tables
+// (scratch buffers are not counted).
+func (s *Shared) MemoryBytes() int64 {
+	var n int64
+	for _, t := range s.tables {
+		if t != nil {
+			n += int64(t.memoryBytes())
+		}
+	}
+	return n
 }
 
 // NewWriter returns a Writer of files of schema; Reset gives it its first
@@ -88,9 +132,9 @@ func NewWriter(schema *parquet.Schema, opts ...Option) (*Writer, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	w := &Writer{o: o, schema: schema, leaves: leaves, elements: schemaElements(schema), orders: columnOrders(leaves), Scratch: o.scratch}
-	if w.Scratch == nil {
-		w.Scratch = NewScratch()
+	w := &Writer{o: o, schema: schema, leaves: leaves, elements: schemaElements(schema), orders: columnOrders(leaves), Shared: o.shared}
+	if w.Shared == nil {
+		w.Shared = NewShared()
 	}
 	for _, l := range leaves {
 		w.cols = append(w.cols, newColumn(w, l))
@@ -182,8 +226,8 @@ func (w *Writer) Size() int64 { return w.offset + w.bufferedSize }
 func (w *Writer) Written() int64 { return w.offset }
 
 // MemoryBytes estimates the heap the Writer holds: the capacity of its
-// page buffers, encoded pages and dictionaries (a shared Scratch is not
-// counted). It stays after Flush, until ReleaseMemory.
+// page buffers, encoded pages and dictionaries (its Shared's is not
+// counted: see Shared.MemoryBytes). It stays after Flush, until ReleaseMemory.
 func (w *Writer) MemoryBytes() int64 {
 	var n int64
 	for _, c := range w.cols {

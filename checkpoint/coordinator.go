@@ -114,6 +114,10 @@ type Coordinator struct {
 	late        lateBuffer
 	budget      memoryBudget // shared by the workers
 	keyBuf      []byte       // record key of a late row, before its row is cloned
+	counts      intakeCounts // see intake
+	hotSplit    bool         // the router splits hot buckets (see intakeOne)
+	lastBucket  string       // the last bucket routed without a split, and its worker
+	lastWorker  int
 	txn         *commitlog.Txn
 	txnParts    map[int32]bool  // partitions the open instant lists (nil: unchecked)
 	checkpoint  int64           // ID of the checkpoint being filled
@@ -157,6 +161,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Coordinator, error) 
 		committed:   map[int32]int64{},
 		checkpoint:  cps.Writers[cfg.WriterID].CheckpointID + 1,
 		stats:       newStats(),
+		hotSplit:    cfg.Router.HotSplit().Enabled,
+		lastWorker:  -1,
 	}
 	c.budget.limit = o.memoryBudget
 	c.hard, c.cancelHard = context.WithCancel(context.Background())

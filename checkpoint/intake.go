@@ -67,13 +67,63 @@ func (c *Coordinator) intake(ctx context.Context, recs []*kgo.Record) error {
 	if len(recs) > 0 {
 		c.refreshWatermark()
 	}
+	defer c.flushIntakeCounts()
 	for _, r := range recs {
 		if err := c.intakeOne(ctx, r); err != nil {
 			return err
 		}
-		c.next[r.Partition] = r.Offset + 1
+		c.advance(r.Partition, r.Offset+1)
 	}
 	return nil
+}
+
+// intakeCounts are what intake counts record by record and publishes once
+// a batch (an atomic add per record and counter cost more than the
+// routing), and the next offsets of the partitions the batch advanced
+// (small partition numbers, in an array rather than c.next's map).
+type intakeCounts struct {
+	records, bytes, rows int64
+	next                 []int64 // by partition; 0: not advanced
+	touched              []int32 // partitions with a next offset in next
+}
+
+// maxDensePartition bounds the partitions intakeCounts keeps in its array.
+const maxDensePartition = 1 << 12
+
+// advance records that partition's next offset is next.
+func (c *Coordinator) advance(partition int32, next int64) {
+	n := &c.counts
+	if partition < 0 || partition >= maxDensePartition {
+		c.next[partition] = next
+		return
+	}
+	if int(partition) >= len(n.next) {
+		n.next = append(n.next, make([]int64, int(partition)+1-len(n.next))...)
+	}
+	if n.next[partition] == 0 {
+		n.touched = append(n.touched, partition)
+	}
+	n.next[partition] = next
+}
+
+// flushIntakeCounts publishes the counts and moves the next offsets into
+// c.next, which a checkpoint reads.
+func (c *Coordinator) flushIntakeCounts() {
+	n := &c.counts
+	for _, p := range n.touched {
+		c.next[p] = n.next[p]
+		n.next[p] = 0
+	}
+	n.touched = n.touched[:0]
+	if n.records > 0 {
+		c.stats.records.Add(n.records)
+		c.stats.bytes.Add(n.bytes)
+		n.records, n.bytes = 0, 0
+	}
+	if n.rows > 0 {
+		c.stats.rows.Add(n.rows)
+		n.rows = 0
+	}
 }
 
 func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
@@ -81,12 +131,13 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 		// A partition assigned after the open instant began: its inflight
 		// file does not list it, so a new owner of it could not fence this
 		// instant. Commit what is open, and let the next instant list it.
+		c.flushIntakeCounts()
 		if err := c.checkpointLocked(ctx); err != nil {
 			return err
 		}
 	}
-	c.stats.records.Add(1)
-	c.stats.bytes.Add(int64(len(r.Value)))
+	c.counts.records++
+	c.counts.bytes += int64(len(r.Value))
 	if len(r.Value) > c.opts.maxRecordBytes {
 		// The value itself may be too large for the dead-letter topic too:
 		// keep its head and say how large it was.
@@ -156,7 +207,7 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 		c.late.add(bucket, rec.Row, eventTime)
 		c.stats.late.Add(1)
 		c.stats.lateBuffered.Store(int64(c.late.rows))
-		c.stats.rows.Add(1)
+		c.counts.rows++
 		if c.late.bytes >= c.opts.lateBufferBytes {
 			if err := c.flushLateLocked(ctx); err != nil {
 				return err
@@ -167,8 +218,19 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 	}
 	// A hot bucket is spread over several workers (bucketing.Router.Route),
 	// each writing its own files; a partition's records stay in offset
-	// order within each worker.
-	w := c.cfg.Router.Route(bucket, bucketing.OffsetHash(r.Partition, r.Offset))
+	// order within each worker. Without hot buckets a bucket's worker is
+	// fixed: the last one is remembered (the partitioner returns the same
+	// string for the same hour, so the comparison is a pointer check).
+	var w int
+	switch {
+	case c.hotSplit:
+		w = c.cfg.Router.Route(bucket, bucketing.OffsetHash(r.Partition, r.Offset))
+	case bucket == c.lastBucket && c.lastWorker >= 0:
+		w = c.lastWorker
+	default:
+		w = c.cfg.Router.Worker(bucket)
+		c.lastBucket, c.lastWorker = bucket, w
+	}
 	batch, err := c.batchFor(ctx, w)
 	if err != nil {
 		return err
@@ -179,7 +241,7 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 	c.cfg.Schema.SetMeta(rec.Row, schemas.MetaRecordKey, batch.arena[start:len(batch.arena):len(batch.arena)])
 	c.cfg.Schema.SetKafka(rec.Row, r.Partition, r.Offset, r.Timestamp.UnixMicro(), r.Key)
 	batch.add(rec.Row, bucket, eventTime)
-	c.stats.rows.Add(1)
+	c.counts.rows++
 	if batch.len() >= c.opts.batchRows {
 		return c.send(ctx, w)
 	}

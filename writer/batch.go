@@ -114,9 +114,9 @@ func (s *Set) writeRun(f *file, rows []parquet.Row, eventTimes []int64) error {
 	before := f.enc.size()
 	cols := s.gather(f, rows)
 	err := f.enc.writeColumns(cols)
-	for c, values := range cols {
+	for c, values := range s.cols {
 		clear(values) // drop the references to the caller's bytes
-		cols[c] = values[:0]
+		s.cols[c] = values[:0]
 	}
 	if err != nil {
 		return s.fail(fmt.Errorf("writer: write to %s: %w", f.key, err))
@@ -134,16 +134,20 @@ func (s *Set) writeRun(f *file, rows []parquet.Row, eventTimes []int64) error {
 }
 
 // gather returns the values of rows column by column, the meta columns
-// Write fills set for f. The sequence numbers go into s.seqArena.
+// Write fills set for f: nil if f's encoder makes them (f.generated), else
+// filled, the sequence numbers in s.seqArena.
 func (s *Set) gather(f *file, rows []parquet.Row) [][]parquet.Value {
 	cols := s.cols
 	if s.flat {
 		for c := range cols {
+			if c < len(MetaColumns) && c != s.metaIdx[2] && f.generated {
+				continue // made by the encoder
+			}
 			cols[c] = slices.Grow(cols[c][:0], len(rows))[:len(rows)]
 		}
 		for c := range cols {
 			if c < len(MetaColumns) && c != s.metaIdx[2] {
-				continue // filled below
+				continue // filled below, or made by the encoder
 			}
 			vals := cols[c]
 			for i, row := range rows {
@@ -156,6 +160,14 @@ func (s *Set) gather(f *file, rows []parquet.Row) [][]parquet.Value {
 				cols[c] = append(cols[c], vals...)
 			}
 		}
+	}
+	if f.generated {
+		view := append(s.colView[:0], cols...)
+		for _, c := range []int{s.metaIdx[0], s.metaIdx[1], s.metaIdx[3], s.metaIdx[4]} {
+			view[c] = nil
+		}
+		s.colView = view
+		return view
 	}
 	// Sequence numbers: <instant>_<worker>_<record index in the file>. The
 	// arena is filled first, as appending may move it.

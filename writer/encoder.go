@@ -27,6 +27,9 @@ type encoder interface {
 	release()
 	setKeyValue(key, value string)
 	close() error
+	// generate makes the encoder write the columns Set fills itself for a
+	// new file (see Set.gather); false if it cannot (parquet-go).
+	generate(metaIdx [5]int, instant, partition, name parquet.Value, seqnoPrefix []byte) (bool, error)
 }
 
 // flatEncoder is parquetfile's Writer.
@@ -41,6 +44,21 @@ func (e flatEncoder) flush() error                              { return e.w.Flu
 func (e flatEncoder) release()                                  { e.w.ReleaseMemory() }
 func (e flatEncoder) setKeyValue(key, value string)             { e.w.SetKeyValueMetadata(key, value) }
 func (e flatEncoder) close() error                              { return e.w.Close() }
+
+// generate: the commit time, partition path and file name are constants of
+// the file (their pages are one run of one dictionary index), the sequence
+// number <instant>_<worker>_<row> is made in the page buffer.
+func (e flatEncoder) generate(metaIdx [5]int, instant, partition, name parquet.Value, seqnoPrefix []byte) (bool, error) {
+	for _, c := range []struct {
+		col int
+		v   parquet.Value
+	}{{metaIdx[0], instant}, {metaIdx[3], partition}, {metaIdx[4], name}} {
+		if err := e.w.SetConstant(c.col, c.v); err != nil {
+			return false, err
+		}
+	}
+	return true, e.w.SetSequence(metaIdx[1], seqnoPrefix, 0)
+}
 
 // goEncoder is parquet-go's Writer, for the schemas parquetfile does not
 // support.
@@ -71,3 +89,8 @@ func (e goEncoder) flush() error                  { return e.w.Flush() }
 func (e goEncoder) release()                      {}
 func (e goEncoder) setKeyValue(key, value string) { e.w.SetKeyValueMetadata(key, value) }
 func (e goEncoder) close() error                  { return e.w.Close() }
+
+// generate: parquet-go takes every column's values (Set.gather fills them).
+func (e goEncoder) generate([5]int, parquet.Value, parquet.Value, parquet.Value, []byte) (bool, error) {
+	return false, nil
+}

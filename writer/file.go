@@ -72,6 +72,7 @@ type file struct {
 	buf       *bufio.Writer
 	count     countingWriter
 	enc       encoder // nil once closed
+	generated bool    // enc makes the commit time, sequence, partition and file name columns
 
 	openedAt  int64  // clock, unix nanoseconds
 	lastWrite uint64 // Set.tick of the last write, for LRU

@@ -132,6 +132,7 @@ type Set struct {
 	// Scratch of WriteBatch.
 	flat     bool              // no repeated column: value i of a row is column i
 	cols     [][]parquet.Value // values of a run, by column
+	colView  [][]parquet.Value // cols, nil for the columns an encoder makes
 	seqArena []byte            // sequence numbers of a run
 	seqEnds  []int             // end of each in seqArena
 }
@@ -515,6 +516,10 @@ func (s *Set) openFile(ctx context.Context, partition string) (*file, error) {
 		return nil, fmt.Errorf("writer: new encoder: %w", err)
 	}
 	f.enc.reset(&f.count)
+	if f.generated, err = f.enc.generate(s.metaIdx, s.instantValue, f.partitionValue, f.nameValue, s.seqno[:s.seqnoLen]); err != nil {
+		_ = f.discard()
+		return nil, fmt.Errorf("writer: %s: %w", f.key, err)
+	}
 	s.open[partition] = f
 	s.log.Debug("file opened", "key", f.key, "spool", f.spoolPath)
 	return f, nil

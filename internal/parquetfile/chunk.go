@@ -187,6 +187,7 @@ func (c *column) resetChunk() {
 	}
 	c.useDict = c.leaf.dict
 	c.last = nil
+	c.genPage = false
 	c.chunk.reset(c)
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"strconv"
 	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
@@ -37,8 +38,26 @@ type column struct {
 	lastLen int            // (constant columns) skip the hash
 	lastIdx int32
 
+	// A column the writer makes the values of (Writer.SetConstant,
+	// SetSequence), for the rest of the file.
+	gen     genKind
+	genVal  parquet.Value // the constant
+	genPre  []byte        // the constant's bytes, or the sequence's prefix
+	genNext int64         // the sequence's next number
+	genPage bool          // the page being filled holds only the constant
+	genIdx  int32         // the constant's index in the chunk's dictionary
+
 	chunk chunkState
 }
+
+// genKind says how a column's values are made.
+type genKind int
+
+const (
+	genNone     genKind = iota // given to WriteColumns
+	genConstant                // one value in every row
+	genSequence                // a prefix and the row's number in the file
+)
 
 // newColumn returns the encoder of leaf l.
 func newColumn(w *Writer, l leaf) *column {
@@ -68,7 +87,12 @@ func fixedWidth(l leaf) int {
 
 // pageBytes is the size of the page being filled, compared with the page
 // buffer size to cut pages.
-func (c *column) pageBytes() int { return len(c.levels) + len(c.plain) + 4*len(c.idx) }
+func (c *column) pageBytes() int {
+	if c.genPage {
+		return 5 * c.numValues // as a level and an index each
+	}
+	return len(c.levels) + len(c.plain) + 4*len(c.idx)
+}
 
 // bufferedBytes is the memory the column holds for the row group: encoded
 // pages, the page being filled and the dictionary.
@@ -133,6 +157,116 @@ func (c *column) write(values []parquet.Value) error {
 			if err := c.flushPage(); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// writeGenerated appends n rows of a generated column.
+func (c *column) writeGenerated(n int) error {
+	if c.gen == genSequence {
+		return c.writeSequence(n)
+	}
+	v := c.genVal
+	if c.useDict && (c.genPage || c.numValues == 0) {
+		// A page of the constant only: its levels and indexes are one run
+		// each, made when the page is flushed.
+		if !v.IsNull() && c.numValues == 0 {
+			c.genIdx = c.dict.insert(c.genPre)
+		}
+		for n > 0 {
+			k := min(n, max(c.w.o.pageBufferSize/5-c.numValues, 1))
+			c.genPage = true
+			c.numValues += k
+			if v.IsNull() {
+				c.numNulls += k
+			} else if c.kind == parquet.ByteArray {
+				c.unencoded += int64(k) * int64(len(c.genPre))
+			}
+			n -= k
+			if c.pageBytes() >= c.w.o.pageBufferSize {
+				if err := c.flushPage(); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	// PLAIN (or a page begun with other values): the values one by one.
+	vals := reserve(c.w.genValues[:0], min(n, batchValues))
+	for n > 0 {
+		k := min(n, batchValues)
+		vals = vals[:0]
+		for range k {
+			vals = append(vals, v)
+		}
+		if err := c.write(vals); err != nil {
+			return err
+		}
+		n -= k
+	}
+	c.w.genValues = vals[:0]
+	return nil
+}
+
+// writeSequence appends n rows of a sequence column: prefix, then the row's
+// number in the file.
+func (c *column) writeSequence(n int) error {
+	for n > 0 {
+		k := min(n, batchValues)
+		if c.maxDef > 0 {
+			c.levels = reserve(c.levels, k)
+		}
+		if !c.useDict {
+			c.plain = reserve(c.plain, k*(4+len(c.genPre)+20))
+		}
+		for range k {
+			if c.maxDef > 0 {
+				c.levels = append(c.levels, c.maxDef)
+			}
+			c.numValues++
+			if c.useDict {
+				b := strconv.AppendInt(append(c.w.scratch[:0], c.genPre...), c.genNext, 10)
+				c.w.scratch = b
+				c.idx = append(c.idx, c.dict.insert(b))
+				c.unencoded += int64(len(b))
+			} else {
+				start := len(c.plain)
+				c.plain = append(c.plain, 0, 0, 0, 0)
+				c.plain = append(c.plain, c.genPre...)
+				c.plain = strconv.AppendInt(c.plain, c.genNext, 10)
+				b := c.plain[start+4:]
+				binary.LittleEndian.PutUint32(c.plain[start:], uint32(len(b)))
+				c.unencoded += int64(len(b))
+				c.pb.bytes(b, orderBytes)
+			}
+			c.genNext++
+		}
+		n -= k
+		if c.useDict && c.w.o.dictionaryMaxBytes > 0 && c.dict.plainSize() > c.w.o.dictionaryMaxBytes || c.pageBytes() >= c.w.o.pageBufferSize {
+			if err := c.flushPage(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// check validates values as write does, writing nothing.
+func (c *column) check(values []parquet.Value) error {
+	for i := range values {
+		v := &values[i]
+		def := byte(v.DefinitionLevel())
+		switch {
+		case v.IsNull() && def >= c.maxDef:
+			return c.badValue(v, "null at definition level %d: the column is required at that level", def)
+		case v.IsNull():
+		case def != c.maxDef:
+			return c.badValue(v, "value at definition level %d, want %d", def, c.maxDef)
+		case v.Kind() != c.kind:
+			return c.badValue(v, "value is %s, want %s", v.Kind(), c.kind)
+		case c.kind == parquet.FixedLenByteArray && len(v.ByteArray()) != c.typeLen:
+			return c.badValue(v, "fixed-length byte array of %d bytes, want %d", len(v.ByteArray()), c.typeLen)
 		}
 	}
 	return nil
@@ -285,6 +419,24 @@ func (c *column) writeDictBytes(values []parquet.Value) error {
 		c.idx = append(c.idx, c.lastIdx)
 	}
 	return nil
+}
+
+// appendPlainValue appends the PLAIN bytes of v (a non-null value of l's
+// kind; a byte array without its length): how dictionaries and bounds see
+// values.
+func appendPlainValue(dst []byte, l *leaf, v parquet.Value) []byte {
+	switch l.kind {
+	case parquet.Boolean:
+		if v.Boolean() {
+			return append(dst, 1)
+		}
+		return append(dst, 0)
+	case parquet.Int32, parquet.Float:
+		return binary.LittleEndian.AppendUint32(dst, v.Uint32())
+	case parquet.Int64, parquet.Double:
+		return binary.LittleEndian.AppendUint64(dst, v.Uint64())
+	}
+	return append(dst, v.ByteArray()...)
 }
 
 // writeGeneric writes the values of the types without a fast path, and of

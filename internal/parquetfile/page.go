@@ -68,9 +68,12 @@ func (c *column) flushPage() error {
 	if c.maxDef > 0 {
 		// Data page v1: the levels' byte length, then the levels.
 		body = append(body, 0, 0, 0, 0)
-		if c.numNulls == 0 {
-			body = appendLevelRun(body, len(c.levels), c.maxDef)
-		} else {
+		switch {
+		case c.genPage && c.numNulls > 0:
+			body = appendLevelRun(body, c.numValues, byte(c.genVal.DefinitionLevel()))
+		case c.numNulls == 0:
+			body = appendLevelRun(body, c.numValues, c.maxDef)
+		default:
 			var err error
 			if w.scratch, err = (&rle.Encoding{BitWidth: bits.Len8(c.maxDef)}).EncodeLevels(w.scratch[:0], c.levels); err != nil {
 				return fmt.Errorf("parquetfile: column %v: definition levels: %w", c.path, err)
@@ -82,6 +85,16 @@ func (c *column) flushPage() error {
 	pb := &c.pb
 	enc := format.Plain
 	switch {
+	case c.genPage && c.numNulls == 0:
+		// The constant: one run of its index.
+		enc = format.RLEDictionary
+		width := bits.Len32(uint32(c.genIdx))
+		body = append(body, byte(width))
+		body = binary.AppendUvarint(body, uint64(c.numValues)<<1)
+		for i := 0; i < (width+7)/8; i++ {
+			body = append(body, byte(c.genIdx>>(8*i)))
+		}
+		pb.plain(&c.leaf, c.genPre)
 	case len(c.idx) > 0:
 		enc = format.RLEDictionary
 		var err error
@@ -140,9 +153,12 @@ func (c *column) flushPage() error {
 		h := len(s.pageHists)
 		s.pageHists = append(s.pageHists, make([]int64, int(c.maxDef)+1)...)
 		hist := s.pageHists[h:]
-		if c.numNulls == 0 {
+		switch {
+		case c.numNulls == 0:
 			hist[c.maxDef] = int64(c.numValues)
-		} else {
+		case c.genPage:
+			hist[c.genVal.DefinitionLevel()] = int64(c.numValues)
+		default:
 			for _, l := range c.levels {
 				hist[l]++
 			}
@@ -156,6 +172,7 @@ func (c *column) flushPage() error {
 	}
 	c.levels, c.plain, c.idx = c.levels[:0], c.plain[:0], c.idx[:0]
 	c.numValues, c.numNulls, c.unencoded = 0, 0, 0
+	c.genPage = false
 	c.pb.reset()
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -119,7 +120,41 @@ func newFileRun(r *rand.Rand, w *Writer, fields []*genNode) fileRun {
 	}
 	buf := new(bytes.Buffer)
 	w.Reset(buf)
+	generate(r, w, rows)
 	return fileRun{w: w, buf: buf, rows: rows}
+}
+
+// generate makes some top-level columns constant or (byte arrays) a
+// sequence, in the writer and in rows alike.
+func generate(r *rand.Rand, w *Writer, rows []parquet.Row) {
+	for c := range w.leaves {
+		l := &w.leaves[c]
+		if len(l.path) != 1 || len(rows) == 0 {
+			continue
+		}
+		switch r.IntN(6) {
+		case 0:
+			v := rows[r.IntN(len(rows))][c]
+			if err := w.SetConstant(c, v); err != nil {
+				panic(err)
+			}
+			for _, row := range rows {
+				row[c] = v
+			}
+		case 1:
+			if l.kind != parquet.ByteArray {
+				continue
+			}
+			prefix := []byte(fmt.Sprintf("seq_%d_", r.IntN(100)))
+			first := r.Int64N(1000)
+			if err := w.SetSequence(c, prefix, first); err != nil {
+				panic(err)
+			}
+			for i, row := range rows {
+				row[c] = parquet.ByteArrayValue(strconv.AppendInt(append([]byte(nil), prefix...), first+int64(i), 10)).Level(0, int(l.maxDef), c)
+			}
+		}
+	}
 }
 
 func (f *fileRun) done() bool { return f.done_ == len(f.rows) && f.inGroup == 0 }
@@ -135,7 +170,11 @@ func (f *fileRun) step(r *rand.Rand) error {
 	}
 	n := min(len(f.rows)-f.done_, 1+r.IntN(600))
 	run := f.rows[f.done_ : f.done_+n]
-	if r.IntN(2) == 0 {
+	allGenerated := true
+	for _, c := range f.w.cols {
+		allGenerated = allGenerated && c.gen != genNone
+	}
+	if r.IntN(2) == 0 || allGenerated {
 		if err := f.w.WriteRows(run); err != nil {
 			return err
 		}
@@ -143,7 +182,9 @@ func (f *fileRun) step(r *rand.Rand) error {
 		cols := make([][]parquet.Value, f.w.NumColumns())
 		for _, row := range run {
 			for c := range cols {
-				cols[c] = append(cols[c], row[c])
+				if f.w.cols[c].gen == genNone {
+					cols[c] = append(cols[c], row[c])
+				}
 			}
 		}
 		if err := f.w.WriteColumns(cols); err != nil {

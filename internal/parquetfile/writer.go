@@ -64,6 +64,7 @@ type Shared struct {
 	hashes     []uint64      // of the values a dictionary column writes
 	touched    uint64        // keeps the loads of writeDictBytes' first pass
 	tables     []*dictionary // by leaf column index
+	genValues  []parquet.Value // the constant, repeated, for PLAIN columns
 	maxTable   int           // tests: bytes of values past which a table is replaced (0: tableBytes)
 }
 
@@ -152,7 +153,59 @@ func (w *Writer) Reset(out io.Writer) {
 	w.bufferedSize = 0
 	for _, c := range w.cols {
 		c.resetChunk()
+		c.gen, c.genVal, c.genPre, c.genNext = genNone, parquet.Value{}, c.genPre[:0], 0
 	}
+}
+
+// SetConstant makes col hold v in every row of the file, from the next
+// row written: WriteColumns then takes nil for col (and WriteRows ignores
+// its values). A dictionary column of a constant costs nothing per row: its
+// pages are a run of one index. v must fit the column, as WriteColumns'
+// values. Reset ends it.
+func (w *Writer) SetConstant(col int, v parquet.Value) error {
+	c, err := w.generated(col)
+	if err != nil {
+		return err
+	}
+	probe := []parquet.Value{v.Level(0, v.DefinitionLevel(), col)}
+	if err := c.check(probe); err != nil {
+		return err
+	}
+	c.gen, c.genVal = genConstant, probe[0]
+	if !v.IsNull() {
+		c.genPre = appendPlainValue(c.genPre[:0], &c.leaf, v)
+	}
+	return nil
+}
+
+// SetSequence makes col, a byte array column, hold prefix followed by the
+// row's number in the file (counting from first) in every row from the
+// next one written, as SetConstant does with one value.
+func (w *Writer) SetSequence(col int, prefix []byte, first int64) error {
+	c, err := w.generated(col)
+	if err != nil {
+		return err
+	}
+	if c.kind != parquet.ByteArray {
+		return fmt.Errorf("parquetfile: column %d (%v) is %s: a sequence needs a byte array", col, c.path, c.kind)
+	}
+	c.gen, c.genPre, c.genNext = genSequence, append(c.genPre[:0], prefix...), first
+	return nil
+}
+
+// generated returns column col, to be made generated.
+func (w *Writer) generated(col int) (*column, error) {
+	if w.err != nil {
+		return nil, w.err
+	}
+	if col < 0 || col >= len(w.cols) {
+		return nil, fmt.Errorf("parquetfile: column %d: the schema has %d", col, len(w.cols))
+	}
+	c := w.cols[col]
+	if c.numValues > 0 || c.chunk.numValues > 0 || w.rowGroups != nil && len(w.rowGroups) > 0 {
+		return nil, fmt.Errorf("parquetfile: column %d (%v): rows were written already", col, c.path)
+	}
+	return c, nil
 }
 
 // Schema returns the schema the Writer writes.
@@ -174,15 +227,30 @@ func (w *Writer) WriteColumns(cols [][]parquet.Value) error {
 	if len(cols) != len(w.cols) {
 		return fmt.Errorf("parquetfile: %d columns written, the schema has %d", len(cols), len(w.cols))
 	}
-	n := len(cols[0])
-	for c := range cols {
-		if len(cols[c]) != n {
-			return fmt.Errorf("parquetfile: column %d has %d values, column 0 has %d: want one value per row in every column", c, len(cols[c]), n)
+	n := -1
+	for c, col := range w.cols {
+		switch {
+		case col.gen != genNone && cols[c] != nil:
+			return fmt.Errorf("parquetfile: column %d (%v) is made by the writer: want nil", c, col.path)
+		case col.gen != genNone:
+		case n < 0:
+			n = len(cols[c])
+		case len(cols[c]) != n:
+			return fmt.Errorf("parquetfile: column %d has %d values, the others %d: want one value per row in every column", c, len(cols[c]), n)
 		}
+	}
+	if n < 0 {
+		return errors.New("parquetfile: every column is made by the writer: use WriteRows")
 	}
 	var buffered int64
 	for c, col := range w.cols {
-		if err := col.write(cols[c]); err != nil {
+		var err error
+		if col.gen != genNone {
+			err = col.writeGenerated(n)
+		} else {
+			err = col.write(cols[c])
+		}
+		if err != nil {
 			return w.fail(err)
 		}
 		buffered += col.bufferedBytes()
@@ -193,7 +261,8 @@ func (w *Writer) WriteColumns(cols [][]parquet.Value) error {
 }
 
 // WriteRows appends rows, each holding one value per leaf column in column
-// order (parquet.Row), as WriteColumns does.
+// order (parquet.Row), as WriteColumns does; the values of generated
+// columns are ignored.
 func (w *Writer) WriteRows(rows []parquet.Row) error {
 	cols := w.rowValues
 	for c := range cols {
@@ -207,14 +276,45 @@ func (w *Writer) WriteRows(rows []parquet.Row) error {
 			if row[c].Column() != c {
 				return fmt.Errorf("parquetfile: row %d: value %d is of column %d", r, c, row[c].Column())
 			}
-			cols[c] = append(cols[c], row[c])
+			if w.cols[c].gen == genNone {
+				cols[c] = append(cols[c], row[c])
+			}
 		}
 	}
-	err := w.WriteColumns(cols)
+	gen := 0
+	for c := range cols {
+		if w.cols[c].gen != genNone {
+			cols[c] = nil
+			gen++
+		}
+	}
+	var err error
+	if gen == len(cols) {
+		err = w.writeGeneratedOnly(len(rows))
+	} else {
+		err = w.WriteColumns(cols)
+	}
 	for c := range cols {
 		clear(cols[c]) // drop the references to the caller's bytes
 	}
 	return err
+}
+
+// writeGeneratedOnly appends n rows when every column is generated.
+func (w *Writer) writeGeneratedOnly(n int) error {
+	if w.err != nil {
+		return w.err
+	}
+	var buffered int64
+	for _, col := range w.cols {
+		if err := col.writeGenerated(n); err != nil {
+			return w.fail(err)
+		}
+		buffered += col.bufferedBytes()
+	}
+	w.rows += int64(n)
+	w.bufferedSize = buffered
+	return nil
 }
 
 // Size returns the bytes written so far plus those buffered for the row

@@ -163,8 +163,8 @@ func TestWriteBatchRollBySize(t *testing.T) {
 		if got, err := s.WriteBatch(ctx, parts, rows, times); err != nil || got != len(rows) {
 			t.Fatalf("WriteBatch = %d, %v", got, err)
 		}
-		if bb := s.BufferedBytes() - sharedBytes(s); bb > 8<<10+32<<10 {
-			t.Fatalf("BufferedBytes %d: row groups are not flushed", bb)
+		if bb := bufferedRowGroups(s); bb > 8<<10+32<<10 {
+			t.Fatalf("row groups of %d bytes buffered: they are not flushed", bb)
 		}
 	}
 	files := finishRolledBySize(t, s, 32<<10/4)

@@ -380,3 +380,14 @@ func sharedBytes(s *Set) int64 {
 	}
 	return s.shared.MemoryBytes()
 }
+
+// bufferedRowGroups is the size of the open files' buffered row groups (by
+// length: encoded pages, values not encoded yet, dictionaries), which the
+// row group size bounds; BufferedBytes counts the capacity of buffers.
+func bufferedRowGroups(s *Set) int64 {
+	var n int64
+	for _, f := range s.open {
+		n += f.enc.size() - f.count.n
+	}
+	return n
+}

@@ -214,6 +214,11 @@ func (s *Set) chooseEncoder() error {
 			parquetfile.WithCodec(codec),
 			parquetfile.WithPageBufferSize(o.pageBufferSize),
 			parquetfile.WithDictionaryMaxBytes(o.dictionaryMaxBytes),
+			// Byte arrays start with a dictionary, kept while it pays (see
+			// parquetfile.Shared.judgeDictionary). Numbers are PLAIN: zstd
+			// compresses ascending offsets and timestamps better that way
+			// than their dictionary indexes (measured: 0.22 against 0.57
+			// bytes an offset, 0.55 against 0.75 a timestamp), and faster.
 			parquetfile.WithDictionary(parquet.ByteArray),
 			parquetfile.WithCreatedBy(createdByString()),
 			parquetfile.WithShared(shared), // one goroutine uses the Set

@@ -3,6 +3,7 @@ package parquetfile
 import (
 	"encoding/binary"
 	"math"
+	"math/bits"
 	"slices"
 
 	"github.com/parquet-go/parquet-go"
@@ -17,6 +18,9 @@ func (c *column) flushChunk(ci *format.ColumnIndex, oi *format.OffsetIndex) (for
 		return format.ColumnChunk{}, err
 	}
 	w, s := c.w, &c.chunk
+	if s.dictPages > 0 && !c.leaf.dictSet && !c.dictionaryPaid() {
+		w.judgeDictionary(c.index, false)
+	}
 	start := w.offset
 	md := format.ColumnMetaData{
 		Type:         format.Type(c.kind),
@@ -140,6 +144,24 @@ func boundaryOrder(l *leaf, nullPages []bool, lo, hi [][]byte) format.BoundaryOr
 	return format.Unordered
 }
 
+// dictionaryPaid reports whether the chunk's dictionary made its values at
+// least a quarter smaller than PLAIN would have: the dictionary page and
+// the indexes at their bit width against the PLAIN values. A chunk that
+// fell back to PLAIN past the size bound did not pay.
+func (c *column) dictionaryPaid() bool {
+	s := &c.chunk
+	if s.plainPages > 0 {
+		return false
+	}
+	values := s.numValues - s.numNulls
+	plain := s.unencoded + 4*values // byte arrays: lengths and bytes
+	if w := fixedWidth(c.leaf); w > 0 {
+		plain = int64(w) * values
+	}
+	indexes := (values*int64(bits.Len32(uint32(c.dict.len()))) + 7) / 8
+	return 4*(int64(c.dict.plainSize())+indexes) < 3*plain
+}
+
 // comparePlain compares two values of l in their PLAIN form.
 func comparePlain(l *leaf, a, b []byte) int {
 	switch l.kind {
@@ -185,7 +207,7 @@ func (c *column) resetChunk() {
 	if c.dict != nil {
 		c.dict.reset(c.w.table(c.index, c.w.tableBytes()))
 	}
-	c.useDict = c.leaf.dict
+	c.useDict = c.leaf.dict && (c.leaf.dictSet || !c.w.skipDictionary(c.index))
 	c.last = nil
 	c.genPage = false
 	c.chunk.reset(c)

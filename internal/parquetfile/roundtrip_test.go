@@ -51,6 +51,9 @@ func randomOptions(r *rand.Rand) []Option {
 		WithColumnIndexSizeLimit([]int{0, 4, 16}[r.IntN(3)]),
 		WithCreatedBy("lakestream test"),
 	}
+	if r.IntN(2) == 0 {
+		opts = append(opts, WithDictionary(parquet.Int32, parquet.Int64, parquet.Float, parquet.Double, parquet.ByteArray, parquet.FixedLenByteArray))
+	}
 	switch r.IntN(3) {
 	case 1:
 		opts = append(opts, WithCodec(NewZstd(ZstdDefault)))

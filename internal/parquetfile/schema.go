@@ -32,6 +32,7 @@ type leaf struct {
 	maxDef   byte
 	order    order
 	dict     bool // a dictionary, falling back to PLAIN past the size bound
+	dictSet  bool // the schema asks for the dictionary: kept even when it does not pay
 	typ      parquet.Type
 	required bool
 }
@@ -134,12 +135,12 @@ func newLeaf(n parquet.Node, index int, path []string, def byte, o options) (lea
 		l.dict = o.dictionaryKinds[l.kind]
 	case enc.Encoding() == format.Plain:
 	case enc.Encoding() == format.RLEDictionary || enc.Encoding() == format.PlainDictionary:
-		l.dict = true
+		l.dict, l.dictSet = true, true
 	default:
 		return l, fmt.Errorf("encoding %s is not supported", enc)
 	}
 	if l.kind == parquet.Boolean {
-		l.dict = false // a dictionary of two values never pays; PLAIN is one bit a value
+		l.dict, l.dictSet = false, false // a dictionary of two values never pays; PLAIN is one bit a value
 	}
 	return l, nil
 }

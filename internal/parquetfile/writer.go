@@ -65,6 +65,7 @@ type Shared struct {
 	touched    uint64        // keeps the loads of writeDictBytes' first pass
 	tables     []*dictionary // by leaf column index
 	genValues  []parquet.Value // the constant, repeated, for PLAIN columns
+	plainRuns  []int           // by leaf column: chunks to write PLAIN before trying a dictionary again
 	maxTable   int           // tests: bytes of values past which a table is replaced (0: tableBytes)
 }
 
@@ -97,6 +98,34 @@ func (w *Writer) tableBytes() int {
 		return w.maxTable
 	}
 	return 4 * max(w.o.dictionaryMaxBytes, 1<<20)
+}
+
+// dictionaryRetry is how many chunks a column whose dictionary did not pay
+// writes PLAIN before it tries one again.
+const dictionaryRetry = 16
+
+// skipDictionary reports whether the next chunk of leaf column col is to
+// be PLAIN: its dictionary did not pay lately (see judgeDictionary).
+func (s *Shared) skipDictionary(col int) bool {
+	if col >= len(s.plainRuns) || s.plainRuns[col] == 0 {
+		return false
+	}
+	s.plainRuns[col]--
+	return true
+}
+
+// judgeDictionary records whether a chunk's dictionary of leaf column col
+// paid: if not, the next dictionaryRetry chunks of the column (in every
+// Writer sharing s) are PLAIN. Columns of unique values (IDs, offsets)
+// then cost no hashing; those that repeat (timestamps of an hour, URLs)
+// keep their dictionary, which also spares zstd most of their bytes.
+func (s *Shared) judgeDictionary(col int, paid bool) {
+	for len(s.plainRuns) <= col {
+		s.plainRuns = append(s.plainRuns, 0)
+	}
+	if !paid {
+		s.plainRuns[col] = dictionaryRetry
+	}
 }
 
 // Release drops the dictionary tables: the chunks being written keep

@@ -1,0 +1,59 @@
+package parquetfile
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// TestDictionaryKeptWhilePays: with a dictionary for every kind, a column
+// of unique values writes PLAIN after its first chunk shows the dictionary
+// does not pay (for dictionaryRetry chunks, then tries again), while a
+// column of repeating values keeps it; a column the schema asks a
+// dictionary of keeps it whatever it costs.
+func TestDictionaryKeptWhilePays(t *testing.T) {
+	schema := parquet.NewSchema("d", newOrderedGroup([]string{"unique", "repeats", "asked"},
+		[]parquet.Node{parquet.Int(64), parquet.Int(64), parquet.Encoded(parquet.Int(64), &parquet.RLEDictionary)}))
+	w, err := NewWriter(schema, WithDictionary(parquet.Int64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w.Reset(&buf)
+	const chunks, rows = dictionaryRetry + 3, 1000
+	for g := range chunks {
+		cols := make([][]parquet.Value, 3)
+		for i := range rows {
+			n := int64(g*rows + i)
+			cols[0] = append(cols[0], parquet.Int64Value(n).Level(0, 0, 0))
+			cols[1] = append(cols[1], parquet.Int64Value(n%10).Level(0, 0, 1))
+			cols[2] = append(cols[2], parquet.Int64Value(n).Level(0, 0, 2))
+		}
+		if err := w.WriteColumns(cols); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	md := footer(t, buf.Bytes())
+	hasDict := func(g, c int) bool { return md.RowGroups[g].Columns[c].MetaData.DictionaryPageOffset != 0 }
+	for g := range chunks {
+		// Chunk 0 tries the dictionary; the next dictionaryRetry are PLAIN;
+		// then it tries again.
+		if want := g == 0 || g == dictionaryRetry+1; hasDict(g, 0) != want {
+			t.Errorf("row group %d: unique column has a dictionary %t, want %t", g, hasDict(g, 0), want)
+		}
+		if !hasDict(g, 1) || !hasDict(g, 2) {
+			t.Errorf("row group %d: repeating column dictionary %t, asked-for dictionary %t; want both", g, hasDict(g, 1), hasDict(g, 2))
+		}
+		if enc := md.RowGroups[g].Columns[0].MetaData.Encoding; !hasDict(g, 0) && len(enc) != 1 || !hasDict(g, 0) && enc[0] != format.Plain {
+			t.Errorf("row group %d: PLAIN chunk lists encodings %v", g, enc)
+		}
+	}
+}

@@ -40,12 +40,13 @@ type column struct {
 
 	// A column the writer makes the values of (Writer.SetConstant,
 	// SetSequence), for the rest of the file.
-	gen     genKind
-	genVal  parquet.Value // the constant
-	genPre  []byte        // the constant's bytes, or the sequence's prefix
-	genNext int64         // the sequence's next number
-	genPage bool          // the page being filled holds only the constant
-	genIdx  int32         // the constant's index in the chunk's dictionary
+	gen       genKind
+	genVal    parquet.Value // the constant
+	genPre    []byte        // the constant's bytes, or the sequence's prefix
+	genNext   int64         // the sequence's next number
+	genPage   bool          // the page being filled holds only the constant
+	genDigits []byte        // the sequence's next number, in decimal
+	genIdx    int32         // the constant's index in the chunk's dictionary
 
 	chunk chunkState
 }
@@ -216,31 +217,43 @@ func (c *column) writeSequence(n int) error {
 		k := min(n, batchValues)
 		if c.maxDef > 0 {
 			c.levels = reserve(c.levels, k)
-		}
-		if !c.useDict {
-			c.plain = reserve(c.plain, k*(4+len(c.genPre)+20))
-		}
-		for range k {
-			if c.maxDef > 0 {
+			for range k {
 				c.levels = append(c.levels, c.maxDef)
 			}
-			c.numValues++
-			if c.useDict {
+		}
+		c.numValues += k
+		if c.useDict {
+			for range k {
 				b := strconv.AppendInt(append(c.w.scratch[:0], c.genPre...), c.genNext, 10)
 				c.w.scratch = b
 				c.idx = append(c.idx, c.dict.insert(b))
 				c.unencoded += int64(len(b))
-			} else {
-				start := len(c.plain)
-				c.plain = append(c.plain, 0, 0, 0, 0)
-				c.plain = append(c.plain, c.genPre...)
-				c.plain = strconv.AppendInt(c.plain, c.genNext, 10)
-				b := c.plain[start+4:]
-				binary.LittleEndian.PutUint32(c.plain[start:], uint32(len(b)))
-				c.unencoded += int64(len(b))
-				c.pb.bytes(b, orderBytes)
+				c.genNext++
 			}
-			c.genNext++
+			c.genDigits = c.genDigits[:0] // made again from genNext when PLAIN
+		} else {
+			// The number's digits are kept and counted up in place: no
+			// division per row. The bounds of the batch's values are
+			// worked out from its first and last numbers.
+			first := c.genNext
+			c.plain = reserve(c.plain, k*(4+len(c.genPre)+20))
+			if len(c.genDigits) == 0 {
+				c.genDigits = strconv.AppendInt(c.genDigits[:0], c.genNext, 10)
+			}
+			for range k {
+				size := len(c.genPre) + len(c.genDigits)
+				c.plain = binary.LittleEndian.AppendUint32(c.plain, uint32(size))
+				c.plain = append(c.plain, c.genPre...)
+				c.plain = append(c.plain, c.genDigits...)
+				c.unencoded += int64(size)
+				c.genDigits = incrementDecimal(c.genDigits)
+			}
+			c.genNext += int64(k)
+			lo, hi := decimalBounds(first, c.genNext-1)
+			c.w.scratch = append(append(c.w.scratch[:0], c.genPre...), lo...)
+			c.pb.bytes(c.w.scratch, orderBytes)
+			c.w.scratch = append(append(c.w.scratch[:0], c.genPre...), hi...)
+			c.pb.bytes(c.w.scratch, orderBytes)
 		}
 		n -= k
 		if c.useDict && c.w.o.dictionaryMaxBytes > 0 && c.dict.plainSize() > c.w.o.dictionaryMaxBytes || c.pageBytes() >= c.w.o.pageBufferSize {
@@ -250,6 +263,45 @@ func (c *column) writeSequence(n int) error {
 		}
 	}
 	return nil
+}
+
+// incrementDecimal adds one to the decimal digits d (of a non-negative
+// number), in place when it can.
+func incrementDecimal(d []byte) []byte {
+	for i := len(d) - 1; i >= 0; i-- {
+		if d[i] != '9' {
+			d[i]++
+			return d
+		}
+		d[i] = '0'
+	}
+	d = append(d, '0')
+	d[0] = '1'
+	return d
+}
+
+// decimalBounds returns the smallest and largest, as strings, of the
+// decimal forms of the numbers a..b (0 <= a <= b): among numbers of as many
+// digits string order is number order, so the candidates are the smallest
+// and largest of each digit count.
+func decimalBounds(a, b int64) (lo, hi []byte) {
+	var loBuf, hiBuf, cand [20]byte
+	lo = strconv.AppendInt(loBuf[:0], a, 10)
+	hi = strconv.AppendInt(hiBuf[:0], b, 10)
+	for p := int64(10); p/10 <= b && p > 0; p *= 10 { // p > 0: stops where p overflows
+		// The numbers of p's digit count less one: p/10 .. p-1, within a..b.
+		first, last := max(a, p/10), min(b, p-1)
+		if first > last {
+			continue
+		}
+		if c := strconv.AppendInt(cand[:0], first, 10); string(c) < string(lo) {
+			lo = append(loBuf[:0], c...)
+		}
+		if c := strconv.AppendInt(cand[:0], last, 10); string(c) > string(hi) {
+			hi = append(hiBuf[:0], c...)
+		}
+	}
+	return lo, hi
 }
 
 // check validates values as write does, writing nothing.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
@@ -61,12 +62,12 @@ type Shared struct {
 	dictBounds bounds
 	thriftBuf  bytes.Buffer
 	thrift     *thrift.Encoder
-	hashes     []uint64      // of the values a dictionary column writes
-	touched    uint64        // keeps the loads of writeDictBytes' first pass
-	tables     []*dictionary // by leaf column index
+	hashes     []uint64        // of the values a dictionary column writes
+	touched    uint64          // keeps the loads of writeDictBytes' first pass
+	tables     []*dictionary   // by leaf column index
 	genValues  []parquet.Value // the constant, repeated, for PLAIN columns
 	plainRuns  []int           // by leaf column: chunks to write PLAIN before trying a dictionary again
-	maxTable   int           // tests: bytes of values past which a table is replaced (0: tableBytes)
+	maxTable   int             // tests: bytes of values past which a table is replaced (0: tableBytes)
 }
 
 // NewShared returns an empty Shared.
@@ -182,7 +183,7 @@ func (w *Writer) Reset(out io.Writer) {
 	w.bufferedSize = 0
 	for _, c := range w.cols {
 		c.resetChunk()
-		c.gen, c.genVal, c.genPre, c.genNext = genNone, parquet.Value{}, c.genPre[:0], 0
+		c.gen, c.genVal, c.genPre, c.genNext, c.genDigits = genNone, parquet.Value{}, c.genPre[:0], 0, c.genDigits[:0]
 	}
 }
 
@@ -218,7 +219,11 @@ func (w *Writer) SetSequence(col int, prefix []byte, first int64) error {
 	if c.kind != parquet.ByteArray {
 		return fmt.Errorf("parquetfile: column %d (%v) is %s: a sequence needs a byte array", col, c.path, c.kind)
 	}
+	if first < 0 {
+		return fmt.Errorf("parquetfile: column %d (%v): a sequence counts from 0 or more, not %d", col, c.path, first)
+	}
 	c.gen, c.genPre, c.genNext = genSequence, append(c.genPre[:0], prefix...), first
+	c.genDigits = strconv.AppendInt(c.genDigits[:0], first, 10)
 	return nil
 }
 

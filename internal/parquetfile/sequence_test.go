@@ -1,0 +1,43 @@
+package parquetfile
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"testing"
+)
+
+// TestDecimalBounds compares decimalBounds with the smallest and largest
+// decimal strings of the numbers, found one by one.
+func TestDecimalBounds(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	check := func(a, b int64) {
+		t.Helper()
+		lo, hi := strconv.FormatInt(a, 10), strconv.FormatInt(a, 10)
+		for n := a; n <= b; n++ {
+			s := strconv.FormatInt(n, 10)
+			lo, hi = min(lo, s), max(hi, s)
+		}
+		gotLo, gotHi := decimalBounds(a, b)
+		if string(gotLo) != lo || string(gotHi) != hi {
+			t.Fatalf("decimalBounds(%d, %d) = %s, %s; want %s, %s", a, b, gotLo, gotHi, lo, hi)
+		}
+	}
+	for _, c := range [][2]int64{{0, 0}, {0, 9}, {0, 10}, {8, 12}, {9, 10}, {99, 101}, {0, 1000}, {95, 1005}, {1, 1}, {123, 123}} {
+		check(c[0], c[1])
+	}
+	for range 3000 {
+		a := r.Int64N([]int64{10, 1000, 100000, 1e12}[r.IntN(4)])
+		check(a, a+r.Int64N(3000))
+	}
+}
+
+// TestIncrementDecimal counts through carries.
+func TestIncrementDecimal(t *testing.T) {
+	d := []byte("0")
+	for n := 1; n <= 100500; n++ {
+		d = incrementDecimal(d)
+		if string(d) != strconv.Itoa(n) {
+			t.Fatalf("after %d increments: %s", n, d)
+		}
+	}
+}

@@ -208,7 +208,7 @@ func (c *column) resetChunk() {
 		c.dict.reset(c.w.table(c.index, c.w.tableBytes()))
 	}
 	c.useDict = c.leaf.dict && (c.leaf.dictSet || !c.w.skipDictionary(c.index))
-	c.last = nil
+	c.hasLast, c.lastVal = false, nil
 	c.genPage = false
 	c.chunk.reset(c)
 }

@@ -6,7 +6,6 @@ import (
 	"hash/maphash"
 	"math"
 	"strconv"
-	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -34,8 +33,8 @@ type column struct {
 	useDict bool
 	seen    []uint32
 	epoch   uint32
-	last    unsafe.Pointer // the last byte array inserted, and its index: repeats
-	lastLen int            // (constant columns) skip the hash
+	lastVal []byte // the last byte array inserted, and its index: repeats
+	hasLast bool   // skip the hash (lastVal is valid during one write only)
 	lastIdx int32
 
 	// A column the writer makes the values of (Writer.SetConstant,
@@ -123,7 +122,7 @@ func reserve[T any](s []T, n int) []T {
 // write appends the values of rows (one value each) to the column. The
 // values' bytes must not change during the call (they may after it).
 func (c *column) write(values []parquet.Value) error {
-	c.last = nil // the repeat check trusts pointers within one call only
+	c.hasLast, c.lastVal = false, nil // the caller may change the bytes after the call
 	for len(values) > 0 {
 		n := min(len(values), batchValues)
 		if c.maxDef > 0 {
@@ -431,22 +430,23 @@ func (c *column) writeDictBytes(values []parquet.Value) error {
 	d := c.dict
 	t := d.table
 	t.init()
-	// First hash every value that is not a repeat of the one before it
-	// and load its first slot: these loads do not depend on each other,
-	// so their cache misses (the values and a large table are rarely in
-	// cache) overlap instead of coming one after another in the inserts.
+	// A repeat of the value before it (the same bytes: a user agent, a
+	// country) skips the hash and the table: one comparison, which the same
+	// pointer answers at once. The others are hashed first, and their
+	// first slots loaded: these loads do not depend on each other, so their
+	// cache misses (a large table, values read long ago) overlap instead of
+	// coming one after another in the inserts.
 	hashes := reserve(c.w.hashes[:0], len(values))[:len(values)]
 	mask := uint64(len(t.slots) - 1)
 	var touched uint64
-	last, lastLen := c.last, c.lastLen
+	last, hasLast := c.lastVal, c.hasLast
 	for i := range values {
 		v := &values[i]
 		if v.IsNull() || v.Kind() != parquet.ByteArray {
 			continue
 		}
-		b := v.ByteArray()
-		if p := unsafe.Pointer(unsafe.SliceData(b)); p != last || len(b) != lastLen || p == nil {
-			last, lastLen = p, len(b)
+		if b := v.ByteArray(); !hasLast || string(b) != string(last) {
+			last, hasLast = b, true
 			h := maphash.Bytes(t.seed, b)
 			hashes[i] = h
 			touched += t.slots[h&mask]
@@ -463,9 +463,8 @@ func (c *column) writeDictBytes(values []parquet.Value) error {
 		}
 		b := v.ByteArray()
 		c.unencoded += int64(len(b))
-		p := unsafe.Pointer(unsafe.SliceData(b))
-		if p != c.last || len(b) != c.lastLen || p == nil {
-			c.last, c.lastLen = p, len(b)
+		if !c.hasLast || string(b) != string(c.lastVal) {
+			c.lastVal, c.hasLast = b, true
 			c.lastIdx = d.insertHashed(b, hashes[i])
 		}
 		c.idx = append(c.idx, c.lastIdx)

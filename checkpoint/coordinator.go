@@ -118,6 +118,8 @@ type Coordinator struct {
 	hotSplit    bool         // the router splits hot buckets (see intakeOne)
 	lastBucket  string       // the last bucket routed without a split, and its worker
 	lastWorker  int
+	specWorker  int // the worker whose batch the next row is decoded into (see intakeOne)
+	rowLen      int // the values of a row (of a flat schema; nested rows may need more)
 	txn         *commitlog.Txn
 	txnParts    map[int32]bool  // partitions the open instant lists (nil: unchecked)
 	checkpoint  int64           // ID of the checkpoint being filled
@@ -163,6 +165,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Coordinator, error) 
 		stats:       newStats(),
 		hotSplit:    cfg.Router.HotSplit().Enabled,
 		lastWorker:  -1,
+		rowLen:      len(cfg.Schema.Parquet().Columns()),
 	}
 	c.budget.limit = o.memoryBudget
 	c.hard, c.cancelHard = context.WithCancel(context.Background())

@@ -147,8 +147,15 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 		c.deadLetter(&cp, ReasonTooLarge, fmt.Sprintf("value is %d bytes, the limit is %d; the first %d bytes are kept", len(r.Value), c.opts.maxRecordBytes, len(cp.Value)))
 		return nil
 	}
+	// The row is decoded into the spare room of the batch it most likely
+	// joins (that of the last row's worker): if it does, it is not copied.
+	spec, err := c.batchFor(ctx, c.specWorker)
+	if err != nil {
+		return err
+	}
 	rec := &c.rec
 	for attempt := 0; ; attempt++ {
+		rec.Row = spec.spare(c.rowLen)
 		err := c.cfg.Decoder.Decode(r.Value, rec)
 		if err == nil {
 			break
@@ -240,7 +247,13 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 	batch.arena = c.appendRecordKey(batch.arena, r)
 	c.cfg.Schema.SetMeta(rec.Row, schemas.MetaRecordKey, batch.arena[start:len(batch.arena):len(batch.arena)])
 	c.cfg.Schema.SetKafka(rec.Row, r.Partition, r.Offset, r.Timestamp.UnixMicro(), r.Key)
-	batch.add(rec.Row, bucket, eventTime)
+	if batch == spec && spec.inSpare(rec.Row) {
+		batch.commit(rec.Row, bucket, eventTime)
+	} else {
+		batch.add(rec.Row, bucket, eventTime)
+	}
+	rec.Row = nil // the batch's now
+	c.specWorker = w
 	c.counts.rows++
 	if batch.len() >= c.opts.batchRows {
 		return c.send(ctx, w)

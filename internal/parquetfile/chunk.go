@@ -18,7 +18,7 @@ func (c *column) flushChunk(ci *format.ColumnIndex, oi *format.OffsetIndex) (for
 		return format.ColumnChunk{}, err
 	}
 	w, s := c.w, &c.chunk
-	if s.dictPages > 0 && !c.leaf.dictSet && !c.dictionaryPaid() {
+	if s.dictPages > 0 && !c.leaf.dictSet && s.numValues-s.numNulls >= minJudgedValues && !c.dictionaryPaid() {
 		w.judgeDictionary(c.index, false)
 	}
 	start := w.offset
@@ -143,6 +143,11 @@ func boundaryOrder(l *leaf, nullPages []bool, lo, hi [][]byte) format.BoundaryOr
 	}
 	return format.Unordered
 }
+
+// minJudgedValues is the fewest values a chunk needs for its dictionary to
+// be judged: in a small chunk (a file cut by a checkpoint after a few rows)
+// most values are new even where the column repeats a lot.
+const minJudgedValues = 8192
 
 // dictionaryPaid reports whether the chunk's dictionary made its values at
 // least a quarter smaller than PLAIN would have: the dictionary page and

@@ -12,7 +12,8 @@ import (
 // of unique values writes PLAIN after its first chunk shows the dictionary
 // does not pay (for dictionaryRetry chunks, then tries again), while a
 // column of repeating values keeps it; a column the schema asks a
-// dictionary of keeps it whatever it costs.
+// dictionary of keeps it whatever it costs; a chunk of fewer than
+// minJudgedValues values is not judged.
 func TestDictionaryKeptWhilePays(t *testing.T) {
 	schema := parquet.NewSchema("d", newOrderedGroup([]string{"unique", "repeats", "asked"},
 		[]parquet.Node{parquet.Int(64), parquet.Int(64), parquet.Encoded(parquet.Int(64), &parquet.RLEDictionary)}))
@@ -22,7 +23,7 @@ func TestDictionaryKeptWhilePays(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	w.Reset(&buf)
-	const chunks, rows = dictionaryRetry + 3, 1000
+	const chunks, rows = dictionaryRetry + 3, minJudgedValues
 	for g := range chunks {
 		cols := make([][]parquet.Value, 3)
 		for i := range rows {
@@ -54,6 +55,39 @@ func TestDictionaryKeptWhilePays(t *testing.T) {
 		}
 		if enc := md.RowGroups[g].Columns[0].MetaData.Encoding; !hasDict(g, 0) && len(enc) != 1 || !hasDict(g, 0) && enc[0] != format.Plain {
 			t.Errorf("row group %d: PLAIN chunk lists encodings %v", g, enc)
+		}
+	}
+}
+
+// TestSmallChunksAreNotJudged: chunks of fewer than minJudgedValues unique
+// values (files cut short by a checkpoint) keep their dictionary: they say
+// little about the column.
+func TestSmallChunksAreNotJudged(t *testing.T) {
+	schema := parquet.NewSchema("d", parquet.Group{"s": parquet.String()})
+	w, err := NewWriter(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w.Reset(&buf)
+	for g := range 3 {
+		var col []parquet.Value
+		for i := range 100 {
+			col = append(col, parquet.ByteArrayValue([]byte{byte(g), byte(i)}).Level(0, 0, 0))
+		}
+		if err := w.WriteColumns([][]parquet.Value{col}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for g, rg := range footer(t, buf.Bytes()).RowGroups {
+		if rg.Columns[0].MetaData.DictionaryPageOffset == 0 {
+			t.Errorf("row group %d: no dictionary after small chunks", g)
 		}
 	}
 }

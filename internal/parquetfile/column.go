@@ -91,7 +91,11 @@ func (c *column) pageBytes() int {
 	if c.genPage {
 		return 5 * c.numValues // as a level and an index each
 	}
-	return len(c.levels) + len(c.plain) + 4*len(c.idx)
+	levels := 0
+	if c.maxDef > 0 {
+		levels = c.numValues
+	}
+	return levels + len(c.plain) + 4*len(c.idx)
 }
 
 // bufferedBytes is the memory the column holds for the row group: encoded
@@ -125,7 +129,7 @@ func (c *column) write(values []parquet.Value) error {
 	c.hasLast, c.lastVal = false, nil // the caller may change the bytes after the call
 	for len(values) > 0 {
 		n := min(len(values), batchValues)
-		if c.maxDef > 0 {
+		if c.numNulls > 0 {
 			c.levels = reserve(c.levels, n)
 		}
 		var err error
@@ -214,7 +218,7 @@ func (c *column) writeGenerated(n int) error {
 func (c *column) writeSequence(n int) error {
 	for n > 0 {
 		k := min(n, batchValues)
-		if c.maxDef > 0 {
+		if c.numNulls > 0 { // the levels are kept (see level)
 			c.levels = reserve(c.levels, k)
 			for range k {
 				c.levels = append(c.levels, c.maxDef)
@@ -336,11 +340,19 @@ func (c *column) level(v *parquet.Value) (null bool, err error) {
 	case !null && v.Kind() != c.kind:
 		return false, c.badValue(v, "value is %s, want %s", v.Kind(), c.kind)
 	}
-	if c.maxDef > 0 {
-		c.levels = append(c.levels, def)
-	}
+	// The levels of a page are kept from its first null on: before it,
+	// every level is maxDef, which numValues says.
 	if null {
+		if c.numNulls == 0 {
+			c.levels = reserve(c.levels[:0], c.numValues+1)
+			for range c.numValues {
+				c.levels = append(c.levels, c.maxDef)
+			}
+		}
 		c.numNulls++
+		c.levels = append(c.levels, def)
+	} else if c.numNulls > 0 {
+		c.levels = append(c.levels, def)
 	}
 	c.numValues++
 	return null, nil

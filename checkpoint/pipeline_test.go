@@ -19,6 +19,7 @@ import (
 
 // fetchedSource serves records that were already fetched, in batches, then
 // calls done and waits for the run to end: the pipeline without Kafka.
+// The records are recs, or fetched (made off the Go heap by a benchmark).
 // With gen set, it makes records 0..n-1 batch by batch instead, so that
 // the input does not sit in memory (benchmarks that measure the RSS). With
 // fill set, it does too, into one []kgo.Record per Kafka record batch of
@@ -28,6 +29,7 @@ type fetchedSource struct {
 	recs    []*kgo.Record
 	gen     func(i int) *kgo.Record
 	fill    func(i int, r *kgo.Record)
+	fetched []kgo.Record // made already: handed out batch by batch
 	n       int
 	batch   int
 	pos     int
@@ -45,6 +47,16 @@ func (s *fetchedSource) Poll(ctx context.Context) ([]*kgo.Record, error) {
 		time.Sleep(s.pause)
 	}
 	s.mu.Lock()
+	if s.fetched != nil && s.pos < len(s.fetched) {
+		end := min(s.pos+s.batch, len(s.fetched))
+		out := make([]*kgo.Record, 0, end-s.pos)
+		for i := s.pos; i < end; i++ {
+			out = append(out, &s.fetched[i])
+		}
+		s.pos = end
+		s.mu.Unlock()
+		return out, nil
+	}
 	if s.fill != nil && s.pos < s.n {
 		end := min(s.pos+s.batch, s.n)
 		out := make([]*kgo.Record, 0, end-s.pos)

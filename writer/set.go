@@ -221,7 +221,8 @@ func (s *Set) chooseEncoder() error {
 			// bytes an offset, 0.55 against 0.75 a timestamp), and faster.
 			parquetfile.WithDictionary(parquet.ByteArray),
 			parquetfile.WithCreatedBy(createdByString()),
-			parquetfile.WithShared(shared), // one goroutine uses the Set
+			parquetfile.WithShared(shared),    // one goroutine uses the Set
+			parquetfile.WithValidatedValues(), // checkRow checks every row first
 		}
 		if _, err := parquetfile.NewWriter(schema, opts...); err != nil {
 			return fmt.Errorf("writer: parquet config: %w", err)

@@ -330,8 +330,15 @@ func (c *column) check(values []parquet.Value) error {
 // level checks the definition level of v and records it, and reports
 // whether v is null.
 func (c *column) level(v *parquet.Value) (null bool, err error) {
-	def := byte(v.DefinitionLevel())
 	null = v.IsNull()
+	if c.w.o.validated && !null {
+		if c.numNulls > 0 {
+			c.levels = append(c.levels, c.maxDef)
+		}
+		c.numValues++
+		return false, nil
+	}
+	def := byte(v.DefinitionLevel())
 	switch {
 	case null && def >= c.maxDef:
 		return true, c.badValue(v, "null at definition level %d: the column is required at that level", def)
@@ -367,7 +374,7 @@ func (c *column) writeInt64(values []parquet.Value) error {
 	c.plain = reserve(c.plain, 8*len(values))
 	for i := range values {
 		v := &values[i]
-		if v.IsNull() || c.maxDef > 0 || v.Kind() != parquet.Int64 {
+		if v.IsNull() || c.maxDef > 0 && (c.numNulls > 0 || !c.w.o.validated) || !c.w.o.validated && v.Kind() != parquet.Int64 {
 			if null, err := c.level(v); err != nil || null {
 				if err != nil {
 					return err
@@ -392,7 +399,7 @@ func (c *column) writeInt32(values []parquet.Value) error {
 	c.plain = reserve(c.plain, 4*len(values))
 	for i := range values {
 		v := &values[i]
-		if v.IsNull() || c.maxDef > 0 || v.Kind() != parquet.Int32 {
+		if v.IsNull() || c.maxDef > 0 && (c.numNulls > 0 || !c.w.o.validated) || !c.w.o.validated && v.Kind() != parquet.Int32 {
 			if null, err := c.level(v); err != nil || null {
 				if err != nil {
 					return err

@@ -34,6 +34,7 @@ type options struct {
 	createdBy            string
 	dictionaryKinds      [8]bool // by parquet.Kind: columns without an encoding of their own
 	shared               *Shared
+	validated            bool
 }
 
 func defaultOptions() options {
@@ -73,6 +74,12 @@ func WithCreatedBy(s string) Option { return func(o *options) { o.createdBy = s 
 // with the other Writers given it, which must all be used from one
 // goroutine. Default: a Shared of its own.
 func WithShared(s *Shared) Option { return func(o *options) { o.shared = s } }
+
+// WithValidatedValues says the caller checked every value it writes (its
+// kind, and that its definition level is the column's maximum unless it is
+// null): the Writer then checks only nulls. A value that is not right then
+// makes a corrupt file instead of a *ValueError. Default false.
+func WithValidatedValues() Option { return func(o *options) { o.validated = true } }
 
 // WithDictionary says which physical kinds get a dictionary when their
 // schema node sets no encoding. Default: BYTE_ARRAY only.

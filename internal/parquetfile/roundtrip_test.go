@@ -52,6 +52,9 @@ func randomOptions(r *rand.Rand) []Option {
 		WithCreatedBy("lakestream test"),
 	}
 	if r.IntN(2) == 0 {
+		opts = append(opts, WithValidatedValues()) // the generated values are valid
+	}
+	if r.IntN(2) == 0 {
 		opts = append(opts, WithDictionary(parquet.Int32, parquet.Int64, parquet.Float, parquet.Double, parquet.ByteArray, parquet.FixedLenByteArray))
 	}
 	switch r.IntN(3) {

@@ -99,6 +99,7 @@ type Set struct {
 	maxDef     []int
 	maxRep     []int
 	metaIdx    [5]int // leaf column index of each meta column (Hudi order)
+	filled     []bool // by leaf column: a meta column Write fills (not the record key)
 
 	state        state
 	err          error // sticky local error
@@ -300,6 +301,7 @@ func (s *Set) inspectSchema() error {
 		s.maxRep[leaf.ColumnIndex] = leaf.MaxRepetitionLevel
 	}
 	s.flat = !slices.ContainsFunc(s.maxRep, func(r int) bool { return r > 0 })
+	s.filled = make([]bool, s.numColumns)
 	var errs []error
 	for i, name := range MetaColumns {
 		leaf, ok := s.schema.Lookup(name)
@@ -313,6 +315,7 @@ func (s *Set) inspectSchema() error {
 			errs = append(errs, fmt.Errorf("writer: meta column %s must be an optional top-level string", name))
 		}
 		s.metaIdx[i] = leaf.ColumnIndex
+		s.filled[leaf.ColumnIndex] = name != ColRecordKey
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
@@ -420,6 +423,35 @@ func (s *Set) Write(ctx context.Context, partition string, row parquet.Row, even
 // is written: the parquet writer trusts its input, and a bad row would
 // corrupt (or panic) the file and lose every row buffered in it.
 func (s *Set) checkRow(row parquet.Row) error {
+	if s.flat && len(row) == s.numColumns && s.flatRowOK(row) {
+		return nil
+	}
+	return s.checkAnyRow(row)
+}
+
+// flatRowOK is checkRow's fast path for a flat schema's row of one value
+// per column: it reports whether the row is valid; checkAnyRow says why
+// one is not.
+func (s *Set) flatRowOK(row parquet.Row) bool {
+	for c := range row {
+		v := &row[c]
+		switch {
+		case v.Column() != c:
+			return false
+		case s.filled[c]:
+		case v.IsNull():
+			if v.DefinitionLevel() >= s.maxDef[c] {
+				return false
+			}
+		case v.DefinitionLevel() != s.maxDef[c] || v.Kind() != s.kinds[c]:
+			return false
+		}
+	}
+	return !row[s.metaIdx[2]].IsNull()
+}
+
+// checkAnyRow is checkRow for every schema.
+func (s *Set) checkAnyRow(row parquet.Row) error {
 	if len(row) < s.numColumns {
 		return fmt.Errorf("writer: row has %d values for %d columns", len(row), s.numColumns)
 	}

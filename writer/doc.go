@@ -13,17 +13,19 @@
 // written to their final names directly; Abort deletes them.
 //
 // Each file has the schema given to NewSet, whose first five leaf columns
-// are the Hudi meta columns. Write fills four of them: _hoodie_commit_time
+// are the Hudi meta columns. The Set fills four of them: _hoodie_commit_time
 // (the instant), _hoodie_commit_seqno (<instant>_<worker>_<n>, n the
 // record's index in the file), _hoodie_partition_path and
-// _hoodie_file_name; _hoodie_record_key comes with the row. The footer
-// keeps the schema's field IDs, has column chunk statistics, the page index
-// (column and offset indexes) and hoodie_min_record_key /
-// hoodie_max_record_key, and names
-// "lakestream version <v> (build <rev>)" as its creator. Pages are data
-// page v1 with PLAIN, RLE and dictionary encodings only (see writeSchema),
-// compressed with zstd by default. Data page headers carry no statistics,
-// as parquet-mr has written them since 1.11 (PARQUET-1365): readers prune
-// pages with the page index, and computing page bounds twice per page (for
-// the header and for the index) cost the pipeline 3-5%.
+// _hoodie_file_name; _hoodie_record_key comes with the row. Files of flat
+// schemas (no lists or maps) are encoded by internal/parquetfile, which
+// makes those four columns itself (three constants of the file, one
+// sequence) and is several times cheaper per value than parquet-go's row
+// writer; the others by parquet-go (encoder.go). Both write what
+// docs/format/parquet.md describes: data page v1 with PLAIN, RLE and
+// dictionary encodings only (see writeSchema), zstd by default, no
+// statistics in data page headers (readers prune pages with the page
+// index, as parquet-mr has written them since 1.11), column chunk
+// statistics, the page index, the schema's field IDs,
+// hoodie_min_record_key / hoodie_max_record_key and "lakestream version
+// <v> (build <rev>)" as the creator.
 package writer

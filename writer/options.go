@@ -119,14 +119,17 @@ func WithMinFileSize(n int64) Option { return func(o *options) { o.minFileSize =
 // spills them when they are the largest buffer. Default 16 MiB.
 func WithStageMemory(n int64) Option { return func(o *options) { o.stageMemory = n } }
 
-// WithWriterMemory bounds the memory the open Parquet writers reserve:
-// parquet-go allocates a page buffer of PageBufferSize for every required
-// column of an open file, used or not. The Set opens at most
-// n / (PageBufferSize x required columns) files at once (at least one),
-// fewer than MaxOpenFiles if that is lower; the rows of other buckets are
-// staged (see WithMinFileSize). A memory budget should cover this
-// reservation: ingestd gives each worker's writers half of its share of
-// writer.memory_budget. Default 0: MaxOpenFiles alone bounds them.
+// WithWriterMemory bounds the memory the open Parquet writers of schemas
+// with lists or maps reserve: parquet-go, which encodes them, allocates a
+// page buffer of PageBufferSize for every required column of an open file,
+// used or not. The Set then opens at most n / (PageBufferSize x required
+// columns) files at once (at least one), fewer than MaxOpenFiles if that is
+// lower; the rows of other buckets are staged (see WithMinFileSize). A
+// memory budget should cover this reservation: ingestd gives each worker's
+// writers half of its share of writer.memory_budget. Flat schemas are
+// encoded by internal/parquetfile, which reserves nothing (its buffers are
+// in BufferedBytes): the option does not apply to them. Default 0:
+// MaxOpenFiles alone bounds them.
 func WithWriterMemory(n int64) Option { return func(o *options) { o.writerMemory = n } }
 
 // WithSpoolDir sets the local directory of the files being written. It must

@@ -8,7 +8,8 @@ import (
 
 // dictionary interns byte strings: it maps each distinct value to an
 // index, in an open-addressing hash table (linear probing, load at most
-// 1/2) over the values stored back to back. A Shared keeps one per
+// 3/4: the table is what a lookup misses the cache on, so it is kept
+// small) over the values stored back to back. A Shared keeps one per
 // dictionary column for all its Writers' files (see chunkDict): a new
 // file's dictionary neither grows (and rehashes) a table from nothing, the
 // way a fresh Go map does (most of parquet-go's dictionary cost), nor
@@ -73,7 +74,7 @@ func (d *dictionary) add(i, tag uint64, v []byte) int32 {
 	d.data = append(reserve(d.data, len(v)), v...)
 	d.ends = append(reserve(d.ends, 1), uint32(len(d.data)))
 	d.slots[i] = tag | uint64(idx+1)
-	if 2*len(d.ends) > len(d.slots) {
+	if 4*len(d.ends) > 3*len(d.slots) {
 		d.rehash(2 * len(d.slots))
 	}
 	return idx

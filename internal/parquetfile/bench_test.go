@@ -13,7 +13,9 @@ import (
 // PLAIN), seven pageview columns and three Kafka columns.
 func benchSchema() *parquet.Schema {
 	ostr := func() parquet.Node { return parquet.Optional(parquet.String()) }
-	dict := func() parquet.Node { return parquet.Encoded(parquet.Optional(parquet.String()), &parquet.RLEDictionary) }
+	dict := func() parquet.Node {
+		return parquet.Encoded(parquet.Optional(parquet.String()), &parquet.RLEDictionary)
+	}
 	plain := func() parquet.Node { return parquet.Encoded(parquet.Optional(parquet.String()), &parquet.Plain) }
 	names := []string{"_hoodie_commit_time", "_hoodie_commit_seqno", "_hoodie_record_key", "_hoodie_partition_path", "_hoodie_file_name",
 		"userId", "sessionNumber", "pageNumber", "url", "referrer", "userAgent", "eventTime", "_kafka_partition", "_kafka_offset", "_kafka_timestamp"}
@@ -37,7 +39,7 @@ func benchRows(n int) []parquet.Row {
 		rows[i] = parquet.Row{
 			str(instant, 0), str(instant+"_0_"+strconv.Itoa(i), 1), str("pageviews-"+strconv.Itoa(i%8)+"-"+strconv.Itoa(i/8), 2),
 			str("dt=2026-12-05/hr=11", 3), str("f0000000-0000-0000-0000-000000000000-0_0-1-0_"+instant+".parquet", 4),
-			parquet.Int64Value(int64(100000 + i*7919%900000)).Level(0, 0, 5),
+			parquet.Int64Value(int64(100000+i*7919%900000)).Level(0, 0, 5),
 			parquet.Int32Value(int32(i%50)).Level(0, 1, 6), parquet.Int32Value(int32(i%30)).Level(0, 1, 7),
 			str("https://shop.example.com/products/"+strconv.Itoa(i%10000)+"?ref=home", 8),
 			str("https://www.google.com/search?q=shoes+"+strconv.Itoa(i%1000), 9),

@@ -252,11 +252,10 @@ func (c *column) writeSequence(n int) error {
 				c.genDigits = incrementDecimal(c.genDigits)
 			}
 			c.genNext += int64(k)
-			lo, hi := decimalBounds(first, c.genNext-1)
-			c.w.scratch = append(append(c.w.scratch[:0], c.genPre...), lo...)
-			c.pb.bytes(c.w.scratch, orderBytes)
-			c.w.scratch = append(append(c.w.scratch[:0], c.genPre...), hi...)
-			c.pb.bytes(c.w.scratch, orderBytes)
+			lo, hi := decimalBounds(append(c.w.scratch[:0], c.genPre...), append(c.w.scratch2[:0], c.genPre...), first, c.genNext-1)
+			c.pb.bytes(lo, orderBytes)
+			c.pb.bytes(hi, orderBytes)
+			c.w.scratch, c.w.scratch2 = lo, hi
 		}
 		n -= k
 		if c.useDict && c.w.o.dictionaryMaxBytes > 0 && c.dict.plainSize() > c.w.o.dictionaryMaxBytes || c.pageBytes() >= c.w.o.pageBufferSize {
@@ -283,25 +282,26 @@ func incrementDecimal(d []byte) []byte {
 	return d
 }
 
-// decimalBounds returns the smallest and largest, as strings, of the
-// decimal forms of the numbers a..b (0 <= a <= b): among numbers of as many
-// digits string order is number order, so the candidates are the smallest
-// and largest of each digit count.
-func decimalBounds(a, b int64) (lo, hi []byte) {
-	var loBuf, hiBuf, cand [20]byte
-	lo = strconv.AppendInt(loBuf[:0], a, 10)
-	hi = strconv.AppendInt(hiBuf[:0], b, 10)
+// decimalBounds appends to lo and hi the smallest and largest, as
+// strings, of the decimal forms of the numbers a..b (0 <= a <= b): among
+// numbers of as many digits string order is number order, so the
+// candidates are the smallest and largest of each digit count.
+func decimalBounds(lo, hi []byte, a, b int64) ([]byte, []byte) {
+	var cand [20]byte
+	loStart, hiStart := len(lo), len(hi)
+	lo = strconv.AppendInt(lo, a, 10)
+	hi = strconv.AppendInt(hi, b, 10)
 	for p := int64(10); p/10 <= b && p > 0; p *= 10 { // p > 0: stops where p overflows
 		// The numbers of p's digit count less one: p/10 .. p-1, within a..b.
 		first, last := max(a, p/10), min(b, p-1)
 		if first > last {
 			continue
 		}
-		if c := strconv.AppendInt(cand[:0], first, 10); string(c) < string(lo) {
-			lo = append(loBuf[:0], c...)
+		if c := strconv.AppendInt(cand[:0], first, 10); string(c) < string(lo[loStart:]) {
+			lo = append(lo[:loStart], c...)
 		}
-		if c := strconv.AppendInt(cand[:0], last, 10); string(c) > string(hi) {
-			hi = append(hiBuf[:0], c...)
+		if c := strconv.AppendInt(cand[:0], last, 10); string(c) > string(hi[hiStart:]) {
+			hi = append(hi[:hiStart], c...)
 		}
 	}
 	return lo, hi

@@ -17,7 +17,8 @@ func TestDecimalBounds(t *testing.T) {
 			s := strconv.FormatInt(n, 10)
 			lo, hi = min(lo, s), max(hi, s)
 		}
-		gotLo, gotHi := decimalBounds(a, b)
+		gotLo, gotHi := decimalBounds([]byte("x"), nil, a, b)
+		gotLo = gotLo[1:]
 		if string(gotLo) != lo || string(gotHi) != hi {
 			t.Fatalf("decimalBounds(%d, %d) = %s, %s; want %s, %s", a, b, gotLo, gotHi, lo, hi)
 		}

@@ -58,6 +58,7 @@ type Shared struct {
 	body       []byte
 	comp       []byte
 	scratch    []byte
+	scratch2   []byte
 	chunkBuf   []byte
 	dictBounds bounds
 	thriftBuf  bytes.Buffer

@@ -1,6 +1,7 @@
 package parquetfile
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math"
 	"math/bits"
@@ -172,36 +173,16 @@ func comparePlain(l *leaf, a, b []byte) int {
 	switch l.kind {
 	case parquet.Int32:
 		x, y := intKey(l.order, uint64(binary.LittleEndian.Uint32(a)), l.kind), intKey(l.order, uint64(binary.LittleEndian.Uint32(b)), l.kind)
-		return cmpInt(x, y)
+		return cmp.Compare(x, y)
 	case parquet.Int64:
 		x, y := intKey(l.order, binary.LittleEndian.Uint64(a), l.kind), intKey(l.order, binary.LittleEndian.Uint64(b), l.kind)
-		return cmpInt(x, y)
+		return cmp.Compare(x, y)
 	case parquet.Float:
-		return cmpFloat(float64(math.Float32frombits(binary.LittleEndian.Uint32(a))), float64(math.Float32frombits(binary.LittleEndian.Uint32(b))))
+		return cmp.Compare(float64(math.Float32frombits(binary.LittleEndian.Uint32(a))), float64(math.Float32frombits(binary.LittleEndian.Uint32(b))))
 	case parquet.Double:
-		return cmpFloat(math.Float64frombits(binary.LittleEndian.Uint64(a)), math.Float64frombits(binary.LittleEndian.Uint64(b)))
+		return cmp.Compare(math.Float64frombits(binary.LittleEndian.Uint64(a)), math.Float64frombits(binary.LittleEndian.Uint64(b)))
 	}
 	return compareBytes(l.order, a, b)
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // resetChunk empties the column for the next row group.

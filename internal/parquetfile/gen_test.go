@@ -2,6 +2,7 @@ package parquetfile
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
@@ -275,23 +276,23 @@ func compareValues(l *leaf, a, b parquet.Value) int {
 		return cmpBool(a.Boolean(), b.Boolean())
 	case parquet.Int32:
 		if l.order == orderUnsigned {
-			return cmpU(uint64(a.Uint32()), uint64(b.Uint32()))
+			return cmp.Compare(uint64(a.Uint32()), uint64(b.Uint32()))
 		}
-		return cmpInt(int64(a.Int32()), int64(b.Int32()))
+		return cmp.Compare(int64(a.Int32()), int64(b.Int32()))
 	case parquet.Int64:
 		if l.order == orderUnsigned {
-			return cmpU(a.Uint64(), b.Uint64())
+			return cmp.Compare(a.Uint64(), b.Uint64())
 		}
-		return cmpInt(a.Int64(), b.Int64())
+		return cmp.Compare(a.Int64(), b.Int64())
 	case parquet.Float:
-		return cmpFloat(float64(a.Float()), float64(b.Float()))
+		return cmp.Compare(float64(a.Float()), float64(b.Float()))
 	case parquet.Double:
-		return cmpFloat(a.Double(), b.Double())
+		return cmp.Compare(a.Double(), b.Double())
 	case parquet.FixedLenByteArray:
 		if l.order == orderDecimal {
 			x, y := a.ByteArray(), b.ByteArray()
 			if int8(x[0]) != int8(y[0]) {
-				return cmpInt(int64(int8(x[0])), int64(int8(y[0])))
+				return cmp.Compare(int64(int8(x[0])), int64(int8(y[0])))
 			}
 			return bytes.Compare(x, y)
 		}
@@ -307,14 +308,4 @@ func cmpBool(a, b bool) int {
 		return -1
 	}
 	return 1
-}
-
-func cmpU(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -150,11 +150,16 @@ func (b *bounds) merge(l *leaf, o *bounds) {
 
 // encode appends the PLAIN bytes of the bounds to dst (min, then max) and
 // returns them, or ok false if no value was seen. A float column of only
-// NaN has NaN bounds, as parquet-go writes them; a zero minimum is written
-// -0 and a zero maximum +0, as the Parquet spec asks.
+// NaN has NaN bounds, as parquet-go writes them (the chunk leaves them out
+// of the file: see flushChunk); a zero minimum is written -0 and a zero
+// maximum +0, as the Parquet spec asks. Empty byte array bounds are
+// returned non-nil: a nil bound is not written at all.
 func (b *bounds) encode(l *leaf, dst []byte) (out, min, max []byte, ok bool) {
 	if !b.has && !b.nan {
 		return dst, nil, nil, false
+	}
+	if dst == nil {
+		dst = make([]byte, 0, 16)
 	}
 	start := len(dst)
 	switch l.kind {

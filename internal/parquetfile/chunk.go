@@ -69,7 +69,11 @@ func (c *column) flushChunk(ci *format.ColumnIndex, oi *format.OffsetIndex) (for
 	if err := w.write(s.pages); err != nil {
 		return format.ColumnChunk{}, err
 	}
-	if s.bounds.has || s.bounds.nan {
+	// A chunk with a NaN has no bounds: the spec leaves NaN out of them,
+	// but readers compare NaN as larger than every number (DuckDB, Spark)
+	// and would skip the chunk for a predicate its NaN rows match, as
+	// "f > 7" of [5, NaN] bounded [5, 5]. DuckDB's writer does the same.
+	if s.bounds.has && !s.bounds.nan {
 		var lo, hi []byte
 		_, lo, hi, _ = s.bounds.encode(&c.leaf, nil)
 		md.Statistics.MinValue, md.Statistics.MaxValue = lo, hi
@@ -102,6 +106,14 @@ func (c *column) flushChunk(ci *format.ColumnIndex, oi *format.OffsetIndex) (for
 		ci.MinValues[p] = bb[at:s.boundEnds[2*p]:s.boundEnds[2*p]]
 		ci.MaxValues[p] = bb[s.boundEnds[2*p]:s.boundEnds[2*p+1]:s.boundEnds[2*p+1]]
 		at = s.boundEnds[2*p+1]
+	}
+	if s.bounds.nan {
+		// No column index (parquet-java drops it when a page's bound is
+		// NaN): a page of NaN has no bound the readers agree on, and the
+		// other pages' bounds leave their NaN out (see above).
+		*ci = format.ColumnIndex{}
+		c.resetChunk()
+		return format.ColumnChunk{FileOffset: start, MetaData: md}, nil
 	}
 	ci.BoundaryOrder = boundaryOrder(&c.leaf, ci.NullPages, ci.MinValues, ci.MaxValues)
 	if c.kind == parquet.ByteArray {
@@ -153,10 +165,11 @@ const minJudgedValues = 8192
 // dictionaryPaid reports whether the chunk's dictionary made its values at
 // least a quarter smaller than PLAIN would have: the dictionary page and
 // the indexes at their bit width against the PLAIN values. A chunk that
-// fell back to PLAIN past the size bound did not pay.
+// fell back to PLAIN past the size bound did not pay (a page of only nulls
+// is PLAIN too, but says nothing about the dictionary).
 func (c *column) dictionaryPaid() bool {
 	s := &c.chunk
-	if s.plainPages > 0 {
+	if !c.useDict {
 		return false
 	}
 	values := s.numValues - s.numNulls

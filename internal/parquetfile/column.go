@@ -291,17 +291,22 @@ func decimalBounds(lo, hi []byte, a, b int64) ([]byte, []byte) {
 	loStart, hiStart := len(lo), len(hi)
 	lo = strconv.AppendInt(lo, a, 10)
 	hi = strconv.AppendInt(hi, b, 10)
-	for p := int64(10); p/10 <= b && p > 0; p *= 10 { // p > 0: stops where p overflows
-		// The numbers of p's digit count less one: p/10 .. p-1, within a..b.
-		first, last := max(a, p/10), min(b, p-1)
-		if first > last {
-			continue
+	for least := int64(1); least <= b; least *= 10 {
+		// The numbers with as many digits as least: least .. most.
+		most := int64(math.MaxInt64) // 19 digits: up to the largest int64
+		if least <= math.MaxInt64/10 {
+			most = least*10 - 1
 		}
-		if c := strconv.AppendInt(cand[:0], first, 10); string(c) < string(lo[loStart:]) {
-			lo = append(lo[:loStart], c...)
+		if first, last := max(a, least), min(b, most); first <= last {
+			if c := strconv.AppendInt(cand[:0], first, 10); string(c) < string(lo[loStart:]) {
+				lo = append(lo[:loStart], c...)
+			}
+			if c := strconv.AppendInt(cand[:0], last, 10); string(c) > string(hi[hiStart:]) {
+				hi = append(hi[:hiStart], c...)
+			}
 		}
-		if c := strconv.AppendInt(cand[:0], last, 10); string(c) > string(hi[hiStart:]) {
-			hi = append(hi[:hiStart], c...)
+		if most == math.MaxInt64 {
+			break
 		}
 	}
 	return lo, hi

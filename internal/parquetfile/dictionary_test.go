@@ -91,3 +91,51 @@ func TestSmallChunksAreNotJudged(t *testing.T) {
 		}
 	}
 }
+
+// TestNullPagesDoNotCountAgainstTheDictionary: pages of only nulls are
+// PLAIN (they have no index to write), but a chunk of repeating values
+// between them paid for its dictionary and keeps it in the next chunk.
+func TestNullPagesDoNotCountAgainstTheDictionary(t *testing.T) {
+	schema := parquet.NewSchema("d", parquet.Group{"s": parquet.Optional(parquet.String())})
+	w, err := NewWriter(schema, WithPageBufferSize(4<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w.Reset(&buf)
+	for range 3 {
+		// A run of nulls long enough to fill pages of its own, then values
+		// of ten kinds.
+		var col []parquet.Value
+		for range 40_000 {
+			col = append(col, parquet.NullValue().Level(0, 0, 0))
+		}
+		for i := range 2 * minJudgedValues {
+			col = append(col, parquet.ByteArrayValue([]byte{'v', byte('0' + i%10)}).Level(0, 1, 0))
+		}
+		if err := w.WriteColumns([][]parquet.Value{col}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for g, rg := range footer(t, buf.Bytes()).RowGroups {
+		md := rg.Columns[0].MetaData
+		plainPages := 0
+		for _, st := range md.EncodingStats {
+			if st.PageType == format.DataPage && st.Encoding == format.Plain {
+				plainPages += int(st.Count)
+			}
+		}
+		if plainPages == 0 {
+			t.Fatalf("row group %d: no PLAIN page of nulls; the test does not test what it says", g)
+		}
+		if md.DictionaryPageOffset == 0 {
+			t.Errorf("row group %d: no dictionary (encoding stats %v)", g, md.EncodingStats)
+		}
+	}
+}

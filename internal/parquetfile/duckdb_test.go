@@ -99,3 +99,18 @@ func TestDecimalStatisticsAreSigned(t *testing.T) {
 	below, lo, hi = count(writeTemp(t, "theirs.parquet", writeParquetGo(t, schema, rows)))
 	t.Logf("parquet-go's file: %s rows below zero (of %d), bounds [%s, %s]", below, negative, lo, hi)
 }
+
+// TestEmptyStringsHaveBounds: a chunk of only empty strings has the bounds
+// ["", ""], not none (an empty bound must still be written).
+func TestEmptyStringsHaveBounds(t *testing.T) {
+	schema := parquet.NewSchema("e", parquet.Group{"s": parquet.String()})
+	rows := []parquet.Row{{parquet.ByteArrayValue(nil).Level(0, 0, 0)}, {parquet.ByteArrayValue([]byte{}).Level(0, 0, 0)}}
+	p := writeTemp(t, "e.parquet", writeOurs(t, schema, rows))
+	var lo, hi sql.NullString
+	if err := openDuckDB(t).QueryRow(fmt.Sprintf(`SELECT stats_min_value, stats_max_value FROM parquet_metadata('%s')`, p)).Scan(&lo, &hi); err != nil {
+		t.Fatal(err)
+	}
+	if !lo.Valid || !hi.Valid || lo.String != "" || hi.String != "" {
+		t.Errorf("bounds %+v %+v, want two empty strings", lo, hi)
+	}
+}

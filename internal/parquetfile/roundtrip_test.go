@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 )
 
@@ -141,8 +142,15 @@ func generate(r *rand.Rand, w *Writer, rows []parquet.Row) {
 		switch r.IntN(6) {
 		case 0:
 			v := rows[r.IntN(len(rows))][c]
-			if err := w.SetConstant(c, v); err != nil {
+			given := v.Clone()
+			if err := w.SetConstant(c, given); err != nil {
 				panic(err)
+			}
+			if !given.IsNull() && (l.kind == parquet.ByteArray || l.kind == parquet.FixedLenByteArray) {
+				b := given.ByteArray() // SetConstant copies: the caller may reuse its bytes
+				for i := range b {
+					b[i] ^= 0x5A
+				}
 			}
 			for _, row := range rows {
 				row[c] = v
@@ -222,7 +230,9 @@ func verifyFile(leaves []leaf, data []byte, rows []parquet.Row, groups []int, kv
 	if len(md.KeyValueMetadata) != 1 || md.KeyValueMetadata[0].Key != "k" || md.KeyValueMetadata[0].Value != kv {
 		return fmt.Errorf("key-value metadata %v", md.KeyValueMetadata)
 	}
-	cis, ois := f.ColumnIndexes(), f.OffsetIndexes()
+	// The column indexes are decoded here: parquet-go reads none when the
+	// first chunk has none.
+	ois := f.OffsetIndexes()
 	first := 0
 	for g, rg := range f.RowGroups() {
 		want := rows[first : first+groups[g]]
@@ -239,13 +249,33 @@ func verifyFile(leaves []leaf, data []byte, rows []parquet.Row, groups []int, kv
 			if err := checkChunkStats(l, cc.MetaData, want); err != nil {
 				return fmt.Errorf("row group %d column %v: statistics: %w", g, l.path, err)
 			}
-			ci, oi := cis[g*len(leaves)+c], ois[g*len(leaves)+c]
-			if err := checkPageIndex(l, chunk, ci, oi, cc.MetaData); err != nil {
+			ci, err := readColumnIndex(data, cc)
+			if err != nil {
+				return fmt.Errorf("row group %d column %v: %w", g, l.path, err)
+			}
+			if err := checkPageIndex(l, chunk, ci, ois[g*len(leaves)+c], cc.MetaData); err != nil {
 				return fmt.Errorf("row group %d column %v: page index: %w", g, l.path, err)
 			}
 		}
 	}
 	return nil
+}
+
+// readColumnIndex decodes the chunk's column index from the file (nil if it
+// has none).
+func readColumnIndex(data []byte, cc format.ColumnChunk) (*format.ColumnIndex, error) {
+	if cc.ColumnIndexOffset == 0 && cc.ColumnIndexLength == 0 {
+		return nil, nil
+	}
+	end := cc.ColumnIndexOffset + int64(cc.ColumnIndexLength)
+	if cc.ColumnIndexOffset <= 0 || cc.ColumnIndexLength <= 0 || end > int64(len(data)) {
+		return nil, fmt.Errorf("column index at %d+%d outside the file", cc.ColumnIndexOffset, cc.ColumnIndexLength)
+	}
+	ci := new(format.ColumnIndex)
+	if err := thrift.Unmarshal(new(thrift.CompactProtocol), data[cc.ColumnIndexOffset:end], ci); err != nil {
+		return nil, fmt.Errorf("column index: %w", err)
+	}
+	return ci, nil
 }
 
 // readRows reads a row group's rows and compares them with want.
@@ -362,17 +392,20 @@ func checkChunkStats(l *leaf, md format.ColumnMetaData, rows []parquet.Row) erro
 		return fmt.Errorf("%d values, %d nulls; want %d, %d", md.NumValues, st.NullCount, len(values), nulls)
 	}
 	switch {
+	case nan:
+		if st.MinValue != nil || st.MaxValue != nil {
+			return fmt.Errorf("a NaN in the chunk, but bounds %x %x", st.MinValue, st.MaxValue)
+		}
 	case ok:
+		if st.MinValue == nil || st.MaxValue == nil {
+			return fmt.Errorf("bounds missing (%x %x), want [%v, %v]", st.MinValue, st.MaxValue, lo, hi)
+		}
 		gotLo, gotHi := l.kind.Value(st.MinValue), l.kind.Value(st.MaxValue)
 		if compareValues(l, gotLo, lo) != 0 || compareValues(l, gotHi, hi) != 0 {
 			return fmt.Errorf("bounds [%v, %v], want [%v, %v]", gotLo, gotHi, lo, hi)
 		}
 		if l.order == orderFloat && (zeroSign(gotLo) == 1 || zeroSign(gotHi) == -1) {
 			return fmt.Errorf("bounds [%v, %v]: a zero minimum must be -0 and a zero maximum +0", gotLo, gotHi)
-		}
-	case nan:
-		if !isNaN(l.kind.Value(st.MinValue)) || !isNaN(l.kind.Value(st.MaxValue)) {
-			return fmt.Errorf("only NaN: bounds %x %x, want NaN", st.MinValue, st.MaxValue)
 		}
 	default:
 		if st.MinValue != nil || st.MaxValue != nil {
@@ -401,16 +434,15 @@ func zeroSign(v parquet.Value) int {
 // the column and offset indexes: null counts, null pages, bounds that hold
 // the page's values (byte arrays may be truncated to wider bounds; the
 // others are exact), first rows, the boundary order.
-func checkPageIndex(l *leaf, chunk parquet.ColumnChunk, ci format.ColumnIndex, oi format.OffsetIndex, md format.ColumnMetaData) error {
+// A chunk with a NaN has no column index, any other one has.
+func checkPageIndex(l *leaf, chunk parquet.ColumnChunk, ci *format.ColumnIndex, oi format.OffsetIndex, md format.ColumnMetaData) error {
 	pages := chunk.Pages()
 	defer pages.Close()
+	var pageValues [][]parquet.Value
 	var firstRow int64
 	for p := 0; ; p++ {
 		page, err := pages.ReadPage()
 		if errors.Is(err, io.EOF) {
-			if p != len(oi.PageLocations) || p != len(ci.NullPages) || p != len(ci.MinValues) {
-				return fmt.Errorf("%d pages, the index has %d/%d/%d", p, len(oi.PageLocations), len(ci.NullPages), len(ci.MinValues))
-			}
 			break
 		}
 		if err != nil {
@@ -421,33 +453,55 @@ func checkPageIndex(l *leaf, chunk parquet.ColumnChunk, ci format.ColumnIndex, o
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("page %d: values: %w", p, err)
 		}
-		values = values[:n]
-		lo, hi, ok, nan, nulls := exactBounds(l, values)
+		for i := range values[:n] {
+			values[i] = values[i].Clone()
+		}
+		pageValues = append(pageValues, values[:n])
+		parquet.Release(page)
+	}
+	if len(pageValues) != len(oi.PageLocations) {
+		return fmt.Errorf("%d pages, the offset index has %d", len(pageValues), len(oi.PageLocations))
+	}
+	nan := false
+	for p, values := range pageValues {
 		loc := oi.PageLocations[p]
 		switch {
-		case p >= len(ci.NullCounts) || ci.NullCounts[p] != nulls:
-			return fmt.Errorf("page %d: %d nulls, the index says %v", p, nulls, ci.NullCounts)
-		case ci.NullPages[p] != (int(nulls) == len(values)):
-			return fmt.Errorf("page %d: null page %t, %d of %d values null", p, ci.NullPages[p], nulls, len(values))
 		case loc.FirstRowIndex != firstRow:
 			return fmt.Errorf("page %d: first row %d, want %d", p, loc.FirstRowIndex, firstRow)
 		case loc.Offset < md.DataPageOffset || loc.Offset >= md.DataPageOffset+md.TotalCompressedSize:
 			return fmt.Errorf("page %d: offset %d outside the chunk", p, loc.Offset)
 		}
 		firstRow += int64(len(values))
+		_, _, _, pageNaN, _ := exactBounds(l, values)
+		nan = nan || pageNaN
+	}
+	switch {
+	case nan && ci != nil:
+		return fmt.Errorf("a NaN in the chunk, but a column index")
+	case nan:
+		return nil
+	case ci == nil:
+		return fmt.Errorf("no column index")
+	}
+	if len(ci.NullPages) != len(pageValues) || len(ci.MinValues) != len(pageValues) || len(ci.MaxValues) != len(pageValues) {
+		return fmt.Errorf("%d pages, the column index has %d/%d/%d", len(pageValues), len(ci.NullPages), len(ci.MinValues), len(ci.MaxValues))
+	}
+	for p, values := range pageValues {
+		lo, hi, _, _, nulls := exactBounds(l, values)
+		switch {
+		case p >= len(ci.NullCounts) || ci.NullCounts[p] != nulls:
+			return fmt.Errorf("page %d: %d nulls, the index says %v", p, nulls, ci.NullCounts)
+		case ci.NullPages[p] != (int(nulls) == len(values)):
+			return fmt.Errorf("page %d: null page %t, %d of %d values null", p, ci.NullPages[p], nulls, len(values))
+		}
 		if ci.NullPages[p] {
 			if len(ci.MinValues[p]) != 0 || len(ci.MaxValues[p]) != 0 {
 				return fmt.Errorf("null page %d has bounds", p)
 			}
-			parquet.Release(page)
 			continue
 		}
 		minV, maxV := l.kind.Value(ci.MinValues[p]), l.kind.Value(ci.MaxValues[p])
 		switch {
-		case !ok && nan:
-			if !isNaN(minV) || !isNaN(maxV) {
-				return fmt.Errorf("page %d of NaN has bounds %v %v", p, minV, maxV)
-			}
 		case l.kind == parquet.ByteArray:
 			if compareValues(l, minV, lo) > 0 || compareValues(l, maxV, hi) < 0 {
 				return fmt.Errorf("page %d: index bounds [%q, %q] do not hold [%q, %q]", p, minV.ByteArray(), maxV.ByteArray(), lo.ByteArray(), hi.ByteArray())
@@ -457,9 +511,8 @@ func checkPageIndex(l *leaf, chunk parquet.ColumnChunk, ci format.ColumnIndex, o
 				return fmt.Errorf("page %d: index bounds [%v, %v], want [%v, %v]", p, minV, maxV, lo, hi)
 			}
 		}
-		parquet.Release(page)
 	}
-	return checkBoundaryOrder(l, ci)
+	return checkBoundaryOrder(l, *ci)
 }
 
 // checkBoundaryOrder checks that an ascending (descending) index has its

@@ -1,6 +1,7 @@
 package parquetfile
 
 import (
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -13,9 +14,12 @@ func TestDecimalBounds(t *testing.T) {
 	check := func(a, b int64) {
 		t.Helper()
 		lo, hi := strconv.FormatInt(a, 10), strconv.FormatInt(a, 10)
-		for n := a; n <= b; n++ {
+		for n := a; ; n++ {
 			s := strconv.FormatInt(n, 10)
 			lo, hi = min(lo, s), max(hi, s)
+			if n == b { // not n <= b: b may be the largest int64
+				break
+			}
 		}
 		gotLo, gotHi := decimalBounds([]byte("x"), nil, a, b)
 		gotLo = gotLo[1:]
@@ -29,6 +33,22 @@ func TestDecimalBounds(t *testing.T) {
 	for range 3000 {
 		a := r.Int64N([]int64{10, 1000, 100000, 1e12}[r.IntN(4)])
 		check(a, a+r.Int64N(3000))
+	}
+	// Across 10^18, where 10^19 is past int64, and up to the largest int64.
+	check(1e18-1000, 1e18+1000)
+	check(math.MaxInt64-3000, math.MaxInt64)
+	for _, c := range []struct {
+		a, b   int64
+		lo, hi string
+	}{
+		{5e17, 1e18 + 5, "1000000000000000000", "999999999999999999"},
+		{0, math.MaxInt64, "0", "999999999999999999"},
+		{2e18, math.MaxInt64, "2000000000000000000", strconv.FormatInt(math.MaxInt64, 10)},
+	} {
+		lo, hi := decimalBounds(nil, nil, c.a, c.b)
+		if string(lo) != c.lo || string(hi) != c.hi {
+			t.Fatalf("decimalBounds(%d, %d) = %s, %s; want %s, %s", c.a, c.b, lo, hi, c.lo, c.hi)
+		}
 	}
 }
 

@@ -202,7 +202,7 @@ func (w *Writer) SetConstant(col int, v parquet.Value) error {
 	if err := c.check(probe); err != nil {
 		return err
 	}
-	c.gen, c.genVal = genConstant, probe[0]
+	c.gen, c.genVal = genConstant, probe[0].Clone() // v's bytes are the caller's
 	if !v.IsNull() {
 		c.genPre = appendPlainValue(c.genPre[:0], &c.leaf, v)
 	}
@@ -462,6 +462,9 @@ func (w *Writer) Close() error {
 	for g := range w.rowGroups {
 		for c := range w.cols {
 			cc := &w.rowGroups[g].Columns[c]
+			if w.columnIndex[g][c].NullPages == nil {
+				continue // none for this chunk (see flushChunk)
+			}
 			start := w.offset
 			if err := w.writeThrift(&w.columnIndex[g][c]); err != nil {
 				return err

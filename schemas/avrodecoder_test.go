@@ -177,6 +177,23 @@ func TestAvroErrors(t *testing.T) {
 	binary.BigEndian.PutUint32(huge[1:5], hugeID)
 	cases = append(cases, tc{"huge block count", huge, schemas.ReasonInvalidAvro, ""})
 
+	// A varint whose tenth byte holds more than the 64th bit does not fit a
+	// long: 82 80.. 02 was read as 1.
+	overflow := append([]byte{0, 0, 0, 0, 0, 2, 'x'}, 0x82, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02, 0)
+	binary.BigEndian.PutUint32(overflow[1:5], goodID)
+	cases = append(cases, tc{"varint past 64 bits", overflow, schemas.ReasonInvalidAvro, "i"})
+	// A time of day is not a date.
+	timeOfDay := schemaOf(`{"name":"req","type":"string"},{"name":"dt","type":{"type":"int","logicalType":"time-millis"}}`)
+	cases = append(cases, tc{"time-millis into date", encode(t, srv.Register("s", timeOfDay), timeOfDay, map[string]any{"req": "x", "dt": 3600000}), schemas.ReasonSchemaMismatch, "dt"})
+	// -2^128 in 17 bytes (FF 00..00) fits no decimal(38): it was read as 0.
+	wide := schemaOf(`{"name":"req","type":"string"},{"name":"dec38","type":{"type":"bytes","logicalType":"decimal","precision":40,"scale":10}}`)
+	wideValue := append([]byte{0, 0, 0, 0, 0, 2, 'x', 34, 0xff}, make([]byte, 16)...)
+	binary.BigEndian.PutUint32(wideValue[1:5], srv.Register("s", wide))
+	cases = append(cases, tc{"-2^128", wideValue, schemas.ReasonSchemaMismatch, "dec38"})
+	// A union may hold each type once (named types by name).
+	srv.SetRaw(998, `{"type":"record","name":"R","fields":[{"name":"req","type":["null","string","string"]}]}`)
+	cases = append(cases, tc{"union of one type twice", []byte{0, 0, 0, 0x03, 0xe6, 2, 2, 'x'}, schemas.ReasonInvalidAvro, ""})
+
 	dec := schemas.NewAvroDecoder(ts, reg)
 	for _, c := range cases {
 		rec := schemas.Record{Row: make(parquet.Row, 2)}

@@ -71,12 +71,22 @@ type avroPlan struct {
 }
 
 type planCompiler struct {
-	skips map[*avroType]*avroOp
+	skips    map[*avroType]*avroOp
+	resolved map[resolveKey]*avroOp
+}
+
+// resolveKey is a writer type read into a table node. The ops compiled
+// for one are shared by every place it occurs (ops are not changed once
+// made): a union of recursive records resolves each branch against the
+// same node, and without sharing a plan grew as branches^depth.
+type resolveKey struct {
+	w *avroType
+	n *node
 }
 
 // compilePlan resolves writer schema w against the table's user fields.
 func compilePlan(w *AvroSchema, ts *TableSchema) *avroPlan {
-	c := planCompiler{skips: map[*avroType]*avroOp{}}
+	c := planCompiler{skips: map[*avroType]*avroOp{}, resolved: map[resolveKey]*avroOp{}}
 	root := w.root
 	if root.kind != avroRecord {
 		return &avroPlan{err: decodeErr(ReasonSchemaMismatch, "", "writer schema is %s, not a record", root.describe())}
@@ -88,8 +98,21 @@ func mismatch(w *avroType, n *node) *avroOp {
 	return &avroOp{code: opMismatch, target: n, msg: fmt.Sprintf("writer type %s cannot be read as %s", w.describe(), n.kind)}
 }
 
-// resolve compiles reading writer type w into target n.
+// resolve compiles reading writer type w into target n, once per (w, n).
+// It cannot loop: every recursion goes one table level down, but for a
+// union's branches, which are not unions.
 func (c *planCompiler) resolve(w *avroType, n *node) *avroOp {
+	key := resolveKey{w, n}
+	if op, ok := c.resolved[key]; ok {
+		return op
+	}
+	op := c.compile(w, n)
+	c.resolved[key] = op
+	return op
+}
+
+// compile is resolve without the sharing.
+func (c *planCompiler) compile(w *avroType, n *node) *avroOp {
 	op := &avroOp{target: n}
 	switch w.kind {
 	case avroUnion:
@@ -112,14 +135,14 @@ func (c *planCompiler) resolve(w *avroType, n *node) *avroOp {
 			op.code = opBool
 		}
 	case KindInt32:
-		if w.kind == avroInt && w.logical == "" {
+		if w.kind == avroInt && (w.logical == "" || w.logical == "time-millis") {
 			op.code = opIntToInt32
 		}
 	case KindInt64:
 		switch {
-		case w.kind == avroInt && w.logical == "":
+		case w.kind == avroInt && (w.logical == "" || w.logical == "time-millis"):
 			op.code = opIntToInt64
-		case w.kind == avroLong && w.logical == "":
+		case w.kind == avroLong && (w.logical == "" || w.logical == "time-micros"):
 			op.code = opLongToInt64
 		}
 	case KindFloat32:

@@ -5,7 +5,9 @@ import "math"
 // Reading the Avro binary encoding: varints, lengths, and skipping data of
 // writer types the table has no column for.
 
-// varint reads a zigzag-encoded long.
+// varint reads a zigzag-encoded long: at most 10 bytes, the tenth holding
+// only the 64th bit (anything more does not fit a long, and is refused
+// rather than cut).
 func (d *avroDecoder) varint() (int64, bool) {
 	var u uint64
 	for shift := uint(0); shift < 64; shift += 7 {
@@ -14,6 +16,9 @@ func (d *avroDecoder) varint() (int64, bool) {
 		}
 		c := d.data[d.pos]
 		d.pos++
+		if shift == 63 && c > 1 {
+			return 0, false
+		}
 		u |= uint64(c&0x7f) << shift
 		if c < 0x80 {
 			return int64(u>>1) ^ -int64(u&1), true

@@ -172,6 +172,13 @@ func (p *avroParser) parse(doc any, namespace string, depth int) (*avroType, err
 			if t.kind == avroUnion {
 				return nil, errors.New("a union cannot hold a union")
 			}
+			// The spec allows one branch of each type, named types told
+			// apart by name (a union's value says only its branch's index).
+			for _, o := range u.branches {
+				if o.kind == t.kind && o.name == t.name {
+					return nil, fmt.Errorf("union holds %s twice", t.describe())
+				}
+			}
 			u.branches = append(u.branches, t)
 		}
 		if len(u.branches) == 0 {
@@ -326,8 +333,14 @@ func (p *avroParser) logical(t *avroType, lt string, m map[string]any) {
 		if t.kind == avroInt {
 			t.logical = lt
 		}
-	case "timestamp-millis", "timestamp-micros", "local-timestamp-millis", "local-timestamp-micros":
+	case "timestamp-millis", "timestamp-micros", "local-timestamp-millis", "local-timestamp-micros", "time-micros":
 		if t.kind == avroLong {
+			t.logical = lt
+		}
+	case "time-millis":
+		// Kept so that a time of day is not read as a date: it goes to
+		// integer columns only.
+		if t.kind == avroInt {
 			t.logical = lt
 		}
 	case "decimal":

@@ -61,6 +61,12 @@ func (e decimalError) String() string {
 	return "ok"
 }
 
+// maxDecimalExponent is where parseDecimal stops reading an exponent's
+// digits: far beyond the length of any input (inputs are bytes in memory),
+// so that digits and scale cannot bring a saturated exponent back into
+// range.
+const maxDecimalExponent = 1 << 50
+
 // parseDecimal reads [+-]digits[.digits][(e|E)[+-]digits] as an unscaled
 // value of the given scale, exactly: digits lost to the scale must be zeros,
 // and the result must have at most limit's digits.
@@ -87,7 +93,7 @@ func parseDecimal(b []byte, scale int, limit u128) (mag u128, neg bool, e decima
 	if intEnd == intStart && fracEnd == fracStart {
 		return u128{}, false, decimalSyntax
 	}
-	exp := 0
+	exp := int64(0)
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
 		eneg := false
@@ -97,8 +103,11 @@ func parseDecimal(b []byte, scale int, limit u128) (mag u128, neg bool, e decima
 		}
 		start := i
 		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			if exp < 100000 {
-				exp = exp*10 + int(b[i]-'0')
+			// Saturates past any input's length: an exponent that large
+			// decides the outcome (overflow or inexact) whatever the
+			// digits, so its exact value does not matter.
+			if exp < maxDecimalExponent {
+				exp = exp*10 + int64(b[i]-'0')
 			}
 			i++
 		}
@@ -113,7 +122,7 @@ func parseDecimal(b []byte, scale int, limit u128) (mag u128, neg bool, e decima
 		return u128{}, false, decimalSyntax
 	}
 	// The digits int+frac, as one sequence, times 10^shift.
-	shift := exp - (fracEnd - fracStart) + scale
+	shift := exp - int64(fracEnd-fracStart) + int64(scale)
 	digitAt := func(k int) byte { // k indexes the int+frac sequence
 		if k < intEnd-intStart {
 			return b[intStart+k]
@@ -136,7 +145,7 @@ func parseDecimal(b []byte, scale int, limit u128) (mag u128, neg bool, e decima
 	if shift < 0 {
 		return u128{}, false, decimalInexact
 	}
-	if (last-first)+shift > 38 {
+	if int64(last-first)+shift > 38 {
 		return u128{}, false, decimalOverflow
 	}
 	for k := first; k < last; k++ {
@@ -172,11 +181,18 @@ func decimalFromTwos(b []byte) (mag u128, neg bool, ok bool) {
 	if neg {
 		ext = 0xff
 	}
-	for len(b) > 16 { // leading bytes past 16 must be sign extension
-		if b[0] != ext {
+	if len(b) > 16 {
+		// Leading bytes past 16 must be sign extension, and the sign bit of
+		// the 16 that remain the same sign: FF 00..00 (17 bytes) is -2^128.
+		for len(b) > 16 {
+			if b[0] != ext {
+				return u128{}, false, false
+			}
+			b = b[1:]
+		}
+		if (b[0]&0x80 != 0) != neg {
 			return u128{}, false, false
 		}
-		b = b[1:]
 	}
 	var buf [16]byte
 	for i := range 16 - len(b) {

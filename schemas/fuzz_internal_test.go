@@ -47,7 +47,8 @@ func FuzzAvroPlan(f *testing.F) {
 }
 
 func FuzzParseDecimal(f *testing.F) {
-	for _, s := range []string{"0", "-12.50", "1e3", "1.2300e-2", "99999999999999999999999999999999999999", ".5", "5.", "+7", "1e100000"} {
+	for _, s := range []string{"0", "-12.50", "1e3", "1.2300e-2", "99999999999999999999999999999999999999", ".5", "5.", "+7", "1e100000",
+		"0.0000001e99999999999", "1e-99999999999999999999", "5e0000000000001", "0e999999999999", "123.45e-00000000000001"} {
 		f.Add(s, uint8(2), uint8(10))
 	}
 	f.Fuzz(func(t *testing.T, s string, scale, precision uint8) {
@@ -65,10 +66,18 @@ func FuzzParseDecimal(f *testing.F) {
 			return
 		}
 		if !ok {
-			if i := strings.IndexAny(s, "eE"); i >= 0 && len(strings.TrimLeft(s[i+1:], "+-")) > 6 {
-				return // an exponent big.Rat refuses; zero or overflow here
+			// big.Rat refuses large exponents: the digits and the exponent
+			// as big integers decide instead.
+			want, wantMag, known := decimalByDigits(s, sc, p)
+			switch {
+			case !known:
+				t.Fatalf("%q: parsed, big.Rat does not", s)
+			case want != e:
+				t.Fatalf("%q (%d,%d): %v, want %v", s, p, sc, e, want)
+			case e == decimalOK && bigOfU128(mag).Cmp(wantMag) != 0:
+				t.Fatalf("%q (%d,%d): magnitude %v, want %v", s, p, sc, bigOfU128(mag), wantMag)
 			}
-			t.Fatalf("%q: parsed, big.Rat does not", s)
+			return
 		}
 		unscaled := new(big.Rat).Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(sc)), nil)))
 		switch e {
@@ -84,8 +93,7 @@ func FuzzParseDecimal(f *testing.F) {
 			}
 			return
 		}
-		got := new(big.Int).SetUint64(mag.hi)
-		got.Lsh(got, 64).Add(got, new(big.Int).SetUint64(mag.lo))
+		got := bigOfU128(mag)
 		if neg {
 			got.Neg(got)
 		}
@@ -93,6 +101,49 @@ func FuzzParseDecimal(f *testing.F) {
 			t.Fatalf("%q (%d,%d): got %v, want %v", s, p, sc, got, unscaled)
 		}
 	})
+}
+
+func bigOfU128(v u128) *big.Int {
+	b := new(big.Int).SetUint64(v.hi)
+	return b.Lsh(b, 64).Add(b, new(big.Int).SetUint64(v.lo))
+}
+
+// decimalByDigits works out parseDecimal's outcome for s (valid syntax)
+// with the exponent as a big integer: zero; inexact if digits would be
+// lost to the scale; overflow past precision p; else the magnitude (for
+// shifts small enough to compute). known is false if s is not valid.
+func decimalByDigits(s string, scale, p int) (decimalError, *big.Int, bool) {
+	if !validDecimalSyntax(s) {
+		return 0, nil, false
+	}
+	s = strings.TrimLeft(s, "+-")
+	mant, expText, _ := strings.Cut(strings.ToLower(s), "e")
+	intPart, frac, _ := strings.Cut(mant, ".")
+	exp := new(big.Int)
+	if expText != "" {
+		if _, ok := exp.SetString(strings.TrimPrefix(expText, "+"), 10); !ok {
+			return 0, nil, false
+		}
+	}
+	digits := strings.TrimLeft(intPart+frac, "0")
+	trimmed := strings.TrimRight(digits, "0")
+	if trimmed == "" {
+		return decimalOK, new(big.Int), true
+	}
+	// value = trimmed * 10^shift, unscaled by the column's scale.
+	shift := new(big.Int).Add(exp, big.NewInt(int64(len(digits)-len(trimmed)-len(frac)+scale)))
+	if shift.Sign() < 0 {
+		return decimalInexact, nil, true
+	}
+	if shift.Cmp(big.NewInt(int64(p))) > 0 {
+		return decimalOverflow, nil, true
+	}
+	v, _ := new(big.Int).SetString(trimmed, 10)
+	v.Mul(v, new(big.Int).Exp(big.NewInt(10), shift, nil))
+	if v.Cmp(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(p)), nil)) >= 0 {
+		return decimalOverflow, nil, true
+	}
+	return decimalOK, v, true
 }
 
 // validDecimalSyntax is the grammar parseDecimal reads.

@@ -102,9 +102,9 @@ func (d *jsonDecoder) object(n *node, rep uint8, depth int) *DecodeError {
 					if cap(d.key) < len(key) {
 						d.key = make([]byte, len(key))
 					}
-					k, ok := unescape(d.key[:len(key)], key)
-					if !ok {
-						return d.syntax(n, "invalid escape in a field name")
+					k, bad := unescape(d.key[:len(key)], key)
+					if bad != "" {
+						return d.syntax(n, bad+" in a field name")
 					}
 					key = d.key[:k]
 				}

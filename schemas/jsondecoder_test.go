@@ -115,6 +115,9 @@ func TestJSONFlatTypes(t *testing.T) {
 			`{"t":"2026-11-21T08:15:42.123456789+01:00","dec":"1.200","dec18":"5e-4","dec38":0,"req":"x"}`,
 			`{"b":null,"i":null,"l":null,"f":null,"d":null,"s":null,"by":null,"t":1795245342123456,"dt":null,
 			  "dec":"1.20","dec18":"0.0005","dec38":"0.0000000000","req":"x"}`},
+		{"long digits, long exponents",
+			`{"dec":0.` + strings.Repeat("0", 99999) + `5e100001,"dec18":"1` + strings.Repeat("0", 100000) + `e-99996","req":"e"}`,
+			`{"b":null,"i":null,"l":null,"f":null,"d":null,"s":null,"by":null,"t":null,"dt":null,"dec":"50.00","dec18":"10000.0000","dec38":null,"req":"e"}`},
 		{"nulls", `{"b":null,"t":null,"req":"n"}`,
 			`{"b":null,"i":null,"l":null,"f":null,"d":null,"s":null,"by":null,"t":null,"dt":null,"dec":null,"dec18":null,"dec38":null,"req":"n"}`},
 	}
@@ -235,6 +238,21 @@ func TestJSONErrors(t *testing.T) {
 		{nested, `{"id":1,"nested":{"x":1,"x":2}}`, schemas.ReasonInvalidJSON, "nested.x"},
 		{nested, `{"id":1,"matrix":[[1],2]}`, schemas.ReasonSchemaMismatch, "matrix[]"},
 		{nested, `{"id":1,"u":` + strings.Repeat("[", 300) + strings.Repeat("]", 300) + `}`, schemas.ReasonInvalidJSON, ""},
+		// A lone UTF-16 surrogate is no character: refused, not made U+FFFD.
+		{flat, `{"req":"a\ud800b"}`, schemas.ReasonInvalidJSON, "req"},
+		{flat, `{"req":"\udc00"}`, schemas.ReasonInvalidJSON, "req"},
+		{flat, `{"req":"\ud800\u0041"}`, schemas.ReasonInvalidJSON, "req"},
+		{flat, `{"req":"x","dec":"\ud800"}`, schemas.ReasonInvalidJSON, "dec"},
+		{flat, `{"\ud800":1,"req":"x"}`, schemas.ReasonInvalidJSON, ""},
+		// base64 is strict: one text per value.
+		{flat, `{"req":"x","by":"QR=="}`, schemas.ReasonSchemaMismatch, "by"},
+		{flat, `{"req":"x","by":"QR"}`, schemas.ReasonSchemaMismatch, "by"},
+		{flat, `{"req":"x","by":"QU\nJD"}`, schemas.ReasonSchemaMismatch, "by"},
+		// Exponents past any saturation point still decide: 1e900000
+		// overflows, 1e-900000 is inexact (they were stored as 1.00).
+		{flat, `{"req":"x","dec":0.` + strings.Repeat("0", 99999) + `1e1000000}`, schemas.ReasonSchemaMismatch, "dec"},
+		{flat, `{"req":"x","dec":"1` + strings.Repeat("0", 100000) + `e-1000000"}`, schemas.ReasonSchemaMismatch, "dec"},
+		{flat, `{"req":"x","dec":1e99999999999999999999999}`, schemas.ReasonSchemaMismatch, "dec"},
 	}
 	for _, c := range cases {
 		dec := schemas.NewJSONDecoder(c.ts)

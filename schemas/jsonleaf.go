@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"bytes"
 	"encoding/base64"
 	"math"
 	"strconv"
@@ -32,9 +33,9 @@ func (d *jsonDecoder) text(n *node) ([]byte, *DecodeError) {
 	raw := s.data[start:end]
 	if flags&strEscaped != 0 {
 		buf := d.b.alloc(len(raw))
-		k, ok := unescape(buf, raw)
-		if !ok {
-			return nil, d.syntax(n, "invalid escape")
+		k, bad := unescape(buf, raw)
+		if bad != "" {
+			return nil, d.syntax(n, bad)
 		}
 		raw = d.b.shrink(buf, k)
 		flags |= strNonASCII // \u escapes may have made anything
@@ -58,9 +59,9 @@ func (d *jsonDecoder) stringToken(n *node) ([]byte, *DecodeError) {
 		if cap(d.key) < len(raw) {
 			d.key = make([]byte, len(raw))
 		}
-		k, ok := unescape(d.key[:len(raw)], raw)
-		if !ok {
-			return nil, d.syntax(n, "invalid escape")
+		k, bad := unescape(d.key[:len(raw)], raw)
+		if bad != "" {
+			return nil, d.syntax(n, bad)
 		}
 		raw = d.key[:k]
 	}
@@ -234,9 +235,14 @@ func (d *jsonDecoder) bytes(n *node, rep uint8) *DecodeError {
 	if err != nil {
 		return err
 	}
-	enc := base64.StdEncoding
+	// Strict: one text per value. Go's decoder skips line breaks and
+	// ignores the unused bits of the last character ("QR" would be "QQ").
+	if bytes.ContainsAny(raw, "\r\n") {
+		return d.mismatch(n, "invalid base64: a line break")
+	}
+	enc := base64.StdEncoding.Strict()
 	if len(raw)%4 != 0 {
-		enc = base64.RawStdEncoding
+		enc = base64.RawStdEncoding.Strict()
 	}
 	buf := d.b.alloc(enc.DecodedLen(len(raw)))
 	k, berr := enc.Decode(buf, raw)

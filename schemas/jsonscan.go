@@ -3,6 +3,7 @@ package schemas
 import (
 	"encoding/binary"
 	"math/bits"
+	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -156,9 +157,12 @@ func hex4(b []byte) rune {
 }
 
 // unescape writes the unescaped form of src (string contents) to dst,
-// which must be at least len(src) long, and returns its length. Lone
-// surrogates become U+FFFD, as encoding/json does.
-func unescape(dst, src []byte) (int, bool) {
+// which must be at least len(src) long, and returns its length, or why it
+// cannot. A lone UTF-16 surrogate (\ud800 not followed by a low
+// surrogate, or a low one alone) is refused: it stands for no character,
+// and encoding/json's U+FFFD in its place would store a value that was not
+// sent.
+func unescape(dst, src []byte) (int, string) {
 	n := 0
 	for i := 0; i < len(src); {
 		c := src[i]
@@ -169,7 +173,7 @@ func unescape(dst, src []byte) (int, bool) {
 			continue
 		}
 		if i+1 >= len(src) {
-			return 0, false
+			return 0, "invalid escape"
 		}
 		switch src[i+1] {
 		case '"', '\\', '/':
@@ -187,7 +191,7 @@ func unescape(dst, src []byte) (int, bool) {
 		case 'u':
 			r := hex4(src[i+2:])
 			if r < 0 {
-				return 0, false
+				return 0, "invalid escape"
 			}
 			i += 6
 			if utf16.IsSurrogate(r) {
@@ -195,22 +199,22 @@ func unescape(dst, src []byte) (int, bool) {
 				if i+1 < len(src) && src[i] == '\\' && src[i+1] == 'u' {
 					r2 = hex4(src[i+2:])
 				}
-				if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-					r = dec
-					i += 6
-				} else {
-					r = utf8.RuneError
+				dec := utf16.DecodeRune(r, r2)
+				if dec == utf8.RuneError {
+					return 0, "lone UTF-16 surrogate \\u" + strconv.FormatInt(int64(r), 16)
 				}
+				r = dec
+				i += 6
 			}
 			n += utf8.EncodeRune(dst[n:], r)
 			continue
 		default:
-			return 0, false
+			return 0, "invalid escape"
 		}
 		n++
 		i += 2
 	}
-	return n, true
+	return n, ""
 }
 
 // number scans a JSON number at pos and reports whether it is an integer

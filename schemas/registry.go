@@ -125,7 +125,8 @@ func (r *Registry) String() string { return "schema registry " + r.base }
 
 // RegistryError reports a failed schema lookup. NotFound: the registry
 // answered 404 with error code 40403 (schema not found). Invalid: it answered with a schema lakestream
-// cannot use. Anything else (network, 5xx, timeouts, auth) is retryable.
+// cannot use. Anything else (network, 5xx, timeouts, auth, an answer that
+// is not JSON with a "schema") is retryable.
 type RegistryError struct {
 	ID         uint32
 	StatusCode int // 0 when no HTTP answer came
@@ -244,9 +245,12 @@ func (r *Registry) fetch(ctx context.Context, id uint32) (*AvroSchema, error) {
 	case len(body) > maxSchemaResponse:
 		return nil, invalid(errors.New("answer too large"))
 	case jsonErr != nil:
-		return nil, invalid(fmt.Errorf("answer: %w", jsonErr))
+		// Not the registry's answer (a proxy's or login page): retryable,
+		// as a wrong base URL must stall the pipeline, not dead-letter
+		// every record.
+		return nil, fail(resp.StatusCode, fmt.Errorf("answer is not the registry's: %w", jsonErr))
 	case answer.Schema == nil:
-		return nil, invalid(errors.New(`answer has no "schema"`))
+		return nil, fail(resp.StatusCode, errors.New(`answer is not the registry's: no "schema"`))
 	case answer.SchemaType != "" && answer.SchemaType != "AVRO":
 		return nil, invalid(fmt.Errorf("schema type %q, not AVRO", clip(answer.SchemaType)))
 	}

@@ -3,6 +3,7 @@ package schemas_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -104,6 +105,20 @@ func TestRegistryErrors(t *testing.T) {
 	}
 	if _, err := wrongBase.Schema(ctx, 1); !errors.As(err, &re) || re.NotFound || !schemas.IsRetryable(err) {
 		t.Errorf("plain 404: %v", err)
+	}
+
+	// Nor may a 200 that is not the registry's answer (a proxy's or login
+	// page): it stalls the pipeline until the registry answers.
+	for _, body := range []string{"<html>sign in</html>", `{"status":"ok"}`} {
+		page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, body) }))
+		notRegistry, err := schemas.NewRegistry(page.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := notRegistry.Schema(ctx, 1); !errors.As(err, &re) || re.Invalid || re.NotFound || !schemas.IsRetryable(err) {
+			t.Errorf("200 with %q: %v (%+v)", body, err, re)
+		}
+		page.Close()
 	}
 
 	dead, err := schemas.NewRegistry("http://127.0.0.1:1")

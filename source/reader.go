@@ -681,15 +681,29 @@ func (r *Reader) resolveStarts(ctx context.Context, parts []int32) (map[int32]st
 		off, ok := table[p]
 		switch {
 		case ok && off >= 0:
-			if off < logStart {
+			from := "table"
+			switch {
+			case off < logStart:
 				r.log.Error("table offset is below the log start: records were deleted before they were ingested; resuming at the log start",
 					"partition", p, "table_offset", off, "log_start", logStart, "lost_records", logStart-off)
 				off = logStart
-			} else if off > stable {
-				r.log.Error("table offset is beyond the last stable offset (topic recreated or truncated?); if it is beyond the log end, reading restarts at the log start",
+			case off > end:
+				// The log ends before offsets the table has ingested: the
+				// topic was deleted and recreated, or an unclean leader
+				// election cut its log. Its records from the log start
+				// on are read (offsets used before are used again):
+				// starting at the table offset would make the broker
+				// reset the fetch to the log start, and the buffer's
+				// guard against fetches that go back would then drop,
+				// silently, every record below the table offset.
+				r.log.Error("table offset is beyond the log end (topic recreated, or its log truncated): reading restarts at the log start, and records there reuse offsets the table has seen",
+					"partition", p, "table_offset", off, "log_start", logStart, "log_end", end)
+				off, from = logStart, "log start: table offset beyond the log end"
+			case off > stable:
+				r.log.Warn("table offset is beyond the last stable offset (a transaction is open)",
 					"partition", p, "table_offset", off, "last_stable", stable)
 			}
-			out[p] = startOffset{offset: off, from: "table"}
+			out[p] = startOffset{offset: off, from: from}
 		case r.cfg.ResetOffset == ResetLatest:
 			if ok {
 				r.log.Warn("ignoring negative table offset", "partition", p, "table_offset", off)

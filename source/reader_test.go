@@ -810,3 +810,45 @@ func TestLostPartitions(t *testing.T) {
 		t.Errorf("a lost partition was committed: %+v", o)
 	}
 }
+
+// TestTableOffsetBeyondLogEnd: the table says partition 0 resumes at 100,
+// but the log holds offsets 0..9 (the topic was recreated, or an unclean
+// election cut it). Reading restarts at the log start and every record is
+// read, those produced later too; starting at 100 made the buffer drop
+// the first 100 records of the new log as a fetch that went back.
+func TestTableOffsetBeyondLogEnd(t *testing.T) {
+	c := newCluster(t, 1, []string{"recreated"})
+	prod := manualProducer(t, c)
+	produce(t, prod, "recreated", []int32{0}, 0, 10)
+	hooks := Hooks{StartOffsets: func(context.Context, string, []int32) (map[int32]int64, error) {
+		return map[int32]int64{0: 100}, nil
+	}}
+	r := newReader(t, testConfig(c, "recreated", "g-recreated"), hooks, testOpts()...)
+	var got []int64
+	read := func(n int) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		for len(got) < n {
+			recs, err := r.Poll(ctx)
+			if err != nil {
+				t.Fatalf("poll after %d records: %v", len(got), err)
+			}
+			for _, rec := range recs {
+				got = append(got, rec.Offset)
+			}
+			r.AllowRebalance()
+		}
+	}
+	read(10)
+	produce(t, prod, "recreated", []int32{0}, 10, 5)
+	read(15)
+	for i, off := range got {
+		if off != int64(i) {
+			t.Fatalf("offsets read %v, want 0..14 once each", got)
+		}
+	}
+	if len(got) != 15 {
+		t.Fatalf("%d records read, want 15", len(got))
+	}
+}

@@ -181,8 +181,9 @@ admin:
 	if err := cmd.Run(); err != nil {
 		return err
 	}
-	fmt.Printf("\ndemo done in %.1fs. The snapshot's files (%s table inspect --json %s) are plain Parquet:\n", time.Since(started).Seconds(), bin, root)
-	fmt.Printf("  duckdb -c \"SELECT count(*) FROM read_parquet('%s/dt=*/hr=*/*.parquet')\"\n", root)
+	fmt.Printf("\ndemo done in %.1fs. The snapshot's files are plain Parquet; `%s table inspect --json %s` lists them\n", time.Since(started).Seconds(), bin, root)
+	fmt.Printf("(.snapshot[].path, relative to %s): give DuckDB that list, read_parquet(['%s/dt=.../x.parquet', ...]).\n", root, root)
+	fmt.Printf("A glob over dt=*/hr=*/*.parquet would also read the files of instants rolled back or not yet committed.\n")
 	return nil
 }
 

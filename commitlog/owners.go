@@ -128,12 +128,17 @@ func (t *Table) Claim(ctx context.Context, writerID, topic string, partitions []
 	return out, nil
 }
 
-// FenceOthers settles, at once, every pending instant another writer
+// FenceOthers settles, at once, every pending instant another process
 // opened while it owned one of partitions (or whose partitions are not
 // known yet): a decided commit is finished, anything else rolled back, so
 // that offsets read afterwards include everything that will ever be
 // committed for these partitions. Call it after Claim and before reading
-// offsets.
+// offsets. writerID names the caller in the decisions it records.
+//
+// Only the instants this Table opened for writerID and still has open are
+// skipped, never others because they carry writerID: a process replaced
+// while it was only paused has its successor's writer ID, and its instant
+// must be fenced all the same (see opened.go).
 //
 // An instant with only its requested file is between a writer's two puts of
 // Begin: FenceOthers waits (up to the heartbeat expiry) for its inflight
@@ -148,7 +153,7 @@ func (t *Table) FenceOthers(ctx context.Context, writerID, topic string, partiti
 		}
 		young := false
 		for _, e := range tl.Pending() {
-			if e.Action == ActionCommit && e.State == StateRequested && t.opts.now().Sub(e.RequestedModTime) < t.opts.heartbeatExpiry() {
+			if e.Action == ActionCommit && e.State == StateRequested && !t.isOpen(e.Time, writerID) && t.opts.now().Sub(e.RequestedModTime) < t.opts.heartbeatExpiry() {
 				young = true
 			}
 		}
@@ -170,11 +175,14 @@ func (t *Table) FenceOthers(ctx context.Context, writerID, topic string, partiti
 		if e.Action != ActionCommit {
 			continue // replacecommits (the compactor) carry no offsets
 		}
-		writer, parts, known, err := t.pendingOwner(ctx, e)
+		if t.isOpen(e.Time, writerID) {
+			continue // ours: its commit checks the claims it holds
+		}
+		parts, known, err := t.pendingPartitions(ctx, e)
 		if err != nil {
 			return out, err
 		}
-		if known && (writer == writerID || parts.Topic != topic || !intersects(parts.Next, want)) {
+		if known && (parts.Topic != topic || !intersects(parts.Next, want)) {
 			continue
 		}
 		res, err := t.rollbackInstant(ctx, e.Time, e.Action, writerID)
@@ -195,27 +203,28 @@ func intersects(have map[int32]int64, want map[int32]bool) bool {
 	return false
 }
 
-// pendingOwner reads the writer and partitions an inflight file records.
-// known is false for an instant with no inflight file yet.
-func (t *Table) pendingOwner(ctx context.Context, e TimelineEntry) (writer string, parts Offsets, known bool, err error) {
+// pendingPartitions reads the partitions an inflight file records. known
+// is false for an instant with no inflight file yet, or one that lists no
+// partitions.
+func (t *Table) pendingPartitions(ctx context.Context, e TimelineEntry) (parts Offsets, known bool, err error) {
 	if e.State != StateInflight {
-		return "", Offsets{}, false, nil
+		return Offsets{}, false, nil
 	}
 	name := MetaDir + "/" + e.FileName()
 	data, err := objstore.ReadAll(ctx, t.bucket, name)
 	if errors.Is(err, objstore.ErrNotExist) {
-		return "", Offsets{}, false, nil // settled meanwhile
+		return Offsets{}, false, nil // settled meanwhile
 	}
 	if err != nil {
-		return "", Offsets{}, false, fmt.Errorf("read %s: %w", name, err)
+		return Offsets{}, false, fmt.Errorf("read %s: %w", name, err)
 	}
 	m, err := ParseCommitMetadata(name, data, false)
 	if err != nil {
-		return "", Offsets{}, false, err
+		return Offsets{}, false, err
 	}
 	spec, ok := m.ExtraMetadata[MetaPartitions]
 	if !ok {
-		return m.ExtraMetadata[MetaWriterID], Offsets{}, false, nil
+		return Offsets{}, false, nil
 	}
 	topic, list, _ := strings.Cut(spec, ",")
 	parts = Offsets{Topic: topic, Next: map[int32]int64{}}
@@ -223,12 +232,12 @@ func (t *Table) pendingOwner(ctx context.Context, e TimelineEntry) (writer strin
 		for _, s := range strings.Split(list, ",") {
 			p, err := strconv.ParseInt(s, 10, 32)
 			if err != nil {
-				return "", Offsets{}, false, &FileError{Path: name, Problem: "bad " + MetaPartitions}
+				return Offsets{}, false, &FileError{Path: name, Problem: "bad " + MetaPartitions}
 			}
 			parts.Next[int32(p)] = 0
 		}
 	}
-	return m.ExtraMetadata[MetaWriterID], parts, true, nil
+	return parts, true, nil
 }
 
 // checkClaims verifies that writerID still holds every claim in held.

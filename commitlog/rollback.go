@@ -47,10 +47,16 @@ func (t *Table) RollbackFailed(ctx context.Context, by string) ([]RollbackResult
 }
 
 // Recover is RollbackFailed for a writer that is starting: besides the
-// instants of dead writers, it settles at once every pending instant that
-// writerID itself opened (its inflight file names the writer), since a
-// writer that is starting has none open. Call it before the writer's first
-// Begin; writer IDs must be unique among live writers.
+// instants of dead writers, it settles at once every pending instant
+// opened under writerID (its inflight file names the writer) by another
+// process than this Table's, since a writer that is starting has none
+// open. Call it before the writer's first Begin.
+//
+// Writer IDs should be unique among live writers. If another live process
+// has writerID (a predecessor that is only paused, or a replica that kept
+// the same ID), its open instant is rolled back too: that costs it the
+// checkpoint (its commit fails with ErrFenced and removes its files), never
+// exactly-once, since only an instant's decision commits it.
 func (t *Table) Recover(ctx context.Context, writerID string) ([]RollbackResult, error) {
 	res, err := t.rollbackFailed(ctx, writerID, true)
 	if err != nil {
@@ -76,7 +82,7 @@ func (t *Table) rollbackFailed(ctx context.Context, by string, own bool) ([]Roll
 		if err != nil {
 			return out, err
 		}
-		if live && own {
+		if live && own && !t.isOpen(e.Time, by) {
 			mine, err := t.openedBy(ctx, e, by)
 			if err != nil {
 				return out, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -41,13 +42,18 @@ type scenario struct {
 	clock  *fakeClock
 	mem    *objstore.Memory
 	bucket *objstore.Faulty
-	table  *Table
+	table  *Table   // the newest process's table
+	tables []*Table // every process's, in order: create or open starts one
 	txns   []*scenarioTxn
 }
 
 type scenarioTxn struct {
 	txn   *Txn
 	files []FileStat
+	// A commit paused before its decision (commit ... pause): release lets
+	// it go on, result says how it ended.
+	release chan struct{}
+	result  chan string
 }
 
 // TestScenarios runs the commit protocol scenarios in testdata/scenarios.
@@ -59,6 +65,10 @@ func TestScenarios(t *testing.T) {
 		s := &scenario{t: t, ctx: context.Background(), clock: clock, mem: mem, bucket: objstore.NewFaulty(mem)}
 		defer func() {
 			for _, x := range s.txns {
+				if x.release != nil {
+					close(x.release)
+					<-x.result
+				}
 				x.txn.Close()
 			}
 		}()
@@ -105,6 +115,7 @@ func (s *scenario) exec(t *testing.T, d *datadriven.TestData) (string, error) {
 			return "", err
 		}
 		s.table = tbl
+		s.tables = append(s.tables, tbl)
 		return "ok\n", nil
 	case "open":
 		tbl, err := Open(s.ctx, s.bucket, s.options()...)
@@ -112,6 +123,7 @@ func (s *scenario) exec(t *testing.T, d *datadriven.TestData) (string, error) {
 			return "", err
 		}
 		s.table = tbl
+		s.tables = append(s.tables, tbl)
 		return "ok\n", nil
 	case "advance":
 		var ds string
@@ -133,7 +145,7 @@ func (s *scenario) exec(t *testing.T, d *datadriven.TestData) (string, error) {
 			d.ScanArgs(t, "topic", &o.Topic)
 			o.Partitions = scanPartitions(t, d)
 		}
-		x, err := s.table.Begin(s.ctx, o)
+		x, err := s.process(t, d).Begin(s.ctx, o)
 		if err != nil {
 			return "", err
 		}
@@ -182,13 +194,24 @@ func (s *scenario) exec(t *testing.T, d *datadriven.TestData) (string, error) {
 		if d.HasArg("claims") {
 			var w string
 			d.ScanArgs(t, "claims", &w)
-			req.Claims = s.claims[w]
+			// A copy: a later claim by the same writer ID (another process)
+			// must not change the claims this commit holds.
+			req.Claims = maps.Clone(s.claims[w])
 		}
-		m, err := x.txn.Commit(s.ctx, req)
-		if err != nil {
-			return "", err
+		if d.HasArg("pause") {
+			return s.commitPaused(x, req), nil
 		}
-		return fmt.Sprintf("committed %s (%d files)\n", x.txn.Instant(), countStats(m)), nil
+		return commitResult(s.ctx, x, req), nil
+	case "resume":
+		// resume txn=N: a commit paused before its decision goes on.
+		x := s.txn(t, d)
+		if x.release == nil {
+			t.Fatalf("%s: txn has no paused commit", d.Pos)
+		}
+		close(x.release)
+		out := <-x.result
+		x.release, x.result = nil, nil
+		return out, nil
 	case "crash":
 		s.txn(t, d).txn.Close()
 		return "ok\n", nil
@@ -215,7 +238,7 @@ func (s *scenario) exec(t *testing.T, d *datadriven.TestData) (string, error) {
 	case "recover":
 		var writer string
 		d.ScanArgs(t, "writer", &writer)
-		res, err := s.table.Recover(s.ctx, writer)
+		res, err := s.process(t, d).Recover(s.ctx, writer)
 		var b strings.Builder
 		for _, r := range res {
 			fmt.Fprintf(&b, "%s %s: %s (%d files removed)\n", r.Instant, r.Action, r.Outcome, r.FilesRemoved)
@@ -273,7 +296,7 @@ func (s *scenario) exec(t *testing.T, d *datadriven.TestData) (string, error) {
 		d.ScanArgs(t, "topic", &topic)
 		parts := scanPartitions(t, d)
 		if d.Cmd == "fence" {
-			res, err := s.table.FenceOthers(s.ctx, writer, topic, parts)
+			res, err := s.process(t, d).FenceOthers(s.ctx, writer, topic, parts)
 			var b strings.Builder
 			for _, r := range res {
 				fmt.Fprintf(&b, "%s %s: %s (%d files removed)\n", r.Instant, r.Action, r.Outcome, r.FilesRemoved)
@@ -283,7 +306,7 @@ func (s *scenario) exec(t *testing.T, d *datadriven.TestData) (string, error) {
 			}
 			return b.String(), err
 		}
-		held, err := s.table.Claim(s.ctx, writer, topic, parts)
+		held, err := s.process(t, d).Claim(s.ctx, writer, topic, parts)
 		if err != nil {
 			return "", err
 		}
@@ -387,6 +410,57 @@ func (s *scenario) exec(t *testing.T, d *datadriven.TestData) (string, error) {
 	}
 	t.Fatalf("%s: unknown command %q", d.Pos, d.Cmd)
 	return "", errors.New("unreachable")
+}
+
+// commitPaused runs the commit of x until it is about to record its
+// decision, past its claim check: a writer paused there (GC, SIGSTOP) is
+// the zombie that fencing must stop. It returns once the commit is paused,
+// or with its result if it ended before reaching its decision.
+func (s *scenario) commitPaused(x *scenarioTxn, req CommitRequest) string {
+	key := decisionKey(x.txn.Instant())
+	reached, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s.bucket.SetMatcher(func(o objstore.Op, k string) objstore.Injection {
+		if o == objstore.OpPutIfAbsent && k == key {
+			once.Do(func() {
+				close(reached)
+				<-release
+			})
+		}
+		return objstore.InjectNone
+	})
+	defer s.bucket.SetMatcher(nil)
+	result := make(chan string, 1)
+	go func() { result <- commitResult(s.ctx, x, req) }()
+	select {
+	case <-reached:
+		x.release, x.result = release, result
+		return "paused before its decision\n"
+	case out := <-result:
+		return out
+	}
+}
+
+func commitResult(ctx context.Context, x *scenarioTxn, req CommitRequest) string {
+	m, err := x.txn.Commit(ctx, req)
+	if err != nil {
+		return "error: " + err.Error() + "\n"
+	}
+	return fmt.Sprintf("committed %s (%d files)\n", x.txn.Instant(), countStats(m))
+}
+
+// process is the table of the process=N argument (the Nth create or open,
+// from 1), or of the newest process without one.
+func (s *scenario) process(t *testing.T, d *datadriven.TestData) *Table {
+	if !d.HasArg("process") {
+		return s.table
+	}
+	var n int
+	d.ScanArgs(t, "process", &n)
+	if n < 1 || n > len(s.tables) {
+		t.Fatalf("%s: no process %d", d.Pos, n)
+	}
+	return s.tables[n-1]
 }
 
 func (s *scenario) txn(t *testing.T, d *datadriven.TestData) *scenarioTxn {

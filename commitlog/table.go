@@ -35,8 +35,9 @@ type Table struct {
 	opts   options
 
 	mu          sync.Mutex
-	lastInstant string          // the newest instant time this process has seen or issued
-	partitions  map[string]bool // partitions known to have partition metadata
+	lastInstant string            // the newest instant time this process has seen or issued
+	partitions  map[string]bool   // partitions known to have partition metadata
+	opened      map[string]string // writer ID by instant this Table opened and has not closed (opened.go)
 }
 
 // Open opens the table at the root of bucket. It fails with an error
@@ -70,6 +71,7 @@ func Open(ctx context.Context, bucket objstore.Bucket, opts ...Option) (*Table, 
 		cfg:        configFromProperties(props),
 		opts:       o,
 		partitions: map[string]bool{},
+		opened:     map[string]string{},
 	}, nil
 }
 

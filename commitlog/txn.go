@@ -99,10 +99,20 @@ func (t *Table) Begin(ctx context.Context, o BeginOptions) (*Txn, error) {
 		}
 		break
 	}
+	// Ours from here on: FenceOthers in this process leaves it alone.
+	t.markOpen(ts, o.WriterID)
 	x := &Txn{table: t, instant: ts, action: o.Action, operation: o.Operation, writerID: o.WriterID,
 		stop: make(chan struct{}), done: make(chan struct{})}
+	begun := false
+	defer func() {
+		if !begun {
+			// Abandoned half open: recovery settles it like a crashed
+			// writer's.
+			close(x.done)
+			t.markClosed(ts)
+		}
+	}()
 	if err := x.beat(ctx); err != nil {
-		close(x.done)
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	inflight := CommitMetadata{OperationType: o.Operation, ExtraMetadata: map[string]string{MetaWriterID: o.WriterID}}
@@ -117,20 +127,18 @@ func (t *Table) Begin(ctx context.Context, o BeginOptions) (*Txn, error) {
 	}
 	body, err := inflight.Marshal()
 	if err != nil {
-		close(x.done)
 		return nil, err
 	}
 	name := Instant{Time: ts, Action: o.Action, State: StateInflight}.FileName()
 	// The instant is ours since the requested file is: a plain put makes a
 	// retry after an ambiguous failure harmless.
 	if err := t.bucket.Put(ctx, MetaDir+"/"+name, bytes.NewReader(body)); err != nil {
-		close(x.done)
 		return nil, fmt.Errorf("begin: create %s: %w", name, err)
 	}
 	if err := t.opts.failpoints.Hit(failpoint.AfterInflight); err != nil {
-		close(x.done)
 		return nil, fmt.Errorf("begin: %w", err)
 	}
+	begun = true
 	go x.heartbeatLoop()
 	t.opts.logger.Debug("instant opened", "instant", ts, "action", o.Action, "writer", o.WriterID)
 	return x, nil
@@ -186,10 +194,14 @@ func (x *Txn) heartbeatLoop() {
 }
 
 // Close stops the heartbeat. An instant neither committed nor aborted stays
-// pending until its heartbeat expires and a writer rolls it back. Close is
-// idempotent.
+// pending until its heartbeat expires and a writer rolls it back; from now
+// on this process's FenceOthers and Recover settle it like another
+// process's. Close is idempotent.
 func (x *Txn) Close() error {
-	x.closeOnce.Do(func() { close(x.stop) })
+	x.closeOnce.Do(func() {
+		close(x.stop)
+		x.table.markClosed(x.instant)
+	})
 	<-x.done
 	return nil
 }

@@ -263,7 +263,11 @@ func openJournal(dir string, logger *slog.Logger) (*checkpoint.Journal, error) {
 	case err == nil:
 		return j, nil
 	case errors.Is(err, checkpoint.ErrJournalLocked):
-		return nil, fmt.Errorf("journal %s is used by another process: give each replica its own checkpoint.state_dir: %w", dir, err)
+		// Two replicas on one journal most often share a writer ID (the
+		// default state_dir follows it): giving them separate state_dirs
+		// alone would leave two writers with one ID, and each one's start
+		// (Table.Recover) rolls back the other's open checkpoint.
+		return nil, fmt.Errorf("journal %s is used by another process: stop it if it is this replica's previous process; otherwise give each replica its own checkpoint.writer_id (the default state_dir follows it) and, if set, its own checkpoint.state_dir: %w", dir, err)
 	case errors.Is(err, checkpoint.ErrJournalCorrupt):
 		logger.Error("journal corrupt: moving it aside and starting afresh", "dir", dir, "err", err)
 		if rerr := checkpoint.ResetJournal(dir); rerr != nil {

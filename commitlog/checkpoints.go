@@ -2,10 +2,13 @@ package commitlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"sync"
+
+	"github.com/lakestream/lakestream/internal/objstore"
 )
 
 // PartitionPosition is where reading of one Kafka partition resumes: the
@@ -100,6 +103,23 @@ func (c *Checkpoints) observe(ts string, extra map[string]string, name string) e
 // on the active timeline, over the summary the archive keeps of archived
 // ones, and returns the newest per writer and per partition.
 func (t *Table) Checkpoints(ctx context.Context) (*Checkpoints, error) {
+	for attempt := 1; ; attempt++ {
+		c, err := t.checkpointsOnce(ctx)
+		// A completed instant that is listed, then gone, was archived by
+		// another process in between (Archive writes the archive before
+		// it deletes the instant's files): read again, and the archive
+		// has it.
+		if err == nil || !errors.Is(err, objstore.ErrNotExist) || attempt == maxCheckpointsReads {
+			return c, err
+		}
+	}
+}
+
+// maxCheckpointsReads bounds Checkpoints' reads when instants keep being
+// archived under it.
+const maxCheckpointsReads = 5
+
+func (t *Table) checkpointsOnce(ctx context.Context) (*Checkpoints, error) {
 	tl, err := t.Timeline(ctx)
 	if err != nil {
 		return nil, err

@@ -24,6 +24,12 @@ type Source interface {
 	// lag tools, without waiting: a group commit can wait for a rebalance,
 	// and a rebalance waits for this checkpoint.
 	QueueGroupOffsets(next map[int32]int64)
+	// Positions returns the next offset of every owned partition whose
+	// start is known: after the last record Poll returned, or where the
+	// partition started if Poll returned none of it yet. A checkpoint
+	// stores it for the partitions without records, so that a partition
+	// started at "latest" keeps its place across restarts and rebalances.
+	Positions() map[int32]int64
 }
 
 // EventTimeObserver is implemented by sources that pause partitions whose
@@ -104,6 +110,10 @@ type Coordinator struct {
 	// hard is cancelled by Abort: storage work stops, nothing is committed.
 	hard       context.Context
 	cancelHard context.CancelFunc
+	// work is what Run's checkpoints run on: hard, also cancelled once the
+	// shutdown grace period has passed since Run's context ended, so that
+	// a checkpoint that keeps failing cannot hold off a shutdown.
+	work context.Context
 
 	mu          sync.Mutex // held while the intake or a checkpoint runs
 	src         Source
@@ -132,6 +142,7 @@ type Coordinator struct {
 
 	claimMu   sync.Mutex
 	claims    map[int32]int64 // owner claims held, by partition (Table.Claim)
+	fromTable map[int32]int64 // next offsets the table held when partitions were assigned
 	stats     stats
 	closeOnce sync.Once
 	closeErr  error
@@ -178,7 +189,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Coordinator, error) 
 			}
 			return nil, fmt.Errorf("checkpoint coordinator: worker %d: %w", i, err)
 		}
-		w := newWorker(i, set)
+		w := newWorker(i, set, c.opts.logger)
 		w.retryMin, w.retryMax = o.retryMin, o.retryMax
 		w.budget = &c.budget
 		c.workers = append(c.workers, w)
@@ -224,8 +235,53 @@ func (c *Coordinator) StartOffsets(ctx context.Context, topic string, partitions
 			out[p] = pos.Next
 		}
 	}
+	c.claimMu.Lock()
+	if c.fromTable == nil {
+		c.fromTable = map[int32]int64{}
+	}
+	for _, p := range partitions {
+		delete(c.fromTable, p)
+	}
+	maps.Copy(c.fromTable, out)
+	c.claimMu.Unlock()
 	c.opts.logger.Info("partitions assigned", "partitions", partitions, "from_table", out)
 	return out, nil
+}
+
+// notePositionsLocked gives every owned partition without a record yet the
+// next offset the source started it at (Source.Positions), so that the
+// next commit carries a next offset for every partition this process owns.
+// Without it a partition started at "latest" that stays idle is not in the
+// table, and every restart or rebalance moves it to the end again,
+// skipping what was produced to it meanwhile.
+//
+// Call it only when everything Poll returned has been taken in (the
+// positions are past those records). It skips a partition whose claim is
+// not held (revoked, not yet disowned by the source) and one the open
+// instant does not list (the next instant will).
+func (c *Coordinator) notePositionsLocked() {
+	pos := c.src.Positions()
+	if len(pos) == 0 {
+		return
+	}
+	c.claimMu.Lock()
+	defer c.claimMu.Unlock()
+	for p, next := range pos {
+		if _, ok := c.next[p]; ok || next < 0 {
+			continue
+		}
+		if _, ok := c.claims[p]; c.claims != nil && !ok {
+			continue
+		}
+		if c.txn != nil && c.txnParts != nil && !c.txnParts[p] {
+			continue
+		}
+		c.next[p] = next
+		if at, ok := c.fromTable[p]; ok && at == next {
+			// The table has it already: no checkpoint just for it.
+			c.committed[p] = next
+		}
+	}
 }
 
 // Revoked is the source's hook for partitions leaving this process. Revoked
@@ -251,7 +307,11 @@ func (c *Coordinator) Revoked(ctx context.Context, partitions []int32, lost bool
 		c.fatal = fmt.Errorf("partitions %v lost to another member: restart to resume from the table", partitions)
 		return
 	}
-	if err := c.checkpointLocked(c.hard); err != nil {
+	// The source waits for AllowRebalance, which Run calls once a batch is
+	// taken in (or step failed, and c.fatal is set): the positions are past
+	// what was taken in only.
+	c.notePositionsLocked()
+	if err := c.checkpointLocked(c.work); err != nil {
 		c.opts.logger.Error("checkpoint at revocation failed", "partitions", partitions, "err", err)
 		if c.fatal == nil {
 			c.fatal = err
@@ -269,6 +329,7 @@ func (c *Coordinator) dropPartitionsLocked(partitions []int32) {
 	c.claimMu.Lock()
 	for _, p := range partitions {
 		delete(c.claims, p)
+		delete(c.fromTable, p)
 	}
 	c.claimMu.Unlock()
 }
@@ -298,8 +359,27 @@ func (c *Coordinator) Run(ctx context.Context, src Source) (err error) {
 		}
 		c.mu.Unlock()
 	}()
+	work, cancelWork := context.WithCancelCause(c.hard)
+	defer cancelWork(errStopped)
+	// The grace period starts when ctx ends (SIGTERM): a checkpoint in
+	// progress and the final one get it together.
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-work.Done():
+			return
+		}
+		grace := time.NewTimer(c.opts.shutdownGrace)
+		defer grace.Stop()
+		select {
+		case <-grace.C:
+			cancelWork(errGraceOver)
+		case <-work.Done():
+		}
+	}()
 	c.mu.Lock()
 	c.src = src
+	c.work = work
 	c.observer, _ = src.(EventTimeObserver)
 	c.watermarker, _ = src.(Watermarker)
 	c.nextDue = c.opts.now().Add(c.opts.interval)
@@ -326,10 +406,13 @@ func (c *Coordinator) Run(ctx context.Context, src Source) (err error) {
 		maintain, err := c.step(recs)
 		src.AllowRebalance()
 		if err != nil {
+			if context.Cause(work) == errGraceOver {
+				return fmt.Errorf("%w: %w", errGraceOver, err)
+			}
 			return err
 		}
 		if maintain {
-			c.maintain(c.hard)
+			c.maintain(work)
 		}
 	}
 }
@@ -343,10 +426,18 @@ func (c *Coordinator) step(recs []*kgo.Record) (maintain bool, err error) {
 	defer c.mu.Unlock()
 	err = c.fatal
 	if err == nil {
-		err = c.intake(c.hard, recs)
+		err = c.intake(c.work, recs)
+	}
+	if err == nil {
+		c.notePositionsLocked()
 	}
 	if err == nil && !c.opts.now().Before(c.nextDue) {
-		err = c.checkpointLocked(c.hard)
+		err = c.checkpointLocked(c.work)
+	}
+	if err != nil && c.fatal == nil {
+		// Set before Run calls AllowRebalance: a revocation must not
+		// checkpoint (or note positions) past a batch not taken in.
+		c.fatal = err
 	}
 	maintain = c.maintainDue && err == nil
 	c.maintainDue = false
@@ -361,21 +452,26 @@ func (c *Coordinator) due() time.Time {
 
 // shutdown makes the final checkpoint within the grace period.
 func (c *Coordinator) shutdown() error {
-	ctx, cancel := context.WithTimeout(c.hard, c.opts.shutdownGrace)
-	defer cancel()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.fatal != nil {
 		return c.fatal
 	}
-	if err := c.checkpointLocked(ctx); err != nil {
+	c.notePositionsLocked()
+	if err := c.checkpointLocked(c.work); err != nil {
+		if context.Cause(c.work) == errGraceOver {
+			err = fmt.Errorf("%w: %w", errGraceOver, err)
+		}
 		return fmt.Errorf("final checkpoint: %w", err)
 	}
 	c.opts.logger.Info("final checkpoint made", "checkpoint", c.checkpoint-1)
 	return nil
 }
 
-var errStopped = errors.New("coordinator stopped")
+var (
+	errStopped   = errors.New("coordinator stopped")
+	errGraceOver = errors.New("shutdown grace period over")
+)
 
 // Abort stops at once without committing: storage work in flight fails and
 // Run returns. The open instant is rolled back by the next start.

@@ -79,7 +79,9 @@ func WithRetry(min, max time.Duration) Option {
 	return func(o *options) { o.retryMin, o.retryMax = min, max }
 }
 
-// WithShutdownGrace bounds the final checkpoint at shutdown. Default 2m.
+// WithShutdownGrace bounds the shutdown: from the end of Run's context,
+// the checkpoint in progress and the final one must complete within it,
+// or Run returns an error without committing. Default 2m.
 func WithShutdownGrace(d time.Duration) Option { return func(o *options) { o.shutdownGrace = d } }
 
 // WithLogger sets the logger. Default: discard.

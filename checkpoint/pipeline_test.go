@@ -265,3 +265,7 @@ func pageviewRecord(dst []byte, i int, end time.Time) (value []byte, partition i
 	value = append(value, `"}`...)
 	return value, int32(i % 8), int64(i / 8), at
 }
+
+// Positions: fetchedSource's partitions start at their first record, so
+// there is nothing to keep for a partition without records.
+func (s *fetchedSource) Positions() map[int32]int64 { return nil }

@@ -572,6 +572,7 @@ func (s *plainSource) absorb(fs kgo.Fetches) {
 
 func (s *plainSource) AllowRebalance()                   {}
 func (s *plainSource) QueueGroupOffsets(map[int32]int64) {}
+func (s *plainSource) Positions() map[int32]int64        { return nil } // from the log start, as the new table says
 
 // ObserveEventTime keeps each partition's largest event time, as the
 // Reader's does (and never pauses anything).

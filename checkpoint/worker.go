@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 type worker struct {
 	id                 int
 	set                *writer.Set
+	log                *slog.Logger
 	inbox              chan workerMsg
 	free               chan *rowBatch // batches handed back for reuse
 	done               chan struct{}
@@ -27,7 +29,12 @@ type worker struct {
 	// its total as last reported
 	budget   *memoryBudget
 	reported int64
-	err      error // sticky error of the current checkpoint
+	// err is the sticky error of the current checkpoint, always fatal:
+	// rows sent after it are dropped, and the checkpoint's Finish returns
+	// it, so the checkpoint is never committed without them (a restart
+	// replays it). A retriable error must never stick: Finish would fail
+	// the same way forever.
+	err error
 }
 
 type msgKind int
@@ -55,8 +62,8 @@ type workerReply struct {
 
 const batchesPerWorker = 4
 
-func newWorker(id int, set *writer.Set) *worker {
-	w := &worker{id: id, set: set, inbox: make(chan workerMsg, batchesPerWorker), free: make(chan *rowBatch, batchesPerWorker), done: make(chan struct{})}
+func newWorker(id int, set *writer.Set, log *slog.Logger) *worker {
+	w := &worker{id: id, set: set, log: log, inbox: make(chan workerMsg, batchesPerWorker), free: make(chan *rowBatch, batchesPerWorker), done: make(chan struct{})}
 	for range batchesPerWorker {
 		w.free <- &rowBatch{}
 	}
@@ -78,17 +85,31 @@ func (w *worker) run(ctx context.Context, rollEvery time.Duration) {
 			}
 			w.handle(ctx, m)
 		case <-tick.C:
-			if w.err == nil {
-				w.state.Store("rolling idle files")
-				if err := w.set.RollIdle(ctx); err != nil {
-					w.err = fmt.Errorf("worker %d: roll idle files: %w", w.id, err)
-				}
-				w.forgetBudget()
-				w.publishStats()
-				w.state.Store("idle")
-			}
+			w.rollIdle(ctx)
 		}
 	}
+}
+
+// rollIdle rolls the files open for the maximum file age. A failed upload
+// is left to the Set (writer.Set keeps the file spooled and pending, and
+// the next write or the checkpoint's Finish uploads it again, with the
+// checkpoint's retries): it is not the checkpoint's failure. Only a Set
+// that lost rows sticks.
+func (w *worker) rollIdle(ctx context.Context) {
+	if w.err != nil {
+		return
+	}
+	w.state.Store("rolling idle files")
+	if err := w.set.RollIdle(ctx); err != nil {
+		if lost := w.set.Failed(); lost != nil {
+			w.err = fatal(fmt.Errorf("worker %d: roll idle files: %w", w.id, lost))
+		} else {
+			w.log.Warn("rolling idle files failed; the checkpoint uploads them again", "worker", w.id, "err", err)
+		}
+	}
+	w.forgetBudget()
+	w.publishStats()
+	w.state.Store("idle")
 }
 
 func (w *worker) handle(ctx context.Context, m workerMsg) {
@@ -96,14 +117,15 @@ func (w *worker) handle(ctx context.Context, m workerMsg) {
 	case msgBegin:
 		w.err = nil
 		if err := w.set.Begin(m.instant, m.checkpoint); err != nil {
-			w.err = fmt.Errorf("worker %d: begin %s: %w", w.id, m.instant, err)
+			// The previous checkpoint was not settled: a bug, not storage.
+			w.err = fatal(fmt.Errorf("worker %d: begin %s: %w", w.id, m.instant, err))
 		}
 		m.reply <- workerReply{err: w.err}
 	case msgRows:
 		w.state.Store(fmt.Sprintf("writing %d rows", m.batch.len()))
 		if w.err == nil {
 			w.err = w.writeBatch(ctx, m.batch)
-		}
+		} // else the checkpoint is lost already: Finish fails with w.err
 		m.batch.reset()
 		w.free <- m.batch
 	case msgFinish:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -61,7 +62,7 @@ func newTestWorker(t *testing.T, b objstore.Bucket, schema *parquet.Schema) *wor
 	if err := set.Begin("20261101000000000", 1); err != nil {
 		t.Fatal(err)
 	}
-	return newWorker(0, set)
+	return newWorker(0, set, slog.New(slog.DiscardHandler))
 }
 
 // TestWorkerWriteBatchRetriesUploads writes a batch whose rolled files

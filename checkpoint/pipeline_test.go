@@ -180,11 +180,12 @@ func newPipelineWith(tb testing.TB, bucket objstore.Bucket, workers int, recs []
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ts, err := schemas.NewTableSchema(user, schemas.TableOptions{EventTimeField: "eventTime"})
+	tmpl, err := bucketing.ParseTemplate(bucketing.DefaultTemplate)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tmpl, err := bucketing.ParseTemplate(bucketing.DefaultTemplate)
+	// As ingestd wires them: dt and hr are columns too.
+	ts, err := schemas.NewTableSchema(user, schemas.TableOptions{EventTimeField: "eventTime", PartitionColumns: tmpl.ColumnFields()})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -203,7 +204,7 @@ func newPipelineWith(tb testing.TB, bucket objstore.Bucket, workers int, recs []
 		Table: table, Topic: "pageviews", WriterID: "bench-0", Schema: ts, Decoder: schemas.NewJSONDecoder(ts),
 		Template: tmpl, Router: router, DeadLetters: p.dlq,
 		NewWriterSet: func(w int) (*writer.Set, error) {
-			wo := append([]writer.Option{writer.WithSpoolDir(spool)}, wopts...)
+			wo := append([]writer.Option{writer.WithSpoolDir(spool), writer.WithPartitionColumns(ts.PartitionColumns(), tmpl.ColumnValues)}, wopts...)
 			if j != nil {
 				wo = append(wo, writer.WithBeforeUpload(j.BeforeUpload))
 			}

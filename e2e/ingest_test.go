@@ -197,7 +197,7 @@ admin:
 	defer db.Close()
 	t.Logf("%d files in the snapshot", len(files))
 	rows, err := db.QueryContext(ctx, `SELECT _kafka_partition, _kafka_offset, userId, sessionNumber, pageNumber, url, referrer, epoch_us(eventTime),
-		_hoodie_record_key, _hoodie_partition_path, _hoodie_file_name, _hoodie_commit_time FROM pageviews`)
+		_hoodie_record_key, _hoodie_partition_path, _hoodie_file_name, _hoodie_commit_time, dt, hr FROM pageviews`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,8 +207,8 @@ admin:
 		var e harness.Pageview
 		var ref sql.NullString
 		var micros int64
-		var key, partPath, fileName, commitTime string
-		if err := rows.Scan(&p.p, &p.o, &e.UserID, &e.SessionNumber, &e.PageNumber, &e.URL, &ref, &micros, &key, &partPath, &fileName, &commitTime); err != nil {
+		var key, partPath, fileName, commitTime, dt, hr string
+		if err := rows.Scan(&p.p, &p.o, &e.UserID, &e.SessionNumber, &e.PageNumber, &e.URL, &ref, &micros, &key, &partPath, &fileName, &commitTime, &dt, &hr); err != nil {
 			t.Fatal(err)
 		}
 		if seen[p] {
@@ -231,6 +231,11 @@ admin:
 		}
 		if wantPath := want.EventTime.Format("dt=2006-01-02/hr=15"); partPath != wantPath {
 			t.Fatalf("row at %v: _hoodie_partition_path %q, want %q", p, partPath, wantPath)
+		}
+		// The partition fields are columns too (Hudi's Spark reader wants
+		// them among the table's columns).
+		if wantDt, wantHr := want.EventTime.Format("2006-01-02"), want.EventTime.Format("15"); dt != wantDt || hr != wantHr {
+			t.Fatalf("row at %v: partition columns dt %q hr %q, want %q %q", p, dt, hr, wantDt, wantHr)
 		}
 		if !strings.HasSuffix(fileName, "_"+commitTime+".parquet") {
 			t.Fatalf("row at %v: file name %q does not end with its commit time %s", p, fileName, commitTime)

@@ -26,8 +26,8 @@ func (ts *TableSchema) SetMeta(row parquet.Row, col int, v []byte) {
 // written only with TableOptions.IncludeKafkaKey (nil writes a null); the
 // row keeps a reference to it.
 func (ts *TableSchema) SetKafka(row parquet.Row, partition int32, offset int64, timestampMicros int64, key []byte) {
-	n := len(ts.leaves)
-	base := len(row) - ts.numKafka
+	n := len(ts.leaves) - ts.numPart // the Kafka columns end here
+	base := len(row) - ts.numPart - ts.numKafka
 	col := n - ts.numKafka
 	if ts.raw {
 		// As the decoders write rows (see rawValue): Level's byte-wide
@@ -71,7 +71,7 @@ type rowBuilder struct {
 	row     parquet.Row
 	cols    [][]parquet.Value
 	head    []parquet.Value // the meta columns, null
-	tail    []parquet.Value // the Kafka columns, placeholders
+	tail    []parquet.Value // the Kafka and partition columns, placeholders
 	seen    []uint64        // stack of bitsets: fields seen in the open structs
 	slab    []byte          // append-only; see alloc
 }
@@ -87,13 +87,16 @@ func (b *rowBuilder) init(ts *TableSchema) {
 	for c := 0; c < numMetaColumns; c++ {
 		b.head = append(b.head, parquet.Value{}.Level(0, 0, c))
 	}
-	k := len(ts.leaves) - ts.numKafka
+	k := len(ts.leaves) - ts.numPart - ts.numKafka
 	b.tail = append(b.tail,
 		parquet.Int32Value(0).Level(0, 0, k),
 		parquet.Int64Value(0).Level(0, 0, k+1),
 		parquet.Int64Value(0).Level(0, 0, k+2))
 	if ts.numKafka == 4 {
 		b.tail = append(b.tail, parquet.Value{}.Level(0, 0, k+3))
+	}
+	for c := len(ts.leaves) - ts.numPart; c < len(ts.leaves); c++ {
+		b.tail = append(b.tail, parquet.Value{}.Level(0, 0, c)) // set by the writer
 	}
 }
 
@@ -118,7 +121,8 @@ func (b *rowBuilder) begin(row parquet.Row) {
 	b.seen = b.seen[:0]
 }
 
-// finish adds the Kafka placeholders and returns the row.
+// finish adds the Kafka and partition column placeholders and returns the
+// row.
 func (b *rowBuilder) finish() parquet.Row {
 	if b.flat {
 		copy(b.row[len(b.row)-len(b.tail):], b.tail)

@@ -15,6 +15,14 @@ type TableOptions struct {
 	// time: a timestamp, or an int64 of epoch milliseconds. Decoders copy
 	// it to Record.EventTime.
 	EventTimeField string
+	// PartitionColumns are the table's partition fields that are not user
+	// fields (the segment names of an event-time template, dt and hr by
+	// default): optional strings after the Kafka columns, holding the
+	// partition path's values, which the writer sets per file. Hudi's
+	// readers find every partition field among the table's columns, as in
+	// the tables Spark writes (hoodie.datasource.write.drop.partition.columns
+	// is false).
+	PartitionColumns []string
 }
 
 // Positions of the Hudi meta columns in every row.
@@ -43,8 +51,9 @@ const (
 
 // TableSchema is the full row of a table: the five Hudi meta columns, the
 // user fields in declared order, then _kafka_partition, _kafka_offset,
-// _kafka_timestamp and (with IncludeKafkaKey) _kafka_key. Every node carries
-// a field ID. A TableSchema is immutable and safe for concurrent use.
+// _kafka_timestamp, (with IncludeKafkaKey) _kafka_key, and the partition
+// columns. Every node carries a field ID. A TableSchema is immutable and
+// safe for concurrent use.
 type TableSchema struct {
 	user      Schema
 	opts      TableOptions
@@ -55,6 +64,7 @@ type TableSchema struct {
 	leaves    []*node
 	columns   [][]string
 	numKafka  int
+	numPart   int  // partition columns, after the Kafka columns
 	repeated  bool // some column is inside a list or map
 	eventTime *node
 	parquet   *parquet.Schema
@@ -80,6 +90,7 @@ func NewTableSchema(user Schema, opts TableOptions) (*TableSchema, error) {
 			errs = append(errs, &SchemaError{Path: opts.EventTimeField, Problem: fmt.Sprintf("event-time field is %s: want timestamp or int64 (epoch milliseconds)", found.Type.Kind)})
 		}
 	}
+	errs = append(errs, validatePartitionColumns(user, opts.PartitionColumns)...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -99,6 +110,9 @@ func NewTableSchema(user Schema, opts TableOptions) (*TableSchema, error) {
 		kafka = append(kafka, Field{Name: ColKafkaKey, Type: Type{Kind: KindBytes}, Optional: true})
 	}
 	fields = append(fields, kafka...)
+	for _, name := range opts.PartitionColumns {
+		fields = append(fields, str(name))
+	}
 
 	c := compiler{nextID: numMetaColumns + 1, used: map[int32]bool{}}
 	collectIDs(user.Fields, c.used)
@@ -116,6 +130,7 @@ func NewTableSchema(user Schema, opts TableOptions) (*TableSchema, error) {
 		root:      root,
 		userNodes: root.fields[numMetaColumns : numMetaColumns+len(user.Fields)],
 		numKafka:  len(kafka),
+		numPart:   len(opts.PartitionColumns),
 	}
 	ts.userRoot = &node{kind: KindStruct, fields: ts.userNodes}
 	names := make([]string, len(ts.userNodes))
@@ -178,6 +193,10 @@ func (ts *TableSchema) Columns() [][]string { return ts.columns }
 // EventTimeField returns the name of the event-time field, or "".
 func (ts *TableSchema) EventTimeField() string { return ts.opts.EventTimeField }
 
-// NumKafkaColumns returns how many Kafka columns end the row: 3, or 4 with
-// the key.
+// NumKafkaColumns returns how many Kafka columns follow the user fields: 3,
+// or 4 with the key.
 func (ts *TableSchema) NumKafkaColumns() int { return ts.numKafka }
+
+// PartitionColumns returns the names of the partition columns that end the
+// row (TableOptions.PartitionColumns).
+func (ts *TableSchema) PartitionColumns() []string { return ts.opts.PartitionColumns }

@@ -292,3 +292,51 @@ func readZip(t *testing.T, f *zip.File) []byte {
 	}
 	return b
 }
+
+// TestPartitionColumns: partition columns end the row, after the Kafka
+// columns (whose field IDs do not move); decoders leave them null, SetKafka
+// still finds the Kafka columns; the Avro schema (Hudi's) lists them; a
+// name that is a user field, reserved or invalid is refused.
+func TestPartitionColumns(t *testing.T) {
+	user, err := schemas.SchemaFromSpecs([]schemas.FieldSpec{{Name: "a", Type: "int32"}, {Name: "tags", Type: "list<string>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := schemas.NewTableSchema(user, schemas.TableOptions{IncludeKafkaKey: true, PartitionColumns: []string{"dt", "hr"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"_hoodie_commit_time=1", "_hoodie_commit_seqno=2", "_hoodie_record_key=3", "_hoodie_partition_path=4", "_hoodie_file_name=5",
+		"a=6", "tags=7", "tags.list.element=8",
+		"_kafka_partition=9", "_kafka_offset=10", "_kafka_timestamp=11", "_kafka_key=12",
+		"dt=13", "hr=14",
+	}
+	if got := fieldIDs(ts.Parquet(), "", nil); !reflect.DeepEqual(got, want) {
+		t.Errorf("field ids:\n got %v\nwant %v", got, want)
+	}
+	var rec schemas.Record
+	if err := schemas.NewJSONDecoder(ts).Decode([]byte(`{"a":1,"tags":["x","y"],"dt":"not read"}`), &rec); err != nil {
+		t.Fatal(err)
+	}
+	ts.SetKafka(rec.Row, 3, 42, 1_000_000, []byte("k"))
+	n := len(rec.Row)
+	kafka, part := rec.Row[n-6:n-2], rec.Row[n-2:]
+	if kafka[0].Int32() != 3 || kafka[1].Int64() != 42 || kafka[2].Int64() != 1_000_000 || string(kafka[3].ByteArray()) != "k" {
+		t.Errorf("Kafka columns %v", kafka)
+	}
+	if !part[0].IsNull() || !part[1].IsNull() || part[0].Column() != 11 || part[1].Column() != 12 {
+		t.Errorf("partition columns %v: want nulls of columns 11 and 12 (the writer sets them)", part)
+	}
+	if avro := ts.Avro("t_record", "hoodie.t"); !strings.Contains(avro, `"name":"dt"`) || !strings.Contains(avro, `"name":"hr"`) {
+		t.Errorf("Avro schema has no dt: %s", avro)
+	}
+	for _, bad := range [][]string{{"a"}, {"_hoodie_x"}, {"dt", "dt"}, {"9x"}} {
+		if _, err := schemas.NewTableSchema(user, schemas.TableOptions{PartitionColumns: bad}); err == nil {
+			t.Errorf("partition columns %q: no error", bad)
+		}
+		if err := schemas.CheckPartitionColumns(user, bad); err == nil {
+			t.Errorf("CheckPartitionColumns(%q): no error", bad)
+		}
+	}
+}

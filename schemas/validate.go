@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -49,6 +50,35 @@ func validateUser(s Schema) []error {
 		v.add("", fmt.Sprintf("%d leaf columns, more than Parquet's %d", n, parquet.MaxColumnIndex))
 	}
 	return v.errs
+}
+
+// CheckPartitionColumns reports every problem with names as the partition
+// columns of a table of user fields (TableOptions.PartitionColumns), as
+// NewTableSchema would.
+func CheckPartitionColumns(user Schema, names []string) error {
+	return errors.Join(validatePartitionColumns(user, names)...)
+}
+
+// validatePartitionColumns checks the partition column names: valid,
+// unique, and neither a user field nor a reserved name.
+func validatePartitionColumns(user Schema, names []string) []error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, f := range user.Fields {
+		seen[f.Name] = true
+	}
+	for _, name := range names {
+		switch {
+		case !validName(name):
+			errs = append(errs, &SchemaError{Path: name, Problem: "partition column name must match [A-Za-z_][A-Za-z0-9_]*"})
+		case strings.HasPrefix(strings.ToLower(name), hoodiePrefix) || strings.HasPrefix(strings.ToLower(name), kafkaPrefix):
+			errs = append(errs, &SchemaError{Path: name, Problem: "partition column names starting with _hoodie_ or _kafka_ are reserved for lakestream's columns"})
+		case seen[name]:
+			errs = append(errs, &SchemaError{Path: name, Problem: "partition column is also a field of the schema (or named twice)"})
+		}
+		seen[name] = true
+	}
+	return errs
 }
 
 type validator struct {

@@ -166,8 +166,14 @@ func (s *Set) gather(f *file, rows []parquet.Row) [][]parquet.Value {
 		for _, c := range []int{s.metaIdx[0], s.metaIdx[1], s.metaIdx[3], s.metaIdx[4]} {
 			view[c] = nil
 		}
+		for _, c := range s.partCols {
+			view[c] = nil
+		}
 		s.colView = view
 		return view
+	}
+	for i, c := range s.partCols {
+		fill(cols[c], f.partValues[i])
 	}
 	// Sequence numbers: <instant>_<worker>_<record index in the file>. The
 	// arena is filled first, as appending may move it.

@@ -29,7 +29,7 @@ type encoder interface {
 	close() error
 	// generate makes the encoder write the columns Set fills itself for a
 	// new file (see Set.gather); false if it cannot (parquet-go).
-	generate(metaIdx [5]int, instant, partition, name parquet.Value, seqnoPrefix []byte) (bool, error)
+	generate(metaIdx [5]int, instant, partition, name parquet.Value, seqnoPrefix []byte, partCols []int, partValues []parquet.Value) (bool, error)
 }
 
 // flatEncoder is parquetfile's Writer.
@@ -48,12 +48,17 @@ func (e flatEncoder) close() error                              { return e.w.Clo
 // generate: the commit time, partition path and file name are constants of
 // the file (their pages are one run of one dictionary index), the sequence
 // number <instant>_<worker>_<row> is made in the page buffer.
-func (e flatEncoder) generate(metaIdx [5]int, instant, partition, name parquet.Value, seqnoPrefix []byte) (bool, error) {
+func (e flatEncoder) generate(metaIdx [5]int, instant, partition, name parquet.Value, seqnoPrefix []byte, partCols []int, partValues []parquet.Value) (bool, error) {
 	for _, c := range []struct {
 		col int
 		v   parquet.Value
 	}{{metaIdx[0], instant}, {metaIdx[3], partition}, {metaIdx[4], name}} {
 		if err := e.w.SetConstant(c.col, c.v); err != nil {
+			return false, err
+		}
+	}
+	for i, c := range partCols {
+		if err := e.w.SetConstant(c, partValues[i]); err != nil {
 			return false, err
 		}
 	}
@@ -91,6 +96,6 @@ func (e goEncoder) setKeyValue(key, value string) { e.w.SetKeyValueMetadata(key,
 func (e goEncoder) close() error                  { return e.w.Close() }
 
 // generate: parquet-go takes every column's values (Set.gather fills them).
-func (e goEncoder) generate([5]int, parquet.Value, parquet.Value, parquet.Value, []byte) (bool, error) {
+func (e goEncoder) generate([5]int, parquet.Value, parquet.Value, parquet.Value, []byte, []int, []parquet.Value) (bool, error) {
 	return false, nil
 }

@@ -89,6 +89,7 @@ type file struct {
 	// Values of the meta columns fixed for the file, levels set.
 	partitionValue parquet.Value
 	nameValue      parquet.Value
+	partValues     []parquet.Value // of the partition columns (Set.partCols)
 }
 
 // bufferedBytes is the memory of the file's encoder: the capacity of its

@@ -43,6 +43,8 @@ type options struct {
 	now                func() time.Time
 	logger             *slog.Logger
 	beforeUpload       func(key string) error
+	partitionColumns   []string
+	partitionValues    func(partition string) ([][]byte, error)
 }
 
 func defaultOptions() options {
@@ -60,6 +62,14 @@ func defaultOptions() options {
 		now:                time.Now,
 		logger:             slog.New(slog.DiscardHandler),
 	}
+}
+
+// WithPartitionColumns names the schema's partition columns (optional
+// top-level strings, schemas.TableOptions.PartitionColumns) and how to get
+// their values from a bucket's partition path (nil: a null): each file holds
+// its path's values in them, whatever the rows hold. Default none.
+func WithPartitionColumns(names []string, values func(partition string) ([][]byte, error)) Option {
+	return func(o *options) { o.partitionColumns, o.partitionValues = names, values }
 }
 
 // WithTargetFileSize rolls a file when its estimated size reaches n bytes.

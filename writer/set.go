@@ -99,6 +99,7 @@ type Set struct {
 	maxDef     []int
 	maxRep     []int
 	metaIdx    [5]int // leaf column index of each meta column (Hudi order)
+	partCols   []int  // leaf column index of each partition column (WithPartitionColumns)
 	filled     []bool // by leaf column: a meta column Write fills (not the record key)
 
 	state        state
@@ -317,6 +318,26 @@ func (s *Set) inspectSchema() error {
 		s.metaIdx[i] = leaf.ColumnIndex
 		s.filled[leaf.ColumnIndex] = name != ColRecordKey
 	}
+	if len(s.opts.partitionColumns) > 0 && s.opts.partitionValues == nil {
+		errs = append(errs, errors.New("writer: partition columns without a function for their values"))
+	}
+	for _, name := range s.opts.partitionColumns {
+		leaf, ok := s.schema.Lookup(name)
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("writer: schema has no top-level partition column %s", name))
+			continue
+		case leaf.Node.Type().Kind() != parquet.ByteArray || !leaf.Node.Optional() || leaf.MaxDefinitionLevel != 1 || leaf.MaxRepetitionLevel != 0:
+			errs = append(errs, fmt.Errorf("writer: partition column %s must be an optional top-level string", name))
+		}
+		s.partCols = append(s.partCols, leaf.ColumnIndex)
+		s.filled[leaf.ColumnIndex] = true
+	}
+	for i, c := range s.partCols {
+		if want := s.numColumns - len(s.partCols) + i; c != want {
+			errs = append(errs, fmt.Errorf("writer: partition column %s is leaf column %d, want %d: the partition columns end the row, in order", s.opts.partitionColumns[i], c, want))
+		}
+	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
@@ -409,6 +430,9 @@ func (s *Set) Write(ctx context.Context, partition string, row parquet.Row, even
 	s.row[s.metaIdx[1]] = parquet.ByteArrayValue(s.seqno).Level(0, 1, s.metaIdx[1])
 	s.row[s.metaIdx[3]] = f.partitionValue
 	s.row[s.metaIdx[4]] = f.nameValue
+	for i, v := range f.partValues {
+		s.row[len(s.row)-len(f.partValues)+i] = v // the last columns, a value each
+	}
 	s.rows[0] = s.row
 	if err := f.enc.writeRows(s.rows); err != nil {
 		return s.fail(fmt.Errorf("writer: write to %s: %w", f.key, err))
@@ -544,6 +568,23 @@ func (s *Set) openFile(ctx context.Context, partition string) (*file, error) {
 		partitionValue: parquet.ByteArrayValue([]byte(partition)).Level(0, 1, s.metaIdx[3]),
 		nameValue:      parquet.ByteArrayValue([]byte(name)).Level(0, 1, s.metaIdx[4]),
 	}
+	if len(s.partCols) > 0 {
+		values, err := s.opts.partitionValues(partition)
+		if err == nil && len(values) != len(s.partCols) {
+			err = fmt.Errorf("%d values for %d partition columns", len(values), len(s.partCols))
+		}
+		if err != nil {
+			_ = f.discard()
+			return nil, fmt.Errorf("writer: partition %s: %w", partition, err)
+		}
+		for i, v := range values {
+			pv := parquet.Value{}.Level(0, 0, s.partCols[i])
+			if v != nil {
+				pv = parquet.ByteArrayValue(v).Level(0, 1, s.partCols[i])
+			}
+			f.partValues = append(f.partValues, pv)
+		}
+	}
 	f.buf = bufio.NewWriterSize(sf, spoolBufferSize)
 	f.count.w = f.buf
 	if n := len(s.free); n > 0 {
@@ -554,7 +595,7 @@ func (s *Set) openFile(ctx context.Context, partition string) (*file, error) {
 		return nil, fmt.Errorf("writer: new encoder: %w", err)
 	}
 	f.enc.reset(&f.count)
-	if f.generated, err = f.enc.generate(s.metaIdx, s.instantValue, f.partitionValue, f.nameValue, s.seqno[:s.seqnoLen]); err != nil {
+	if f.generated, err = f.enc.generate(s.metaIdx, s.instantValue, f.partitionValue, f.nameValue, s.seqno[:s.seqnoLen], s.partCols, f.partValues); err != nil {
 		_ = f.discard()
 		return nil, fmt.Errorf("writer: %s: %w", f.key, err)
 	}

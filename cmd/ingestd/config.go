@@ -257,16 +257,25 @@ func (c Config) Validate() error {
 	default:
 		add("format.type %q: want json or avro", c.Format.Type)
 	}
+	var user *schemas.Schema
 	if len(c.Format.Schema) == 0 {
 		add("format.schema: declare at least one column")
-	} else if _, err := schemas.SchemaFromSpecs(c.Format.Schema); err != nil {
+	} else if u, err := schemas.SchemaFromSpecs(c.Format.Schema); err != nil {
 		add("format.schema: %v", err)
+	} else {
+		user = &u
 	}
 	if c.Format.MaxRecordBytes <= 0 {
 		add("format.max_record_bytes must be positive")
 	}
-	if _, err := bucketing.ParseTemplate(c.Partitioning.Template); err != nil {
+	if tmpl, err := bucketing.ParseTemplate(c.Partitioning.Template); err != nil {
 		add("partitioning.template: %v", err)
+	} else if user != nil {
+		// A partition field that is not a field of its own segment
+		// ("{name}") becomes a column: it must not be a field too.
+		if err := schemas.CheckPartitionColumns(*user, tmpl.ColumnFields()); err != nil {
+			add("partitioning.template: %v", err)
+		}
 	}
 	if c.Partitioning.MaxPast < 0 || c.Partitioning.MaxFuture < 0 {
 		add("partitioning.max_past and max_future must not be negative")

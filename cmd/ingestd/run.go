@@ -98,11 +98,17 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 	if err != nil {
 		return err
 	}
-	ts, err := schemas.NewTableSchema(user, schemas.TableOptions{IncludeKafkaKey: cfg.Format.IncludeKey, EventTimeField: cfg.Format.EventTimeField})
+	tmpl, err := bucketing.ParseTemplate(cfg.Partitioning.Template)
 	if err != nil {
 		return err
 	}
-	tmpl, err := bucketing.ParseTemplate(cfg.Partitioning.Template)
+	// The partition fields that are not fields of the schema (dt and hr by
+	// default) become columns of their own: Hudi's Spark reader looks every
+	// partition field up among the table's columns.
+	ts, err := schemas.NewTableSchema(user, schemas.TableOptions{
+		IncludeKafkaKey: cfg.Format.IncludeKey, EventTimeField: cfg.Format.EventTimeField,
+		PartitionColumns: tmpl.ColumnFields(),
+	})
 	if err != nil {
 		return err
 	}
@@ -189,6 +195,7 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 				writer.WithRowGroupBytes(int64(cfg.Writer.RowGroupSize)),
 				writer.WithCompression(cfg.Writer.Compression),
 				writer.WithLogger(logger),
+				writer.WithPartitionColumns(ts.PartitionColumns(), tmpl.ColumnValues),
 			}
 			if journal != nil {
 				opts = append(opts, writer.WithBeforeUpload(journal.BeforeUpload))

@@ -41,7 +41,8 @@ func Committed(ctx context.Context, b objstore.Bucket, topic string, want map[in
 // DuckDB opens an in-memory DuckDB with a view named view over the
 // table's snapshot, as a user would: the snapshot's files (copied to dir
 // first when the table is not on the local filesystem) read with
-// read_parquet.
+// read_parquet, without hive partitioning: what the files hold, partition
+// columns included.
 func DuckDB(ctx context.Context, b objstore.Bucket, dir, view string) (*sql.DB, []commitlog.BaseFile, error) {
 	t, err := commitlog.Open(ctx, b)
 	if err != nil {
@@ -64,7 +65,7 @@ func DuckDB(ctx context.Context, b objstore.Bucket, dir, view string) (*sql.DB, 
 		return nil, nil, err
 	}
 	db.SetMaxOpenConns(1)
-	q := fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM read_parquet([%s])", view, strings.Join(paths, ","))
+	q := fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM read_parquet([%s], hive_partitioning = false)", view, strings.Join(paths, ","))
 	if len(paths) == 0 {
 		q = fmt.Sprintf("CREATE VIEW %s AS SELECT NULL AS nothing WHERE false", view)
 	}

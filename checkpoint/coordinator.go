@@ -260,6 +260,9 @@ func (c *Coordinator) StartOffsets(ctx context.Context, topic string, partitions
 // not held (revoked, not yet disowned by the source) and one the open
 // instant does not list (the next instant will).
 func (c *Coordinator) notePositionsLocked() {
+	if c.allPositionedLocked() {
+		return // the usual case once every partition had a record: no map per batch
+	}
 	pos := c.src.Positions()
 	if len(pos) == 0 {
 		return
@@ -282,6 +285,22 @@ func (c *Coordinator) notePositionsLocked() {
 			c.committed[p] = next
 		}
 	}
+}
+
+// allPositionedLocked reports whether every claimed partition has a next
+// offset already (false before claims are known).
+func (c *Coordinator) allPositionedLocked() bool {
+	c.claimMu.Lock()
+	defer c.claimMu.Unlock()
+	if c.claims == nil {
+		return false
+	}
+	for p := range c.claims {
+		if _, ok := c.next[p]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Revoked is the source's hook for partitions leaving this process. Revoked

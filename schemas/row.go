@@ -22,7 +22,8 @@ func (ts *TableSchema) SetMeta(row parquet.Row, col int, v []byte) {
 	}
 }
 
-// SetKafka sets the Kafka columns that end a row built by a Decoder. key is
+// SetKafka sets the Kafka columns of a row built by a Decoder (after the
+// user fields, before the partition columns). key is
 // written only with TableOptions.IncludeKafkaKey (nil writes a null); the
 // row keeps a reference to it.
 func (ts *TableSchema) SetKafka(row parquet.Row, partition int32, offset int64, timestampMicros int64, key []byte) {

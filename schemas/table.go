@@ -9,7 +9,7 @@ import (
 
 // TableOptions are the table-level settings around the user schema.
 type TableOptions struct {
-	// IncludeKafkaKey adds _kafka_key (optional bytes) as the last column.
+	// IncludeKafkaKey adds _kafka_key (optional bytes) after _kafka_timestamp.
 	IncludeKafkaKey bool
 	// EventTimeField optionally names a top-level field holding the event
 	// time: a timestamp, or an int64 of epoch milliseconds. Decoders copy

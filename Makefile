@@ -47,7 +47,8 @@ FUZZ_TARGETS := \
 	./schemas:FuzzParseType ./schemas:FuzzJSONDecode ./schemas:FuzzAvroDecode \
 	./schemas:FuzzParseAvroSchema ./schemas:FuzzAvroPlan ./schemas:FuzzParseDecimal \
 	./schemas:FuzzParseTimestamp ./schemas:FuzzTimeParsersMatchReference ./schemas:FuzzStrMatchesReference \
-	./schemas:FuzzShortInt ./bucketing:FuzzPartitionPath ./writer:FuzzStagedRow
+	./schemas:FuzzShortInt ./bucketing:FuzzPartitionPath ./writer:FuzzStagedRow \
+	./internal/redact:FuzzURL
 # Targets whose executions take milliseconds (whole files written and read
 # back) run for FUZZTIME_SLOW.
 FUZZ_SLOW_TARGETS := ./internal/parquetfile:FuzzRoundTrip

@@ -42,13 +42,29 @@ type avroDecoder struct {
 // types can nest as deep as the data says).
 const maxAvroDecodeDepth = 256
 
+// badMagic explains a value that is not in the Confluent wire format,
+// naming what it looks like when that is plain (JSON text, empty).
+func badMagic(value []byte) *DecodeError {
+	const want = "not the Confluent wire format (magic byte 0 and a 4-byte schema id)"
+	switch {
+	case len(value) == 0:
+		return decodeErr(ReasonBadMagic, "", "empty value: %s", want)
+	case value[0] == 0:
+		return decodeErr(ReasonBadMagic, "", "%d bytes, too short for a schema id: %s", len(value), want)
+	case value[0] == '{' || value[0] == '[':
+		return decodeErr(ReasonBadMagic, "", "first byte %q: this looks like JSON text, %s; is the topic's format json?", value[0], want)
+	default:
+		return decodeErr(ReasonBadMagic, "", "first byte 0x%02x: %s", value[0], want)
+	}
+}
+
 // Decode implements Decoder. Enum symbols in rec.Row point into the
 // decoder's plans, which are never modified.
 func (d *avroDecoder) Decode(value []byte, rec *Record) error {
 	rec.EventTime, rec.HasEventTime = 0, false
 	if len(value) < 5 || value[0] != 0 {
 		rec.Row = rec.Row[:0]
-		return decodeErr(ReasonBadMagic, "", "not the Confluent wire format (magic byte 0 and a 4-byte schema id)")
+		return badMagic(value)
 	}
 	id := binary.BigEndian.Uint32(value[1:5])
 	plan, err := d.plan(id)

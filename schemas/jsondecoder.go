@@ -38,7 +38,7 @@ func (d *jsonDecoder) Decode(value []byte, rec *Record) error {
 	case '{':
 		err = d.object(d.ts.userRoot, 0, 0)
 	case 0:
-		err = d.syntax(nil, "empty value")
+		err = d.notJSON(value)
 	default:
 		err = d.syntax(nil, "the value is not a JSON object")
 	}
@@ -56,6 +56,23 @@ func (d *jsonDecoder) Decode(value []byte, rec *Record) error {
 	}
 	rec.Row = d.b.finish()
 	return nil
+}
+
+// notJSON explains a value that does not start a JSON value: empty, or a
+// NUL byte first. A NUL first byte followed by at least a schema ID is the
+// Confluent Schema Registry wire format (magic byte 0, a 4-byte schema ID,
+// then the Avro, Protobuf or JSON Schema payload): the topic's producer
+// uses a registry serializer, and the table wants format.type avro.
+func (d *jsonDecoder) notJSON(value []byte) *DecodeError {
+	switch {
+	case len(value) == 0:
+		return d.syntax(nil, "empty value")
+	case value[0] == 0 && len(value) >= 5:
+		return decodeErr(ReasonInvalidJSON, "", "at offset 0: byte 0x00 then schema id %d: this looks like a Schema Registry framed record (Confluent wire format), not JSON; is the topic's format avro?",
+			uint32(value[1])<<24|uint32(value[2])<<16|uint32(value[3])<<8|uint32(value[4]))
+	default:
+		return d.syntax(nil, "the value is not a JSON object")
+	}
 }
 
 func (d *jsonDecoder) syntax(n *node, msg string) *DecodeError {

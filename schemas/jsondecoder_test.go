@@ -418,3 +418,33 @@ func TestJSONFieldNameForms(t *testing.T) {
 		}
 	}
 }
+
+// A value in the Schema Registry wire format sent to a JSON table is
+// dead-lettered with a detail that says so, not "empty value"; JSON sent to
+// an Avro table likewise.
+func TestWrongFormatDetail(t *testing.T) {
+	flat := flatTable(t)
+	framed := []byte{0, 0, 0, 0x30, 0x39, 2, 'x'}
+	for _, c := range []struct {
+		dec    schemas.Decoder
+		in     []byte
+		reason string
+		want   string
+	}{
+		{schemas.NewJSONDecoder(flat), framed, schemas.ReasonInvalidJSON, "Schema Registry framed record"},
+		{schemas.NewJSONDecoder(flat), framed, schemas.ReasonInvalidJSON, "schema id 12345"},
+		{schemas.NewJSONDecoder(flat), nil, schemas.ReasonInvalidJSON, "empty value"},
+		{schemas.NewJSONDecoder(flat), []byte{0, 1}, schemas.ReasonInvalidJSON, "not a JSON object"},
+		{schemas.NewAvroDecoder(flat, nil), []byte(` {"req":"x"}`), schemas.ReasonBadMagic, "first byte 0x20"},
+		{schemas.NewAvroDecoder(flat, nil), []byte(`{"req":"x"}`), schemas.ReasonBadMagic, "looks like JSON"},
+		{schemas.NewAvroDecoder(flat, nil), nil, schemas.ReasonBadMagic, "empty value"},
+		{schemas.NewAvroDecoder(flat, nil), []byte{0, 0}, schemas.ReasonBadMagic, "too short"},
+	} {
+		var rec schemas.Record
+		err := c.dec.Decode(c.in, &rec)
+		var de *schemas.DecodeError
+		if !errors.As(err, &de) || de.Reason != c.reason || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Decode(%q) = %v, want reason %s and %q in the detail", c.in, err, c.reason, c.want)
+		}
+	}
+}

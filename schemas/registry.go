@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/lakestream/lakestream/internal/redact"
 )
 
 // Registry fetches Avro writer schemas by ID from a Confluent-compatible
@@ -90,9 +92,13 @@ func NewRegistry(baseURL string, opts ...RegistryOption) (*Registry, error) {
 	case err != nil:
 		errs = append(errs, errors.New("registry url does not parse")) // the text may hold a password
 	case u.Scheme != "http" && u.Scheme != "https":
-		errs = append(errs, fmt.Errorf("registry url %q: scheme must be http or https", u.Redacted()))
+		errs = append(errs, fmt.Errorf("registry url %q: scheme must be http or https", redact.URL(baseURL)))
 	case u.Host == "":
-		errs = append(errs, fmt.Errorf("registry url %q: no host", u.Redacted()))
+		errs = append(errs, fmt.Errorf("registry url %q: no host", redact.URL(baseURL)))
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		// Request paths are appended to the base URL: a query would end
+		// up in the middle of them.
+		errs = append(errs, fmt.Errorf("registry url %q: a query or fragment is not supported (credentials go in the user-info: https://user:password@host)", redact.URL(baseURL)))
 	}
 	if err == nil && u.User != nil {
 		pass, _ := u.User.Password()
@@ -121,7 +127,7 @@ func NewRegistry(baseURL string, opts ...RegistryOption) (*Registry, error) {
 }
 
 // String describes the registry without its credentials.
-func (r *Registry) String() string { return "schema registry " + r.base }
+func (r *Registry) String() string { return "schema registry " + redact.URL(r.base) }
 
 // RegistryError reports a failed schema lookup. NotFound: the registry
 // answered 404 with error code 40403 (schema not found). Invalid: it answered with a schema lakestream
@@ -211,6 +217,10 @@ func (r *Registry) fetch(ctx context.Context, id uint32) (*AvroSchema, error) {
 	}
 	resp, err := r.client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = redact.URL(ue.URL)
+		}
 		return nil, fail(0, err)
 	}
 	defer resp.Body.Close()

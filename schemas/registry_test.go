@@ -178,3 +178,37 @@ func TestNewRegistryValidation(t *testing.T) {
 		t.Error("no host: no error")
 	}
 }
+
+// No secret of the registry URL (user-info, query values) reaches an error
+// or the registry's description, and a query (which the request paths
+// would follow) is refused.
+func TestRegistryURLSecrets(t *testing.T) {
+	const secret = "s3cretToken"
+	for _, base := range []string{
+		"ftp://registry:8081/?token=" + secret,
+		"http://registry:8081/?token=" + secret,
+		"http://registry:8081/#" + secret,
+		"http://bob:" + secret + "@/",
+	} {
+		_, err := schemas.NewRegistry(base)
+		if err == nil {
+			t.Errorf("NewRegistry(%q): no error", base)
+			continue
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("NewRegistry(%q) error shows the secret: %v", base, err)
+		}
+	}
+	// A request error quotes the URL (net/http's *url.Error).
+	r, err := schemas.NewRegistry("http://bob:" + secret + "@127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(r.String(), secret) {
+		t.Errorf("String() = %q shows the secret", r.String())
+	}
+	_, err = r.Schema(context.Background(), 7)
+	if err == nil || strings.Contains(err.Error(), secret) {
+		t.Errorf("Schema error: %v", err)
+	}
+}

@@ -1,11 +1,12 @@
 package commitlog
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/lakestream/lakestream/internal/objstore"
@@ -16,18 +17,20 @@ import (
 // them.
 const archivePrefix = ArchiveDir + "/lakestream.archive."
 
-// archiveFile is one archive: the instants it took off the active timeline
-// and the checkpoints recorded by every instant archived so far.
-type archiveFile struct {
-	Version     int               `json:"version"`
-	Instants    []archivedInstant `json:"instants"`
-	Checkpoints *Checkpoints      `json:"checkpoints"`
-}
+// archiveVersion is the version of the archive files Archive writes:
+// version 2 puts the checkpoints before the instants, so that a reader of
+// the checkpoints stops early; version 1 (checkpoints last) is read too.
+const archiveVersion = 2
 
+// archivedInstant is an instant of an archive file; Metadata, the body of
+// its completed file, is copied from the timeline as it is read, never
+// held whole.
 type archivedInstant struct {
-	Instant  string          `json:"instant"`
-	Action   string          `json:"action"`
-	Metadata json.RawMessage `json:"metadata,omitempty"`
+	Instant string
+	Action  string
+	// Metadata is the key of the completed file whose body is the
+	// instant's metadata; "" for instants that write no data.
+	Metadata string
 }
 
 // ArchiveOptions bound the active timeline.
@@ -78,19 +81,17 @@ func (t *Table) Archive(ctx context.Context, opts ArchiveOptions) (*ArchiveResul
 	if err != nil {
 		return nil, err
 	}
-	af := archiveFile{Version: 1, Checkpoints: summary}
+	var instants []archivedInstant
 	retire := map[string]string{} // partition\x00fileId -> replace instant
 	for _, e := range archived {
 		ai := archivedInstant{Instant: e.Time, Action: e.Action}
 		if writesData(e.Action) {
 			name := MetaDir + "/" + e.FileName()
-			data, err := objstore.ReadAll(ctx, t.bucket, name)
+			// Only the checkpoint and the replaced file groups are needed
+			// here: the write stats are read and dropped.
+			m, err := t.readMetadataSkippingStats(ctx, name)
 			if err != nil {
-				return nil, fmt.Errorf("archive: read %s: %w", name, err)
-			}
-			m, err := ParseCommitMetadata(name, data, true)
-			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("archive: %w", err)
 			}
 			if err := summary.observe(e.Time, m.ExtraMetadata, name); err != nil {
 				return nil, err
@@ -100,9 +101,9 @@ func (t *Table) Archive(ctx context.Context, opts ArchiveOptions) (*ArchiveResul
 					retire[part+"\x00"+id] = e.Time
 				}
 			}
-			ai.Metadata = data
+			ai.Metadata = name
 		}
-		af.Instants = append(af.Instants, ai)
+		instants = append(instants, ai)
 	}
 
 	// Remove what must not resurface once these instants leave the timeline.
@@ -136,12 +137,11 @@ func (t *Table) Archive(ctx context.Context, opts ArchiveOptions) (*ArchiveResul
 		}
 	}
 
-	body, err := json.MarshalIndent(&af, "", "  ")
-	if err != nil {
-		return nil, err
-	}
 	res.File = archivePrefix + last + ".json"
-	if err := t.bucket.PutIfAbsent(ctx, res.File, bytes.NewReader(body)); err != nil && !errors.Is(err, objstore.ErrExists) {
+	err = putStreamed(ctx, t.bucket.PutIfAbsent, res.File, func(w io.Writer) error {
+		return t.writeArchive(ctx, w, summary, instants)
+	})
+	if err != nil && !errors.Is(err, objstore.ErrExists) {
 		return nil, fmt.Errorf("archive: write %s: %w", res.File, err)
 	}
 	// Oldest instant first and, within one, its completed file last: a crash
@@ -203,15 +203,10 @@ func (t *Table) archivedCheckpoints(ctx context.Context) (*Checkpoints, error) {
 	if newest == "" {
 		return newCheckpoints(), nil
 	}
-	data, err := objstore.ReadAll(ctx, t.bucket, newest)
+	c, err := t.readArchivedCheckpoints(ctx, newest)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", newest, err)
+		return nil, err
 	}
-	var af archiveFile
-	if err := json.Unmarshal(data, &af); err != nil {
-		return nil, &FileError{Path: newest, Problem: "corrupt archive", Err: err}
-	}
-	c := af.Checkpoints
 	if c == nil {
 		c = newCheckpoints()
 	}
@@ -222,4 +217,109 @@ func (t *Table) archivedCheckpoints(ctx context.Context) (*Checkpoints, error) {
 		c.Partitions = map[string]map[int32]PartitionPosition{}
 	}
 	return c, nil
+}
+
+// writeArchive writes an archive file (docs/format/table.md): the
+// checkpoint summary, then each instant with the body of its completed
+// file copied from the store as it is read.
+func (t *Table) writeArchive(ctx context.Context, w io.Writer, summary *Checkpoints, instants []archivedInstant) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	sum, err := json.Marshal(summary)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(bw, "{\"version\":%d,\n\"checkpoints\":%s,\n\"instants\":[", archiveVersion, sum)
+	for i, ai := range instants {
+		if i > 0 {
+			bw.WriteString(",")
+		}
+		head, err := json.Marshal(struct {
+			Instant string `json:"instant"`
+			Action  string `json:"action"`
+		}{ai.Instant, ai.Action})
+		if err != nil {
+			return err
+		}
+		bw.WriteString("\n")
+		if ai.Metadata == "" {
+			bw.Write(head)
+			continue
+		}
+		bw.Write(head[:len(head)-1])
+		bw.WriteString(`,"metadata":`)
+		if err := t.copyObject(ctx, bw, ai.Metadata); err != nil {
+			return err
+		}
+		bw.WriteString("}")
+	}
+	bw.WriteString("\n]}\n")
+	return bw.Flush()
+}
+
+// copyObject copies the object at key to w.
+func (t *Table) copyObject(ctx context.Context, w io.Writer, key string) error {
+	rc, err := t.bucket.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	defer rc.Close()
+	if _, err := io.Copy(w, rc); err != nil {
+		return fmt.Errorf("copy %s: %w", key, err)
+	}
+	return nil
+}
+
+// readMetadataSkippingStats reads the commit file at name for its
+// extraMetadata and partitionToReplaceFileIds, dropping the write stats.
+func (t *Table) readMetadataSkippingStats(ctx context.Context, name string) (*CommitMetadata, error) {
+	rc, err := t.bucket.Get(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	defer rc.Close()
+	return decodeCommitMetadata(name, rc, false, true)
+}
+
+// readArchivedCheckpoints reads the checkpoint summary of the archive
+// file at key, token by token: it stops at the summary, and skips the
+// instants (of a version 1 file, where they come first) without holding
+// them. nil if the file has none.
+func (t *Table) readArchivedCheckpoints(ctx context.Context, key string) (*Checkpoints, error) {
+	rc, err := t.bucket.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	defer rc.Close()
+	er := &errReader{r: rc}
+	c, err := decodeArchivedCheckpoints(json.NewDecoder(er))
+	if er.err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, er.err)
+	}
+	if err != nil {
+		return nil, &FileError{Path: key, Problem: "corrupt archive", Err: err}
+	}
+	return c, nil
+}
+
+func decodeArchivedCheckpoints(dec *json.Decoder) (*Checkpoints, error) {
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, err
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		if tok == "checkpoints" {
+			var c *Checkpoints
+			if err := dec.Decode(&c); err != nil {
+				return nil, err
+			}
+			return c, nil
+		}
+		if err := skipValue(dec); err != nil {
+			return nil, err
+		}
+	}
+	return nil, expectDelim(dec, '}')
 }

@@ -144,7 +144,10 @@ func newCheckpoints() *Checkpoints {
 	return &Checkpoints{Writers: map[string]WriterCheckpoint{}, Partitions: map[string]map[int32]PartitionPosition{}}
 }
 
-// readAllMetadata reads the metadata of completed instants concurrently.
+// readAllMetadata reads the metadata of completed instants concurrently,
+// without their write stats (only extraMetadata and
+// partitionToReplaceFileIds): a commit of 100,000 files costs its reading
+// time, not its size in memory.
 func (t *Table) readAllMetadata(ctx context.Context, entries []TimelineEntry) ([]*CommitMetadata, error) {
 	out := make([]*CommitMetadata, len(entries))
 	errs := make([]error, len(entries))
@@ -156,7 +159,7 @@ func (t *Table) readAllMetadata(ctx context.Context, entries []TimelineEntry) ([
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out[i], errs[i] = t.ReadCommitMetadata(ctx, e)
+			out[i], errs[i] = t.readMetadataSkippingStats(ctx, MetaDir+"/"+e.FileName())
 		}()
 	}
 	wg.Wait()

@@ -2,6 +2,7 @@ package commitlog
 
 import (
 	"archive/zip"
+	"encoding/json"
 	"io"
 	"path/filepath"
 	"reflect"
@@ -69,6 +70,7 @@ func FuzzParseCommitMetadata(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, completed bool) {
 		m, err := ParseCommitMetadata("x", data, completed)
+		checkAgainstUnmarshal(t, data, m, err)
 		if err != nil {
 			return
 		}
@@ -84,6 +86,39 @@ func FuzzParseCommitMetadata(f *testing.F) {
 			t.Fatalf("paths changed in round trip")
 		}
 	})
+}
+
+// checkAgainstUnmarshal compares the streaming decoder's outcome with
+// json.Unmarshal's on the same document: what the decoder accepts,
+// Unmarshal accepts with the same content, unless the document's keys
+// differ from Hudi's only in case (which Unmarshal folds and the decoder
+// does not).
+func checkAgainstUnmarshal(t *testing.T, data []byte, m *CommitMetadata, err error) {
+	var ref CommitMetadata
+	refErr := json.Unmarshal(data, &ref)
+	if err != nil {
+		return // stricter than Unmarshal is fine (exact keys, trailing data)
+	}
+	if refErr != nil {
+		t.Fatalf("decoder accepted what json.Unmarshal refuses (%v):\n%s", refErr, data)
+	}
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(data, &keys) != nil {
+		return
+	}
+	names := []string{"partitionToWriteStats", "compacted", "extraMetadata", "operationType", "partitionToReplaceFileIds"}
+	for k := range keys {
+		for _, n := range names {
+			if k != n && strings.EqualFold(k, n) {
+				return
+			}
+		}
+	}
+	a, err1 := m.digest()
+	b, err2 := ref.digest()
+	if err1 != nil || err2 != nil || a != b {
+		t.Fatalf("decoder and json.Unmarshal differ on:\n%s", data)
+	}
 }
 
 func statPaths(m *CommitMetadata) []string {

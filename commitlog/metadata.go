@@ -3,7 +3,9 @@ package commitlog
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"path"
 	"strings"
 )
@@ -80,19 +82,36 @@ func (m *CommitMetadata) Marshal() ([]byte, error) {
 // name is the file's path relative to the table root, used in errors. When
 // completed is true every write stat must name a base file inside the table.
 func ParseCommitMetadata(name string, data []byte, completed bool) (*CommitMetadata, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, &FileError{Path: name, Problem: "empty commit metadata"}
+	return DecodeCommitMetadata(name, bytes.NewReader(data), completed)
+}
+
+// DecodeCommitMetadata is ParseCommitMetadata reading r as it decodes, so
+// that a large commit file is never held whole. An error reading r is
+// returned wrapped (it matches what r returned); anything else is a
+// *FileError.
+func DecodeCommitMetadata(name string, r io.Reader, completed bool) (*CommitMetadata, error) {
+	return decodeCommitMetadata(name, r, completed, false)
+}
+
+// decodeCommitMetadata is DecodeCommitMetadata, dropping the write stats
+// with skipStats (decodeMetadata).
+func decodeCommitMetadata(name string, r io.Reader, completed, skipStats bool) (*CommitMetadata, error) {
+	er := &errReader{r: r}
+	dec := json.NewDecoder(er)
+	m, err := decodeMetadata(dec, skipStats)
+	if err == nil {
+		err = endOfDocument(dec)
 	}
-	var m CommitMetadata
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&m); err != nil {
+	switch {
+	case er.err != nil:
+		return nil, fmt.Errorf("read %s: %w", name, er.err)
+	case errors.Is(err, errEmpty):
+		return nil, &FileError{Path: name, Problem: "empty commit metadata"}
+	case err != nil:
 		return nil, &FileError{Path: name, Problem: "corrupt or truncated commit metadata", Err: err}
 	}
-	if dec.More() {
-		return nil, &FileError{Path: name, Problem: "trailing data after commit metadata"}
-	}
 	if !completed {
-		return &m, nil
+		return m, nil
 	}
 	for part, stats := range m.PartitionToWriteStats {
 		if err := validatePartitionPath(part); err != nil {
@@ -115,7 +134,7 @@ func ParseCommitMetadata(name string, data []byte, completed bool) (*CommitMetad
 			return nil, &FileError{Path: name, Problem: fmt.Sprintf("replaced partition %q", part), Err: err}
 		}
 	}
-	return &m, nil
+	return m, nil
 }
 
 // validateRelativePath accepts a clean slash-separated path inside the table.
@@ -142,4 +161,19 @@ func validatePartitionPath(p string) error {
 		return fmt.Errorf("partition %q is inside .hoodie", p)
 	}
 	return nil
+}
+
+// errReader remembers the first error of r other than io.EOF, so that a
+// decoder's error can be told apart from the store's.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }

@@ -18,6 +18,7 @@ type options struct {
 	heartbeatInterval time.Duration
 	heartbeatMisses   int
 	readConcurrency   int
+	reqConcurrency    int
 	failpoints        *failpoint.Set
 }
 
@@ -28,6 +29,7 @@ func defaultOptions() options {
 		heartbeatInterval: 10 * time.Second,
 		heartbeatMisses:   3,
 		readConcurrency:   8,
+		reqConcurrency:    16,
 	}
 }
 
@@ -49,6 +51,12 @@ func WithHeartbeat(interval time.Duration, misses int) Option {
 // WithReadConcurrency bounds concurrent reads of commit files. Default 8.
 func WithReadConcurrency(n int) Option { return func(o *options) { o.readConcurrency = n } }
 
+// WithRequestConcurrency bounds the concurrent requests of a commit: the
+// stats of its base files and the partition metadata files of its
+// partitions. A checkpoint of 100,000 buckets makes 100,000 of each, and
+// each waits on the store (an fsync, an S3 round trip). Default 16.
+func WithRequestConcurrency(n int) Option { return func(o *options) { o.reqConcurrency = n } }
+
 // WithFailpoints arms failpoints of the commit path (tests only). Default
 // none.
 func WithFailpoints(s *failpoint.Set) Option { return func(o *options) { o.failpoints = s } }
@@ -67,11 +75,18 @@ func (o options) validate() error {
 	if o.heartbeatMisses < 1 {
 		errs = append(errs, fmt.Errorf("heartbeat misses %d: must be at least 1", o.heartbeatMisses))
 	}
-	if o.readConcurrency < 1 {
-		errs = append(errs, fmt.Errorf("read concurrency %d: must be at least 1", o.readConcurrency))
+	if o.readConcurrency < 1 || o.readConcurrency > maxConcurrency {
+		errs = append(errs, fmt.Errorf("read concurrency %d: must be between 1 and %d", o.readConcurrency, maxConcurrency))
+	}
+	if o.reqConcurrency < 1 || o.reqConcurrency > maxConcurrency {
+		errs = append(errs, fmt.Errorf("request concurrency %d: must be between 1 and %d", o.reqConcurrency, maxConcurrency))
 	}
 	return errors.Join(errs...)
 }
+
+// maxConcurrency bounds the concurrency options: more requests at once
+// than this only queue in the store's client.
+const maxConcurrency = 1024
 
 func (o options) heartbeatExpiry() time.Duration {
 	return o.heartbeatInterval * time.Duration(o.heartbeatMisses)

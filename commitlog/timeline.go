@@ -140,10 +140,15 @@ func (t *Table) ReadCommitMetadata(ctx context.Context, e TimelineEntry) (*Commi
 	if e.State != StateCompleted {
 		return nil, fmt.Errorf("instant %s is %s, not completed", e.Time, e.State)
 	}
-	name := MetaDir + "/" + e.FileName()
-	data, err := objstore.ReadAll(ctx, t.bucket, name)
+	return t.readCommitMetadata(ctx, MetaDir+"/"+e.FileName(), true)
+}
+
+// readCommitMetadata decodes the commit file at name as it reads it.
+func (t *Table) readCommitMetadata(ctx context.Context, name string, completed bool) (*CommitMetadata, error) {
+	rc, err := t.bucket.Get(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	return ParseCommitMetadata(name, data, true)
+	defer rc.Close()
+	return DecodeCommitMetadata(name, rc, completed)
 }

@@ -3,9 +3,10 @@ package commitlog
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -261,10 +262,12 @@ func (x *Txn) Commit(ctx context.Context, req CommitRequest) (*CommitMetadata, e
 		}
 		return nil, fmt.Errorf("commit %s: %w", x.instant, err)
 	}
-	for part := range meta.PartitionToWriteStats {
-		if err := t.ensurePartition(ctx, part, x.instant); err != nil {
-			return nil, fmt.Errorf("commit %s: %w", x.instant, err)
-		}
+	parts := slices.Sorted(maps.Keys(meta.PartitionToWriteStats))
+	err = forEach(ctx, len(parts), t.opts.reqConcurrency, func(ctx context.Context, i int) error {
+		return t.ensurePartition(ctx, parts[i], x.instant)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("commit %s: %w", x.instant, err)
 	}
 	if req.Claims != nil && req.Checkpoint != nil {
 		if err := t.checkClaims(ctx, x.writerID, req.Checkpoint.Offsets.Topic, req.Checkpoint.Offsets.Next, req.Claims); err != nil {
@@ -278,11 +281,7 @@ func (x *Txn) Commit(ctx context.Context, req CommitRequest) (*CommitMetadata, e
 			return nil, fmt.Errorf("commit %s: %w", x.instant, err)
 		}
 	}
-	body, err := meta.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	d, err := t.decide(ctx, decision{Decision: decisionCommit, Instant: x.instant, Action: x.action, By: x.writerID, Metadata: body})
+	d, err := t.decide(ctx, decision{Decision: decisionCommit, Instant: x.instant, Action: x.action, By: x.writerID, Metadata: meta})
 	if err != nil {
 		return nil, fmt.Errorf("commit %s: %w", x.instant, err)
 	}
@@ -306,7 +305,7 @@ func (x *Txn) Commit(ctx context.Context, req CommitRequest) (*CommitMetadata, e
 		t.opts.logger.Warn("delete heartbeat", "instant", x.instant, "err", err)
 	}
 	t.opts.logger.Debug("instant committed", "instant", x.instant, "files", len(req.Files))
-	return ParseCommitMetadata(MetaDir+"/"+completedFileName(x.instant, x.action), d.Metadata, true)
+	return d.Metadata, nil
 }
 
 // fenced stops the heartbeat, removes the files the writer wrote for the
@@ -324,16 +323,25 @@ func (x *Txn) fenced(ctx context.Context, req CommitRequest, d decision) error {
 	return &FencedError{Instant: x.instant, Reason: "rolled back by " + d.By}
 }
 
-// publish creates the completed timeline file from the decided metadata.
-func (t *Table) publish(ctx context.Context, ts, action string, body []byte) error {
+// publish creates the completed timeline file from the decided metadata,
+// streamed (CommitMetadata.WriteTo).
+func (t *Table) publish(ctx context.Context, ts, action string, meta *CommitMetadata) error {
 	name := MetaDir + "/" + completedFileName(ts, action)
-	err := t.bucket.PutIfAbsent(ctx, name, bytes.NewReader(body))
+	if meta == nil {
+		return &FileError{Path: decisionKey(ts), Problem: "commit decision without metadata"}
+	}
+	err := putStreamed(ctx, t.bucket.PutIfAbsent, name, func(w io.Writer) error {
+		_, err := meta.WriteTo(w)
+		return err
+	})
 	if errors.Is(err, objstore.ErrExists) {
-		cur, rerr := objstore.ReadAll(ctx, t.bucket, name)
+		// A retry whose first attempt landed, or another process finishing
+		// the decided commit: the same metadata is fine.
+		same, rerr := t.sameMetadata(ctx, name, meta)
 		if rerr != nil {
 			return fmt.Errorf("verify %s: %w", name, rerr)
 		}
-		if !sameJSON(cur, body) {
+		if !same {
 			return &FileError{Path: name, Problem: "completed instant exists with other content"}
 		}
 		return nil
@@ -342,6 +350,21 @@ func (t *Table) publish(ctx context.Context, ts, action string, body []byte) err
 		return fmt.Errorf("create %s: %w", name, err)
 	}
 	return nil
+}
+
+// sameMetadata reports whether the commit file at name holds meta: both
+// rendered by WriteTo have one digest.
+func (t *Table) sameMetadata(ctx context.Context, name string, meta *CommitMetadata) (bool, error) {
+	cur, err := t.readCommitMetadata(ctx, name, true)
+	if err != nil {
+		return false, err
+	}
+	a, err := cur.digest()
+	if err != nil {
+		return false, err
+	}
+	b, err := meta.digest()
+	return a == b, err
 }
 
 func (x *Txn) buildMetadata(ctx context.Context, req CommitRequest) (*CommitMetadata, error) {
@@ -354,8 +377,10 @@ func (x *Txn) buildMetadata(ctx context.Context, req CommitRequest) (*CommitMeta
 		ExtraMetadata:         map[string]string{},
 		OperationType:         x.operation,
 	}
-	seen := map[string]bool{}
-	for _, f := range req.Files {
+	seen := make(map[string]bool, len(req.Files))
+	type named struct{ part, fileID string }
+	names := make([]named, len(req.Files))
+	for i, f := range req.Files {
 		if err := validateRelativePath(f.Path); err != nil {
 			return nil, err
 		}
@@ -374,19 +399,31 @@ func (x *Txn) buildMetadata(ctx context.Context, req CommitRequest) (*CommitMeta
 			return nil, fmt.Errorf("file %s: file group %s appears twice", f.Path, fileID)
 		}
 		seen[part+"\x00"+fileID] = true
-		info, err := t.bucket.Stat(ctx, f.Path)
+		names[i] = named{part, fileID}
+	}
+	// Every file must exist: the stats wait on the store, so many at once.
+	sizes := make([]int64, len(req.Files))
+	err := forEach(ctx, len(req.Files), t.opts.reqConcurrency, func(ctx context.Context, i int) error {
+		info, err := t.bucket.Stat(ctx, req.Files[i].Path)
 		if err != nil {
-			return nil, fmt.Errorf("file %s: %w", f.Path, err)
+			return fmt.Errorf("file %s: %w", req.Files[i].Path, err)
 		}
+		sizes[i] = info.Size
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, f := range req.Files {
 		prev := f.PrevCommit
 		if prev == "" {
 			prev = NoPrevCommit
 		}
-		p, pp := f.Path, part
-		m.PartitionToWriteStats[part] = append(m.PartitionToWriteStats[part], WriteStat{
-			FileID: fileID, Path: &p, PrevCommit: prev, PartitionPath: &pp,
+		p, pp := f.Path, names[i].part
+		m.PartitionToWriteStats[pp] = append(m.PartitionToWriteStats[pp], WriteStat{
+			FileID: names[i].fileID, Path: &p, PrevCommit: prev, PartitionPath: &pp,
 			NumWrites: f.NumRecords, NumInserts: f.NumRecords - f.NumUpdates, NumUpdateWrites: f.NumUpdates,
-			TotalWriteBytes: info.Size, FileSizeInBytes: info.Size,
+			TotalWriteBytes: sizes[i], FileSizeInBytes: sizes[i],
 			MinEventTime: f.MinEventTime, MaxEventTime: f.MaxEventTime,
 			RuntimeStats: &RuntimeStats{},
 		})
@@ -444,13 +481,4 @@ func (x *Txn) Abort(ctx context.Context) error {
 		return fmt.Errorf("abort %s: already committed", x.instant)
 	}
 	return nil
-}
-
-// sameJSON compares two JSON documents ignoring insignificant white space.
-func sameJSON(a, b []byte) bool {
-	var ca, cb bytes.Buffer
-	if json.Compact(&ca, a) != nil || json.Compact(&cb, b) != nil {
-		return bytes.Equal(a, b)
-	}
-	return bytes.Equal(ca.Bytes(), cb.Bytes())
 }

@@ -48,7 +48,7 @@ FUZZ_TARGETS := \
 	./schemas:FuzzParseAvroSchema ./schemas:FuzzAvroPlan ./schemas:FuzzParseDecimal \
 	./schemas:FuzzParseTimestamp ./schemas:FuzzTimeParsersMatchReference ./schemas:FuzzStrMatchesReference \
 	./schemas:FuzzShortInt ./bucketing:FuzzPartitionPath ./writer:FuzzStagedRow \
-	./internal/redact:FuzzURL
+	./internal/redact:FuzzURL ./internal/parquetfile:FuzzTruncateBounds
 # Targets whose executions take milliseconds (whole files written and read
 # back) run for FUZZTIME_SLOW.
 FUZZ_SLOW_TARGETS := ./internal/parquetfile:FuzzRoundTrip

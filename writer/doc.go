@@ -25,7 +25,9 @@
 // dictionary encodings only (see writeSchema), zstd by default, no
 // statistics in data page headers (readers prune pages with the page
 // index, as parquet-mr has written them since 1.11), column chunk
-// statistics, the page index, the schema's field IDs,
+// statistics, the page index (byte array bounds truncated to 64 bytes in
+// both: parquet-go's through a parquetfile.BoundsRewriter), the schema's
+// field IDs,
 // hoodie_min_record_key / hoodie_max_record_key and "lakestream version
 // <v> (build <rev>)" as the creator.
 package writer

@@ -66,10 +66,19 @@ func (e flatEncoder) generate(metaIdx [5]int, instant, partition, name parquet.V
 }
 
 // goEncoder is parquet-go's Writer, for the schemas parquetfile does not
-// support.
-type goEncoder struct{ w *parquet.Writer }
+// support. It writes through a parquetfile.BoundsRewriter, which truncates
+// the byte array bounds of its page index and footer as parquetfile does
+// (parquet-go writes chunk statistics whole: a 50 MiB value would be in
+// the footer twice).
+type goEncoder struct {
+	w      *parquet.Writer
+	bounds *parquetfile.BoundsRewriter
+}
 
-func (e goEncoder) reset(w io.Writer) { e.w.Reset(w) }
+func (e goEncoder) reset(w io.Writer) {
+	e.bounds.Reset(w)
+	e.w.Reset(e.bounds)
+}
 
 func (e goEncoder) writeColumns(cols [][]parquet.Value) error {
 	writers := e.w.ColumnWriters()
@@ -93,7 +102,19 @@ func (e goEncoder) memory(written int64) int64    { return e.w.Size() - written 
 func (e goEncoder) flush() error                  { return e.w.Flush() }
 func (e goEncoder) release()                      {}
 func (e goEncoder) setKeyValue(key, value string) { e.w.SetKeyValueMetadata(key, value) }
-func (e goEncoder) close() error                  { return e.w.Close() }
+
+// close writes the last row group, then the page index and the footer
+// through the BoundsRewriter.
+func (e goEncoder) close() error {
+	if err := e.w.Flush(); err != nil {
+		return err
+	}
+	e.bounds.Hold()
+	if err := e.w.Close(); err != nil {
+		return err
+	}
+	return e.bounds.Finish()
+}
 
 // generate: parquet-go takes every column's values (Set.gather fills them).
 func (e goEncoder) generate([5]int, parquet.Value, parquet.Value, parquet.Value, []byte, []int, []parquet.Value) (bool, error) {

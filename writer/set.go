@@ -246,12 +246,21 @@ func (s *Set) chooseEncoder() error {
 		parquet.DataPageStatistics(false), // the page index has them; see doc.go
 		parquet.DictionaryMaxBytes(int64(o.dictionaryMaxBytes)),
 		parquet.DefaultEncodingFor(parquet.ByteArray, &parquet.RLEDictionary),
+		// The page index's bounds whole: the BoundsRewriter truncates them
+		// (and the chunk statistics) as parquetfile does; see goEncoder.
+		parquet.ColumnIndexSizeLimit(func([]string) int { return 0 }),
 		createdBy(createdByString()),
 	}
 	if _, err := parquet.NewWriterConfig(pwOpts...); err != nil {
 		return fmt.Errorf("writer: parquet config: %w", err)
 	}
-	s.newEnc = func() (encoder, error) { return goEncoder{parquet.NewWriter(io.Discard, pwOpts...)}, nil }
+	s.newEnc = func() (encoder, error) {
+		b, err := parquetfile.NewBoundsRewriter(parquetfile.DefaultColumnIndexSizeLimit, parquetfile.DefaultStatisticsSizeLimit)
+		if err != nil {
+			return nil, err
+		}
+		return goEncoder{parquet.NewWriter(io.Discard, pwOpts...), b}, nil
+	}
 	return nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -199,27 +201,63 @@ func (b *bounds) encode(l *leaf, dst []byte) (out, min, max []byte, ok bool) {
 	return dst, dst[start:mid:mid], dst[mid:], true
 }
 
-// truncateMin cuts a byte array lower bound to n bytes (0: no limit).
-func truncateMin(v []byte, n int) []byte {
-	if n > 0 && len(v) > n {
-		return v[:n:n]
-	}
-	return v
-}
+// Byte array bounds longer than a size limit are truncated, as parquet-java's
+// BinaryTruncator does: the minimum to a prefix, the maximum to a prefix
+// with its last character incremented. Both are cut before a UTF-8
+// sequence rather than inside it, and the maximum's increment is a code
+// point's (U+10FFFF is dropped, as 0xFF is), so that a bound of a valid
+// UTF-8 string is valid UTF-8 too; bytes that are not UTF-8 are incremented
+// as bytes. Each bound is worked out once per page or chunk, never per
+// value.
 
-// truncateMax cuts a byte array upper bound to n bytes and increments the
-// cut value so that it stays an upper bound. A prefix of only 0xFF bytes
-// cannot be incremented: the value is kept whole.
-func truncateMax(v []byte, n int) []byte {
-	if n <= 0 || len(v) <= n {
-		return v
-	}
-	for i := n - 1; i >= 0; i-- {
-		if v[i] != 0xFF {
-			out := append([]byte(nil), v[:i+1]...)
-			out[i]++
-			return out
+// truncatedLen returns the length a bound v longer than n bytes is cut to:
+// n, or less so as not to cut a UTF-8 sequence (its start is at most 3
+// bytes before n). n must be positive and less than len(v).
+func truncatedLen(v []byte, n int) int {
+	for k := n; k >= 0 && k > n-utf8.UTFMax; k-- {
+		if utf8.RuneStart(v[k]) {
+			return k
 		}
 	}
-	return v
+	return n
+}
+
+// truncateMin returns a lower bound of v of at most n bytes (n <= 0: no
+// limit), and whether it is v itself: v, or a prefix of v.
+func truncateMin(v []byte, n int) (lo []byte, exact bool) {
+	if n <= 0 || len(v) <= n {
+		return v, true
+	}
+	k := truncatedLen(v, n)
+	return v[:k:k], false
+}
+
+// appendMax appends to dst an upper bound of v of at most n bytes (n <= 0:
+// no limit) and reports whether it is v itself: v, or the shortest
+// increment of a prefix of v, which is larger than v. ok is false if there
+// is none: the prefix holds only 0xFF bytes and U+10FFFF (or, below 4
+// bytes, code points whose successor does not fit).
+func appendMax(dst, v []byte, n int) (out []byte, exact, ok bool) {
+	if n <= 0 || len(v) <= n {
+		return append(dst, v...), true, true
+	}
+	p := v[:truncatedLen(v, n)]
+	for len(p) > 0 {
+		r, size := utf8.DecodeLastRune(p)
+		last := len(p) - size
+		if r == utf8.RuneError && size == 1 { // a byte that is not UTF-8
+			if b := p[last]; b != 0xFF {
+				return append(append(dst, p[:last]...), b+1), false, true
+			}
+		} else if r++; r <= unicode.MaxRune {
+			if r == 0xD800 { // surrogates are not code points
+				r = 0xE000
+			}
+			if last+utf8.RuneLen(r) <= n {
+				return utf8.AppendRune(append(dst, p[:last]...), r), false, true
+			}
+		}
+		p = p[:last]
+	}
+	return dst, false, false
 }

@@ -14,20 +14,20 @@ import (
 // flushChunk writes the column's chunk of the row group at the writer's
 // offset (the dictionary page, if any data page uses it, then the data
 // pages), fills its page index and returns its footer entry.
-func (c *column) flushChunk(ci *format.ColumnIndex, oi *format.OffsetIndex) (format.ColumnChunk, error) {
+func (c *column) flushChunk(ci *format.ColumnIndex, oi *format.OffsetIndex) (columnChunk, error) {
 	if err := c.flushPage(); err != nil {
-		return format.ColumnChunk{}, err
+		return columnChunk{}, err
 	}
 	w, s := c.w, &c.chunk
 	if s.dictPages > 0 && !c.leaf.dictSet && s.numValues-s.numNulls >= minJudgedValues && !c.dictionaryPaid() {
 		w.judgeDictionary(c.index, false)
 	}
 	start := w.offset
-	md := format.ColumnMetaData{
+	md := columnMetaData{
 		Type:         format.Type(c.kind),
 		PathInSchema: c.path,
 		NumValues:    s.numValues,
-		Statistics:   format.Statistics{NullCount: s.numNulls},
+		Statistics:   statistics{NullCount: s.numNulls},
 	}
 	if w.o.codec != nil {
 		md.Codec = w.o.codec.CompressionCodec()
@@ -37,13 +37,13 @@ func (c *column) flushChunk(ci *format.ColumnIndex, oi *format.OffsetIndex) (for
 		var err error
 		var uncompressed int64
 		if w.chunkBuf, uncompressed, err = c.dictionaryPage(w.chunkBuf[:0]); err != nil {
-			return format.ColumnChunk{}, err
+			return columnChunk{}, err
 		}
 		md.DictionaryPageOffset = start
 		md.TotalCompressedSize += int64(len(w.chunkBuf))
 		md.TotalUncompressedSize += uncompressed
 		if err := w.write(w.chunkBuf); err != nil {
-			return format.ColumnChunk{}, err
+			return columnChunk{}, err
 		}
 		encodings = append(encodings, format.Plain, format.RLEDictionary)
 		md.EncodingStats = append(md.EncodingStats,
@@ -67,13 +67,17 @@ func (c *column) flushChunk(ci *format.ColumnIndex, oi *format.OffsetIndex) (for
 	md.TotalCompressedSize += int64(len(s.pages))
 	md.TotalUncompressedSize += s.uncompressed
 	if err := w.write(s.pages); err != nil {
-		return format.ColumnChunk{}, err
+		return columnChunk{}, err
 	}
 	// A chunk with a NaN has no bounds: the spec leaves NaN out of them,
 	// but readers compare NaN as larger than every number (DuckDB, Spark)
 	// and would skip the chunk for a predicate its NaN rows match, as
 	// "f > 7" of [5, NaN] bounded [5, 5]. DuckDB's writer does the same.
-	if s.bounds.has && !s.bounds.nan {
+	switch {
+	case !s.bounds.has || s.bounds.nan:
+	case c.truncate:
+		md.Statistics.setByteArrayBounds(s.bounds.min, s.bounds.max, w.o.statisticsSizeLimit)
+	default:
 		var lo, hi []byte
 		_, lo, hi, _ = s.bounds.encode(&c.leaf, nil)
 		md.Statistics.MinValue, md.Statistics.MaxValue = lo, hi
@@ -107,29 +111,25 @@ func (c *column) flushChunk(ci *format.ColumnIndex, oi *format.OffsetIndex) (for
 		ci.MaxValues[p] = bb[s.boundEnds[2*p]:s.boundEnds[2*p+1]:s.boundEnds[2*p+1]]
 		at = s.boundEnds[2*p+1]
 	}
-	if s.bounds.nan {
+	if s.bounds.nan || s.noIndex {
 		// No column index (parquet-java drops it when a page's bound is
 		// NaN): a page of NaN has no bound the readers agree on, and the
-		// other pages' bounds leave their NaN out (see above).
+		// other pages' bounds leave their NaN out (see above). Nor when a
+		// page's byte array maximum has no truncated bound: a non-null
+		// page must have one.
 		*ci = format.ColumnIndex{}
 		c.resetChunk()
-		return format.ColumnChunk{FileOffset: start, MetaData: md}, nil
+		return columnChunk{FileOffset: start, MetaData: md}, nil
 	}
 	ci.BoundaryOrder = boundaryOrder(&c.leaf, ci.NullPages, ci.MinValues, ci.MaxValues)
-	if c.kind == parquet.ByteArray {
-		for p := range pages {
-			ci.MinValues[p] = truncateMin(ci.MinValues[p], w.o.columnIndexSizeLimit)
-			ci.MaxValues[p] = truncateMax(ci.MaxValues[p], w.o.columnIndexSizeLimit)
-		}
-	}
 	c.resetChunk()
-	return format.ColumnChunk{FileOffset: start, MetaData: md}, nil
+	return columnChunk{FileOffset: start, MetaData: md}, nil
 }
 
 // boundaryOrder returns the column index's boundary order from the pages'
-// untruncated bounds (lo[p], hi[p]): ascending if no non-null page's bounds
-// are below the previous non-null page's, else descending if none are
-// above, else unordered. Null pages do not count.
+// bounds as written (lo[p], hi[p], byte arrays truncated): ascending if no
+// non-null page's bounds are below the previous non-null page's, else
+// descending if none are above, else unordered. Null pages do not count.
 func boundaryOrder(l *leaf, nullPages []bool, lo, hi [][]byte) format.BoundaryOrder {
 	asc, desc := true, true
 	prev := -1

@@ -10,5 +10,7 @@
 // The result is plain Parquet (data page v1; PLAIN, RLE and
 // RLE_DICTIONARY), as docs/format/parquet.md describes; the tests read it
 // back with parquet-go and DuckDB. The writer package uses it for the
-// schemas it Supports and parquet-go for the rest.
+// schemas it Supports and parquet-go for the rest, whose files it writes
+// through a BoundsRewriter: byte array bounds (column index and chunk
+// statistics) are truncated to 64 bytes in both.
 package parquetfile

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -153,12 +154,15 @@ func genFloat(r *rand.Rand) float64 {
 // genStrings returns a generator of byte strings: a small pool, a large one,
 // or fresh random bytes, with empty, long and 0xFF-led values (which test the
 // truncation of the column index's bounds; for UTF-8 strings, the largest
-// code point stands for 0xFF).
-func genStrings(r *rand.Rand, utf8 bool) func(r *rand.Rand) []byte {
+// code point stands for 0xFF), and characters of every UTF-8 length,
+// those whose successor is longer among them (or, not text, bytes from
+// 0x7E up).
+func genStrings(r *rand.Rand, text bool) func(r *rand.Rand) []byte {
 	top := []byte{0xFF}
-	if utf8 {
+	if text {
 		top = []byte("\U0010FFFF")
 	}
+	edges := []rune{'a', 0x7F, 0x80, 'é', 0x7FF, 0x800, '中', 0xD7FF, 0xE000, 0xFFFF, 0x10000, '😀', 0x10FFFF}
 	fresh := func(r *rand.Rand) []byte {
 		switch r.IntN(10) {
 		case 0:
@@ -167,6 +171,16 @@ func genStrings(r *rand.Rand, utf8 bool) func(r *rand.Rand) []byte {
 			return bytes.Repeat(top, 10+r.IntN(20))
 		case 2:
 			return append(bytes.Repeat(top, 17), byte('a'+r.IntN(26)))
+		case 3:
+			var b []byte
+			for range r.IntN(30) {
+				if text {
+					b = utf8.AppendRune(b, edges[r.IntN(len(edges))])
+				} else {
+					b = append(b, byte(0x7E+r.IntN(0x82)))
+				}
+			}
+			return b
 		}
 		b := make([]byte, r.IntN(40))
 		for i := range b {

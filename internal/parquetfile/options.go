@@ -12,7 +12,8 @@ import (
 const (
 	DefaultPageBufferSize       = 1 << 20
 	DefaultDictionaryMaxBytes   = 1 << 20
-	DefaultColumnIndexSizeLimit = 16
+	DefaultColumnIndexSizeLimit = 64
+	DefaultStatisticsSizeLimit  = 64
 )
 
 // Codec compresses pages. A Codec may keep state between calls: the writers
@@ -31,6 +32,7 @@ type options struct {
 	pageBufferSize       int
 	dictionaryMaxBytes   int
 	columnIndexSizeLimit int
+	statisticsSizeLimit  int
 	createdBy            string
 	dictionaryKinds      [8]bool // by parquet.Kind: columns without an encoding of their own
 	shared               *Shared
@@ -42,6 +44,7 @@ func defaultOptions() options {
 		pageBufferSize:       DefaultPageBufferSize,
 		dictionaryMaxBytes:   DefaultDictionaryMaxBytes,
 		columnIndexSizeLimit: DefaultColumnIndexSizeLimit,
+		statisticsSizeLimit:  DefaultStatisticsSizeLimit,
 	}
 	o.dictionaryKinds[parquet.ByteArray] = true
 	return o
@@ -60,11 +63,25 @@ func WithPageBufferSize(n int) Option { return func(o *options) { o.pageBufferSi
 // PLAIN. 0 means unbounded. Default 1 MiB.
 func WithDictionaryMaxBytes(n int) Option { return func(o *options) { o.dictionaryMaxBytes = n } }
 
-// WithColumnIndexSizeLimit truncates the byte array bounds of the page index
-// (the column index) to n bytes; a truncated maximum is incremented so that
-// it stays an upper bound. 0 means no truncation. Default 16, as parquet-go.
+// WithColumnIndexSizeLimit truncates the byte array bounds of each page in
+// the column index to n bytes, as parquet-java does (its
+// columnIndexTruncateLength): the minimum to a prefix, the maximum to a
+// prefix incremented so that it stays an upper bound, neither cutting a
+// UTF-8 sequence. A chunk with a page whose maximum has no such bound (only
+// 0xFF bytes and U+10FFFF in its first n bytes) has no column index. 0
+// means no truncation. Default 64, as parquet-java.
 func WithColumnIndexSizeLimit(n int) Option {
 	return func(o *options) { o.columnIndexSizeLimit = n }
+}
+
+// WithStatisticsSizeLimit truncates the byte array bounds of each column
+// chunk's statistics (in the footer) to n bytes as WithColumnIndexSizeLimit
+// does, and marks them not exact (is_min_value_exact, is_max_value_exact);
+// a chunk whose maximum has no truncated bound has no bounds. 0 means no
+// truncation. Default 64 (parquet-java does not truncate by default, so a
+// value of 50 MiB would be twice in the footer; see docs/format/parquet.md).
+func WithStatisticsSizeLimit(n int) Option {
+	return func(o *options) { o.statisticsSizeLimit = n }
 }
 
 // WithCreatedBy sets the footer's created_by. Default "".
@@ -108,6 +125,9 @@ func (o *options) validate() error {
 	}
 	if o.columnIndexSizeLimit < 0 {
 		errs = append(errs, fmt.Errorf("column index size limit %d: must not be negative", o.columnIndexSizeLimit))
+	}
+	if o.statisticsSizeLimit < 0 {
+		errs = append(errs, fmt.Errorf("statistics size limit %d: must not be negative", o.statisticsSizeLimit))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("parquetfile options: %w", errors.Join(errs...))

@@ -38,6 +38,7 @@ type chunkState struct {
 	boundBytes []byte // min and max of each page, back to back
 	boundEnds  []int  // per page: end of min, end of max in boundBytes
 	pageHists  []int64
+	noIndex    bool // a page's maximum has no truncated bound: no column index
 }
 
 func (s *chunkState) reset(c *column) {
@@ -144,10 +145,22 @@ func (c *column) flushPage() error {
 	s.unencoded += c.unencoded
 	s.nullPages = append(s.nullPages, c.numNulls == c.numValues)
 	s.nullCounts = append(s.nullCounts, int64(c.numNulls))
-	// A page of nulls has empty bounds in the index.
-	var hi []byte
-	s.boundBytes, _, hi, _ = pb.encode(&c.leaf, s.boundBytes)
-	s.boundEnds = append(s.boundEnds, len(s.boundBytes)-len(hi), len(s.boundBytes))
+	// A page of nulls has empty bounds in the index. Byte array bounds are
+	// kept truncated (WithColumnIndexSizeLimit).
+	if c.truncate && pb.has {
+		lo, _ := truncateMin(pb.min, w.o.columnIndexSizeLimit)
+		s.boundBytes = append(s.boundBytes, lo...)
+		mid := len(s.boundBytes)
+		var ok bool
+		if s.boundBytes, _, ok = appendMax(s.boundBytes, pb.max, w.o.columnIndexSizeLimit); !ok {
+			s.noIndex = true
+		}
+		s.boundEnds = append(s.boundEnds, mid, len(s.boundBytes))
+	} else {
+		var hi []byte
+		s.boundBytes, _, hi, _ = pb.encode(&c.leaf, s.boundBytes)
+		s.boundEnds = append(s.boundEnds, len(s.boundBytes)-len(hi), len(s.boundBytes))
+	}
 	s.bounds.merge(&c.leaf, pb)
 	if c.maxDef > 0 {
 		h := len(s.pageHists)

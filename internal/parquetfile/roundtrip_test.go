@@ -2,6 +2,7 @@ package parquetfile
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
@@ -49,7 +51,8 @@ func randomOptions(r *rand.Rand) []Option {
 	opts := []Option{
 		WithPageBufferSize([]int{64, 700, 4096, 1 << 20}[r.IntN(4)]),
 		WithDictionaryMaxBytes([]int{0, 64, 2048, 1 << 20}[r.IntN(4)]),
-		WithColumnIndexSizeLimit([]int{0, 4, 16}[r.IntN(3)]),
+		WithColumnIndexSizeLimit([]int{0, 1, 4, 16, 64}[r.IntN(5)]),
+		WithStatisticsSizeLimit([]int{0, 1, 4, 16, 64}[r.IntN(5)]),
 		WithCreatedBy("lakestream test"),
 	}
 	if r.IntN(2) == 0 {
@@ -101,7 +104,7 @@ func roundTrip(seed uint64) error {
 			if err := run.w.Close(); err != nil {
 				return fmt.Errorf("file %d of writer %d: close: %w", file, i, err)
 			}
-			if err := verifyFile(run.w.leaves, run.buf.Bytes(), run.rows, run.groups, kv); err != nil {
+			if err := verifyFile(run.w, run.buf.Bytes(), run.rows, run.groups, kv); err != nil {
 				return fmt.Errorf("file %d of writer %d (%d rows, %d row groups): %w", file, i, len(run.rows), len(run.groups), err)
 			}
 		}
@@ -217,13 +220,19 @@ func (f *fileRun) step(r *rand.Rand) error {
 	return nil
 }
 
-// verifyFile reads data with parquet-go and checks it against rows.
-func verifyFile(leaves []leaf, data []byte, rows []parquet.Row, groups []int, kv string) error {
+// verifyFile reads data, written by w, with parquet-go and checks it
+// against rows.
+func verifyFile(w *Writer, data []byte, rows []parquet.Row, groups []int, kv string) error {
+	leaves := w.leaves
 	f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
 	md := f.Metadata()
+	ours, err := decodeFooter(data) // with the statistics' exactness
+	if err != nil {
+		return err
+	}
 	if md.NumRows != int64(len(rows)) || len(md.RowGroups) != len(groups) {
 		return fmt.Errorf("footer: %d rows in %d row groups, want %d in %d", md.NumRows, len(md.RowGroups), len(rows), len(groups))
 	}
@@ -246,14 +255,14 @@ func verifyFile(leaves []leaf, data []byte, rows []parquet.Row, groups []int, kv
 		for c, chunk := range rg.ColumnChunks() {
 			l := &leaves[c]
 			cc := md.RowGroups[g].Columns[c]
-			if err := checkChunkStats(l, cc.MetaData, want); err != nil {
+			if err := checkChunkStats(l, ours.RowGroups[g].Columns[c].MetaData, want, w.o.statisticsSizeLimit); err != nil {
 				return fmt.Errorf("row group %d column %v: statistics: %w", g, l.path, err)
 			}
 			ci, err := readColumnIndex(data, cc)
 			if err != nil {
 				return fmt.Errorf("row group %d column %v: %w", g, l.path, err)
 			}
-			if err := checkPageIndex(l, chunk, ci, ois[g*len(leaves)+c], cc.MetaData); err != nil {
+			if err := checkPageIndex(l, chunk, ci, ois[g*len(leaves)+c], cc.MetaData, w.o.columnIndexSizeLimit); err != nil {
 				return fmt.Errorf("row group %d column %v: page index: %w", g, l.path, err)
 			}
 		}
@@ -383,8 +392,9 @@ func columnValues(rows []parquet.Row, c int) []parquet.Value {
 }
 
 // checkChunkStats: null count, exact min and max (zero as -0 and +0),
-// values count, and the chunk's encodings.
-func checkChunkStats(l *leaf, md format.ColumnMetaData, rows []parquet.Row) error {
+// values count, and the chunk's encodings. Byte array bounds longer than
+// limit are truncated (checkByteArrayBounds).
+func checkChunkStats(l *leaf, md columnMetaData, rows []parquet.Row, limit int) error {
 	values := columnValues(rows, l.index)
 	lo, hi, ok, nan, nulls := exactBounds(l, values)
 	st := md.Statistics
@@ -395,6 +405,22 @@ func checkChunkStats(l *leaf, md format.ColumnMetaData, rows []parquet.Row) erro
 	case nan:
 		if st.MinValue != nil || st.MaxValue != nil {
 			return fmt.Errorf("a NaN in the chunk, but bounds %x %x", st.MinValue, st.MaxValue)
+		}
+	case ok && l.truncate:
+		if st.MinValue == nil && st.MaxValue == nil {
+			if _, _, has := appendMax(nil, hi.ByteArray(), limit); has {
+				return fmt.Errorf("bounds missing, want [%q, %q] truncated to %d bytes", lo.ByteArray(), hi.ByteArray(), limit)
+			}
+			return nil // no upper bound of at most limit bytes
+		}
+		if st.MinValue == nil || st.MaxValue == nil || !st.IsMinValueExact.Valid || !st.IsMaxValueExact.Valid {
+			return fmt.Errorf("bounds %x %x, exact %v %v: want both, and whether they are exact", st.MinValue, st.MaxValue, st.IsMinValueExact, st.IsMaxValueExact)
+		}
+		if err := checkByteArrayBound(st.MinValue, lo.ByteArray(), limit, false, st.IsMinValueExact.V); err != nil {
+			return fmt.Errorf("min: %w", err)
+		}
+		if err := checkByteArrayBound(st.MaxValue, hi.ByteArray(), limit, true, st.IsMaxValueExact.V); err != nil {
+			return fmt.Errorf("max: %w", err)
 		}
 	case ok:
 		if st.MinValue == nil || st.MaxValue == nil {
@@ -411,6 +437,30 @@ func checkChunkStats(l *leaf, md format.ColumnMetaData, rows []parquet.Row) erro
 		if st.MinValue != nil || st.MaxValue != nil {
 			return fmt.Errorf("only nulls, but bounds %x %x", st.MinValue, st.MaxValue)
 		}
+	}
+	return nil
+}
+
+// checkByteArrayBound checks a byte array bound got of the exact bound want
+// (a maximum if upper) under a size limit (0: none): want itself if it fits
+// (and then said exact), else a bound of at most limit bytes, said not
+// exact, below (above) want, and valid UTF-8 if want is.
+func checkByteArrayBound(got, want []byte, limit int, upper, exact bool) error {
+	if limit <= 0 || len(want) <= limit {
+		if !bytes.Equal(got, want) || !exact {
+			return fmt.Errorf("%q (exact %t), want %q exact", got, exact, want)
+		}
+		return nil
+	}
+	switch c := bytes.Compare(got, want); {
+	case exact:
+		return fmt.Errorf("%q of %q (%d bytes, limit %d) is said exact", got, want, len(want), limit)
+	case len(got) > limit:
+		return fmt.Errorf("%q is %d bytes, limit %d", got, len(got), limit)
+	case upper && c <= 0, !upper && c > 0:
+		return fmt.Errorf("%q does not bound %q (upper %t)", got, want, upper)
+	case utf8.Valid(want) && !utf8.Valid(got):
+		return fmt.Errorf("%q is not UTF-8, %q is", got, want)
 	}
 	return nil
 }
@@ -435,7 +485,7 @@ func zeroSign(v parquet.Value) int {
 // the page's values (byte arrays may be truncated to wider bounds; the
 // others are exact), first rows, the boundary order.
 // A chunk with a NaN has no column index, any other one has.
-func checkPageIndex(l *leaf, chunk parquet.ColumnChunk, ci *format.ColumnIndex, oi format.OffsetIndex, md format.ColumnMetaData) error {
+func checkPageIndex(l *leaf, chunk parquet.ColumnChunk, ci *format.ColumnIndex, oi format.OffsetIndex, md format.ColumnMetaData, limit int) error {
 	pages := chunk.Pages()
 	defer pages.Close()
 	var pageValues [][]parquet.Value
@@ -462,7 +512,7 @@ func checkPageIndex(l *leaf, chunk parquet.ColumnChunk, ci *format.ColumnIndex, 
 	if len(pageValues) != len(oi.PageLocations) {
 		return fmt.Errorf("%d pages, the offset index has %d", len(pageValues), len(oi.PageLocations))
 	}
-	nan := false
+	nan, unbounded := false, false
 	for p, values := range pageValues {
 		loc := oi.PageLocations[p]
 		switch {
@@ -472,13 +522,17 @@ func checkPageIndex(l *leaf, chunk parquet.ColumnChunk, ci *format.ColumnIndex, 
 			return fmt.Errorf("page %d: offset %d outside the chunk", p, loc.Offset)
 		}
 		firstRow += int64(len(values))
-		_, _, _, pageNaN, _ := exactBounds(l, values)
+		_, hi, ok, pageNaN, _ := exactBounds(l, values)
 		nan = nan || pageNaN
+		if ok && l.truncate {
+			_, _, has := appendMax(nil, hi.ByteArray(), limit)
+			unbounded = unbounded || !has
+		}
 	}
 	switch {
-	case nan && ci != nil:
-		return fmt.Errorf("a NaN in the chunk, but a column index")
-	case nan:
+	case (nan || unbounded) && ci != nil:
+		return fmt.Errorf("a NaN in the chunk or a page maximum without a bound of %d bytes, but a column index", limit)
+	case nan || unbounded:
 		return nil
 	case ci == nil:
 		return fmt.Errorf("no column index")
@@ -502,9 +556,12 @@ func checkPageIndex(l *leaf, chunk parquet.ColumnChunk, ci *format.ColumnIndex, 
 		}
 		minV, maxV := l.kind.Value(ci.MinValues[p]), l.kind.Value(ci.MaxValues[p])
 		switch {
-		case l.kind == parquet.ByteArray:
-			if compareValues(l, minV, lo) > 0 || compareValues(l, maxV, hi) < 0 {
-				return fmt.Errorf("page %d: index bounds [%q, %q] do not hold [%q, %q]", p, minV.ByteArray(), maxV.ByteArray(), lo.ByteArray(), hi.ByteArray())
+		case l.truncate:
+			if err := checkByteArrayBound(ci.MinValues[p], lo.ByteArray(), limit, false, len(lo.ByteArray()) <= limit || limit <= 0); err != nil {
+				return fmt.Errorf("page %d: min: %w", p, err)
+			}
+			if err := checkByteArrayBound(ci.MaxValues[p], hi.ByteArray(), limit, true, len(hi.ByteArray()) <= limit || limit <= 0); err != nil {
+				return fmt.Errorf("page %d: max: %w", p, err)
 			}
 		default:
 			if compareValues(l, minV, lo) != 0 || compareValues(l, maxV, hi) != 0 {
@@ -537,4 +594,21 @@ func checkBoundaryOrder(l *leaf, ci format.ColumnIndex) error {
 		prev = p
 	}
 	return nil
+}
+
+// decodeFooter decodes the footer of a file with the package's footer
+// types (which have the statistics' exactness).
+func decodeFooter(data []byte) (*fileMetaData, error) {
+	if len(data) < 12 {
+		return nil, fmt.Errorf("file of %d bytes", len(data))
+	}
+	n := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
+	if n > len(data)-12 {
+		return nil, fmt.Errorf("footer of %d bytes in a file of %d", n, len(data))
+	}
+	md := new(fileMetaData)
+	if err := thrift.Unmarshal(new(thrift.CompactProtocol), data[len(data)-8-n:len(data)-8], md); err != nil {
+		return nil, fmt.Errorf("footer: %w", err)
+	}
+	return md, nil
 }

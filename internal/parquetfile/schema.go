@@ -35,6 +35,7 @@ type leaf struct {
 	dictSet  bool // the schema asks for the dictionary: kept even when it does not pay
 	typ      parquet.Type
 	required bool
+	truncate bool // byte array bounds may be truncated (see truncatable)
 }
 
 // errNotFlat is wrapped by Supports' errors.
@@ -112,6 +113,7 @@ func newLeaf(n parquet.Node, index int, path []string, def byte, o options) (lea
 				return l, errors.New("BYTE_ARRAY decimals are not supported")
 			}
 		}
+		l.truncate = truncatable(lt, typ.ConvertedType())
 	case parquet.FixedLenByteArray:
 		l.order = orderBytes
 		l.typeLen = typ.Length()

@@ -39,7 +39,7 @@ type Writer struct {
 	started bool  // magic written
 	err     error
 
-	rowGroups    []format.RowGroup
+	rowGroups    []rowGroup
 	columnIndex  [][]format.ColumnIndex // per row group, per column
 	offsetIndex  [][]format.OffsetIndex
 	keyValues    []format.KeyValue
@@ -429,7 +429,7 @@ func (w *Writer) Flush() error {
 	if err := w.start(); err != nil {
 		return err
 	}
-	rg := format.RowGroup{NumRows: w.rows, FileOffset: w.offset, Ordinal: int16(len(w.rowGroups))}
+	rg := rowGroup{NumRows: w.rows, FileOffset: w.offset, Ordinal: int16(len(w.rowGroups))}
 	cis := make([]format.ColumnIndex, len(w.cols))
 	ois := make([]format.OffsetIndex, len(w.cols))
 	for i, c := range w.cols {
@@ -488,7 +488,7 @@ func (w *Writer) Close() error {
 	}
 	kv := slices.Clone(w.keyValues)
 	slices.SortFunc(kv, func(a, b format.KeyValue) int { return strings.Compare(a.Key, b.Key) })
-	meta := format.FileMetaData{
+	meta := fileMetaData{
 		Version:          2, // as parquet-go: the format's version 2 features (page index, logical types)
 		Schema:           w.elements,
 		NumRows:          numRows,

@@ -3,19 +3,30 @@ package main
 import (
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
+	"math"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lakestream/lakestream/bucketing"
 	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/commitlog"
 	"github.com/lakestream/lakestream/internal/metrics"
+	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/internal/redact"
 	"github.com/lakestream/lakestream/schemas"
+	"github.com/lakestream/lakestream/source"
 	"github.com/lakestream/lakestream/writer"
 	"gopkg.in/yaml.v3"
 )
@@ -177,6 +188,11 @@ func defaultConfig() Config {
 }
 
 // loadConfig reads a YAML file over the defaults. Unknown keys are errors.
+// A value of the wrong type (or an unknown key) does not stop the decoding:
+// the error is a *yaml.TypeError that lists every such problem, each with
+// its setting's path, and the Config holds everything else the file sets,
+// so that Validate can report the other problems with it. Any other error
+// (an unreadable file, a YAML syntax error) means nothing was decoded.
 func loadConfig(path string) (Config, error) {
 	cfg := defaultConfig()
 	if path == "" {
@@ -186,12 +202,83 @@ func loadConfig(path string) (Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
 		return cfg, fmt.Errorf("%s: %w", path, err)
 	}
-	return cfg, nil
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err = dec.Decode(&cfg)
+	if err == nil || errors.Is(err, io.EOF) {
+		return cfg, nil
+	}
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return cfg, fmt.Errorf("%s: %w", path, err)
+	}
+	paths := settingLines(&root)
+	out := &yaml.TypeError{}
+	for _, msg := range te.Errors {
+		var line int
+		if _, err := fmt.Sscanf(msg, "line %d:", &line); err == nil && paths[line] != "" {
+			msg = paths[line] + ": " + msg
+		}
+		out.Errors = append(out.Errors, path+": "+msg)
+	}
+	return cfg, out
+}
+
+// settingLines maps each line of a YAML document to the path of the setting
+// written on it (writer.workers, format.schema[1].type); a line holding
+// several settings (a flow mapping) maps to their common parent.
+func settingLines(root *yaml.Node) map[int]string {
+	lines := map[int]string{}
+	note := func(line int, path string) {
+		cur, ok := lines[line]
+		if !ok {
+			lines[line] = path
+			return
+		}
+		for !(path == cur || strings.HasPrefix(path, cur+".") || strings.HasPrefix(path, cur+"[")) && cur != "" {
+			i := strings.LastIndexAny(cur, ".[")
+			if i < 0 {
+				cur = ""
+			} else {
+				cur = cur[:i]
+			}
+		}
+		lines[line] = cur
+	}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, v := n.Content[i], n.Content[i+1]
+				p := k.Value
+				if path != "" {
+					p = path + "." + k.Value
+				}
+				note(k.Line, p)
+				if v.Kind == yaml.ScalarNode && v.Line != k.Line {
+					note(v.Line, p)
+				}
+				walk(v, p)
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				note(c.Line, p)
+				walk(c, p)
+			}
+		}
+	}
+	walk(root, "")
+	return lines
 }
 
 // finish fills the defaults that depend on other fields.
@@ -227,91 +314,497 @@ func identifier(s string) string {
 	return string(b)
 }
 
-// Validate reports every problem at once.
+// Upper bounds of the counts and sizes of the configuration. Each one
+// guards something that grows with the value: memory or goroutines set up
+// at start, memory held per worker, file or partition, file descriptors,
+// or reads at every start. README.md ("Limits") says why each is where it
+// is.
+const (
+	maxWorkers          = 1024      // writer.workers: goroutines, writer sets and row batches made at start
+	maxKeyGroups        = 32768     // writer.max_parallelism: Flink's bound on key groups
+	maxOpenFiles        = 1024      // writer.max_open_files: per worker; each holds a spool file and its buffers
+	maxOpenFilesTotal   = 65536     // workers x max_open_files: file descriptors of the spool files
+	maxFileSize         = 4 << 30   // writer.target_file_size, min_file_size: spooled on local disk while open
+	minRowGroupSize     = 1 << 20   // writer.row_group_size
+	maxRowGroupSize     = 1 << 30   // writer.row_group_size: buffered in memory per open file
+	maxStageMemory      = 4 << 30   // writer.stage_memory: held in memory per worker
+	minBudgetPerWorker  = 1 << 20   // writer.memory_budget: at least this per worker when on
+	minHotShare         = 1e-4      // writer.hot_bucket.share: the router preallocates 8/share tracked buckets
+	maxRecordBytes      = 100 << 20 // format.max_record_bytes: franz-go refuses a fetch response past 100MiB
+	maxLateBuffer       = 4 << 30   // checkpoint.lateness.buffer: late rows held in memory
+	maxKeepInstants     = 1000      // checkpoint.keep_instants: every start reads each kept instant's metadata
+	maxPartitionRecords = source.DefaultMaxPollRecords
+	maxPartitionBytes   = 256 << 20 // kafka.max_partition_bytes
+	maxPartitionBuffer  = 1 << 30   // kafka.partition_buffer: held per owned partition
+	maxNameBytes        = 255       // writer_id, group: recorded in every commit, logged
+)
+
+// problems collects validation errors.
+type problems []error
+
+func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Errorf(format, args...)) }
+
+// count checks lo <= v <= hi for a count; why says what grows with it.
+func (p *problems) count(setting string, v, lo, hi int64, why string) {
+	switch {
+	case v < lo:
+		p.add("%s %d: must be at least %d", setting, v, lo)
+	case v > hi:
+		p.add("%s %d: at most %d (%s)", setting, v, hi, why)
+	}
+}
+
+// size checks lo <= v <= hi for a size.
+func (p *problems) size(setting string, v ByteSize, lo, hi int64, why string) {
+	switch {
+	case int64(v) < lo:
+		p.add("%s %v: must be at least %v", setting, v, ByteSize(lo))
+	case int64(v) > hi:
+		p.add("%s %v: at most %v (%s)", setting, v, ByteSize(hi), why)
+	}
+}
+
+// name checks an identifier that goes into commits, logs and the terminal:
+// non-empty, printable, at most maxNameBytes.
+func (p *problems) name(setting, v string) {
+	switch {
+	case v == "":
+		p.add("%s is required", setting)
+	case !isPrintable(v):
+		p.add("%s %q: control or non-printable characters are not allowed", setting, v)
+	case len(v) > maxNameBytes:
+		p.add("%s %q: at most %d bytes", setting, v, maxNameBytes)
+	}
+}
+
+// path checks a local path setting: printable if set.
+func (p *problems) path(setting, v string) {
+	if !isPrintable(v) {
+		p.add("%s %q: control or non-printable characters are not allowed", setting, v)
+	}
+}
+
+// isPrintable reports whether s is valid UTF-8 without control or other
+// non-printable characters (spaces are allowed).
+func isPrintable(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || !strconv.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate reports every problem at once, each naming its setting (and,
+// for a bound, the value and the bound). It has no side effects: it reads
+// the spool directory's metadata and nothing else.
 func (c Config) Validate() error {
-	var errs []error
-	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var p problems
+	c.validateKafka(&p)
+	c.validateTable(&p)
+	user, tmpl := c.validateFormat(&p)
+	if user != nil && tmpl != nil {
+		// A partition field that is not a field of its own segment
+		// ("{name}") becomes a column: it must not be a field too.
+		if err := schemas.CheckPartitionColumns(*user, tmpl.ColumnFields()); err != nil {
+			p.add("partitioning.template: %v", err)
+		}
+	}
+	if tmpl != nil {
+		c.validateTableConfig(&p, tmpl)
+	}
+	if c.Partitioning.MaxPast < 0 || c.Partitioning.MaxFuture < 0 {
+		p.add("partitioning.max_past and max_future must not be negative")
+	}
+	c.Writer.validate(&p)
+	c.validateCheckpoint(&p)
+	c.validateAdmin(&p)
+	p = append(p, c.Metrics.validate()...)
+	// Every URL in a message is redacted already; this catches one that a
+	// package's message quoted as given.
+	return scrubError(errors.Join(p...), c.urls()...)
+}
+
+// urls are the configuration's URLs, which may hold credentials.
+func (c Config) urls() []string {
+	return []string{c.Table.URL, c.Format.Registry, c.Metrics.OTLPEndpoint}
+}
+
+func (c Config) validateKafka(p *problems) {
 	if len(c.Kafka.Brokers) == 0 {
-		add("kafka.brokers: at least one broker is required")
+		p.add("kafka.brokers: at least one broker is required")
+	}
+	for i, b := range c.Kafka.Brokers {
+		if err := validateBroker(b); err != nil {
+			p.add("kafka.brokers[%d] %q: %v", i, redact.URL(b), err)
+		}
 	}
 	if c.Kafka.Topic == "" {
-		add("kafka.topic is required")
+		p.add("kafka.topic is required")
 	} else if err := commitlog.ValidateTopic(c.Kafka.Topic); err != nil {
-		add("kafka.topic: %v", err)
+		p.add("kafka.topic: %v", err)
+	}
+	p.name("kafka.group", c.Kafka.Group)
+	if c.Kafka.Start != "earliest" && c.Kafka.Start != "latest" {
+		p.add("kafka.start %q: want earliest or latest", c.Kafka.Start)
 	}
 	if c.Kafka.SessionTimeout < 0 || c.Kafka.RebalanceTimeout < 0 {
-		add("kafka.session_timeout and rebalance_timeout must not be negative")
+		p.add("kafka.session_timeout and rebalance_timeout must not be negative")
 	}
-	if c.Kafka.Start != "earliest" && c.Kafka.Start != "latest" {
-		add("kafka.start %q: want earliest or latest", c.Kafka.Start)
+	if c.Kafka.MaxPartitionRecords > maxPartitionRecords {
+		p.add("kafka.max_partition_records %d: at most %d (a poll returns at most %d records, so a larger quota does nothing)",
+			c.Kafka.MaxPartitionRecords, maxPartitionRecords, source.DefaultMaxPollRecords)
 	}
+	if c.Kafka.MaxPartitionBytes > maxPartitionBytes {
+		p.add("kafka.max_partition_bytes %v: at most %v (one partition's share of a poll, held in memory)", c.Kafka.MaxPartitionBytes, ByteSize(maxPartitionBytes))
+	}
+	if c.Kafka.PartitionBuffer > maxPartitionBuffer {
+		p.add("kafka.partition_buffer %v: at most %v (held in memory for every owned partition)", c.Kafka.PartitionBuffer, ByteSize(maxPartitionBuffer))
+	}
+	// The source's own rules (negative quotas, timeouts below their
+	// minimum), named by their settings. Those checked above are left out.
+	for _, e := range splitErrors(c.sourceConfig().Validate()) {
+		msg := strings.TrimPrefix(e, "source: ")
+		setting := ""
+		for prefix, s := range map[string]string{
+			"session timeout": "kafka.session_timeout", "rebalance timeout": "kafka.rebalance_timeout",
+			"max partition records": "kafka.max_partition_records", "max partition bytes": "kafka.max_partition_bytes",
+			"partition buffer bytes": "kafka.partition_buffer", "max event time skew": "kafka.max_event_time_skew",
+			"idle timeout": "kafka.idle_timeout",
+		} {
+			if strings.HasPrefix(msg, prefix) {
+				setting = s
+			}
+		}
+		if setting == "" {
+			continue // brokers, topic, group, start: checked above
+		}
+		p.add("%s: %s", setting, msg)
+	}
+	if c.DLQ.Topic == "" {
+		p.add("dlq.topic is required")
+	} else if err := commitlog.ValidateTopic(c.DLQ.Topic); err != nil {
+		p.add("dlq.topic: %v", err)
+	} else if c.DLQ.Topic == c.Kafka.Topic {
+		p.add("dlq.topic %q: must not be kafka.topic (dead letters would be read again)", c.DLQ.Topic)
+	}
+}
+
+// validateBroker checks a seed broker: host or host:port (franz-go uses
+// port 9092 when none is given), printable, without spaces.
+func validateBroker(b string) error {
+	switch {
+	case strings.TrimSpace(b) == "":
+		return errors.New("empty")
+	case !isPrintable(b) || strings.ContainsAny(b, " /"):
+		return errors.New("want host or host:port, without spaces, slashes or control characters")
+	}
+	host, port := b, ""
+	if strings.Contains(b, ":") {
+		var err error
+		if host, port, err = net.SplitHostPort(b); err != nil {
+			return fmt.Errorf("want host or host:port: %s", addrProblem(err))
+		}
+		if err := validatePort(port); err != nil {
+			return err
+		}
+	}
+	if host == "" {
+		return errors.New("no host")
+	}
+	return nil
+}
+
+// addrProblem is what net.SplitHostPort found wrong, without the address.
+func addrProblem(err error) string {
+	var ae *net.AddrError
+	if errors.As(err, &ae) {
+		return ae.Err
+	}
+	return err.Error()
+}
+
+func validatePort(port string) error {
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q: want 1 to 65535", port)
+	}
+	return nil
+}
+
+// sourceConfig is the Kafka reader's configuration.
+func (c Config) sourceConfig() source.Config {
+	return source.Config{
+		Brokers: c.Kafka.Brokers, Topic: c.Kafka.Topic, Group: c.Kafka.Group, ResetOffset: c.Kafka.Start,
+		SessionTimeout: time.Duration(c.Kafka.SessionTimeout), RebalanceTimeout: time.Duration(c.Kafka.RebalanceTimeout),
+		MaxPartitionRecords: c.Kafka.MaxPartitionRecords, MaxPartitionBytes: int(c.Kafka.MaxPartitionBytes),
+		PartitionBufferBytes: int(c.Kafka.PartitionBuffer), MaxEventTimeSkew: time.Duration(c.Kafka.MaxEventTimeSkew),
+		IdleTimeout: time.Duration(c.Kafka.IdleTimeout),
+	}
+}
+
+func (c Config) validateTable(p *problems) {
 	if c.Table.URL == "" {
-		add("table.url is required (file:///path, s3://bucket/prefix or a local path)")
+		p.add("table.url is required (file:///path, s3://bucket/prefix or a local path)")
+	} else if err := validateLocation(c.Table.URL); err != nil {
+		p.add("table.url %s: %v", redact.URL(c.Table.URL), err)
 	}
+}
+
+// validateTableConfig applies commitlog's rules to the table's name,
+// database and partition fields.
+func (c Config) validateTableConfig(p *problems, tmpl *bucketing.Template) {
+	err := commitlog.Config{Name: c.Table.Name, Database: c.Table.Database, RecordKeyFields: recordKeyFields, PartitionFields: tmpl.PartitionFields()}.Validate()
+	for _, e := range splitErrors(err) {
+		switch {
+		case strings.HasPrefix(e, "table name"):
+			p.add("table.name: %s", e)
+		case strings.HasPrefix(e, "database name"):
+			p.add("table.database: %s", e)
+		default:
+			p.add("partitioning.template: %s", e)
+		}
+	}
+}
+
+func (c Config) validateFormat(p *problems) (*schemas.Schema, *bucketing.Template) {
 	switch c.Format.Type {
 	case "json":
 	case "avro":
 		if c.Format.Registry == "" {
-			add("format.registry is required for avro")
+			p.add("format.registry is required for avro")
+		} else if !isPrintable(c.Format.Registry) {
+			p.add("format.registry %s: control or non-printable characters are not allowed", redact.URL(c.Format.Registry))
+		} else if _, err := schemas.NewRegistry(c.Format.Registry); err != nil {
+			p.add("format.registry %s: %v", redact.URL(c.Format.Registry), err)
 		}
 	default:
-		add("format.type %q: want json or avro", c.Format.Type)
+		p.add("format.type %q: want json or avro", c.Format.Type)
 	}
 	var user *schemas.Schema
 	if len(c.Format.Schema) == 0 {
-		add("format.schema: declare at least one column")
+		p.add("format.schema: declare at least one column")
 	} else if u, err := schemas.SchemaFromSpecs(c.Format.Schema); err != nil {
-		add("format.schema: %v", err)
+		p.add("format.schema: %v", err)
 	} else {
 		user = &u
 	}
-	if c.Format.MaxRecordBytes <= 0 {
-		add("format.max_record_bytes must be positive")
-	}
-	if tmpl, err := bucketing.ParseTemplate(c.Partitioning.Template); err != nil {
-		add("partitioning.template: %v", err)
-	} else if user != nil {
-		// A partition field that is not a field of its own segment
-		// ("{name}") becomes a column: it must not be a field too.
-		if err := schemas.CheckPartitionColumns(*user, tmpl.ColumnFields()); err != nil {
-			add("partitioning.template: %v", err)
+	if user != nil && c.Format.EventTimeField != "" {
+		if _, err := schemas.NewTableSchema(*user, schemas.TableOptions{EventTimeField: c.Format.EventTimeField}); err != nil {
+			p.add("format.event_time_field: %v", err)
 		}
 	}
-	if c.Partitioning.MaxPast < 0 || c.Partitioning.MaxFuture < 0 {
-		add("partitioning.max_past and max_future must not be negative")
+	p.size("format.max_record_bytes", c.Format.MaxRecordBytes, 1, maxRecordBytes,
+		"franz-go refuses a fetch response larger than 100MiB, so no larger record can be read")
+	if !isPrintable(c.Partitioning.Template) {
+		// Partition paths are directory names, logged and printed.
+		p.add("partitioning.template %q: control or non-printable characters are not allowed", c.Partitioning.Template)
+		return user, nil
 	}
-	if c.Writer.Workers < 1 {
-		add("writer.workers %d: must be at least 1", c.Writer.Workers)
-	} else {
-		errs = append(errs, c.Writer.validateRouter(c.Writer.Workers, c.Writer.MaxParallelism)...)
+	tmpl, err := bucketing.ParseTemplate(c.Partitioning.Template)
+	if err != nil {
+		p.add("partitioning.template: %v", err)
+		return user, nil
 	}
-	if c.Writer.TargetFileSize < 1<<20 {
-		add("writer.target_file_size %v: must be at least 1MiB", c.Writer.TargetFileSize)
+	return user, tmpl
+}
+
+func (w WriterConfig) validate(p *problems) {
+	p.count("writer.workers", int64(w.Workers), 1, maxWorkers,
+		"each worker is a goroutine with its own Parquet writers, open files and row batches, all set up at start; more workers than cores do not write faster")
+	if w.Workers >= 1 && w.Workers <= maxWorkers {
+		p.count("writer.max_parallelism", int64(w.MaxParallelism), 0, maxKeyGroups, "key groups; Flink's bound")
+		*p = append(*p, w.validateRouter(w.Workers, w.MaxParallelism)...)
+		if w.MaxOpenFiles >= 1 && w.MaxOpenFiles <= maxOpenFiles && w.Workers*w.MaxOpenFiles > maxOpenFilesTotal {
+			p.add("writer.workers x writer.max_open_files = %d: at most %d (every open file holds a spool file descriptor)",
+				w.Workers*w.MaxOpenFiles, maxOpenFilesTotal)
+		}
+		if w.MemoryBudget > 0 && int64(w.MemoryBudget) < int64(w.Workers)*minBudgetPerWorker {
+			p.add("writer.memory_budget %v: at least %v with %d workers (1MiB per worker), or 0 to turn it off",
+				w.MemoryBudget, ByteSize(int64(w.Workers)*minBudgetPerWorker), w.Workers)
+		}
 	}
-	if c.Writer.MemoryBudget < 0 || (c.Writer.MemoryBudget > 0 && c.Writer.MemoryBudget < 1<<20) {
-		add("writer.memory_budget %d: want 0 (off) or at least 1MiB", c.Writer.MemoryBudget)
+	if h := w.HotBucket.Share; h != 0 && h < minHotShare {
+		p.add("writer.hot_bucket.share %v: at least %v (the router counts 8/share buckets, allocated at start)", h, minHotShare)
 	}
-	if c.Writer.MaxOpenFiles < 1 {
-		add("writer.max_open_files must be at least 1")
+	p.size("writer.target_file_size", w.TargetFileSize, 1<<20, maxFileSize,
+		"an open file is spooled on local disk until it is uploaded; Hudi's own default is 120MB")
+	if w.MaxFileAge <= 0 {
+		p.add("writer.max_file_age %v: must be positive", w.MaxFileAge)
 	}
-	if c.Writer.MinFileSize < 0 {
-		add("writer.min_file_size %d: must not be negative", c.Writer.MinFileSize)
+	p.count("writer.max_open_files", int64(w.MaxOpenFiles), 1, maxOpenFiles, "per worker: each open file holds a spool file and its column buffers")
+	p.size("writer.min_file_size", w.MinFileSize, 0, maxFileSize, "a minimum above the target file size acts as the target")
+	p.size("writer.stage_memory", w.StageMemory, 1<<20, maxStageMemory, "staged rows held in memory per worker before they spill")
+	if w.MemoryBudget < 0 || (w.MemoryBudget > 0 && w.MemoryBudget < 1<<20) {
+		p.add("writer.memory_budget %v: want 0 (off) or at least 1MiB", w.MemoryBudget)
 	}
-	if c.Writer.StageMemory < 1<<20 {
-		add("writer.stage_memory %d: must be at least 1MiB", c.Writer.StageMemory)
+	p.size("writer.row_group_size", w.RowGroupSize, minRowGroupSize, maxRowGroupSize,
+		"a row group is buffered in memory for every open file, and readers hold one in memory")
+	switch w.Compression {
+	case "zstd", "zstd-fast", "snappy", "gzip", "none":
+	default:
+		p.add("writer.compression %q: want zstd, zstd-fast, snappy, gzip or none", w.Compression)
 	}
-	if c.Checkpoint.KeepInstants < 1 {
-		add("checkpoint.keep_instants %d: must be at least 1", c.Checkpoint.KeepInstants)
+	if w.SpoolDir != "" {
+		if !isPrintable(w.SpoolDir) {
+			p.path("writer.spool_dir", w.SpoolDir)
+		} else if fi, err := os.Stat(w.SpoolDir); err != nil {
+			p.add("writer.spool_dir: %v (it must be an existing directory)", err)
+		} else if !fi.IsDir() {
+			p.add("writer.spool_dir %s: not a directory", w.SpoolDir)
+		}
 	}
+}
+
+func (c Config) validateCheckpoint(p *problems) {
 	if c.Checkpoint.Interval <= 0 {
-		add("checkpoint.interval must be positive")
+		p.add("checkpoint.interval must be positive")
 	}
-	if c.Checkpoint.WriterID == "" || strings.ContainsAny(c.Checkpoint.WriterID, "\n\r") {
-		add("checkpoint.writer_id must be a non-empty single line")
+	p.name("checkpoint.writer_id", c.Checkpoint.WriterID)
+	p.count("checkpoint.keep_instants", int64(c.Checkpoint.KeepInstants), 1, maxKeepInstants,
+		"every start, recovery and inspection reads the metadata of each instant on the active timeline; Hudi keeps 30")
+	p.path("checkpoint.state_dir", c.Checkpoint.StateDir)
+	*p = append(*p, c.Checkpoint.Lateness.validate()...)
+}
+
+// validateAdmin: "" (off) or host:port with a port from 1 to 65535.
+func (c Config) validateAdmin(p *problems) {
+	a := c.Admin.Addr
+	if a == "" {
+		return
 	}
-	errs = append(errs, c.Checkpoint.Lateness.validate()...)
-	errs = append(errs, c.Metrics.validate()...)
+	if !isPrintable(a) {
+		p.add("admin.addr %q: control or non-printable characters are not allowed", a)
+		return
+	}
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		p.add("admin.addr %q: want host:port such as 127.0.0.1:9464, or \"\" to turn it off: %s", a, addrProblem(err))
+		return
+	}
+	if err := validatePort(port); err != nil {
+		p.add("admin.addr %q: %v", a, err)
+	}
+	if strings.ContainsAny(host, " /") {
+		p.add("admin.addr %q: host %q is not a host name or IP address", a, host)
+	}
+}
+
+// splitErrors lists the lines of an error (errors.Join joins with "\n").
+func splitErrors(err error) []string {
+	if err == nil {
+		return nil
+	}
+	return strings.Split(err.Error(), "\n")
+}
+
+// validateLocation checks a table location as objstore.Open reads it,
+// without opening anything and without quoting what a URL may hide:
+// file:///abs/path, a local path, or s3://bucket/prefix with the query
+// parameters endpoint (http or https, without credentials), path_style and
+// region. Credentials belong in the environment (AWS_ACCESS_KEY_ID...),
+// never in the URL.
+func validateLocation(loc string) error {
+	if !isPrintable(loc) {
+		return errors.New("control or non-printable characters are not allowed")
+	}
+	if !hasURLScheme(loc) {
+		return nil // a local path
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return errors.New("not a valid URL")
+	}
+	if u.User != nil {
+		return errors.New("credentials in the URL are not supported: S3 credentials come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or the AWS configuration")
+	}
+	var errs []error
+	switch strings.ToLower(u.Scheme) {
+	case "file":
+		if u.Host != "" && u.Host != "localhost" {
+			errs = append(errs, fmt.Errorf("file URL with remote host %q", u.Host))
+		}
+		if u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, errors.New("file URL with a query or fragment"))
+		}
+		if !strings.HasPrefix(u.Path, "/") {
+			errs = append(errs, errors.New("file URL path is not absolute (file:///abs/path)"))
+		}
+	case "s3":
+		if u.Host == "" {
+			errs = append(errs, errors.New("no bucket (s3://bucket/prefix)"))
+		}
+		if prefix := strings.Trim(u.Path, "/"); prefix != "" {
+			if err := objstore.ValidateKey(prefix); err != nil {
+				errs = append(errs, errors.New("prefix has empty, . or .. segments"))
+			}
+		}
+		if u.Fragment != "" {
+			errs = append(errs, errors.New("s3 URL with a fragment"))
+		}
+		query, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			errs = append(errs, errors.New("query does not parse"))
+		}
+		for _, name := range slices.Sorted(maps.Keys(query)) {
+			values := query[name]
+			if len(values) != 1 {
+				errs = append(errs, fmt.Errorf("query parameter %s given %d times", name, len(values)))
+				continue
+			}
+			switch name {
+			case "endpoint":
+				errs = append(errs, validateEndpoint(values[0])...)
+			case "region":
+			case "path_style":
+				if _, err := strconv.ParseBool(values[0]); err != nil {
+					errs = append(errs, errors.New("query parameter path_style: want true or false"))
+				}
+			default:
+				errs = append(errs, fmt.Errorf("unknown query parameter %q (want endpoint, path_style or region)", name))
+			}
+		}
+	default:
+		errs = append(errs, fmt.Errorf("unsupported scheme %q (want file://, s3:// or a local path)", u.Scheme))
+	}
 	return errors.Join(errs...)
+}
+
+// validateEndpoint checks the endpoint parameter of an s3:// location.
+func validateEndpoint(e string) []error {
+	u, err := url.Parse(e)
+	if err != nil {
+		return []error{errors.New("endpoint is not a valid URL")}
+	}
+	var errs []error
+	if u.Scheme != "http" && u.Scheme != "https" {
+		errs = append(errs, errors.New("endpoint: want an http:// or https:// URL"))
+	}
+	if u.Host == "" {
+		errs = append(errs, errors.New("endpoint has no host"))
+	}
+	if u.User != nil {
+		errs = append(errs, errors.New("endpoint must not hold credentials: S3 credentials come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"))
+	}
+	return errs
+}
+
+// hasURLScheme reports whether location starts with "scheme://", as
+// objstore.Open tells URLs from local paths.
+func hasURLScheme(location string) bool {
+	scheme, _, ok := strings.Cut(location, "://")
+	if !ok || scheme == "" {
+		return false
+	}
+	for i, c := range scheme {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Duration is a time.Duration written as "30s" in YAML.
@@ -320,8 +813,9 @@ type Duration time.Duration
 // UnmarshalYAML parses a Go duration string.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration like 30s or 10m", n.Line, n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		// A *yaml.TypeError lets the decoder go on with the other fields.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration like 30s or 10m", n.Line, n.Value)}}
 	}
 	*d = Duration(v)
 	return nil
@@ -335,14 +829,29 @@ type ByteSize int64
 // UnmarshalYAML parses a size.
 func (s *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	v, err := parseByteSize(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		if err == nil {
+			err = fmt.Errorf("%q is not a size like 128MiB", n.Value)
+		}
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 	}
 	*s = ByteSize(v)
 	return nil
 }
 
-func (s ByteSize) String() string { return strconv.FormatInt(int64(s), 10) + "B" }
+// String writes the size in the largest binary unit that divides it
+// (32MiB, 1536KiB, 10B).
+func (s ByteSize) String() string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if s != 0 && int64(s)%u.mult == 0 {
+			return strconv.FormatInt(int64(s)/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(s), 10) + "B"
+}
 
 func parseByteSize(v string) (int64, error) {
 	units := []struct {
@@ -359,6 +868,9 @@ func parseByteSize(v string) (int64, error) {
 	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil || n < 0 {
 		return 0, fmt.Errorf("%q is not a size like 128MiB", v)
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is too large", v)
 	}
 	return n * mult, nil
 }
@@ -412,4 +924,65 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// configure reads `ingestd run`'s command line: the YAML file, then the
+// environment, then the flags over it. Every problem (a value of the wrong
+// type in the file, a bad flag or variable, every invalid setting) is
+// printed at once, redacted and escaped, and the exit code is 2. On
+// success it returns the configuration and the logger, which redacts the
+// configuration's URLs from every line.
+func configure(args []string, stderr io.Writer) (Config, *slog.Logger, int) {
+	fs := flag.NewFlagSet("ingestd run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "table configuration (YAML)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	set := map[string]*string{}
+	for _, o := range overrides {
+		set[o.flag] = fs.String(o.flag, "", o.help+" (env "+o.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return Config{}, nil, 0
+		}
+		return Config{}, nil, 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ingestd run: unexpected argument %q\n", fs.Arg(0))
+		return Config{}, nil, 2
+	}
+	cfg, err := loadConfig(*configPath)
+	var te *yaml.TypeError
+	if err != nil && !errors.As(err, &te) {
+		fmt.Fprintf(stderr, "ingestd run: %s\n", printableLines(scrub(err.Error(), cfg.urls()...)))
+		return Config{}, nil, 2
+	}
+	var errs []error
+	if te != nil {
+		for _, e := range te.Errors {
+			errs = append(errs, errors.New(e))
+		}
+	}
+	errs = append(errs, cfg.applyEnv(os.Getenv))
+	fs.Visit(func(f *flag.Flag) {
+		for _, o := range overrides {
+			if o.flag == f.Name {
+				if err := o.apply(&cfg, *set[o.flag]); err != nil {
+					errs = append(errs, fmt.Errorf("--%s: %w", o.flag, err))
+				}
+			}
+		}
+	})
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", *logLevel))
+	}
+	cfg.finish()
+	errs = append(errs, cfg.Validate())
+	if err := errors.Join(errs...); err != nil {
+		msg := printableLines(scrub(err.Error(), cfg.urls()...))
+		fmt.Fprintf(stderr, "ingestd run: invalid configuration:\n  %s\n", strings.ReplaceAll(msg, "\n", "\n  "))
+		return Config{}, nil, 2
+	}
+	return cfg, newLogger(stderr, level, cfg.urls()...), 0
 }

@@ -39,6 +39,8 @@ func (l LatenessConfig) validate() []error {
 	}
 	if l.Buffer < 1<<10 {
 		add("checkpoint.lateness.buffer %v: must be at least 1KiB", l.Buffer)
+	} else if l.Buffer > maxLateBuffer {
+		add("checkpoint.lateness.buffer %v: at most %v (late rows are held in memory until they pass it)", l.Buffer, ByteSize(maxLateBuffer))
 	}
 	return errs
 }
@@ -82,7 +84,7 @@ func (m MetricsConfig) validate() []error {
 		return nil
 	}
 	var errs []error
-	for _, line := range strings.Split(err.Error(), "\n") {
+	for _, line := range splitErrors(scrubError(err, m.OTLPEndpoint)) {
 		errs = append(errs, fmt.Errorf("metrics: %s", line))
 	}
 	return errs

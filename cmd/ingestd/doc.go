@@ -1,12 +1,37 @@
 // Command ingestd ingests one Kafka topic into a lakestream table, exactly
-// once. Its subcommands also inspect tables:
+// once. Its subcommands also inspect and check tables:
 //
+//	ingestd run --config table.yaml [flags]
 //	ingestd table inspect [--json] <table>
+//	ingestd table check [--json] <table>
 //
 // where <table> is file:///path, s3://bucket/prefix or a local path.
 //
-// While it runs, the admin endpoint (admin.addr, 127.0.0.1:9464 by default)
-// serves /status (JSON: workers, partitions, hot buckets, counters),
-// /metrics (Prometheus text of the metrics in docs/metrics.md) and
-// /healthz; metrics.otlp_endpoint also pushes them over OTLP/HTTP.
+// run reads the YAML configuration, then the environment and flags over it
+// (config.go), and validates all of it at once before it creates anything:
+// every problem (a value of the wrong type, a count or size past its bound,
+// a value a package would refuse at run time) is printed, with URLs
+// redacted (internal/redact) and control characters escaped, and the exit
+// status is 2. Then it wires the pipeline (run.go): the table (commitlog),
+// the journal, the dead-letter producer and the Kafka reader (source), the
+// coordinator and its workers (checkpoint, writer), the metrics and the
+// admin endpoint. Its logger redacts the configuration's URLs from every
+// line.
+//
+// table inspect prints the timeline, the snapshot, the checkpoints and the
+// offsets, and the committed files of the active timeline that are missing,
+// hidden or of another size than recorded (commitlog.Table.Check). table
+// check verifies every committed file of the snapshot, archived instants
+// included, and reads every Parquet footer. Both escape what they print
+// from the table (text: Go escapes; JSON: \u escapes) and exit 0 when all
+// is well, 3 when committed files are missing or damaged, 1 when the table
+// cannot be read, 2 for a bad command line or location. They only read.
+//
+// While run runs, the admin endpoint (admin.addr, 127.0.0.1:9464 by
+// default) serves /status (JSON: workers, partitions, hot buckets,
+// counters), /metrics (Prometheus text of the metrics in docs/metrics.md)
+// and /healthz; metrics.otlp_endpoint also pushes them over OTLP/HTTP.
+// Besides the goroutines of the packages it wires, ingestd runs one for
+// signals, one that turns a second signal into an abort, and the admin
+// server's.
 package main

@@ -11,7 +11,9 @@ import (
 
 	"github.com/lakestream/lakestream/commitlog"
 	"github.com/lakestream/lakestream/internal/hudifixtures"
+	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/objstore/s3test"
+	"github.com/parquet-go/parquet-go"
 )
 
 // inspectJSON runs `ingestd table inspect --json` and decodes its output.
@@ -69,6 +71,11 @@ func TestInspectFixtures(t *testing.T) {
 				if !strings.Contains(out.String(), s) {
 					t.Errorf("text output lacks %q:\n%s", s, out.String())
 				}
+			}
+			// Every file Spark committed is there, with the rows its
+			// commit recorded.
+			if code, stdout, stderr := runCmd("table", "check", root); code != 0 || !strings.HasSuffix(stdout, "OK\n") {
+				t.Fatalf("table check: exit %d\n%s%s", code, stdout, stderr)
 			}
 		})
 	}
@@ -132,7 +139,10 @@ func TestInspectErrors(t *testing.T) {
 	}{
 		{[]string{"table", "inspect", dir}, 1, "not a hudi table"},
 		{[]string{"table", "inspect", filepath.Join(dir, "missing")}, 1, "no such"},
-		{[]string{"table", "inspect", "ftp://x/y"}, 1, "unsupported scheme"},
+		{[]string{"table", "inspect", "ftp://x/y"}, 2, "unsupported scheme"},
+		{[]string{"table", "check", "ftp://x/y"}, 2, "unsupported scheme"},
+		{[]string{"table", "check", filepath.Join(dir, "missing")}, 1, "no such"},
+		{[]string{"table", "check"}, 2, "want one table location"},
 		{[]string{"table", "inspect"}, 2, "want one table location"},
 		{[]string{"table", "inspect", "--bogus", dir}, 2, "flag provided but not defined"},
 		{[]string{"frobnicate"}, 2, "usage"},
@@ -145,5 +155,269 @@ func TestInspectErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "missing")); err == nil {
 		t.Errorf("inspect created the directory it was asked to inspect")
+	}
+}
+
+type testRow struct {
+	ID int64 `parquet:"id"`
+}
+
+// parquetFile is a Parquet file of n rows.
+func parquetFile(t *testing.T, n int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[testRow](&buf)
+	for i := range n {
+		if _, err := w.Write([]testRow{{ID: int64(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// writeTable makes a table in b with one commit per entry of rows, each a
+// Parquet file of that many rows; writerID names the writer. It returns
+// the files' paths.
+func writeTable(t *testing.T, b objstore.Bucket, partition, writerID string, rows ...int) []string {
+	t.Helper()
+	ctx := context.Background()
+	tbl, err := commitlog.Create(ctx, b, commitlog.Config{Name: "orders", RecordKeyFields: []string{"_hoodie_record_key"}, PartitionFields: []string{"dt"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for i, n := range rows {
+		x, err := tbl.Begin(ctx, commitlog.BeginOptions{WriterID: writerID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := commitlog.BaseFilePath(partition, commitlog.BaseFileName(commitlog.NewFileID(), commitlog.WriteToken(0, int64(i+1), 0), x.Instant()))
+		if err := b.Put(ctx, path, bytes.NewReader(parquetFile(t, n))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := x.Commit(ctx, commitlog.CommitRequest{
+			Files:      []commitlog.FileStat{{Path: path, NumRecords: int64(n)}},
+			Checkpoint: &commitlog.Checkpoint{ID: int64(i + 1), Offsets: commitlog.Offsets{Topic: "orders", Next: map[int32]int64{0: int64(100 * (i + 1))}}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		x.Close()
+		paths = append(paths, path)
+	}
+	return paths
+}
+
+func localTable(t *testing.T) (string, objstore.Bucket) {
+	t.Helper()
+	root := t.TempDir()
+	b, err := objstore.NewFilesystem(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return root, b
+}
+
+func runCmd(args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// TestInspectReportsMissingFile: a committed file deleted from storage no
+// longer vanishes silently: inspect lists it and exits 3, in text and JSON.
+func TestInspectReportsMissingFile(t *testing.T) {
+	root, b := localTable(t)
+	paths := writeTable(t, b, "dt=2026-01-01", "w0", 300, 300)
+	if code, _, stderr := runCmd("table", "inspect", root); code != 0 {
+		t.Fatalf("intact table: exit %d: %s", code, stderr)
+	}
+	if err := os.Remove(filepath.Join(root, paths[1])); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCmd("table", "inspect", root)
+	if code != exitDamaged || !strings.Contains(stdout, "DAMAGED") || !strings.Contains(stdout, "missing") ||
+		!strings.Contains(stdout, paths[1]) || !strings.Contains(stdout, "300 rows") || !strings.Contains(stderr, "1 committed files missing or damaged") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	code, stdout, _ = runCmd("table", "inspect", "--json", root)
+	var rep struct {
+		Status   string
+		Snapshot []any
+		Problems []commitlog.FileProblem
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if code != exitDamaged || rep.Status != "damaged" || len(rep.Problems) != 1 || rep.Problems[0].Path != paths[1] || rep.Problems[0].Kind != "missing" || len(rep.Snapshot) != 1 {
+		t.Fatalf("--json: exit %d, %+v", code, rep)
+	}
+}
+
+// TestTableCheck: `ingestd table check` reads every footer: a deleted, a
+// truncated and a rewritten file are each reported, with exit 3; an intact
+// table exits 0.
+func TestTableCheck(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		damage func(t *testing.T, path string)
+		kinds  []string
+	}{
+		{"intact", func(*testing.T, string) {}, nil},
+		{"deleted", func(t *testing.T, p string) {
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"missing"}},
+		{"truncated", func(t *testing.T, p string) {
+			if err := os.Truncate(p, 100); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"size", "unreadable"}},
+		{"rewritten", func(t *testing.T, p string) {
+			if err := os.WriteFile(p, parquetFile(t, 200), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"row-count", "size"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root, b := localTable(t)
+			paths := writeTable(t, b, "dt=2026-01-01", "w0", 300, 250)
+			c.damage(t, filepath.Join(root, paths[0]))
+			code, stdout, stderr := runCmd("table", "check", root)
+			wantCode := exitOK
+			if len(c.kinds) > 0 {
+				wantCode = exitDamaged
+			}
+			if code != wantCode || !strings.Contains(stdout, "checked 2 committed files (550 rows") {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, wantCode, stdout, stderr)
+			}
+			if len(c.kinds) == 0 && (!strings.Contains(stdout, "read 2 footers") || !strings.HasSuffix(stdout, "OK\n")) {
+				t.Fatalf("stdout:\n%s", stdout)
+			}
+			for _, k := range c.kinds {
+				if !strings.Contains(stdout, "  "+k+" ") || !strings.Contains(stdout, paths[0]) {
+					t.Errorf("stdout does not report %s of %s:\n%s", k, paths[0], stdout)
+				}
+			}
+			code, stdout, _ = runCmd("table", "check", "--json", root)
+			var rep struct {
+				Status   string
+				Files    int
+				Problems []commitlog.FileProblem
+			}
+			if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+				t.Fatal(err)
+			}
+			var kinds []string
+			for _, p := range rep.Problems {
+				kinds = append(kinds, p.Kind)
+			}
+			if code != wantCode || rep.Files != 2 || strings.Join(kinds, ",") != strings.Join(c.kinds, ",") || (rep.Status == "ok") != (len(c.kinds) == 0) {
+				t.Fatalf("--json: exit %d, %+v", code, rep)
+			}
+		})
+	}
+}
+
+// TestInspectEscapesHostileTable: strings read from a table (a writer ID, a
+// partition path, a checkpoint key) that hold terminal escapes are printed
+// escaped, in text and in JSON.
+func TestInspectEscapesHostileTable(t *testing.T) {
+	const hostile = "\x1b]0;TITLE\x07\x1b[31m\u009b31m\u202e"
+	root, b := localTable(t)
+	ctx := context.Background()
+	writeTable(t, b, "dt=2026-01-01", "w0", 10)
+	// A hostile commit, written by hand as another tool could.
+	tbl, err := commitlog.Open(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := tbl.Begin(ctx, commitlog.BeginOptions{WriterID: "w1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := "dt=" + hostile
+	path := commitlog.BaseFilePath(part, commitlog.BaseFileName(commitlog.NewFileID(), "0-1-0", x.Instant()))
+	for key, body := range map[string][]byte{part + "/" + commitlog.PartitionMetadataFile: []byte("#partition metadata\n"), path: parquetFile(t, 5)} {
+		if err := b.Put(ctx, key, bytes.NewReader(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	meta, err := json.Marshal(map[string]any{
+		"partitionToWriteStats": map[string]any{part: []any{map[string]any{"fileId": strings.Split(path[len(part)+1:], "_")[0], "path": path, "numWrites": 5}}},
+		"extraMetadata":         map[string]string{"lakestream.writer.id": "evil" + hostile, "lakestream.checkpoint.id": "1", "deltastreamer.checkpoint.key": "orders,1:7"},
+		"operationType":         "INSERT",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Close()
+	if err := os.WriteFile(filepath.Join(root, ".hoodie", x.Instant()+".commit"), []byte(meta), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCmd("table", "inspect", root)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if strings.ContainsAny(stdout+stderr, "\x1b\x07\u009b\u202e") {
+		t.Fatalf("text output holds raw escapes:\n%q", stdout)
+	}
+	if !strings.Contains(stdout, `evil\x1b]0;TITLE\a\x1b[31m\u009b31m\u202e`) || !strings.Contains(stdout, `dt=\x1b]0;TITLE`) {
+		t.Fatalf("text output does not show the escaped strings:\n%s", stdout)
+	}
+	code, stdout, stderr = runCmd("table", "inspect", "--json", root)
+	if code != 0 || strings.ContainsAny(stdout+stderr, "\x1b\x07\u009b\u202e") {
+		t.Fatalf("--json: exit %d, raw escapes in:\n%q", code, stdout)
+	}
+	var rep struct{ Checkpoints []commitlog.WriterCheckpoint }
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Checkpoints) != 2 || rep.Checkpoints[0].WriterID != "evil"+hostile {
+		t.Fatalf("--json does not decode to the table's strings: %v %+v", err, rep)
+	}
+	if code, stdout, _ = runCmd("table", "check", root); code != 0 || strings.ContainsAny(stdout, "\x1b\x07\u009b\u202e") {
+		t.Fatalf("check: exit %d:\n%q", code, stdout)
+	}
+}
+
+// TestTableCommandsRedactURLs: a location with credentials in its endpoint
+// or a secret in its query is refused without showing them.
+func TestTableCommandsRedactURLs(t *testing.T) {
+	for _, u := range []string{
+		"s3://bucket/prefix?endpoint=http://admin:SuperSecret123@127.0.0.1:9/",
+		"s3://bucket/prefix?secret_key=SuperSecret123",
+		"s3://admin:SuperSecret123@bucket/prefix",
+		"file://admin:SuperSecret123@/tmp/x",
+	} {
+		for _, cmd := range []string{"inspect", "check"} {
+			code, stdout, stderr := runCmd("table", cmd, u)
+			if code != exitUsage || strings.Contains(stdout+stderr, "SuperSecret123") || !strings.Contains(stderr, "REDACTED") {
+				t.Errorf("table %s %s: exit %d, stderr:\n%s", cmd, u, code, stderr)
+			}
+		}
+	}
+}
+
+// TestTableCheckS3 runs `ingestd table check` against versitygw: footers
+// are read with ranged GETs.
+func TestTableCheckS3(t *testing.T) {
+	srv := s3test.Start(t)
+	b := srv.NewBucket(t, "warehouse/orders")
+	defer b.Close()
+	paths := writeTable(t, b, "dt=2026-01-01", "w0", 300, 20)
+	t.Setenv("AWS_ACCESS_KEY_ID", s3test.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3test.SecretKey)
+	t.Setenv("AWS_REGION", s3test.Region)
+	loc := "s3://" + srv.Bucket + "/warehouse/orders?endpoint=" + srv.Endpoint + "&path_style=true"
+	if code, stdout, stderr := runCmd("table", "check", loc); code != 0 || !strings.Contains(stdout, "read 2 footers") {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if err := b.Put(context.Background(), paths[1], bytes.NewReader(parquetFile(t, 21))); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := runCmd("table", "check", loc); code != exitDamaged || !strings.Contains(stdout, "the footer holds 21 rows, the commit recorded 20") {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
 }

@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/lakestream/lakestream/bucketing"
@@ -18,6 +16,7 @@ import (
 	"github.com/lakestream/lakestream/commitlog"
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/internal/redact"
 	"github.com/lakestream/lakestream/schemas"
 	"github.com/lakestream/lakestream/source"
 	"github.com/lakestream/lakestream/writer"
@@ -30,52 +29,10 @@ import (
 var recordKeyFields = []string{"_kafka_partition", "_kafka_offset"}
 
 func runIngest(ctx context.Context, abort <-chan struct{}, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("ingestd run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "table configuration (YAML)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	set := map[string]*string{}
-	for _, o := range overrides {
-		set[o.flag] = fs.String(o.flag, "", o.help+" (env "+o.env+")")
+	cfg, logger, code := configure(args, stderr)
+	if logger == nil {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ingestd run: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
-	cfg, err := loadConfig(*configPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "ingestd run: %v\n", err)
-		return 2
-	}
-	var errs []error
-	errs = append(errs, cfg.applyEnv(os.Getenv))
-	fs.Visit(func(f *flag.Flag) {
-		for _, o := range overrides {
-			if o.flag == f.Name {
-				if err := o.apply(&cfg, *set[o.flag]); err != nil {
-					errs = append(errs, fmt.Errorf("--%s: %w", o.flag, err))
-				}
-			}
-		}
-	})
-	cfg.finish()
-	errs = append(errs, cfg.Validate())
-	if err := errors.Join(errs...); err != nil {
-		fmt.Fprintf(stderr, "ingestd run: invalid configuration:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
-		return 2
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "ingestd run: --log-level: %v\n", err)
-		return 2
-	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	if err := ingest(ctx, abort, cfg, logger); err != nil {
 		logger.Error("ingestd stopped", "err", err)
 		return 1
@@ -218,13 +175,7 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 		return err
 	}
 	defer func() { err = errors.Join(err, coord.Close()) }()
-	reader, err := source.NewReader(source.Config{
-		Brokers: cfg.Kafka.Brokers, Topic: cfg.Kafka.Topic, Group: cfg.Kafka.Group, ResetOffset: cfg.Kafka.Start,
-		SessionTimeout: time.Duration(cfg.Kafka.SessionTimeout), RebalanceTimeout: time.Duration(cfg.Kafka.RebalanceTimeout),
-		MaxPartitionRecords: cfg.Kafka.MaxPartitionRecords, MaxPartitionBytes: int(cfg.Kafka.MaxPartitionBytes),
-		PartitionBufferBytes: int(cfg.Kafka.PartitionBuffer), MaxEventTimeSkew: time.Duration(cfg.Kafka.MaxEventTimeSkew),
-		IdleTimeout: time.Duration(cfg.Kafka.IdleTimeout),
-	}, source.Hooks{StartOffsets: coord.StartOffsets, Revoked: coord.Revoked}, source.WithLogger(logger))
+	reader, err := source.NewReader(cfg.sourceConfig(), source.Hooks{StartOffsets: coord.StartOffsets, Revoked: coord.Revoked}, source.WithLogger(logger))
 	if err != nil {
 		return err
 	}
@@ -254,7 +205,7 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 		case <-running:
 		}
 	}()
-	logger.Info("ingestd running", "topic", cfg.Kafka.Topic, "table", cfg.Table.URL, "writer", cfg.Checkpoint.WriterID, "workers", cfg.Writer.Workers,
+	logger.Info("ingestd running", "topic", cfg.Kafka.Topic, "table", redact.URL(cfg.Table.URL), "writer", cfg.Checkpoint.WriterID, "workers", cfg.Writer.Workers,
 		"hot_split", router.HotSplit().Enabled, "allowed_lateness", cfg.Checkpoint.Lateness.Allowed.String())
 	err = coord.Run(ctx, reader)
 	close(running)

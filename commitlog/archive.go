@@ -277,7 +277,7 @@ func (t *Table) readMetadataSkippingStats(ctx context.Context, name string) (*Co
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	defer rc.Close()
-	return decodeCommitMetadata(name, rc, false, true)
+	return decodeCommitMetadata(name, rc, true, true)
 }
 
 // readArchivedCheckpoints reads the checkpoint summary of the archive
@@ -322,4 +322,93 @@ func decodeArchivedCheckpoints(dec *json.Decoder) (*Checkpoints, error) {
 		}
 	}
 	return nil, expectDelim(dec, '}')
+}
+
+// readArchivedInstants calls fn for each instant of the archive file at
+// key, oldest first, with its metadata (nil for instants that write no
+// data), decoded token by token.
+func (t *Table) readArchivedInstants(ctx context.Context, key string, fn func(ts, action string, m *CommitMetadata) error) error {
+	rc, err := t.bucket.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	defer rc.Close()
+	er := &errReader{r: rc}
+	dec := json.NewDecoder(er)
+	var fnErr error
+	err = decodeArchivedInstants(dec, func(ts, action string, m *CommitMetadata) error {
+		fnErr = fn(ts, action, m)
+		return fnErr
+	})
+	switch {
+	case fnErr != nil:
+		return fnErr
+	case er.err != nil:
+		return fmt.Errorf("read %s: %w", key, er.err)
+	case err != nil:
+		return &FileError{Path: key, Problem: "corrupt archive", Err: err}
+	}
+	return nil
+}
+
+func decodeArchivedInstants(dec *json.Decoder, fn func(ts, action string, m *CommitMetadata) error) error {
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if tok != "instants" {
+			if err := skipValue(dec); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := expectDelim(dec, '['); err != nil {
+			return err
+		}
+		for dec.More() {
+			if err := expectDelim(dec, '{'); err != nil {
+				return err
+			}
+			var ts, action string
+			var m *CommitMetadata
+			for dec.More() {
+				tok, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				switch tok {
+				case "instant":
+					err = dec.Decode(&ts)
+				case "action":
+					err = dec.Decode(&action)
+				case "metadata":
+					m, err = decodeMetadata(dec, false, nil)
+				default:
+					err = skipValue(dec)
+				}
+				if err != nil {
+					return fmt.Errorf("instant %s: %w", ts, err)
+				}
+			}
+			if err := expectDelim(dec, '}'); err != nil {
+				return err
+			}
+			if m != nil {
+				if err := validateMetadata(fmt.Sprintf("archived instant %s", ts), m); err != nil {
+					return err
+				}
+			}
+			if err := fn(ts, action, m); err != nil {
+				return err
+			}
+		}
+		if err := expectDelim(dec, ']'); err != nil {
+			return err
+		}
+	}
+	return expectDelim(dec, '}')
 }

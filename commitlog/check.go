@@ -3,7 +3,6 @@ package commitlog
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -128,7 +127,7 @@ func (t *Table) checkOnce(ctx context.Context, opts CheckOptions) (*CheckReport,
 		}
 	}
 	completed := tl.Completed()
-	active, err := t.readAllMetadata(ctx, completed)
+	active, err := t.readAllMetadata(ctx, completed, false)
 	if err != nil {
 		return nil, err
 	}
@@ -273,23 +272,14 @@ func (t *Table) archivedMetadata(ctx context.Context) ([]archivedMeta, error) {
 	}
 	var out []archivedMeta
 	for _, name := range names {
-		data, err := objstore.ReadAll(ctx, t.bucket, name)
+		err := t.readArchivedInstants(ctx, name, func(ts, action string, m *CommitMetadata) error {
+			if writesData(action) && m != nil {
+				out = append(out, archivedMeta{ts, m})
+			}
+			return nil
+		})
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
-		}
-		var af archiveFile
-		if err := json.Unmarshal(data, &af); err != nil {
-			return nil, &FileError{Path: name, Problem: "corrupt archive", Err: err}
-		}
-		for _, ai := range af.Instants {
-			if !writesData(ai.Action) || len(ai.Metadata) == 0 {
-				continue
-			}
-			m, err := ParseCommitMetadata(fmt.Sprintf("%s: instant %s", name, ai.Instant), ai.Metadata, true)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, archivedMeta{ai.Instant, m})
+			return nil, err
 		}
 	}
 	return out, nil

@@ -128,7 +128,7 @@ func (t *Table) checkpointsOnce(ctx context.Context) (*Checkpoints, error) {
 	if err != nil {
 		return nil, err
 	}
-	metas, err := t.readAllMetadata(ctx, tl.Completed())
+	metas, err := t.readAllMetadata(ctx, tl.Completed(), true)
 	if err != nil {
 		return nil, err
 	}
@@ -144,11 +144,11 @@ func newCheckpoints() *Checkpoints {
 	return &Checkpoints{Writers: map[string]WriterCheckpoint{}, Partitions: map[string]map[int32]PartitionPosition{}}
 }
 
-// readAllMetadata reads the metadata of completed instants concurrently,
-// without their write stats (only extraMetadata and
-// partitionToReplaceFileIds): a commit of 100,000 files costs its reading
-// time, not its size in memory.
-func (t *Table) readAllMetadata(ctx context.Context, entries []TimelineEntry) ([]*CommitMetadata, error) {
+// readAllMetadata reads the metadata of completed instants concurrently;
+// with skipStats without their write stats (only extraMetadata and
+// partitionToReplaceFileIds, the stats checked and dropped): a commit of
+// 100,000 files then costs its reading time, not its size in memory.
+func (t *Table) readAllMetadata(ctx context.Context, entries []TimelineEntry, skipStats bool) ([]*CommitMetadata, error) {
 	out := make([]*CommitMetadata, len(entries))
 	errs := make([]error, len(entries))
 	sem := make(chan struct{}, t.opts.readConcurrency)
@@ -159,7 +159,11 @@ func (t *Table) readAllMetadata(ctx context.Context, entries []TimelineEntry) ([
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out[i], errs[i] = t.readMetadataSkippingStats(ctx, MetaDir+"/"+e.FileName())
+			if skipStats {
+				out[i], errs[i] = t.readMetadataSkippingStats(ctx, MetaDir+"/"+e.FileName())
+			} else {
+				out[i], errs[i] = t.ReadCommitMetadata(ctx, e)
+			}
 		}()
 	}
 	wg.Wait()

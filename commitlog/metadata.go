@@ -98,43 +98,70 @@ func DecodeCommitMetadata(name string, r io.Reader, completed bool) (*CommitMeta
 func decodeCommitMetadata(name string, r io.Reader, completed, skipStats bool) (*CommitMetadata, error) {
 	er := &errReader{r: r}
 	dec := json.NewDecoder(er)
-	m, err := decodeMetadata(dec, skipStats)
+	var check func(part string, i int, ws *WriteStat) error
+	if completed {
+		check = func(part string, i int, ws *WriteStat) error { return validateStat(name, part, i, ws) }
+	}
+	m, err := decodeMetadata(dec, skipStats, check)
 	if err == nil {
 		err = endOfDocument(dec)
 	}
+	var checked errChecked
 	switch {
 	case er.err != nil:
 		return nil, fmt.Errorf("read %s: %w", name, er.err)
+	case errors.As(err, &checked):
+		return nil, checked.err
 	case errors.Is(err, errEmpty):
 		return nil, &FileError{Path: name, Problem: "empty commit metadata"}
 	case err != nil:
 		return nil, &FileError{Path: name, Problem: "corrupt or truncated commit metadata", Err: err}
 	}
-	if !completed {
-		return m, nil
-	}
-	for part, stats := range m.PartitionToWriteStats {
-		if err := validatePartitionPath(part); err != nil {
-			return nil, &FileError{Path: name, Problem: fmt.Sprintf("partition %q", part), Err: err}
+	if completed {
+		// The write stats were checked as they were read.
+		for part := range m.PartitionToReplaceFileIDs {
+			if err := validatePartitionPath(part); err != nil {
+				return nil, &FileError{Path: name, Problem: fmt.Sprintf("replaced partition %q", part), Err: err}
+			}
 		}
-		for i, st := range stats {
-			if st.FileID == "" {
-				return nil, &FileError{Path: name, Problem: fmt.Sprintf("partition %q write stat %d has no fileId", part, i)}
-			}
-			if st.Path == nil || *st.Path == "" {
-				return nil, &FileError{Path: name, Problem: fmt.Sprintf("write stat of file group %s has no path", st.FileID)}
-			}
-			if err := validateRelativePath(*st.Path); err != nil {
-				return nil, &FileError{Path: name, Problem: fmt.Sprintf("write stat of file group %s", st.FileID), Err: err}
+	}
+	return m, nil
+}
+
+// validateMetadata checks that every write stat of completed metadata
+// names a base file inside the table.
+func validateMetadata(name string, m *CommitMetadata) error {
+	for part, stats := range m.PartitionToWriteStats {
+		for i := range stats {
+			if err := validateStat(name, part, i, &stats[i]); err != nil {
+				return err
 			}
 		}
 	}
 	for part := range m.PartitionToReplaceFileIDs {
 		if err := validatePartitionPath(part); err != nil {
-			return nil, &FileError{Path: name, Problem: fmt.Sprintf("replaced partition %q", part), Err: err}
+			return &FileError{Path: name, Problem: fmt.Sprintf("replaced partition %q", part), Err: err}
 		}
 	}
-	return m, nil
+	return nil
+}
+
+// validateStat checks write stat i of partition part of a completed
+// instant: a base file inside the table.
+func validateStat(name, part string, i int, st *WriteStat) error {
+	if err := validatePartitionPath(part); err != nil {
+		return &FileError{Path: name, Problem: fmt.Sprintf("partition %q", part), Err: err}
+	}
+	if st.FileID == "" {
+		return &FileError{Path: name, Problem: fmt.Sprintf("partition %q write stat %d has no fileId", part, i)}
+	}
+	if st.Path == nil || *st.Path == "" {
+		return &FileError{Path: name, Problem: fmt.Sprintf("write stat of file group %s has no path", st.FileID)}
+	}
+	if err := validateRelativePath(*st.Path); err != nil {
+		return &FileError{Path: name, Problem: fmt.Sprintf("write stat of file group %s", st.FileID), Err: err}
+	}
+	return nil
 }
 
 // validateRelativePath accepts a clean slash-separated path inside the table.

@@ -14,7 +14,9 @@ import (
 // only extraMetadata or partitionToReplaceFileIds (checkpoints, the
 // archive) then hold nothing per file. Keys match exactly (Hudi writes
 // them so); an unknown key's value is skipped.
-func decodeMetadata(dec *json.Decoder, skipStats bool) (*CommitMetadata, error) {
+//
+// check, if not nil, is called for every write stat, kept or dropped.
+func decodeMetadata(dec *json.Decoder, skipStats bool, check func(part string, i int, ws *WriteStat) error) (*CommitMetadata, error) {
 	m := &CommitMetadata{}
 	switch tok, err := dec.Token(); {
 	case err == io.EOF:
@@ -32,7 +34,7 @@ func decodeMetadata(dec *json.Decoder, skipStats bool) (*CommitMetadata, error) 
 		key, _ := tok.(string)
 		switch key {
 		case "partitionToWriteStats":
-			if m.PartitionToWriteStats, err = decodeWriteStats(dec, skipStats); err != nil {
+			if m.PartitionToWriteStats, err = decodeWriteStats(dec, skipStats, check); err != nil {
 				return nil, fmt.Errorf("partitionToWriteStats: %w", err)
 			}
 		case "compacted":
@@ -57,7 +59,7 @@ func decodeMetadata(dec *json.Decoder, skipStats bool) (*CommitMetadata, error) 
 }
 
 // decodeWriteStats decodes {"<partition>": [WriteStat, ...], ...} or null.
-func decodeWriteStats(dec *json.Decoder, skip bool) (map[string][]WriteStat, error) {
+func decodeWriteStats(dec *json.Decoder, skip bool, check func(part string, i int, ws *WriteStat) error) (map[string][]WriteStat, error) {
 	tok, err := dec.Token()
 	if err != nil || tok == nil {
 		return nil, err
@@ -83,8 +85,8 @@ func decodeWriteStats(dec *json.Decoder, skip bool) (map[string][]WriteStat, err
 			return nil, fmt.Errorf("partition %q: want an array, found %v", part, tok)
 		}
 		list := []WriteStat{} // a repeated partition: the last one counts, as with json.Unmarshal
-		for dec.More() {
-			if skip {
+		for i := 0; dec.More(); i++ {
+			if skip && check == nil {
 				if err := skipValue(dec); err != nil {
 					return nil, err
 				}
@@ -94,7 +96,14 @@ func decodeWriteStats(dec *json.Decoder, skip bool) (map[string][]WriteStat, err
 			if err := dec.Decode(&ws); err != nil {
 				return nil, fmt.Errorf("partition %q: %w", part, err)
 			}
-			list = append(list, ws)
+			if check != nil {
+				if err := check(part, i, &ws); err != nil {
+					return nil, errChecked{err}
+				}
+			}
+			if !skip {
+				list = append(list, ws)
+			}
 		}
 		if err := expectDelim(dec, ']'); err != nil {
 			return nil, err
@@ -140,6 +149,13 @@ func skipValue(dec *json.Decoder) error {
 		}
 	}
 }
+
+// errChecked carries the error of a check function through the decoder's
+// wrapping.
+type errChecked struct{ err error }
+
+func (e errChecked) Error() string { return e.err.Error() }
+func (e errChecked) Unwrap() error { return e.err }
 
 // errEmpty: the document has no value at all.
 var errEmpty = errors.New("no JSON value")

@@ -23,6 +23,8 @@ const (
 	DefaultMaxOpenFiles       = 16
 	DefaultMinFileSize        = 16 << 20
 	DefaultStageMemory        = 16 << 20
+	DefaultUploadConcurrency  = 8
+	MaxUploadConcurrency      = 256
 )
 
 // Option configures a Set.
@@ -38,6 +40,7 @@ type options struct {
 	maxOpenFiles       int
 	minFileSize        int64
 	stageMemory        int64
+	uploadConcurrency  int
 	writerMemory       int64
 	spoolDir           string
 	now                func() time.Time
@@ -58,6 +61,7 @@ func defaultOptions() options {
 		maxOpenFiles:       DefaultMaxOpenFiles,
 		minFileSize:        DefaultMinFileSize,
 		stageMemory:        DefaultStageMemory,
+		uploadConcurrency:  DefaultUploadConcurrency,
 		spoolDir:           os.TempDir(),
 		now:                time.Now,
 		logger:             slog.New(slog.DiscardHandler),
@@ -142,6 +146,13 @@ func WithStageMemory(n int64) Option { return func(o *options) { o.stageMemory =
 // MaxOpenFiles alone bounds them.
 func WithWriterMemory(n int64) Option { return func(o *options) { o.writerMemory = n } }
 
+// WithUploadConcurrency bounds the uploads of finished files that run at
+// once. A checkpoint that closes one file for each of thousands of buckets
+// uploads them n at a time (each upload waits on the store: an fsync, an S3
+// round trip), and Finish lets up to n closed files wait for their upload
+// while it writes the next buckets. Default 8, at most 256.
+func WithUploadConcurrency(n int) Option { return func(o *options) { o.uploadConcurrency = n } }
+
 // WithSpoolDir sets the local directory of the files being written. It must
 // exist. Default os.TempDir().
 func WithSpoolDir(dir string) Option { return func(o *options) { o.spoolDir = dir } }
@@ -154,11 +165,12 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 
 // WithBeforeUpload calls fn with the object key of each file just before
 // its upload starts, whatever made the file ready: the target size, the
-// maximum age (RollIdle), the open-file bound or Finish. Keys come in upload
-// order. An error from fn aborts that upload and is returned like an upload
-// error: the file stays spooled, and the next write, RollIdle or Finish calls
-// fn again for the same key before it retries the upload (so fn may see a
-// key more than once). fn runs on the goroutine calling the Set.
+// maximum age (RollIdle), the open-file bound or Finish. An error from fn
+// aborts that upload and is returned like an upload error: the file stays
+// spooled, and the next write, RollIdle or Finish calls fn again for the
+// same key before it retries the upload (so fn may see a key more than
+// once). fn is called for up to WithUploadConcurrency files at once, from
+// as many goroutines: it must be safe for concurrent use.
 //
 // A local journal records the key here, durably, so that a restart knows
 // every object an unfinished checkpoint may have put. Default nil (none).
@@ -207,6 +219,9 @@ func (o *options) validate() error {
 	}
 	if o.dictionaryMaxBytes < 0 {
 		bad("dictionary max bytes %d: must not be negative", o.dictionaryMaxBytes)
+	}
+	if o.uploadConcurrency < 1 || o.uploadConcurrency > MaxUploadConcurrency {
+		bad("upload concurrency %d: must be between 1 and %d", o.uploadConcurrency, MaxUploadConcurrency)
 	}
 	if o.maxOpenFiles < 1 {
 		bad("max open files %d: must be at least 1", o.maxOpenFiles)

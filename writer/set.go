@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lakestream/lakestream/commitlog"
@@ -664,31 +665,63 @@ func (s *Set) closeFile(f *file, reason string) error {
 	return nil
 }
 
-// uploadPending uploads the pending files in roll order, stopping at the
-// first error: the failed file and those after it stay pending.
+// uploadPending uploads the pending files in roll order, up to the upload
+// concurrency at once. After an error the files whose upload failed, and
+// those not tried yet, stay pending in their order; the first error (in
+// roll order) is returned.
 func (s *Set) uploadPending(ctx context.Context) error {
 	for len(s.pending) > 0 {
-		f := s.pending[0]
-		if s.opts.beforeUpload != nil {
-			if err := s.opts.beforeUpload(f.key); err != nil {
-				s.log.Warn("before-upload hook failed; the file stays spooled for a retry", "key", f.key, "error", err)
-				return fmt.Errorf("writer: before upload of %s: %w", f.key, err)
+		batch := s.pending[:min(len(s.pending), s.opts.uploadConcurrency)]
+		errs := make([]error, len(batch))
+		if len(batch) == 1 {
+			errs[0] = s.upload(ctx, batch[0])
+		} else {
+			var wg sync.WaitGroup
+			for i, f := range batch {
+				wg.Go(func() { errs[i] = s.upload(ctx, f) })
 			}
+			wg.Wait()
 		}
-		start := time.Now()
-		if err := s.bucket.Put(ctx, f.key, io.NewSectionReader(f.spool, 0, f.size)); err != nil {
-			s.log.Warn("upload failed; the file stays spooled for a retry", "key", f.key, "error", err)
-			return fmt.Errorf("writer: upload %s: %w", f.key, err)
+		var failed []*file
+		var first error
+		for i, f := range batch {
+			if errs[i] != nil {
+				failed = append(failed, f)
+				first = cmp.Or(first, errs[i])
+				continue
+			}
+			if err := f.discard(); err != nil {
+				s.log.Warn("remove spool file", "path", f.spoolPath, "error", err)
+			}
+			s.done = append(s.done, f)
 		}
-		if err := f.discard(); err != nil {
-			s.log.Warn("remove spool file", "path", f.spoolPath, "error", err)
+		rest := s.pending[len(batch):]
+		if first != nil {
+			s.pending = append(failed, rest...)
+			return first
 		}
-		s.pending[0] = nil
-		s.pending = s.pending[1:]
-		s.done = append(s.done, f)
-		s.log.Debug("file uploaded", "key", f.key, "bytes", f.size, "took", time.Since(start))
+		clear(batch)
+		s.pending = rest
 	}
 	s.pending = nil
+	return nil
+}
+
+// upload runs the before-upload hook and uploads f. It may run on several
+// goroutines at once: it only reads the Set.
+func (s *Set) upload(ctx context.Context, f *file) error {
+	if s.opts.beforeUpload != nil {
+		if err := s.opts.beforeUpload(f.key); err != nil {
+			s.log.Warn("before-upload hook failed; the file stays spooled for a retry", "key", f.key, "error", err)
+			return fmt.Errorf("writer: before upload of %s: %w", f.key, err)
+		}
+	}
+	start := time.Now()
+	if err := s.bucket.Put(ctx, f.key, io.NewSectionReader(f.spool, 0, f.size)); err != nil {
+		s.log.Warn("upload failed; the file stays spooled for a retry", "key", f.key, "error", err)
+		return fmt.Errorf("writer: upload %s: %w", f.key, err)
+	}
+	s.log.Debug("file uploaded", "key", f.key, "bytes", f.size, "took", time.Since(start))
 	return nil
 }
 

@@ -117,8 +117,11 @@ func (s *Set) drainStage(ctx context.Context) error {
 	s.draining = true
 	defer func() { s.draining = false }()
 	for st.next < len(st.order) {
-		if err := s.uploadPending(ctx); err != nil {
-			return err
+		// Closed files wait until a batch of them can be uploaded at once.
+		if len(s.pending) >= s.opts.uploadConcurrency {
+			if err := s.uploadPending(ctx); err != nil {
+				return err
+			}
 		}
 		b := st.order[st.next]
 		for _, c := range b.chunks {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lakestream/lakestream/internal/objstore"
@@ -176,7 +177,9 @@ func TestStageDrainResumesAfterUploadError(t *testing.T) {
 	b := objstore.NewMemory()
 	errDown := errors.New("store down")
 	uploads, failAt := 0, 5
-	s := newTestSet(t, b, WithMaxOpenFiles(2), WithMinFileSize(1<<20), WithStageMemory(2<<10),
+	// One upload at a time: the failures land between buckets of the drain
+	// (TestConcurrentUploadsFailPartway has them within a batch).
+	s := newTestSet(t, b, WithMaxOpenFiles(2), WithMinFileSize(1<<20), WithStageMemory(2<<10), WithUploadConcurrency(1),
 		WithBeforeUpload(func(string) error {
 			uploads++
 			if uploads == failAt || uploads == failAt+1 {
@@ -300,7 +303,7 @@ func TestStageDrainErrorInsideABucketSticks(t *testing.T) {
 	if err := os.Mkdir(spool, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s := newTestSet(t, b, WithSpoolDir(spool), WithMaxOpenFiles(1), WithMinFileSize(1<<30),
+	s := newTestSet(t, b, WithSpoolDir(spool), WithMaxOpenFiles(1), WithMinFileSize(1<<30), WithUploadConcurrency(1),
 		WithTargetFileSize(16<<10), WithPageBufferSize(2<<10), WithRowGroupBytes(8<<10))
 	if err := s.Begin(testInstant, 1); err != nil {
 		t.Fatal(err)
@@ -338,7 +341,7 @@ func TestFlushLargestAfterDrainUploadError(t *testing.T) {
 	b := objstore.NewMemory()
 	errDown := errors.New("store down")
 	failing := false
-	s := newTestSet(t, b, WithMaxOpenFiles(1), WithMinFileSize(1<<30),
+	s := newTestSet(t, b, WithMaxOpenFiles(1), WithMinFileSize(1<<30), WithUploadConcurrency(1),
 		WithBeforeUpload(func(string) error {
 			if failing {
 				return errDown
@@ -368,4 +371,91 @@ func TestFlushLargestAfterDrainUploadError(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkAllRows(t, b, files, len(parts), func(i int) string { return parts[i] })
+}
+
+// TestConcurrentUploadsFailPartway: Finish uploads the files of 40 staged
+// buckets 8 at a time; some uploads of a batch fail while the others land.
+// The failed files stay spooled and are retried by the next Finish, the
+// hook runs before every upload, and every row is in the table once.
+func TestConcurrentUploadsFailPartway(t *testing.T) {
+	ctx := context.Background()
+	mem := objstore.NewMemory()
+	b := objstore.NewFaulty(mem)
+	spool := t.TempDir()
+	var mu sync.Mutex
+	hooked := map[string]bool{}
+	rec := &putRecorder{Bucket: b}
+	s := newTestSet(t, rec, WithSpoolDir(spool), WithMaxOpenFiles(2), WithMinFileSize(1<<20), WithStageMemory(2<<10),
+		WithBeforeUpload(func(key string) error {
+			mu.Lock()
+			hooked[key] = true
+			mu.Unlock()
+			return nil
+		}))
+	if err := s.Begin(testInstant, 1); err != nil {
+		t.Fatal(err)
+	}
+	writeAll(t, s, 1000, 64, manyParts)
+	// Every third Put fails: several in each batch of 8.
+	var calls int
+	b.SetMatcher(func(op objstore.Op, key string) objstore.Injection {
+		if op != objstore.OpPut {
+			return objstore.InjectNone
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !hooked[key] {
+			t.Errorf("upload of %s before its hook", key)
+		}
+		calls++
+		if calls%3 == 0 {
+			return objstore.InjectBefore
+		}
+		return objstore.InjectNone
+	})
+	var err error
+	for range 3 {
+		if _, err = s.Finish(ctx); err == nil {
+			t.Fatal("Finish succeeded with every third upload failing")
+		}
+		if !errors.Is(err, objstore.ErrInjected) {
+			t.Fatalf("Finish = %v, want the injected upload error", err)
+		}
+		if left := spooledParquet(t, spool); len(left) == 0 {
+			t.Fatal("no file kept spooled after failed uploads")
+		}
+	}
+	b.SetMatcher(nil)
+	files, err := s.Finish(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 40 {
+		t.Errorf("%d files, want 40", len(files))
+	}
+	if left := spooledParquet(t, spool); len(left) != 0 {
+		t.Errorf("spool files left: %v", left)
+	}
+	puts := rec.keys()
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, f.Path)
+	}
+	slices.Sort(puts)
+	slices.Sort(paths)
+	if !slices.Equal(puts, paths) {
+		t.Errorf("files returned\n%v\nsuccessful puts\n%v", paths, puts)
+	}
+	checkAllRows(t, mem, files, 1000, manyParts)
+}
+
+// spooledParquet lists the spooled Parquet files (not the stage's spill).
+func spooledParquet(t *testing.T, dir string) []string {
+	var out []string
+	for _, f := range spoolFiles(t, dir) {
+		if strings.HasSuffix(f, ".parquet") {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -38,12 +38,14 @@ func (r *putRecorder) keys() []string {
 }
 
 // TestBeforeUploadSeesEveryUpload: the hook is called with the key of every
-// upload, in upload order, whatever made the file ready: the maximum age, the
-// open-file bound, the target size and Finish.
+// upload, before it, whatever made the file ready: the maximum age, the
+// open-file bound, the target size and Finish (uploads of one batch run at
+// once, in any order).
 func TestBeforeUploadSeesEveryUpload(t *testing.T) {
 	ctx := context.Background()
 	b := &putRecorder{Bucket: objstore.NewMemory()}
 	clock := &fakeClock{t: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
+	var hookMu sync.Mutex
 	var hooked []string
 	s := newTestSet(t, b, WithClock(clock.now), WithMaxFileAge(10*time.Minute), WithMaxOpenFiles(2), WithMinFileSize(0),
 		WithTargetFileSize(32<<10), WithRowGroupBytes(8<<10), WithPageBufferSize(2<<10),
@@ -51,7 +53,9 @@ func TestBeforeUploadSeesEveryUpload(t *testing.T) {
 			if slices.Contains(b.keys(), key) {
 				t.Errorf("hook called for %s after its upload", key)
 			}
+			hookMu.Lock()
 			hooked = append(hooked, key)
+			hookMu.Unlock()
 			return nil
 		}))
 	if err := s.Begin(testInstant, 4); err != nil {
@@ -94,6 +98,8 @@ func TestBeforeUploadSeesEveryUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	puts := b.keys()
+	slices.Sort(puts)
+	slices.Sort(hooked)
 	if !slices.Equal(hooked, puts) {
 		t.Errorf("hook saw\n%v\nuploads were\n%v", hooked, puts)
 	}
@@ -101,6 +107,7 @@ func TestBeforeUploadSeesEveryUpload(t *testing.T) {
 	for _, f := range files {
 		paths = append(paths, f.Path)
 	}
+	slices.Sort(paths)
 	if !slices.Equal(paths, puts) {
 		t.Errorf("Finish returned\n%v\nuploads were\n%v", paths, puts)
 	}

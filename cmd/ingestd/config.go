@@ -106,6 +106,10 @@ type WriterConfig struct {
 	// written file.
 	MinFileSize ByteSize `yaml:"min_file_size"`
 	StageMemory ByteSize `yaml:"stage_memory"` // per worker; default 16MiB
+	// UploadConcurrency: finished files uploaded at once, per worker
+	// (default 8): a checkpoint of thousands of buckets uploads thousands
+	// of files, each waiting on the store.
+	UploadConcurrency int `yaml:"upload_concurrency"`
 	// MemoryBudget bounds the column data buffered by all workers; past
 	// it the largest buffers are written to their spool files. Default
 	// 256MiB; 0 turns it off.
@@ -179,7 +183,7 @@ func defaultConfig() Config {
 		Format:       FormatConfig{Type: "json", MaxRecordBytes: 1 << 20},
 		Partitioning: PartitioningConfig{Template: bucketing.DefaultTemplate, MaxPast: Duration(720 * time.Hour), MaxFuture: Duration(time.Hour)},
 		Writer: WriterConfig{Workers: 2, TargetFileSize: 128 << 20, MaxFileAge: Duration(10 * time.Minute),
-			MaxOpenFiles: 16, MinFileSize: writer.DefaultMinFileSize, StageMemory: writer.DefaultStageMemory, MemoryBudget: 256 << 20, RowGroupSize: 32 << 20, Compression: "zstd"},
+			MaxOpenFiles: 16, MinFileSize: writer.DefaultMinFileSize, StageMemory: writer.DefaultStageMemory, UploadConcurrency: writer.DefaultUploadConcurrency, MemoryBudget: 256 << 20, RowGroupSize: 32 << 20, Compression: "zstd"},
 		Checkpoint: CheckpointConfig{Interval: Duration(30 * time.Second), KeepInstants: 30,
 			Lateness: LatenessConfig{Allowed: Duration(checkpoint.DefaultAllowedLateness), BeyondMax: lateWrite, Buffer: 32 << 20}},
 		Admin:   AdminConfig{Addr: "127.0.0.1:9464"},
@@ -635,6 +639,7 @@ func (w WriterConfig) validate(p *problems) {
 	p.count("writer.max_open_files", int64(w.MaxOpenFiles), 1, maxOpenFiles, "per worker: each open file holds a spool file and its column buffers")
 	p.size("writer.min_file_size", w.MinFileSize, 0, maxFileSize, "a minimum above the target file size acts as the target")
 	p.size("writer.stage_memory", w.StageMemory, 1<<20, maxStageMemory, "staged rows held in memory per worker before they spill")
+	p.count("writer.upload_concurrency", int64(w.UploadConcurrency), 1, writer.MaxUploadConcurrency, "per worker: each upload holds a spooled file open")
 	if w.MemoryBudget < 0 || (w.MemoryBudget > 0 && w.MemoryBudget < 1<<20) {
 		p.add("writer.memory_budget %v: want 0 (off) or at least 1MiB", w.MemoryBudget)
 	}

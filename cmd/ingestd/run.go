@@ -146,6 +146,7 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 				writer.WithMaxOpenFiles(cfg.Writer.MaxOpenFiles),
 				writer.WithMinFileSize(int64(cfg.Writer.MinFileSize)),
 				writer.WithStageMemory(int64(cfg.Writer.StageMemory)),
+				writer.WithUploadConcurrency(cfg.Writer.UploadConcurrency),
 				// Half of the worker's share of the budget for the open
 				// writers' page buffers (the other half: buffered data).
 				writer.WithWriterMemory(int64(cfg.Writer.MemoryBudget) / int64(cfg.Writer.Workers) / 2),

@@ -21,7 +21,7 @@ func (c *Coordinator) finishWorkers(ctx context.Context) ([]writer.File, int64, 
 	var wg sync.WaitGroup
 	for i, w := range c.workers {
 		wg.Go(func() {
-			errs[i] = c.retry(ctx, fmt.Sprintf("close files of worker %d", w.id), func() error {
+			errs[i] = c.retry(ctx, PhaseUpload, fmt.Sprintf("close files of worker %d", w.id), w.id, func() error {
 				replies[i] = w.call(ctx, workerMsg{kind: msgFinish})
 				return replies[i].err
 			})
@@ -49,32 +49,39 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	start := c.opts.now()
 	defer func() { c.nextDue = c.opts.now().Add(c.opts.interval) }()
 	if c.txn == nil && !offsetsMoved(c.next, c.committed) {
-		return nil // nothing read since the last checkpoint
+		// Nothing read since the last checkpoint: the table is current.
+		c.health.completed(start, false)
+		return nil
 	}
+	defer c.health.left() // a no-op once completed
+	c.health.enter(PhaseBegin)
 	if err := c.ensureTxn(ctx); err != nil {
 		return err
 	}
+	c.health.enter(PhaseBarrier)
 	if err := c.flushLateLocked(ctx); err != nil {
-		return err
+		return c.failed(PhaseBarrier, err)
 	}
 	c.stats.lateBuffered.Store(0)
 	for w := range c.workers {
 		if err := c.send(ctx, w); err != nil {
-			return err
+			return c.failed(PhaseBarrier, err)
 		}
 	}
+	c.health.enter(PhaseUpload)
 	files, staged, err := c.finishWorkers(ctx)
 	if err != nil {
 		return err
 	}
 	if err := c.opts.failpoints.Hit(failpoint.AfterFileWrite); err != nil {
-		return err
+		return c.failed(PhaseUpload, err)
 	}
 	// The dead-letter producer already retried each record until its
 	// delivery timeout, and its error is sticky: stop, and a restart
 	// replays from the table with a new producer.
+	c.health.enter(PhaseDeadLetters)
 	if err := c.cfg.DeadLetters.Flush(ctx); err != nil {
-		return fatal(fmt.Errorf("flush dead letters: %w", err))
+		return c.failed(PhaseDeadLetters, fatal(fmt.Errorf("flush dead letters: %w", err)))
 	}
 	req := commitlog.CommitRequest{
 		Schema:     c.cfg.Schema.Avro(c.cfg.Table.Config().Name+"_record", "hoodie."+c.cfg.Table.Config().Name),
@@ -86,7 +93,8 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 		req.Files = append(req.Files, f.Stat())
 		rows += f.Records
 	}
-	err = c.retry(ctx, "commit", func() error {
+	c.health.enter(PhaseCommit)
+	err = c.retry(ctx, PhaseCommit, "commit", -1, func() error {
 		_, err := c.txn.Commit(ctx, req)
 		return err
 	})
@@ -100,8 +108,9 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	c.journalSettled(instant)
 	c.txn = nil
 	c.committed = cloneOffsets(c.next)
+	c.health.completed(c.opts.now(), true)
 	if err := c.opts.failpoints.Hit(failpoint.BeforeGroupCommit); err != nil {
-		return err
+		return c.failed(PhaseCommit, err)
 	}
 	// The table is the source of truth; the group only feeds lag tools.
 	c.src.QueueGroupOffsets(cloneOffsets(c.next))
@@ -124,7 +133,8 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 // round tries again.
 func (c *Coordinator) maintain(ctx context.Context) {
 	if res, err := c.cfg.Table.RollbackFailed(ctx, c.cfg.WriterID); err != nil {
-		c.opts.logger.Warn("roll back dead writers' instants", "err", err)
+		msg := c.health.failed("roll back dead writers' instants", PhaseMaintenance, -1, err, false)
+		c.opts.logger.Warn("roll back dead writers' instants", "err", msg)
 	} else {
 		for _, r := range res {
 			if r.Outcome != commitlog.OutcomeLive {
@@ -134,7 +144,8 @@ func (c *Coordinator) maintain(ctx context.Context) {
 	}
 	res, err := c.cfg.Table.Archive(ctx, commitlog.ArchiveOptions{KeepCompleted: c.opts.keepInstants})
 	if err != nil {
-		c.opts.logger.Warn("archive timeline", "err", err)
+		msg := c.health.failed("archive timeline", PhaseMaintenance, -1, err, false)
+		c.opts.logger.Warn("archive timeline", "err", msg)
 		return
 	}
 	if len(res.Archived) > 0 || res.FilesRemoved > 0 {

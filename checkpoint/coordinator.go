@@ -144,6 +144,7 @@ type Coordinator struct {
 	claims    map[int32]int64 // owner claims held, by partition (Table.Claim)
 	fromTable map[int32]int64 // next offsets the table held when partitions were assigned
 	stats     stats
+	health    *health // shared with the workers
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -174,6 +175,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Coordinator, error) 
 		committed:   map[int32]int64{},
 		checkpoint:  cps.Writers[cfg.WriterID].CheckpointID + 1,
 		stats:       newStats(),
+		health:      newHealth(o.now),
 		hotSplit:    cfg.Router.HotSplit().Enabled,
 		lastWorker:  -1,
 		rowLen:      len(cfg.Schema.Parquet().Columns()),
@@ -192,6 +194,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Coordinator, error) 
 		w := newWorker(i, set, c.opts.logger)
 		w.retryMin, w.retryMax = o.retryMin, o.retryMax
 		w.budget = &c.budget
+		w.health = c.health
 		c.workers = append(c.workers, w)
 	}
 	c.filling = make([]*rowBatch, len(c.workers))
@@ -396,6 +399,8 @@ func (c *Coordinator) Run(ctx context.Context, src Source) (err error) {
 		case <-work.Done():
 		}
 	}()
+	c.health.start()
+	defer c.health.stop()
 	c.mu.Lock()
 	c.src = src
 	c.work = work
@@ -522,11 +527,14 @@ func (c *Coordinator) Close() error {
 }
 
 // WorkerStates says what each worker is doing, for the admin endpoint and
-// slow-checkpoint logs.
+// slow-checkpoint logs. A worker waiting while its upload, or another
+// operation (of the checkpoint, or a decode), is retried says so, with the
+// last error.
 func (c *Coordinator) WorkerStates() []string {
 	out := make([]string, len(c.workers))
+	retrying, now := c.health.retryingList(), c.opts.now()
 	for i, w := range c.workers {
-		out[i] = w.state.Load().(string)
+		out[i] = describeWorker(w.state.Load().(string), w.id, retrying, now)
 	}
 	return out
 }
@@ -538,7 +546,7 @@ func (c *Coordinator) ensureTxn(ctx context.Context) error {
 		return nil
 	}
 	var txn *commitlog.Txn
-	err := c.retry(ctx, "begin instant", func() error {
+	err := c.retry(ctx, PhaseBegin, "begin instant", -1, func() error {
 		var err error
 		o := commitlog.BeginOptions{WriterID: c.cfg.WriterID, Topic: c.cfg.Topic}
 		held := c.heldClaims()
@@ -558,32 +566,41 @@ func (c *Coordinator) ensureTxn(ctx context.Context) error {
 	}
 	c.txn = txn
 	if j := c.cfg.Journal; j != nil {
-		if err := c.retry(ctx, "journal checkpoint", func() error { return j.BeginCheckpoint(txn.Instant(), c.checkpoint) }); err != nil {
+		if err := c.retry(ctx, PhaseBegin, "journal checkpoint", -1, func() error { return j.BeginCheckpoint(txn.Instant(), c.checkpoint) }); err != nil {
 			return err
 		}
 	}
 	for _, w := range c.workers {
 		if r := w.call(ctx, workerMsg{kind: msgBegin, instant: txn.Instant(), checkpoint: c.checkpoint}); r.err != nil {
-			return r.err
+			return c.failed(PhaseBegin, r.err)
 		}
 	}
 	return nil
 }
 
 // retry runs op with exponential backoff until it succeeds, ctx ends, or it
-// fails with a fencing error.
-func (c *Coordinator) retry(ctx context.Context, what string, op func() error) error {
+// fails with a fencing error. Every failure is recorded in the health
+// state under phase (and worker, -1 for the coordinator's operations);
+// while op is retried, Health lists it.
+func (c *Coordinator) retry(ctx context.Context, phase, what string, worker int, op func() error) error {
 	for attempt := 0; ; attempt++ {
 		err := op()
 		if err == nil {
+			if attempt > 0 {
+				c.health.recovered(what)
+				c.opts.logger.Info("recovered", "op", what, "phase", phase, "failed_attempts", attempt)
+			}
 			return nil
 		}
 		if errors.Is(err, commitlog.ErrFenced) || errors.Is(err, ErrJournalFailed) || errors.Is(err, errFatal) || ctx.Err() != nil {
+			c.health.failed(what, phase, worker, err, false)
 			return fmt.Errorf("%s: %w", what, err)
 		}
+		msg := c.health.failed(what, phase, worker, err, true)
 		d := backoff(c.opts.retryMin, c.opts.retryMax, attempt)
-		c.opts.logger.Warn("retrying", "op", what, "attempt", attempt+1, "in", d, "err", err)
+		c.opts.logger.Warn("retrying", "op", what, "phase", phase, "class", ErrorClass(err), "attempt", attempt+1, "in", d, "err", msg)
 		if err := sleepCtx(ctx, d); err != nil {
+			c.health.recovered(what) // given up
 			return fmt.Errorf("%s: %w", what, err)
 		}
 	}

@@ -5,4 +5,10 @@
 // and makes exactly one table commit carrying the checkpoint ID, the files
 // and the next offset of every partition the process owns. A restart
 // resumes from that commit.
+//
+// Coordinator.Health reports how it fares, for readiness checks, the admin
+// endpoint and metrics: the failed and retried operations by phase and
+// error class, what is being retried since when, and when a checkpoint last
+// completed. It is recorded when an operation fails or recovers and at
+// each checkpoint, never per record.
 package checkpoint

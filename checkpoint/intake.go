@@ -158,12 +158,17 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 		rec.Row = spec.spare(c.rowLen)
 		err := c.cfg.Decoder.Decode(r.Value, rec)
 		if err == nil {
+			if attempt > 0 {
+				c.health.recovered(opDecode)
+			}
 			break
 		}
 		if schemas.IsRetryable(err) {
 			// The schema registry is down: wait, never dead-letter for it.
-			c.opts.logger.Warn("decode needs a retry", "partition", r.Partition, "offset", r.Offset, "attempt", attempt, "err", err)
+			msg := c.health.failed(opDecode, PhaseDecode, -1, err, true)
+			c.opts.logger.Warn("decode needs a retry", "partition", r.Partition, "offset", r.Offset, "attempt", attempt, "err", msg)
 			if werr := sleepCtx(ctx, backoff(c.opts.retryMin, c.opts.retryMax, attempt)); werr != nil {
+				c.health.recovered(opDecode) // given up
 				return werr
 			}
 			continue
@@ -260,6 +265,9 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 	}
 	return nil
 }
+
+// opDecode is the retried decode, as Health lists it.
+const opDecode = "decode (schema registry)"
 
 // appendRecordKey appends the default record key, topic-partition-offset.
 func (c *Coordinator) appendRecordKey(dst []byte, r *kgo.Record) []byte {

@@ -29,6 +29,9 @@ type worker struct {
 	// its total as last reported
 	budget   *memoryBudget
 	reported int64
+	// health records failed and retried uploads (shared with the
+	// coordinator; touched only when an operation fails or recovers)
+	health *health
 	// err is the sticky error of the current checkpoint, always fatal:
 	// rows sent after it are dropped, and the checkpoint's Finish returns
 	// it, so the checkpoint is never committed without them (a restart
@@ -63,11 +66,12 @@ type workerReply struct {
 const batchesPerWorker = 4
 
 func newWorker(id int, set *writer.Set, log *slog.Logger) *worker {
-	w := &worker{id: id, set: set, log: log, inbox: make(chan workerMsg, batchesPerWorker), free: make(chan *rowBatch, batchesPerWorker), done: make(chan struct{})}
+	w := &worker{id: id, set: set, log: log, inbox: make(chan workerMsg, batchesPerWorker), free: make(chan *rowBatch, batchesPerWorker), done: make(chan struct{}),
+		health: newHealth(time.Now)} // the coordinator's replaces it
 	for range batchesPerWorker {
 		w.free <- &rowBatch{}
 	}
-	w.state.Store("idle")
+	w.state.Store(stateIdle)
 	return w
 }
 
@@ -104,12 +108,13 @@ func (w *worker) rollIdle(ctx context.Context) {
 		if lost := w.set.Failed(); lost != nil {
 			w.err = fatal(fmt.Errorf("worker %d: roll idle files: %w", w.id, lost))
 		} else {
-			w.log.Warn("rolling idle files failed; the checkpoint uploads them again", "worker", w.id, "err", err)
+			msg := w.health.failed(fmt.Sprintf("roll idle files of worker %d", w.id), PhaseRoll, w.id, err, false)
+			w.log.Warn("rolling idle files failed; the checkpoint uploads them again", "worker", w.id, "err", msg)
 		}
 	}
 	w.forgetBudget()
 	w.publishStats()
-	w.state.Store("idle")
+	w.state.Store(stateIdle)
 }
 
 func (w *worker) handle(ctx context.Context, m workerMsg) {
@@ -157,7 +162,7 @@ func (w *worker) handle(ctx context.Context, m workerMsg) {
 		w.forgetBudget()
 	}
 	w.publishStats()
-	w.state.Store("idle")
+	w.state.Store(stateIdle)
 }
 
 // writeBatch writes a batch's rows, retrying failed uploads with backoff.
@@ -166,26 +171,36 @@ func (w *worker) handle(ctx context.Context, m workerMsg) {
 func (w *worker) writeBatch(ctx context.Context, b *rowBatch) error {
 	rows := b.rowViews()
 	done, attempt := 0, 0
+	var op string // set once a write failed: the operation Health lists
 	for done < len(rows) {
 		n, err := w.set.WriteBatch(ctx, b.buckets[done:], rows[done:], b.times[done:])
 		done += n
 		if err == nil {
 			continue
 		}
+		if op == "" {
+			op = fmt.Sprintf("write of worker %d", w.id)
+			defer func() { w.health.recovered(op) }() // recovered, or failed for good
+		}
 		if n > 0 {
 			attempt = 0 // the attempts are of the row that failed
 		}
 		if lost := w.set.Failed(); lost != nil {
-			return fatal(fmt.Errorf("worker %d: %w", w.id, lost))
+			err = fatal(fmt.Errorf("worker %d: %w", w.id, lost))
+			w.health.failed(op, PhaseWrite, w.id, err, false)
+			return err
 		}
 		bucket := "" // the bucket of the row that failed
 		if done < len(rows) {
 			bucket = b.buckets[done]
 		}
 		if attempt+1 >= maxWriteAttempts || ctx.Err() != nil {
-			return fatal(fmt.Errorf("worker %d: write to %s after %d attempts: %w", w.id, bucket, attempt+1, err))
+			err = fatal(fmt.Errorf("worker %d: write to %s after %d attempts: %w", w.id, bucket, attempt+1, err))
+			w.health.failed(op, PhaseWrite, w.id, err, false)
+			return err
 		}
-		w.state.Store(fmt.Sprintf("retrying a write to %s: %v", bucket, err))
+		msg := w.health.failed(op, PhaseWrite, w.id, err, true)
+		w.state.Store(fmt.Sprintf("retrying a write to %s (attempt %d of %d): %s", bucket, attempt+2, maxWriteAttempts, msg))
 		if serr := sleepCtx(ctx, backoff(w.retryMin, w.retryMax, attempt)); serr != nil {
 			return fatal(serr)
 		}

@@ -22,15 +22,17 @@ func (w *worker) publishStats() {
 }
 
 // WorkerStats returns each worker's open files and buffered bytes, as of
-// the last message it handled, and what it is doing now.
+// the last message it handled, and what it is doing now (as WorkerStates).
 func (c *Coordinator) WorkerStats() []WorkerStats {
 	out := make([]WorkerStats, len(c.workers))
+	retrying, now := c.health.retryingList(), c.opts.now()
 	for i, w := range c.workers {
 		out[i].Worker = i
 		if s := w.stats.Load(); s != nil {
 			out[i] = *s
 		}
-		out[i].State, _ = w.state.Load().(string)
+		state, _ := w.state.Load().(string)
+		out[i].State = describeWorker(state, w.id, retrying, now)
 	}
 	return out
 }

@@ -12,15 +12,29 @@ import (
 
 // serveAdmin serves the admin endpoint: /status is the JSON that status
 // returns (see pipelineStatus), /metrics the Prometheus text of metrics
-// (left out if nil), /healthz answers ok. It returns a function that stops
-// the server.
-func serveAdmin(addr string, status func() any, metrics http.Handler, logger *slog.Logger) (func(), error) {
+// (left out if nil), /readyz answers 200 while ready says so and 503 with
+// its reason otherwise (JSON both ways), and /healthz answers ok while the
+// process serves (liveness). It warns when addr is not a loopback address:
+// the endpoint has no authentication. It returns a function that stops the
+// server.
+func serveAdmin(addr string, status func() any, ready func() (bool, string), metrics http.Handler, logger *slog.Logger) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ok, reason := ready()
+		w.Header().Set("Content-Type", "application/json")
+		if !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		json.NewEncoder(w).Encode(struct {
+			Ready  bool   `json:"ready"`
+			Reason string `json:"reason,omitempty"`
+		}{ok, reason})
+	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
@@ -39,6 +53,10 @@ func serveAdmin(addr string, status func() any, metrics http.Handler, logger *sl
 		}
 	}()
 	logger.Info("admin endpoint listening", "addr", ln.Addr().String(), "metrics", metrics != nil)
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() {
+		logger.Warn("admin endpoint listens beyond the loopback interface: /status, /metrics and /readyz answer anyone who reaches it, without authentication; restrict access to the port, or set admin.addr to 127.0.0.1:<port>",
+			"addr", addr, "listening", ln.Addr().String())
+	}
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -165,6 +165,9 @@ type DLQConfig struct {
 // AdminConfig is the admin HTTP endpoint (status, metrics).
 type AdminConfig struct {
 	Addr string `yaml:"addr"` // default 127.0.0.1:9464; "" disables
+	// ReadyAfterIntervals: /readyz answers 503 once no checkpoint has
+	// completed for this many checkpoint intervals. Default 3; at least 1.
+	ReadyAfterIntervals int `yaml:"ready_after_intervals"`
 }
 
 // MetricsConfig: metrics are always served on the admin endpoint's
@@ -186,7 +189,7 @@ func defaultConfig() Config {
 			MaxOpenFiles: 16, MinFileSize: writer.DefaultMinFileSize, StageMemory: writer.DefaultStageMemory, UploadConcurrency: writer.DefaultUploadConcurrency, MemoryBudget: 256 << 20, RowGroupSize: 32 << 20, Compression: "zstd"},
 		Checkpoint: CheckpointConfig{Interval: Duration(30 * time.Second), KeepInstants: 30,
 			Lateness: LatenessConfig{Allowed: Duration(checkpoint.DefaultAllowedLateness), BeyondMax: lateWrite, Buffer: 32 << 20}},
-		Admin:   AdminConfig{Addr: "127.0.0.1:9464"},
+		Admin:   AdminConfig{Addr: "127.0.0.1:9464", ReadyAfterIntervals: 3},
 		Metrics: MetricsConfig{OTLPInterval: Duration(metrics.DefaultOTLPInterval)},
 	}
 }
@@ -674,6 +677,9 @@ func (c Config) validateCheckpoint(p *problems) {
 
 // validateAdmin: "" (off) or host:port with a port from 1 to 65535.
 func (c Config) validateAdmin(p *problems) {
+	if c.Admin.ReadyAfterIntervals < 1 {
+		p.add("admin.ready_after_intervals %d: must be at least 1 (checkpoint intervals without a completed checkpoint before /readyz answers 503)", c.Admin.ReadyAfterIntervals)
+	}
 	a := c.Admin.Addr
 	if a == "" {
 		return

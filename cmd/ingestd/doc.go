@@ -28,9 +28,13 @@
 // cannot be read, 2 for a bad command line or location. They only read.
 //
 // While run runs, the admin endpoint (admin.addr, 127.0.0.1:9464 by
-// default) serves /status (JSON: workers, partitions, hot buckets,
-// counters), /metrics (Prometheus text of the metrics in docs/metrics.md)
-// and /healthz; metrics.otlp_endpoint also pushes them over OTLP/HTTP.
+// default; a warning is logged for an address beyond the loopback
+// interface) serves /status (JSON: workers, partitions, hot buckets,
+// counters, the checkpoint's health, armed failpoints), /metrics
+// (Prometheus text of the metrics in docs/metrics.md), /readyz (503 once no
+// checkpoint completed for admin.ready_after_intervals checkpoint
+// intervals) and /healthz (liveness); metrics.otlp_endpoint also pushes
+// them over OTLP/HTTP.
 // Besides the goroutines of the packages it wires, ingestd runs one for
 // signals, one that turns a second signal into an abort, and the admin
 // server's.

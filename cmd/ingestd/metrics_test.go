@@ -9,12 +9,15 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/metrics/metricstest"
+	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -318,4 +321,306 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// getAdminCode reads a path of the admin endpoint with its status code.
+func getAdminCode(addr, path string) (int, []byte, error) {
+	resp, err := adminClient.Get("http://" + addr + path)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, err = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.Bytes(), err
+}
+
+// adminStatus is the part of /status that TestStorageFailureInAdminEndpoint
+// reads.
+type adminStatus struct {
+	Workers    []string `json:"workers"`
+	Checkpoint struct {
+		Ready         bool       `json:"ready"`
+		Reason        string     `json:"reason"`
+		Running       bool       `json:"running"`
+		LastCommit    *time.Time `json:"lastCommit"`
+		LastCommitAge string     `json:"lastCommitAge"`
+		AgeSeconds    float64    `json:"ageSeconds"`
+		Retrying      []struct {
+			Op       string    `json:"op"`
+			Phase    string    `json:"phase"`
+			Class    string    `json:"class"`
+			Worker   *int      `json:"worker"`
+			Attempts int       `json:"attempts"`
+			Since    time.Time `json:"since"`
+			For      string    `json:"for"`
+			Error    string    `json:"error"`
+		} `json:"retrying"`
+		LastError *struct {
+			Phase   string `json:"phase"`
+			Class   string `json:"class"`
+			Retried bool   `json:"retried"`
+			Error   string `json:"error"`
+		} `json:"lastError"`
+		Failures []failureCount `json:"failures"`
+	} `json:"checkpoint"`
+	Failpoints []failpoint.ArmedPoint `json:"failpoints"`
+}
+
+// TestStorageFailureInAdminEndpoint runs ingestd (kfake, a filesystem table
+// behind objstore.Faulty) and fails every data file upload for a while:
+// /metrics counts the failures and retries by phase and class and the last
+// commit ages, /status says what is retried since when with the redacted
+// error (and no worker claims to be idle), /readyz answers 503 with the
+// reason; once storage is back, /readyz answers 200 again, the age starts
+// over and every record is committed. /status lists the armed failpoints.
+func TestStorageFailureInAdminEndpoint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the pipeline against kfake")
+	}
+	t.Setenv("LAKESTREAM_FAILPOINTS", failpoint.BeforeGroupCommit+"=sleep(1ms)")
+	const topic = "orders"
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic, topic+".dlq"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	admin := freeAddr(t)
+	cfgPath := writeConfig(t, fmt.Sprintf(`kafka:
+  topic: %s
+  brokers: [%s]
+table:
+  url: file://%s
+format:
+  schema:
+    - {name: id, type: int64, optional: false}
+writer:
+  workers: 2
+checkpoint:
+  interval: 300ms
+  writer_id: health-test
+  state_dir: %s
+admin:
+  addr: %s
+  ready_after_intervals: 3
+`, topic, cluster.ListenAddrs()[0], t.TempDir(), t.TempDir(), admin))
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.finish()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var faulty *objstore.Faulty
+	wrap := func(b objstore.Bucket) objstore.Bucket { faulty = objstore.NewFaulty(b); return faulty }
+	wave := func(from int) {
+		base := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
+		var recs []*kgo.Record
+		for i := from; i < from+100; i++ {
+			recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(i % 2), Value: fmt.Appendf(nil, `{"id": %d}`, i), Timestamp: base.Add(time.Duration(i) * time.Second)})
+		}
+		produce(t, cluster.ListenAddrs(), recs)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	done := make(chan error, 1)
+	go func() { done <- ingestWith(ctx, nil, cfg, logger, wrap) }()
+	defer func() {
+		if faulty != nil {
+			faulty.SetMatcher(nil)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ingest: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("ingestd log:\n%s", logs.String())
+		}
+	}()
+	labels := func(kv ...string) map[string]string {
+		m := map[string]string{"topic": topic}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	value := func(f metricstest.Families, name string, l map[string]string) float64 {
+		v, err := f.Value(name, l)
+		if err != nil {
+			return math.NaN()
+		}
+		return v
+	}
+	readStatus := func() (adminStatus, []byte) {
+		t.Helper()
+		body, err := getAdmin(admin, "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st adminStatus
+		if err := json.Unmarshal(body, &st); err != nil {
+			t.Fatalf("/status: %v\n%s", err, body)
+		}
+		return st, body
+	}
+	// waitFor polls until cond holds, with what it saw when it gives up.
+	waitFor := func(what string, cond func() (bool, string)) {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			ok, seen := cond()
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after 90s; last seen:\n%s", what, seen)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	wave(0)
+	waitFor("the first wave committed and ready", func() (bool, string) {
+		f, err := scrapeAdmin(admin)
+		if err != nil {
+			return false, err.Error()
+		}
+		code, body, err := getAdminCode(admin, "/readyz")
+		return err == nil && code == http.StatusOK && value(f, "lakestream_rows_committed_total", labels()) == 100, fmt.Sprintf("%d %s", code, body)
+	})
+	st, body := readStatus()
+	if !st.Checkpoint.Ready || !st.Checkpoint.Running || st.Checkpoint.LastCommit == nil || len(st.Checkpoint.Retrying) != 0 {
+		t.Errorf("/status of a healthy pipeline:\n%s", body)
+	}
+	if len(st.Failpoints) != 1 || st.Failpoints[0] != (failpoint.ArmedPoint{Name: failpoint.BeforeGroupCommit, Action: "sleep(1ms)"}) {
+		t.Errorf("/status failpoints %+v, want %s=sleep(1ms)", st.Failpoints, failpoint.BeforeGroupCommit)
+	}
+	firstCommit := *st.Checkpoint.LastCommit
+
+	// Storage fails every data file upload.
+	faulty.SetMatcher(func(op objstore.Op, key string) objstore.Injection {
+		if op == objstore.OpPut && strings.HasSuffix(key, ".parquet") {
+			return objstore.InjectBefore
+		}
+		return objstore.InjectNone
+	})
+	wave(100)
+	upload := labels("phase", "upload", "class", "storage")
+	var failingAge float64
+	waitFor("failures counted, unready", func() (bool, string) {
+		f, err := scrapeAdmin(admin)
+		if err != nil {
+			return false, err.Error()
+		}
+		code, body, err := getAdminCode(admin, "/readyz")
+		failingAge = value(f, "lakestream_last_commit_age_seconds", labels())
+		seen := fmt.Sprintf("/readyz %d %s\nfailures %v retries %v retrying %v age %v", code, body,
+			value(f, "lakestream_checkpoint_failures_total", upload), value(f, "lakestream_checkpoint_retries_total", upload),
+			value(f, "lakestream_checkpoint_retrying", labels()), failingAge)
+		return err == nil && code == http.StatusServiceUnavailable &&
+			value(f, "lakestream_checkpoint_failures_total", upload) >= 2 && value(f, "lakestream_checkpoint_retries_total", upload) >= 2 &&
+			value(f, "lakestream_checkpoint_retrying", labels()) >= 1 && failingAge > 0.9, seen
+	})
+	code, body, err := getAdminCode(admin, "/readyz")
+	var ready struct {
+		Ready  bool   `json:"ready"`
+		Reason string `json:"reason"`
+	}
+	if err != nil || code != http.StatusServiceUnavailable || json.Unmarshal(body, &ready) != nil || ready.Ready ||
+		!strings.Contains(ready.Reason, "no checkpoint completed for") || !strings.Contains(ready.Reason, "close files of worker") {
+		t.Errorf("/readyz while failing: %d %s %v: want 503, the age and what is retried", code, body, err)
+	}
+	if code, body, err := getAdminCode(admin, "/healthz"); err != nil || code != http.StatusOK {
+		t.Errorf("/healthz while failing: %d %s %v: want 200 (liveness)", code, body, err)
+	}
+	st, body = readStatus()
+	cp := st.Checkpoint
+	if cp.Ready || cp.Reason == "" || len(cp.Retrying) == 0 || cp.LastCommit == nil || !cp.LastCommit.Equal(firstCommit) || cp.AgeSeconds <= 0.9 {
+		t.Errorf("/status checkpoint while failing: want unready with a reason, the retry, the first commit and its age:\n%s", body)
+	} else {
+		r := cp.Retrying[0]
+		if r.Phase != "upload" || r.Class != "storage" || r.Worker == nil || r.Attempts < 2 || r.Since.IsZero() || r.Since.Before(firstCommit) ||
+			r.For == "" || !strings.Contains(r.Error, "injected fault") || !strings.HasPrefix(r.Op, "close files of worker") {
+			t.Errorf("/status retry %+v", r)
+		}
+	}
+	if !slices.ContainsFunc(cp.Failures, func(f failureCount) bool {
+		return f.Phase == "upload" && f.Class == "storage" && f.Failures >= 2 && f.Retries >= 2
+	}) {
+		t.Errorf("/status failures %+v: want upload/storage counted", cp.Failures)
+	}
+	if cp.LastError == nil || cp.LastError.Phase != "upload" || cp.LastError.Class != "storage" || !cp.LastError.Retried {
+		t.Errorf("/status lastError %+v", cp.LastError)
+	}
+	for i, s := range st.Workers {
+		if s == "idle" {
+			t.Errorf("/status: worker %d says idle while the checkpoint retries:\n%s", i, body)
+		}
+	}
+
+	// Storage is back.
+	faulty.SetMatcher(nil)
+	var f metricstest.Families
+	waitFor("recovered", func() (bool, string) {
+		f, err = scrapeAdmin(admin)
+		if err != nil {
+			return false, err.Error()
+		}
+		code, body, err := getAdminCode(admin, "/readyz")
+		return err == nil && code == http.StatusOK && value(f, "lakestream_rows_committed_total", labels()) == 200 &&
+			value(f, "lakestream_checkpoint_retrying", labels()) == 0, fmt.Sprintf("/readyz %d %s", code, body)
+	})
+	if age := value(f, "lakestream_last_commit_age_seconds", labels()); !(age < failingAge) {
+		t.Errorf("last commit age %v after recovery, %v while failing: want it started over", age, failingAge)
+	}
+	if ts := value(f, "lakestream_last_commit_timestamp_seconds", labels()); !(ts > unixSeconds(firstCommit)) {
+		t.Errorf("last commit timestamp %v, first commit %v: want a newer commit", ts, unixSeconds(firstCommit))
+	}
+	if f.Type("lakestream_checkpoint_failures_total") != "COUNTER" || f.Type("lakestream_last_commit_age_seconds") != "GAUGE" {
+		t.Errorf("types: failures %s, age %s", f.Type("lakestream_checkpoint_failures_total"), f.Type("lakestream_last_commit_age_seconds"))
+	}
+	st, body = readStatus()
+	if !st.Checkpoint.Ready || len(st.Checkpoint.Retrying) != 0 || st.Checkpoint.LastError == nil {
+		t.Errorf("/status after recovery: want ready, nothing retried, the last error kept:\n%s", body)
+	}
+}
+
+// TestAdminWarnsBeyondLoopback: an admin address that is not a loopback
+// address is logged as a warning; the loopback one is not.
+func TestAdminWarnsBeyondLoopback(t *testing.T) {
+	for _, c := range []struct {
+		addr string
+		warn bool
+	}{{"127.0.0.1:0", false}, {"localhost:0", false}, {"0.0.0.0:0", true}, {":0", true}} {
+		logs := &syncBuffer{}
+		logger := slog.New(slog.NewJSONHandler(logs, nil))
+		stop, err := serveAdmin(c.addr, func() any { return map[string]any{} }, func() (bool, string) { return true, "" }, nil, logger)
+		if err != nil {
+			t.Fatalf("%s: %v", c.addr, err)
+		}
+		stop()
+		warned := strings.Contains(logs.String(), `"level":"WARN","msg":"admin endpoint listens beyond the loopback interface`)
+		if warned != c.warn {
+			t.Errorf("admin.addr %s: warned %v, want %v; log:\n%s", c.addr, warned, c.warn, logs.String())
+		}
+	}
+}
+
+// TestReadyAfterIntervalsValidated: admin.ready_after_intervals must be at
+// least 1, and defaults to 3.
+func TestReadyAfterIntervalsValidated(t *testing.T) {
+	cfg := defaultConfig()
+	if cfg.Admin.ReadyAfterIntervals != 3 {
+		t.Errorf("default ready_after_intervals %d, want 3", cfg.Admin.ReadyAfterIntervals)
+	}
+	cfg.Kafka.Topic, cfg.Table.URL = "t", "/tmp/t"
+	cfg.Admin.ReadyAfterIntervals = 0
+	cfg.finish()
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "admin.ready_after_intervals 0: must be at least 1") {
+		t.Errorf("ready_after_intervals 0: %v", err)
+	}
 }

@@ -44,11 +44,20 @@ func runIngest(ctx context.Context, abort <-chan struct{}, args []string, stdout
 // ingest wires the pipeline for one table and runs it until ctx ends (final
 // checkpoint) or abort closes (no commit).
 func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog.Logger) (err error) {
+	return ingestWith(ctx, abort, cfg, logger, nil)
+}
+
+// ingestWith is ingest with the table's bucket wrapped by wrap, if not nil
+// (tests: objstore.Faulty).
+func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog.Logger, wrap func(objstore.Bucket) objstore.Bucket) (err error) {
 	setup, cancelSetup := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancelSetup()
 	bucket, err := objstore.Open(setup, cfg.Table.URL)
 	if err != nil {
 		return err
+	}
+	if wrap != nil {
+		bucket = wrap(bucket)
 	}
 	defer bucket.Close()
 	user, err := schemas.SchemaFromSpecs(cfg.Format.Schema)
@@ -191,7 +200,8 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 		metricsHandler = provider.Handler()
 	}
 	if cfg.Admin.Addr != "" {
-		stop, err := serveAdmin(cfg.Admin.Addr, pipelineStatus(coord, reader, router), metricsHandler, logger)
+		stop, err := serveAdmin(cfg.Admin.Addr, pipelineStatus(coord, reader, router, cfg.Admin.ReadyAfterIntervals, fps),
+			readiness(coord, cfg.Admin.ReadyAfterIntervals), metricsHandler, logger)
 		if err != nil {
 			return err
 		}

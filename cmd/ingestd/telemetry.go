@@ -60,7 +60,17 @@ func metricSources(coord *checkpoint.Coordinator, reader *source.Reader, router 
 		},
 		Pipeline:   func() metrics.PipelineStats { return pipelineStats(coord.Stats()) },
 		HotBuckets: func() int { return len(router.HotBuckets()) },
+		Health:     func() metrics.HealthStats { return healthStats(coord.Health()) },
 	}
+}
+
+func healthStats(h checkpoint.Health) metrics.HealthStats {
+	out := metrics.HealthStats{Retrying: len(h.Retrying), LastCommit: h.LastCommit}
+	out.Age, out.HasAge = h.Age()
+	for _, f := range h.Failures {
+		out.Failures = append(out.Failures, metrics.FailureStat{Phase: f.Phase, Class: f.Class, Failures: f.Failures, Retries: f.Retries})
+	}
+	return out
 }
 
 func partitionStats(states []source.PartitionState) []metrics.PartitionStat {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,6 +113,37 @@ func parseAction(act string, a action, name string, errs *[]error) action {
 		*errs = append(*errs, fmt.Errorf("failpoint %s: action %q: want crash, error or sleep(<duration>)", name, act))
 	}
 	return a
+}
+
+// ArmedPoint is an armed failpoint and what it does.
+type ArmedPoint struct {
+	Name string `json:"name"`
+	// Action is crash, error or sleep(<duration>), followed by
+	// @<probability> when that is below 1, as in the spec.
+	Action string `json:"action"`
+}
+
+// Armed lists the armed failpoints, by name; nil for a nil Set. ingestd
+// shows them in /status: they can be armed in a production binary.
+func (s *Set) Armed() []ArmedPoint {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ArmedPoint, 0, len(s.points))
+	for name, a := range s.points {
+		act := a.kind
+		if a.kind == "sleep" {
+			act = "sleep(" + a.d.String() + ")"
+		}
+		if a.prob < 1 {
+			act += "@" + strconv.FormatFloat(a.prob, 'g', -1, 64)
+		}
+		out = append(out, ArmedPoint{Name: name, Action: act})
+	}
+	slices.SortFunc(out, func(a, b ArmedPoint) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // Hit runs the failpoint name: a crash exits the process at once with

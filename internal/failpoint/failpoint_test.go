@@ -2,6 +2,7 @@ package failpoint
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -49,5 +50,25 @@ func TestParseErrors(t *testing.T) {
 	}
 	if s, err := Parse("  ", 1); s != nil || err != nil {
 		t.Fatalf("empty spec: %v %v", s, err)
+	}
+}
+
+func TestArmed(t *testing.T) {
+	s, err := Parse("rollback.during=crash@0.25;commit.before-complete=error;commit.after-inflight=sleep(1.5s)", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.Armed()
+	want := []ArmedPoint{
+		{Name: AfterInflight, Action: "sleep(1.5s)"},
+		{Name: BeforeComplete, Action: "error"},
+		{Name: DuringRollback, Action: "crash@0.25"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("Armed() = %v, want %v", got, want)
+	}
+	var none *Set
+	if got := none.Armed(); got != nil {
+		t.Fatalf("nil Set: Armed() = %v", got)
 	}
 }

@@ -38,6 +38,13 @@ const (
 	NameHotBuckets             = "lakestream.hot_buckets"              // gauge, {bucket}
 	NameBudgetFlushes          = "lakestream.memory_budget.flushes"    // counter, {flush}
 	NameRowsStaged             = "lakestream.rows.staged"              // counter, {row}
+
+	// Health (attributes phase and class on the counters).
+	NameCheckpointFailures = "lakestream.checkpoint.failures"   // counter, {failure}
+	NameCheckpointRetries  = "lakestream.checkpoint.retries"    // counter, {retry}
+	NameCheckpointRetrying = "lakestream.checkpoint.retrying"   // gauge, {operation}
+	NameLastCommitTime     = "lakestream.last_commit.timestamp" // gauge, s since the Unix epoch
+	NameLastCommitAge      = "lakestream.last_commit.age"       // gauge, s
 )
 
 // Attribute keys.
@@ -45,4 +52,6 @@ const (
 	AttrPartition = "partition" // Kafka partition number
 	AttrWorker    = "worker"    // writer worker number
 	AttrReason    = "reason"    // dead-letter reason, or pause reason
+	AttrPhase     = "phase"     // the pipeline phase an operation failed in
+	AttrClass     = "class"     // the class of an error
 )

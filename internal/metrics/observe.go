@@ -34,7 +34,26 @@ func (p *Pipeline) observe(_ context.Context, o metric.Observer) error {
 	if p.src.HotBuckets != nil {
 		o.ObserveInt64(p.hot, int64(p.src.HotBuckets()), p.with())
 	}
+	if p.src.Health != nil {
+		p.observeHealth(o, p.src.Health())
+	}
 	return nil
+}
+
+func (p *Pipeline) observeHealth(o metric.Observer, s HealthStats) {
+	in := &p.health
+	for _, f := range s.Failures {
+		attrs := p.with(attribute.String(AttrPhase, f.Phase), attribute.String(AttrClass, f.Class))
+		o.ObserveInt64(in.failures, f.Failures, attrs)
+		o.ObserveInt64(in.retries, f.Retries, attrs)
+	}
+	o.ObserveInt64(in.retrying, int64(s.Retrying), p.with())
+	if !s.LastCommit.IsZero() {
+		o.ObserveFloat64(in.lastCommit, microsToSeconds(s.LastCommit.UnixMicro()), p.with())
+	}
+	if s.HasAge {
+		o.ObserveFloat64(in.age, s.Age.Seconds(), p.with())
+	}
 }
 
 func (p *Pipeline) observePartition(o metric.Observer, s PartitionStat) {

@@ -17,8 +17,8 @@ type options struct {
 }
 
 // WithAttributes adds attributes to every observation, e.g. the topic and
-// the table. Default none. Their keys must not be partition, worker or
-// reason, nor repeat.
+// the table. Default none. Their keys must not be partition, worker,
+// reason, phase or class, nor repeat.
 func WithAttributes(attrs ...attribute.KeyValue) Option {
 	return func(o *options) { o.attrs = append(o.attrs, attrs...) }
 }
@@ -33,7 +33,7 @@ func WithPauseReasons(reasons ...string) Option {
 
 func (o options) validate() error {
 	var errs []error
-	seen := map[attribute.Key]bool{AttrPartition: true, AttrWorker: true, AttrReason: true}
+	seen := map[attribute.Key]bool{AttrPartition: true, AttrWorker: true, AttrReason: true, AttrPhase: true, AttrClass: true}
 	for _, kv := range o.attrs {
 		switch {
 		case !kv.Valid():

@@ -3,9 +3,9 @@ package metrics
 import (
 	"context"
 	"log/slog"
-	"net/url"
 	"time"
 
+	"github.com/lakestream/lakestream/internal/redact"
 	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -19,9 +19,9 @@ func newOTLPReader(ctx context.Context, endpoint string, interval time.Duration,
 	if err != nil {
 		return nil, err
 	}
-	u, _ := url.Parse(endpoint)
-	logger.Info("pushing metrics over OTLP/HTTP", "endpoint", u.Redacted(), "interval", interval.String())
-	return sdkmetric.NewPeriodicReader(&loggedExporter{Exporter: exp, logger: logger, endpoint: u.Redacted()},
+	shown := redact.URL(endpoint)
+	logger.Info("pushing metrics over OTLP/HTTP", "endpoint", shown, "interval", interval.String())
+	return sdkmetric.NewPeriodicReader(&loggedExporter{Exporter: exp, logger: logger, endpoint: shown},
 		sdkmetric.WithInterval(interval)), nil
 }
 

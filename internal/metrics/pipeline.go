@@ -20,6 +20,12 @@ type Pipeline struct {
 	worker    workerInstruments
 	pipe      pipelineInstruments
 	hot       metric.Int64ObservableGauge
+	health    healthInstruments
+}
+
+type healthInstruments struct {
+	failures, retries, retrying metric.Int64Observable
+	lastCommit, age             metric.Float64Observable
 }
 
 type partitionInstruments struct {
@@ -49,7 +55,7 @@ func New(meter metric.Meter, src Sources, opts ...Option) (*Pipeline, error) {
 	if meter == nil {
 		errs = append(errs, errors.New("metrics: meter is nil"))
 	}
-	if src.Partitions == nil && src.Watermark == nil && src.Workers == nil && src.Pipeline == nil && src.HotBuckets == nil {
+	if src.Partitions == nil && src.Watermark == nil && src.Workers == nil && src.Pipeline == nil && src.HotBuckets == nil && src.Health == nil {
 		errs = append(errs, errors.New("metrics: every source is nil"))
 	}
 	if err := o.validate(); err != nil {
@@ -101,6 +107,15 @@ func New(meter metric.Meter, src Sources, opts ...Option) (*Pipeline, error) {
 	}
 	if src.HotBuckets != nil {
 		p.hot = r.gauge(NameHotBuckets, "{bucket}", "Buckets currently split over several workers.")
+	}
+	if src.Health != nil {
+		p.health = healthInstruments{
+			failures:   r.counter(NameCheckpointFailures, "{failure}", "Failed operations of the pipeline (every failed attempt), by phase and error class."),
+			retries:    r.counter(NameCheckpointRetries, "{retry}", "Failed operations that were retried, by phase and error class."),
+			retrying:   r.gauge(NameCheckpointRetrying, "{operation}", "Operations failing and being retried now (0 when nothing fails)."),
+			lastCommit: r.floatGauge(NameLastCommitTime, "s", "When the process last committed to the table, seconds since the Unix epoch."),
+			age:        r.floatGauge(NameLastCommitAge, "s", "Seconds since a checkpoint last completed (committed, or had nothing to commit), or since the pipeline started."),
+		}
 	}
 	if err := errors.Join(r.errs...); err != nil {
 		return nil, err

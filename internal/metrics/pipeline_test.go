@@ -243,3 +243,55 @@ func TestNewReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthInstruments: the failure and retry counters by phase and class,
+// the operations being retried, the last commit's time and the age.
+func TestHealthInstruments(t *testing.T) {
+	r, mp := newReader(t)
+	var mu sync.Mutex
+	last := time.Unix(1_700_000_000, 500_000_000)
+	h := metrics.HealthStats{}
+	p, err := metrics.New(mp.Meter("test"), metrics.Sources{Health: func() metrics.HealthStats { mu.Lock(); defer mu.Unlock(); return h }},
+		metrics.WithAttributes(attribute.String("topic", "orders")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+
+	// Before Run: nothing failed, no commit, no age.
+	got := collect(t, r)
+	want(t, got, metrics.NameCheckpointRetrying, "gauge", "topic=orders", 0)
+	absent(t, got, metrics.NameLastCommitTime, "topic=orders")
+	absent(t, got, metrics.NameLastCommitAge, "topic=orders")
+	if n := len(got[metrics.NameCheckpointFailures].points); n != 0 {
+		t.Errorf("failures before any: %v", got[metrics.NameCheckpointFailures].points)
+	}
+
+	mu.Lock()
+	h = metrics.HealthStats{
+		Failures: []metrics.FailureStat{
+			{Phase: "upload", Class: "no_space", Failures: 7, Retries: 7},
+			{Phase: "commit", Class: "fenced", Failures: 1, Retries: 0},
+		},
+		Retrying: 2, LastCommit: last, Age: 42500 * time.Millisecond, HasAge: true,
+	}
+	mu.Unlock()
+	got = collect(t, r)
+	want(t, got, metrics.NameCheckpointFailures, "counter", "class=no_space,phase=upload,topic=orders", 7)
+	want(t, got, metrics.NameCheckpointRetries, "counter", "class=no_space,phase=upload,topic=orders", 7)
+	want(t, got, metrics.NameCheckpointFailures, "counter", "class=fenced,phase=commit,topic=orders", 1)
+	want(t, got, metrics.NameCheckpointRetries, "counter", "class=fenced,phase=commit,topic=orders", 0)
+	want(t, got, metrics.NameCheckpointRetrying, "gauge", "topic=orders", 2)
+	want(t, got, metrics.NameLastCommitTime, "gauge", "topic=orders", 1_700_000_000.5)
+	want(t, got, metrics.NameLastCommitAge, "gauge", "topic=orders", 42.5)
+}
+
+// TestReservedHealthAttributes: phase and class are the health counters'.
+func TestReservedHealthAttributes(t *testing.T) {
+	_, mp := newReader(t)
+	f := &fake{}
+	_, err := metrics.New(mp.Meter("test"), f.sources(), metrics.WithAttributes(attribute.String("phase", "x"), attribute.String("class", "y")))
+	if err == nil || !strings.Contains(err.Error(), `"phase"`) || !strings.Contains(err.Error(), `"class"`) {
+		t.Fatalf("phase and class accepted as extra attributes: %v", err)
+	}
+}

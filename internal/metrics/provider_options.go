@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lakestream/lakestream/internal/redact"
 	"go.opentelemetry.io/otel/attribute"
 )
 
@@ -104,11 +105,12 @@ func newProviderOptions(opts []ProviderOption) (providerOptions, error) {
 }
 
 // otlpURL checks an OTLP/HTTP endpoint and adds the default path. Errors
-// show the endpoint without its user information.
+// show the endpoint redacted (internal/redact.URL): without its user
+// information, query values or fragment.
 func otlpURL(endpoint string) (string, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return "", errors.New("otlp endpoint: not a URL like http://localhost:4318")
+		return "", fmt.Errorf("otlp endpoint %q: not a URL like http://localhost:4318", redact.URL(endpoint))
 	}
 	var problems []string
 	if u.Scheme != "http" && u.Scheme != "https" {
@@ -124,8 +126,7 @@ func otlpURL(endpoint string) (string, error) {
 		problems = append(problems, "no query or fragment allowed")
 	}
 	if len(problems) > 0 {
-		u.User = nil
-		return "", fmt.Errorf("otlp endpoint %q: %s", u.Redacted(), strings.Join(problems, "; "))
+		return "", fmt.Errorf("otlp endpoint %q: %s", redact.URL(endpoint), strings.Join(problems, "; "))
 	}
 	if u.Path == "" || u.Path == "/" {
 		u.Path = otlpMetricsPath

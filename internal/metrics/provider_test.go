@@ -234,3 +234,26 @@ func TestValidateProviderReportsEveryProblem(t *testing.T) {
 		t.Errorf("valid endpoint rejected: %v", err)
 	}
 }
+
+// TestOTLPEndpointErrorsAreRedacted: a refused endpoint is shown with its
+// query values and user-info masked (internal/redact), never verbatim.
+func TestOTLPEndpointErrorsAreRedacted(t *testing.T) {
+	for _, endpoint := range []string{
+		"http://collector:4318/v1/metrics?token=SuperSecretTok",
+		"http://collector:4318/v1/metrics?a=1&token=SuperSecretTok#SuperSecretTok",
+		"http://user:SuperSecretTok@collector:4318/v1/metrics",
+		"http://collector:4318/%zz?token=SuperSecretTok", // not a URL
+	} {
+		err := metrics.ValidateProvider(metrics.WithOTLPEndpoint(endpoint))
+		if err == nil {
+			t.Errorf("%s accepted", endpoint)
+			continue
+		}
+		if strings.Contains(err.Error(), "SuperSecretTok") {
+			t.Errorf("error shows the secret: %v", err)
+		}
+		if !strings.Contains(err.Error(), "collector:4318") {
+			t.Errorf("error does not name the endpoint: %v", err)
+		}
+	}
+}

@@ -18,6 +18,8 @@ type Sources struct {
 	// HotBuckets returns the number of buckets currently split over
 	// several workers.
 	HotBuckets func() int
+	// Health returns the failures and the age of the last commit.
+	Health func() HealthStats
 }
 
 // PartitionStat is one Kafka partition as the reader sees it.
@@ -50,6 +52,32 @@ type WorkerStat struct {
 	Worker        int
 	OpenFiles     int   // open Parquet files (one per bucket it writes)
 	BufferedBytes int64 // column data buffered in memory
+}
+
+// HealthStats say how the pipeline fares: what failed, what is being
+// retried, and how long ago the table was last brought up to date.
+type HealthStats struct {
+	// Failures counts the failed operations by phase and error class.
+	Failures []FailureStat
+	// Retrying is the number of operations failing and being retried now.
+	Retrying int
+	// LastCommit is when the process last committed; zero: not yet (not
+	// observed).
+	LastCommit time.Time
+	// Age is how long ago the last checkpoint completed (a commit, or
+	// nothing to commit), or the pipeline started if none did yet; only
+	// observed if HasAge.
+	Age    time.Duration
+	HasAge bool
+}
+
+// FailureStat counts the failures of one phase and error class: every
+// failed attempt, and those that were retried.
+type FailureStat struct {
+	Phase    string
+	Class    string
+	Failures int64
+	Retries  int64
 }
 
 // PipelineStats are the pipeline's cumulative counters and a few gauges.

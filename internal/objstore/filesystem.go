@@ -23,8 +23,19 @@ const tempPrefix = ".lakestream-tmp-"
 // (Put) or hard-linked (PutIfAbsent) into place, and the directory is fsynced.
 //
 // Because keys are paths, a key cannot be both an object and a directory: with
-// an object at "a", putting "a/b" fails, and the other way around. Symbolic
-// links and other non-regular files under root are ignored.
+// an object at "a", putting "a/b" fails, and the other way around.
+//
+// A Filesystem never follows a symbolic link below its root: an operation
+// whose key goes through one, or lands on one, and a listing or sweep that
+// meets one where keys of its prefix could be, fails with a *SymlinkError
+// (matching ErrSymlink) naming the link. Otherwise an object written through
+// a link to a directory outside the root would be committed where a listing,
+// which cannot tell such a directory from a loop or another table, does not
+// see it. On Linux and the BSDs every operation resolves its key one
+// directory at a time from the root with the *at system calls and
+// O_NOFOLLOW, so a link swapped in while it runs is refused too. The root
+// itself may be a link: NewFilesystem resolves it once. Other non-regular
+// files (FIFOs, sockets, devices) are not objects and are ignored.
 type Filesystem struct {
 	root string
 }
@@ -32,7 +43,8 @@ type Filesystem struct {
 var _ Bucket = (*Filesystem)(nil)
 
 // NewFilesystem returns a Filesystem bucket rooted at the directory root,
-// creating it if it does not exist.
+// creating it if it does not exist. Symbolic links in root itself (/data ->
+// /mnt/data) are resolved here, once; Root returns the result.
 func NewFilesystem(root string) (*Filesystem, error) {
 	if root == "" {
 		return nil, errors.New("new filesystem bucket: empty root")
@@ -44,50 +56,93 @@ func NewFilesystem(root string) (*Filesystem, error) {
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("new filesystem bucket: %w", err)
 	}
-	fi, err := os.Stat(abs)
+	resolved, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, fmt.Errorf("new filesystem bucket: %w", err)
+	}
+	fi, err := os.Stat(resolved)
 	if err != nil {
 		return nil, fmt.Errorf("new filesystem bucket: %w", err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("new filesystem bucket: %s is not a directory", abs)
+		return nil, fmt.Errorf("new filesystem bucket: %s is not a directory", resolved)
 	}
-	return &Filesystem{root: abs}, nil
+	return &Filesystem{root: resolved}, nil
 }
 
-// Root returns the absolute path of the bucket's root directory.
+// Root returns the absolute path of the bucket's root directory, with
+// symbolic links resolved.
 func (f *Filesystem) Root() string { return f.root }
+
+// Location returns the absolute path of the root, for logs.
+func (f *Filesystem) Location() string { return f.root }
 
 // String returns the bucket's location as a file URL.
 func (f *Filesystem) String() string { return "file://" + filepath.ToSlash(f.root) }
 
-// path validates key and returns its file path.
-func (f *Filesystem) path(key string) (string, error) {
+// segments validates key and splits it into its path segments.
+func (f *Filesystem) segments(key string) ([]string, error) {
 	if err := ValidateKey(key); err != nil {
-		return "", err
+		return nil, err
 	}
-	for seg := range strings.SplitSeq(key, "/") {
+	segs := strings.Split(key, "/")
+	for _, seg := range segs {
 		if strings.HasPrefix(seg, tempPrefix) {
-			return "", &KeyError{Key: key, Reason: "segment starts with reserved prefix " + tempPrefix}
+			return nil, &KeyError{Key: key, Reason: "segment starts with reserved prefix " + tempPrefix}
 		}
 	}
-	return filepath.Join(f.root, filepath.FromSlash(key)), nil
+	return segs, nil
+}
+
+// walk opens the root and then each directory of segs below it, creating
+// the missing ones if create is set (and fsyncing the parent of each). It
+// returns the open directories, the root first; the caller closes them with
+// closeAll. A symbolic link on the way is a *SymlinkError.
+func (f *Filesystem) walk(segs []string, create bool) ([]*dir, error) {
+	root, err := openRoot(f.root)
+	if err != nil {
+		return nil, err
+	}
+	dirs := []*dir{root}
+	for _, seg := range segs {
+		cur := dirs[len(dirs)-1]
+		next, err := cur.openDir(seg)
+		if create && errors.Is(err, fs.ErrNotExist) {
+			switch err := cur.mkdir(seg); {
+			case err == nil:
+				if err := cur.sync(); err != nil {
+					closeAll(dirs)
+					return nil, err
+				}
+			case errors.Is(err, fs.ErrExist):
+			default:
+				closeAll(dirs)
+				return nil, err
+			}
+			next, err = cur.openDir(seg)
+		}
+		if err != nil {
+			closeAll(dirs)
+			return nil, err
+		}
+		dirs = append(dirs, next)
+	}
+	return dirs, nil
+}
+
+func closeAll(dirs []*dir) {
+	for _, d := range dirs {
+		d.close()
+	}
 }
 
 // Put implements Bucket.
 func (f *Filesystem) Put(ctx context.Context, key string, r io.Reader) error {
-	p, err := f.path(key)
+	segs, err := f.segments(key)
 	if err != nil {
 		return fmt.Errorf("put: %w", err)
 	}
-	tmp, err := f.writeTemp(ctx, p, r)
-	if err != nil {
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("put %s: %w", key, err)
-	}
-	if err := syncDir(filepath.Dir(p)); err != nil {
+	if err := f.put(ctx, segs, r, false); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
@@ -97,42 +152,32 @@ func (f *Filesystem) Put(ctx context.Context, key string, r io.Reader) error {
 // fails if the name exists, which makes the check and the write one atomic
 // step.
 func (f *Filesystem) PutIfAbsent(ctx context.Context, key string, r io.Reader) error {
-	p, err := f.path(key)
+	segs, err := f.segments(key)
 	if err != nil {
 		return fmt.Errorf("put if absent: %w", err)
 	}
-	if _, err := os.Lstat(p); err == nil {
-		// Fast path: skip writing a body that cannot be published.
-		return fmt.Errorf("put if absent %s: %w", key, existsError(p))
-	}
-	tmp, err := f.writeTemp(ctx, p, r)
-	if err != nil {
-		return fmt.Errorf("put if absent %s: %w", key, err)
-	}
-	linkErr := os.Link(tmp, p)
-	if err := os.Remove(tmp); err != nil && linkErr == nil {
-		linkErr = err
-	}
-	if linkErr != nil {
-		if errors.Is(linkErr, fs.ErrExist) {
-			linkErr = existsError(p)
-		}
-		return fmt.Errorf("put if absent %s: %w", key, linkErr)
-	}
-	if err := syncDir(filepath.Dir(p)); err != nil {
+	if err := f.put(ctx, segs, r, true); err != nil {
 		return fmt.Errorf("put if absent %s: %w", key, err)
 	}
 	return nil
 }
 
-// existsError is the error for a PutIfAbsent whose path is taken: ErrExists
-// for a file, a plain error for a directory (which holds other keys and is
-// not an object).
-func existsError(p string) error {
-	if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+// inTheWay returns the error for a write of name in d if something that
+// forbids it is there: a directory of other keys, a symbolic link, or (for
+// PutIfAbsent) an object, which is ErrExists.
+func inTheWay(d *dir, name string, ifAbsent bool) error {
+	info, err := d.lstat(name)
+	switch {
+	case err != nil:
+		return nil // nothing there; the write itself reports other trouble
+	case info.mode&fs.ModeSymlink != 0:
+		return d.symlinkError(name)
+	case info.mode.IsDir():
 		return errors.New("a directory of other keys is in the way")
+	case ifAbsent:
+		return ErrExists
 	}
-	return ErrExists
+	return nil
 }
 
 // Get implements Bucket.
@@ -157,84 +202,99 @@ func (f *Filesystem) GetRange(ctx context.Context, key string, off, length int64
 }
 
 func (f *Filesystem) open(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
-	p, err := f.path(key)
+	segs, err := f.segments(key)
 	if err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	file, err := os.Open(p)
+	dirs, err := f.walk(segs[:len(segs)-1], false)
 	if err != nil {
 		return nil, notExist(err)
 	}
-	fi, err := file.Stat()
+	defer closeAll(dirs)
+	file, size, err := dirs[len(dirs)-1].openFile(segs[len(segs)-1])
 	if err != nil {
-		_ = file.Close()
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		_ = file.Close()
-		return nil, ErrNotExist
+		return nil, notExist(err)
 	}
 	if off == 0 && length == -1 {
 		return file, nil
 	}
-	start, n := clampRange(fi.Size(), off, length)
+	start, n := clampRange(size, off, length)
 	return readCloser{Reader: io.NewSectionReader(file, start, n), Closer: file}, nil
 }
 
 // Stat implements Bucket.
 func (f *Filesystem) Stat(ctx context.Context, key string) (ObjectInfo, error) {
-	p, err := f.path(key)
+	segs, err := f.segments(key)
 	if err != nil {
 		return ObjectInfo{}, fmt.Errorf("stat: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return ObjectInfo{}, fmt.Errorf("stat %s: %w", key, err)
 	}
-	fi, err := os.Stat(p)
+	dirs, err := f.walk(segs[:len(segs)-1], false)
 	if err != nil {
 		return ObjectInfo{}, fmt.Errorf("stat %s: %w", key, notExist(err))
 	}
-	if !fi.Mode().IsRegular() {
+	defer closeAll(dirs)
+	parent, name := dirs[len(dirs)-1], segs[len(segs)-1]
+	info, err := parent.lstat(name)
+	switch {
+	case err != nil:
+		return ObjectInfo{}, fmt.Errorf("stat %s: %w", key, notExist(err))
+	case info.mode&fs.ModeSymlink != 0:
+		return ObjectInfo{}, fmt.Errorf("stat %s: %w", key, parent.symlinkError(name))
+	case info.mode != 0:
 		return ObjectInfo{}, fmt.Errorf("stat %s: %w", key, ErrNotExist)
 	}
-	return ObjectInfo{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}, nil
+	return ObjectInfo{Key: key, Size: info.size, ModTime: info.modTime}, nil
 }
 
 // Delete implements Bucket. It also removes the parent directories that the
-// deletion leaves empty, up to but not including the root.
+// deletion leaves empty, up to but not including the root. A symbolic link
+// at the key, or on the way to it, is refused, not removed.
 func (f *Filesystem) Delete(ctx context.Context, key string) error {
-	p, err := f.path(key)
+	segs, err := f.segments(key)
 	if err != nil {
 		return fmt.Errorf("delete: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
-	fi, err := os.Lstat(p)
+	dirs, err := f.walk(segs[:len(segs)-1], false)
 	if err != nil {
 		if errors.Is(notExist(err), ErrNotExist) {
 			return nil
 		}
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
-	if fi.IsDir() {
+	defer closeAll(dirs)
+	parent, name := dirs[len(dirs)-1], segs[len(segs)-1]
+	info, err := parent.lstat(name)
+	switch {
+	case err != nil:
+		if errors.Is(notExist(err), ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("delete %s: %w", key, err)
+	case info.mode&fs.ModeSymlink != 0:
+		return fmt.Errorf("delete %s: %w", key, parent.symlinkError(name))
+	case info.mode.IsDir():
 		// A directory of other keys: there is no object at key.
 		return nil
 	}
-	if err := os.Remove(p); err != nil {
+	if err := parent.remove(name); err != nil {
 		if errors.Is(notExist(err), ErrNotExist) {
 			return nil
 		}
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
-	dir := filepath.Dir(p)
-	if err := syncDir(dir); err != nil {
+	if err := parent.sync(); err != nil {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
-	f.removeEmptyDirs(dir)
+	removeEmptyDirs(dirs, segs)
 	return nil
 }
 
@@ -242,7 +302,8 @@ func (f *Filesystem) Delete(ctx context.Context, key string) error {
 func (f *Filesystem) Close() error { return nil }
 
 // notExist maps the errors of a missing file, including a path through a
-// regular file ("a/b" when "a" is an object), to ErrNotExist.
+// regular file ("a/b" when "a" is an object), to ErrNotExist. A
+// *SymlinkError stays what it is.
 func notExist(err error) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return ErrNotExist

@@ -7,42 +7,85 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
 )
 
-// writeTempAttempts bounds the retries of writeTemp when a concurrent Delete
+// writeTempAttempts bounds the retries of put when a concurrent Delete
 // removes a freshly created, still empty parent directory.
 const writeTempAttempts = 10
 
-// writeTemp copies r into a new temporary file in the directory of the final
-// path p, creating missing parent directories, and fsyncs and closes it. It
-// returns the temporary file's path; on error nothing is left behind.
-func (f *Filesystem) writeTemp(ctx context.Context, p string, r io.Reader) (string, error) {
+// put writes the object at segs: the body goes to a temporary file in the
+// target directory, which is fsynced, then renamed (or, if ifAbsent, hard
+// linked) to its name, and the directory is fsynced.
+func (f *Filesystem) put(ctx context.Context, segs []string, r io.Reader, ifAbsent bool) error {
 	if err := ctx.Err(); err != nil {
-		return "", err
+		return err
 	}
-	dir := filepath.Dir(p)
+	name := segs[len(segs)-1]
 	var (
-		tmp *os.File
-		err error
+		dirs    []*dir
+		tmp     *os.File
+		tmpName string
+		err     error
 	)
 	for range writeTempAttempts {
-		if err = f.mkdirs(dir); err == nil {
-			tmp, err = os.CreateTemp(dir, tempPrefix+"*")
+		dirs, err = f.walk(segs[:len(segs)-1], true)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // a concurrent Delete removed a directory on the way
+			}
+			return err
 		}
-		if !errors.Is(err, fs.ErrNotExist) {
+		parent := dirs[len(dirs)-1]
+		// Fail early, without writing a body that cannot be published.
+		if err := inTheWay(parent, name, ifAbsent); err != nil {
+			closeAll(dirs)
+			return err
+		}
+		tmp, tmpName, err = parent.createTemp()
+		if err == nil {
 			break
+		}
+		closeAll(dirs)
+		dirs = nil
+		if !errors.Is(err, fs.ErrNotExist) {
+			break // else: parent was removed by a concurrent Delete
 		}
 	}
 	if err != nil {
-		return "", fmt.Errorf("create temporary file: %w", err)
+		return fmt.Errorf("create temporary file: %w", err)
 	}
-	name := tmp.Name()
-	fail := func(err error) (string, error) {
+	defer closeAll(dirs)
+	parent := dirs[len(dirs)-1]
+	if err := writeBody(ctx, tmp, r); err != nil {
+		_ = parent.remove(tmpName)
+		return err
+	}
+	if ifAbsent {
+		linkErr := parent.link(tmpName, name)
+		if err := parent.remove(tmpName); err != nil && linkErr == nil {
+			linkErr = err
+		}
+		if linkErr != nil {
+			if errors.Is(linkErr, fs.ErrExist) {
+				if linkErr = inTheWay(parent, name, true); linkErr == nil {
+					linkErr = ErrExists // gone again meanwhile
+				}
+			}
+			return linkErr
+		}
+	} else if err := parent.rename(tmpName, name); err != nil {
+		_ = parent.remove(tmpName)
+		return err
+	}
+	return parent.sync()
+}
+
+// writeBody copies r into the temporary file tmp, makes it world-readable,
+// fsyncs and closes it.
+func writeBody(ctx context.Context, tmp *os.File, r io.Reader) error {
+	fail := func(err error) error {
 		_ = tmp.Close()
-		_ = os.Remove(name)
-		return "", err
+		return err
 	}
 	if _, err := io.Copy(tmp, contextReader{ctx: ctx, r: r}); err != nil {
 		return fail(fmt.Errorf("write: %w", err))
@@ -53,71 +96,18 @@ func (f *Filesystem) writeTemp(ctx context.Context, p string, r io.Reader) (stri
 	if err := tmp.Sync(); err != nil {
 		return fail(err)
 	}
-	if err := tmp.Close(); err != nil {
-		_ = os.Remove(name)
-		return "", err
-	}
-	return name, nil
+	return tmp.Close()
 }
 
-// mkdirs creates dir and its missing parents below the root, fsyncing the
-// parent of every directory it creates so that the new entries are durable.
-func (f *Filesystem) mkdirs(dir string) error {
-	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
-		return nil
-	}
-	rel, err := filepath.Rel(f.root, dir)
-	if err != nil {
-		return err
-	}
-	if rel == "." {
-		return nil
-	}
-	cur := f.root
-	for seg := range strings.SplitSeq(filepath.ToSlash(rel), "/") {
-		next := filepath.Join(cur, seg)
-		switch err := os.Mkdir(next, 0o755); {
-		case err == nil:
-			if err := syncDir(cur); err != nil {
-				return err
-			}
-		case errors.Is(err, fs.ErrExist):
-		default:
-			return err
-		}
-		cur = next
-	}
-	return nil
-}
-
-// removeEmptyDirs removes dir and then its parents while they are empty,
-// stopping below the root. Failures (typically a directory that is not empty)
-// end the climb silently: leftover empty directories are harmless.
-func (f *Filesystem) removeEmptyDirs(dir string) {
-	for dir != f.root && len(dir) > len(f.root) {
-		if err := os.Remove(dir); err != nil {
+// removeEmptyDirs removes the directories of dirs (opened by walk for segs)
+// while they are empty, from the deepest up, never the root. A failure
+// (typically a directory that is not empty) ends the climb silently:
+// leftover empty directories are harmless.
+func removeEmptyDirs(dirs []*dir, segs []string) {
+	for i := len(dirs) - 1; i >= 1; i-- {
+		if dirs[i-1].rmdir(segs[i-1]) != nil {
 			return
 		}
-		parent := filepath.Dir(dir)
-		_ = syncDir(parent)
-		dir = parent
+		_ = dirs[i-1].sync()
 	}
-}
-
-// syncDir fsyncs a directory so that entries created, renamed or removed in
-// it survive a crash. A directory that a concurrent Delete has removed meanwhile
-// needs no sync: what it held is gone anyway.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		return err
-	}
-	if err := d.Sync(); err != nil {
-		_ = d.Close()
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return d.Close()
 }

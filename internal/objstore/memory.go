@@ -38,6 +38,9 @@ func NewMemory() *Memory {
 // String names the bucket type.
 func (m *Memory) String() string { return "memory" }
 
+// Location is "memory", for logs.
+func (m *Memory) Location() string { return "memory" }
+
 // Put implements Bucket.
 func (m *Memory) Put(ctx context.Context, key string, r io.Reader) error {
 	if err := m.put(ctx, key, r, false); err != nil {

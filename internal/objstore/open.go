@@ -11,76 +11,111 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/lakestream/lakestream/internal/redact"
 )
+
+// acceptedForms ends the error of a location that is not one of them.
+const acceptedForms = `want file:///abs/path, s3://bucket/prefix or a local path; ` +
+	`write a local path that starts with "name:" as ./name:...`
 
 // Open returns the bucket at location, which is one of:
 //
-//   - file:///abs/path, or a plain local path, relative or absolute: a
-//     Filesystem rooted there;
-//   - s3://bucket/prefix: an S3 bucket under prefix, with the default AWS
-//     credential chain. The query parameters endpoint (base URL of an
-//     S3-compatible store), path_style=true and region override the
+//   - file:///abs/path (or file://localhost/abs/path): a Filesystem rooted
+//     at the absolute path;
+//   - a local path, relative or absolute, that does not start with
+//     "name:" (write ./name:... for one that does): a Filesystem rooted
+//     there;
+//   - s3://bucket[/prefix][?params]: an S3 bucket, under prefix, with the
+//     default AWS credential chain. The query parameters endpoint (base URL
+//     of an S3-compatible store), path_style=true and region override the
 //     environment variables AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL and
-//     AWS_REGION.
+//     AWS_REGION; no other parameter is accepted.
 //
 // For example s3://warehouse/tables?endpoint=http://127.0.0.1:7070&path_style=true.
+//
+// Anything else that starts with an RFC 3986 scheme and a colon (s3:/x,
+// s3:x, file:/x, gs://x, C:x) is refused: taken for a relative path it
+// would put the table in the working directory without a word. So are
+// credentials in the location, an s3 URL whose bucket is empty or not a
+// valid S3 bucket name, and unknown or repeated query parameters. Errors
+// quote the location through redact.URL: no user-info or query parameter
+// value reaches them. Describe(b) gives the resolved location for a log.
 func Open(ctx context.Context, location string) (Bucket, error) {
 	if location == "" {
-		return nil, errors.New("open bucket: empty location")
+		return nil, fmt.Errorf("open bucket: empty location (%s)", acceptedForms)
 	}
-	if !hasURLScheme(location) {
+	scheme, ok := urlScheme(location)
+	if !ok {
 		b, err := NewFilesystem(location)
 		if err != nil {
 			return nil, fmt.Errorf("open bucket %s: %w", location, err)
 		}
 		return b, nil
 	}
+	loc := redact.URL(location)
+	fail := func(format string, args ...any) (Bucket, error) {
+		return nil, fmt.Errorf("open bucket %s: "+format, append([]any{loc}, args...)...)
+	}
+	lower := strings.ToLower(scheme)
+	switch lower {
+	case "file", "s3":
+		if !strings.HasPrefix(location[len(scheme)+1:], "//") {
+			example := "file:///abs/path"
+			if lower == "s3" {
+				example = "s3://bucket/prefix"
+			}
+			return fail("a location starting with %q must be %s (%s)", scheme+":", example, acceptedForms)
+		}
+	default:
+		return fail("unsupported scheme %q (%s)", scheme, acceptedForms)
+	}
 	u, err := url.Parse(location)
 	if err != nil {
-		// The parse error quotes the location, which may hold credentials.
-		return nil, errors.New("open bucket: location is not a valid URL")
+		// The parse error quotes the location, secrets and all.
+		return fail("not a valid URL (%s)", acceptedForms)
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("open bucket %s: credentials in the location are not supported", u.Redacted())
+		return fail("credentials in the location are not supported " +
+			"(use the AWS credential chain: environment, shared config, instance role)")
 	}
-	switch strings.ToLower(u.Scheme) {
-	case "file":
-		return openFile(u)
-	case "s3":
-		cfg, err := s3ConfigFromURL(u)
-		if err != nil {
-			return nil, fmt.Errorf("open bucket %s: %w", u.Redacted(), err)
-		}
-		b, err := NewS3(ctx, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("open bucket %s: %w", u.Redacted(), err)
-		}
-		return b, nil
-	default:
-		return nil, fmt.Errorf("open bucket %s: unsupported scheme %q (want file://, s3:// or a local path)", u.Redacted(), u.Scheme)
+	if lower == "file" {
+		return openFile(u, loc)
 	}
-}
-
-// openFile opens a file:// URL, which must name an absolute local path.
-func openFile(u *url.URL) (Bucket, error) {
-	if u.Host != "" && u.Host != "localhost" {
-		return nil, fmt.Errorf("open bucket %s: file URL with remote host %q", u, u.Host)
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("open bucket %s: file URL with a query or fragment", u)
-	}
-	p := filepath.FromSlash(u.Path)
-	if !filepath.IsAbs(p) {
-		return nil, fmt.Errorf("open bucket %s: file URL path is not absolute", u)
-	}
-	b, err := NewFilesystem(p)
+	cfg, err := s3ConfigFromURL(u)
 	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", u, err)
+		return fail("%w", err)
+	}
+	b, err := NewS3(ctx, cfg)
+	if err != nil {
+		return fail("%w", err)
 	}
 	return b, nil
 }
 
-// s3ConfigFromURL builds the configuration of an s3:// location.
+// openFile opens a file:// URL, which must name an absolute local path. loc
+// is the redacted location, for errors.
+func openFile(u *url.URL, loc string) (Bucket, error) {
+	if u.Host != "" && u.Host != "localhost" {
+		return nil, fmt.Errorf("open bucket %s: file URL with remote host %q (want file:///abs/path)", loc, u.Hostname())
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return nil, fmt.Errorf("open bucket %s: file URL with a query or fragment (want file:///abs/path)", loc)
+	}
+	p := filepath.FromSlash(u.Path)
+	if !filepath.IsAbs(p) {
+		return nil, fmt.Errorf("open bucket %s: file URL path is not absolute (want file:///abs/path)", loc)
+	}
+	b, err := NewFilesystem(p)
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", loc, err)
+	}
+	return b, nil
+}
+
+// s3ConfigFromURL builds the configuration of an s3:// location and
+// validates it. Errors name the problem and a parameter's name, never its
+// value.
 func s3ConfigFromURL(u *url.URL) (S3Config, error) {
 	cfg := S3Config{
 		Bucket:   u.Host,
@@ -89,7 +124,11 @@ func s3ConfigFromURL(u *url.URL) (S3Config, error) {
 		Region:   os.Getenv("AWS_REGION"),
 	}
 	var errs []error
-	query := u.Query()
+	query, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		// The error quotes the bad part of the query.
+		errs = append(errs, errors.New("the query is not valid (bad percent-encoding or a ';' separator)"))
+	}
 	for _, name := range slices.Sorted(maps.Keys(query)) {
 		values := query[name]
 		if len(values) != 1 {
@@ -105,7 +144,7 @@ func s3ConfigFromURL(u *url.URL) (S3Config, error) {
 		case "path_style":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("query parameter path_style=%q is not a boolean", v))
+				errs = append(errs, errors.New("query parameter path_style is not a boolean (want true or false)"))
 			}
 			cfg.UsePathStyle = b
 		default:
@@ -115,28 +154,32 @@ func s3ConfigFromURL(u *url.URL) (S3Config, error) {
 	if u.Fragment != "" {
 		errs = append(errs, errors.New("s3 URL with a fragment"))
 	}
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return S3Config{}, err
 	}
 	return cfg, nil
 }
 
-// hasURLScheme reports whether location starts with "scheme://" (RFC 3986
-// scheme syntax), rather than being a local path.
-func hasURLScheme(location string) bool {
-	scheme, _, ok := strings.Cut(location, "://")
-	if !ok || scheme == "" {
-		return false
+// urlScheme returns the scheme of a location that starts with an RFC 3986
+// scheme followed by a colon ("s3:", "file:", "C:"), and false for a local
+// path. On Windows a drive letter ("C:\data", "C:data") is a path.
+func urlScheme(location string) (string, bool) {
+	scheme, _, ok := strings.Cut(location, ":")
+	if !ok || scheme == "" || filepath.VolumeName(location) != "" {
+		return "", false
 	}
 	for i, c := range scheme {
 		switch {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
 		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
 		default:
-			return false
+			return "", false
 		}
 	}
-	return true
+	return scheme, true
 }
 
 func firstNonEmpty(values ...string) string {

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go/logging"
+
+	"github.com/lakestream/lakestream/internal/redact"
 )
 
 // maxS3Parts is the most parts a multipart upload may have.
@@ -95,14 +97,18 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	return &S3{client: client, transport: transport, cfg: cfg}, nil
 }
 
-// String returns the bucket's location, without credentials.
-func (s *S3) String() string {
+// Location returns the bucket's location for logs: "s3://bucket/prefix/",
+// followed by " at " and the endpoint (through redact.URL) if one is set.
+func (s *S3) Location() string {
 	loc := "s3://" + s.cfg.Bucket + "/" + s.cfg.Prefix
 	if s.cfg.Endpoint != "" {
-		loc += " at " + s.cfg.Endpoint
+		loc += " at " + redact.URL(s.cfg.Endpoint)
 	}
 	return loc
 }
+
+// String is Location: it holds no credentials.
+func (s *S3) String() string { return s.Location() }
 
 // GoString is String, so that %#v does not print the credentials either.
 func (s *S3) GoString() string { return s.String() }
@@ -117,7 +123,7 @@ func (s *S3) objectKey(key string) string { return s.cfg.Prefix + key }
 // Put implements Bucket.
 func (s *S3) Put(ctx context.Context, key string, r io.Reader) error {
 	if err := s.put(ctx, key, r, false); err != nil {
-		return opError("put", key, err)
+		return s3OpError("put", key, err)
 	}
 	return nil
 }
@@ -125,7 +131,7 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader) error {
 // PutIfAbsent implements Bucket.
 func (s *S3) PutIfAbsent(ctx context.Context, key string, r io.Reader) error {
 	if err := s.put(ctx, key, r, true); err != nil {
-		return opError("put if absent", key, err)
+		return s3OpError("put if absent", key, err)
 	}
 	return nil
 }
@@ -253,7 +259,7 @@ func (s *S3) putMultipart(ctx context.Context, key string, buf *bytes.Buffer, bo
 func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	rc, err := s.get(ctx, key, "")
 	if err != nil {
-		return nil, opError("get", key, err)
+		return nil, s3OpError("get", key, err)
 	}
 	return rc, nil
 }
@@ -262,7 +268,7 @@ func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 func (s *S3) GetRange(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
 	rc, err := s.getRange(ctx, key, off, length)
 	if err != nil {
-		return nil, opError("get range", key, err)
+		return nil, s3OpError("get range", key, err)
 	}
 	return rc, nil
 }
@@ -325,7 +331,7 @@ func (s *S3) List(ctx context.Context, prefix string, fn func(ObjectInfo) error)
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("list %s: %w", prefix, err)
+			return fmt.Errorf("list %s: %w", prefix, redactURLError(err))
 		}
 		for _, obj := range page.Contents {
 			key, ok := strings.CutPrefix(aws.ToString(obj.Key), s.cfg.Prefix)
@@ -345,7 +351,7 @@ func (s *S3) List(ctx context.Context, prefix string, fn func(ObjectInfo) error)
 func (s *S3) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 	info, err := s.stat(ctx, key)
 	if err != nil {
-		return ObjectInfo{}, opError("stat", key, err)
+		return ObjectInfo{}, s3OpError("stat", key, err)
 	}
 	return info, nil
 }
@@ -370,14 +376,14 @@ func (s *S3) stat(ctx context.Context, key string) (ObjectInfo, error) {
 // Delete implements Bucket.
 func (s *S3) Delete(ctx context.Context, key string) error {
 	if err := ValidateKey(key); err != nil {
-		return opError("delete", key, err)
+		return s3OpError("delete", key, err)
 	}
 	_, err := s.client.DeleteObject(ctx, &s3.DeleteObjectInput{
 		Bucket: aws.String(s.cfg.Bucket),
 		Key:    aws.String(s.objectKey(key)),
 	})
 	if err != nil && !isS3NotFound(err) {
-		return opError("delete", key, err)
+		return s3OpError("delete", key, err)
 	}
 	return nil
 }

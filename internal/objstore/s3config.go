@@ -3,8 +3,11 @@ package objstore
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
+
+	"github.com/lakestream/lakestream/internal/redact"
 )
 
 // S3 part sizes: the default, and the limits S3 sets on multipart parts.
@@ -19,14 +22,17 @@ const DefaultS3Region = "us-east-1"
 
 // S3Config configures an S3 bucket.
 type S3Config struct {
-	// Bucket is the S3 bucket name. Required.
+	// Bucket is the S3 bucket name. Required, and it must follow the S3
+	// bucket naming rules (3 to 63 lower-case letters, digits, dots and
+	// hyphens, ...).
 	Bucket string
 	// Prefix is prepended to every key, so that several tables or tests can
 	// share a bucket. A trailing slash is implied: "tables/t1" and
 	// "tables/t1/" both put key "k" at "tables/t1/k".
 	Prefix string
 	// Endpoint is the base URL of an S3-compatible store, such as
-	// "http://127.0.0.1:7070". Empty means AWS (or AWS_ENDPOINT_URL_S3 /
+	// "http://127.0.0.1:7070", without credentials, query or fragment.
+	// Empty means AWS (or AWS_ENDPOINT_URL_S3 /
 	// AWS_ENDPOINT_URL, which the SDK reads).
 	Endpoint string
 	// Region defaults to DefaultS3Region.
@@ -51,11 +57,10 @@ type S3Config struct {
 // Validate reports every problem of the configuration at once.
 func (c S3Config) Validate() error {
 	var errs []error
-	switch {
-	case c.Bucket == "":
+	if c.Bucket == "" {
 		errs = append(errs, errors.New("bucket is required"))
-	case strings.ContainsAny(c.Bucket, "/ \t\r\n"):
-		errs = append(errs, fmt.Errorf("bucket %q contains a slash or white space", c.Bucket))
+	} else if reason := invalidBucketName(c.Bucket); reason != "" {
+		errs = append(errs, fmt.Errorf("bucket name %q is not a valid S3 bucket name: %s", c.Bucket, reason))
 	}
 	if p := strings.TrimSuffix(c.Prefix, "/"); p != "" {
 		if err := ValidateKey(p); err != nil {
@@ -96,7 +101,47 @@ func validateEndpoint(endpoint string) error {
 	if u.User != nil {
 		errs = append(errs, errors.New("endpoint must not contain credentials"))
 	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		errs = append(errs, errors.New("endpoint must not have a query or fragment"))
+	}
 	return errors.Join(errs...)
+}
+
+// invalidBucketName returns why name breaks the S3 bucket naming rules
+// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html),
+// or "" if it does not. A typo such as a port (warehouse:9000), an
+// underscore or a capital letter ends here rather than in a request error.
+// Legacy us-east-1 names with capitals or underscores are refused too.
+func invalidBucketName(name string) string {
+	if len(name) < 3 || len(name) > 63 {
+		return "it must be 3 to 63 characters long"
+	}
+	for _, c := range name {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
+			return "it may hold only lower-case letters, digits, dots and hyphens"
+		}
+	}
+	alnum := func(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
+	if !alnum(name[0]) || !alnum(name[len(name)-1]) {
+		return "it must begin and end with a letter or digit"
+	}
+	if strings.Contains(name, "..") {
+		return "it must not hold two adjacent dots"
+	}
+	if ip := net.ParseIP(name); ip != nil {
+		return "it must not be an IP address"
+	}
+	for _, p := range []string{"xn--", "sthree-", "amzn-s3-demo-"} {
+		if strings.HasPrefix(name, p) {
+			return fmt.Sprintf("the prefix %q is reserved", p)
+		}
+	}
+	for _, s := range []string{"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"} {
+		if strings.HasSuffix(name, s) {
+			return fmt.Sprintf("the suffix %q is reserved", s)
+		}
+	}
+	return ""
 }
 
 // withDefaults returns c with empty fields defaulted and the prefix
@@ -121,7 +166,7 @@ func (c S3Config) String() string {
 		secret = "REDACTED"
 	}
 	return fmt.Sprintf("S3Config{Bucket:%q Prefix:%q Endpoint:%q Region:%q UsePathStyle:%t AccessKeyID:%q SecretAccessKey:%q PartSize:%d MaxRetries:%d}",
-		c.Bucket, c.Prefix, c.Endpoint, c.Region, c.UsePathStyle, c.AccessKeyID, secret, c.PartSize, c.MaxRetries)
+		c.Bucket, c.Prefix, redact.URL(c.Endpoint), c.Region, c.UsePathStyle, c.AccessKeyID, secret, c.PartSize, c.MaxRetries)
 }
 
 // GoString is String, so that %#v does not print the secret either.

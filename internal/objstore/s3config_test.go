@@ -32,9 +32,9 @@ func TestS3ConfigValidateReportsEverything(t *testing.T) {
 
 func TestS3ConfigValid(t *testing.T) {
 	for _, cfg := range []objstore.S3Config{
-		{Bucket: "b"},
-		{Bucket: "b", Prefix: "tables/t1/", Endpoint: "https://s3.example.com", PartSize: objstore.MinS3PartSize},
-		{Bucket: "b", AccessKeyID: "a", SecretAccessKey: "s", MaxRetries: -1},
+		{Bucket: "bkt"},
+		{Bucket: "bkt", Prefix: "tables/t1/", Endpoint: "https://s3.example.com", PartSize: objstore.MinS3PartSize},
+		{Bucket: "bkt", AccessKeyID: "a", SecretAccessKey: "s", MaxRetries: -1},
 	} {
 		if err := cfg.Validate(); err != nil {
 			t.Errorf("Validate(%v) = %v", cfg, err)
@@ -43,7 +43,7 @@ func TestS3ConfigValid(t *testing.T) {
 }
 
 func TestS3ConfigHidesSecret(t *testing.T) {
-	cfg := objstore.S3Config{Bucket: "b", AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI-very-secret"}
+	cfg := objstore.S3Config{Bucket: "bkt", AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI-very-secret"}
 	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
 		if s := fmt.Sprintf(format, cfg); strings.Contains(s, cfg.SecretAccessKey) {
 			t.Errorf("%s formats the secret: %s", format, s)
@@ -57,6 +57,24 @@ func TestS3ConfigHidesSecret(t *testing.T) {
 	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
 		if s := fmt.Sprintf(format, b); strings.Contains(s, cfg.SecretAccessKey) {
 			t.Errorf("%s formats the bucket with the secret: %s", format, s)
+		}
+	}
+}
+
+// TestS3ConfigRedactsEndpoint: an invalid configuration whose endpoint
+// carries credentials or a token neither prints them nor quotes them in
+// Validate's error, which names the problems.
+func TestS3ConfigRedactsEndpoint(t *testing.T) {
+	for _, endpoint := range []string{"http://admin:SuperSecret123@h:9000", "http://h:9000/?token=SuperSecret123", "http://h:9000/#SuperSecret123"} {
+		cfg := objstore.S3Config{Bucket: "bkt", Endpoint: endpoint}
+		for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+			if s := fmt.Sprintf(format, cfg); strings.Contains(s, "SuperSecret123") {
+				t.Errorf("%s formats the endpoint's secret: %s", format, s)
+			}
+		}
+		err := cfg.Validate()
+		if err == nil || strings.Contains(err.Error(), "SuperSecret123") || !strings.Contains(err.Error(), "endpoint must not") {
+			t.Errorf("Validate(endpoint %s) = %v", endpoint, err)
 		}
 	}
 }

@@ -2,10 +2,30 @@ package objstore
 
 import (
 	"errors"
+	"net/url"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
+
+	"github.com/lakestream/lakestream/internal/redact"
 )
+
+// s3OpError is opError for the errors of S3 requests, with the request URL
+// that a transport error quotes redacted.
+func s3OpError(op, key string, err error) error {
+	return opError(op, key, redactURLError(err))
+}
+
+// redactURLError passes the URL of the first *url.Error in err's chain (the
+// SDK wraps transport errors in one, quoting the request URL) through
+// redact.URL, in place: the error was made for this one request.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = redact.URL(ue.URL)
+	}
+	return err
+}
 
 // s3Error returns the S3 error code (such as "NoSuchKey") and HTTP status of
 // an SDK error; either is zero if unknown.

@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"math"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -709,113 +706,18 @@ func splitErrors(err error) []string {
 	return strings.Split(err.Error(), "\n")
 }
 
-// validateLocation checks a table location as objstore.Open reads it,
-// without opening anything and without quoting what a URL may hide:
-// file:///abs/path, a local path, or s3://bucket/prefix with the query
-// parameters endpoint (http or https, without credentials), path_style and
-// region. Credentials belong in the environment (AWS_ACCESS_KEY_ID...),
-// never in the URL.
+// validateLocation checks a table location as objstore.Open reads it
+// (objstore.ParseLocation), without opening or creating anything and
+// without quoting what a URL may hide: file:///abs/path, a local path, or
+// s3://bucket/prefix with the query parameters endpoint (http or https,
+// without credentials), path_style and region. Credentials belong in the
+// environment (AWS_ACCESS_KEY_ID...), never in the URL.
 func validateLocation(loc string) error {
 	if !isPrintable(loc) {
 		return errors.New("control or non-printable characters are not allowed")
 	}
-	if !hasURLScheme(loc) {
-		return nil // a local path
-	}
-	u, err := url.Parse(loc)
-	if err != nil {
-		return errors.New("not a valid URL")
-	}
-	if u.User != nil {
-		return errors.New("credentials in the URL are not supported: S3 credentials come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or the AWS configuration")
-	}
-	var errs []error
-	switch strings.ToLower(u.Scheme) {
-	case "file":
-		if u.Host != "" && u.Host != "localhost" {
-			errs = append(errs, fmt.Errorf("file URL with remote host %q", u.Host))
-		}
-		if u.RawQuery != "" || u.Fragment != "" {
-			errs = append(errs, errors.New("file URL with a query or fragment"))
-		}
-		if !strings.HasPrefix(u.Path, "/") {
-			errs = append(errs, errors.New("file URL path is not absolute (file:///abs/path)"))
-		}
-	case "s3":
-		if u.Host == "" {
-			errs = append(errs, errors.New("no bucket (s3://bucket/prefix)"))
-		}
-		if prefix := strings.Trim(u.Path, "/"); prefix != "" {
-			if err := objstore.ValidateKey(prefix); err != nil {
-				errs = append(errs, errors.New("prefix has empty, . or .. segments"))
-			}
-		}
-		if u.Fragment != "" {
-			errs = append(errs, errors.New("s3 URL with a fragment"))
-		}
-		query, err := url.ParseQuery(u.RawQuery)
-		if err != nil {
-			errs = append(errs, errors.New("query does not parse"))
-		}
-		for _, name := range slices.Sorted(maps.Keys(query)) {
-			values := query[name]
-			if len(values) != 1 {
-				errs = append(errs, fmt.Errorf("query parameter %s given %d times", name, len(values)))
-				continue
-			}
-			switch name {
-			case "endpoint":
-				errs = append(errs, validateEndpoint(values[0])...)
-			case "region":
-			case "path_style":
-				if _, err := strconv.ParseBool(values[0]); err != nil {
-					errs = append(errs, errors.New("query parameter path_style: want true or false"))
-				}
-			default:
-				errs = append(errs, fmt.Errorf("unknown query parameter %q (want endpoint, path_style or region)", name))
-			}
-		}
-	default:
-		errs = append(errs, fmt.Errorf("unsupported scheme %q (want file://, s3:// or a local path)", u.Scheme))
-	}
-	return errors.Join(errs...)
-}
-
-// validateEndpoint checks the endpoint parameter of an s3:// location.
-func validateEndpoint(e string) []error {
-	u, err := url.Parse(e)
-	if err != nil {
-		return []error{errors.New("endpoint is not a valid URL")}
-	}
-	var errs []error
-	if u.Scheme != "http" && u.Scheme != "https" {
-		errs = append(errs, errors.New("endpoint: want an http:// or https:// URL"))
-	}
-	if u.Host == "" {
-		errs = append(errs, errors.New("endpoint has no host"))
-	}
-	if u.User != nil {
-		errs = append(errs, errors.New("endpoint must not hold credentials: S3 credentials come from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)"))
-	}
-	return errs
-}
-
-// hasURLScheme reports whether location starts with "scheme://", as
-// objstore.Open tells URLs from local paths.
-func hasURLScheme(location string) bool {
-	scheme, _, ok := strings.Cut(location, "://")
-	if !ok || scheme == "" {
-		return false
-	}
-	for i, c := range scheme {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
-		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
-		default:
-			return false
-		}
-	}
-	return true
+	_, err := objstore.ParseLocation(loc)
+	return err
 }
 
 // Duration is a time.Duration written as "30s" in YAML.

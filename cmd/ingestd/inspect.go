@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -265,17 +264,11 @@ func sortedKeys[V any](m map[string]V) []string {
 // checkLocalTable refuses a local location that does not exist, so that a
 // read-only command never creates the directory it was asked to read.
 func checkLocalTable(location string) error {
-	p := location
-	if strings.HasPrefix(location, "file://") {
-		u, err := url.Parse(location)
-		if err != nil {
-			return fmt.Errorf("table %s: not a valid URL", redact.URL(location))
-		}
-		p = u.Path
-	} else if strings.Contains(location, "://") {
-		return nil
+	loc, err := objstore.ParseLocation(location)
+	if err != nil || loc.S3 != nil {
+		return err
 	}
-	if _, err := os.Stat(p); err != nil {
+	if _, err := os.Stat(loc.Path); err != nil {
 		return fmt.Errorf("table %s: %w", redact.URL(location), err)
 	}
 	return nil

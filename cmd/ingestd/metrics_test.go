@@ -556,6 +556,16 @@ admin:
 	if cp.LastError == nil || cp.LastError.Phase != "upload" || cp.LastError.Class != "storage" || !cp.LastError.Retried {
 		t.Errorf("/status lastError %+v", cp.LastError)
 	}
+	// The failed requests themselves, by operation and class.
+	if f, err := scrapeAdmin(admin); err != nil {
+		t.Error(err)
+	} else if failed := value(f, "lakestream_storage_requests_total", labels("operation", "put", "class", "injected")); failed < 2 {
+		t.Errorf("lakestream_storage_requests_total{operation=put,class=injected} = %v, want the failed uploads", failed)
+	} else if ok := value(f, "lakestream_storage_requests_total", labels("operation", "put_if_absent", "class", "ok")); ok < 1 {
+		t.Errorf("lakestream_storage_requests_total{operation=put_if_absent,class=ok} = %v, want the timeline's requests", ok)
+	} else if f.Type("lakestream_storage_time_seconds_total") != "COUNTER" {
+		t.Errorf("lakestream_storage_time_seconds_total: type %q, want COUNTER", f.Type("lakestream_storage_time_seconds_total"))
+	}
 	for i, s := range st.Workers {
 		if s == "idle" {
 			t.Errorf("/status: worker %d says idle while the checkpoint retries:\n%s", i, body)

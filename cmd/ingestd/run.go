@@ -15,6 +15,7 @@ import (
 	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/commitlog"
 	"github.com/lakestream/lakestream/internal/failpoint"
+	"github.com/lakestream/lakestream/internal/metrics"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/redact"
 	"github.com/lakestream/lakestream/schemas"
@@ -59,6 +60,11 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	if wrap != nil {
 		bucket = wrap(bucket)
 	}
+	location := objstore.Describe(bucket)
+	// Every request to the table's storage is counted by operation and
+	// outcome (lakestream_storage_requests_total).
+	storage := metrics.NewStorageRequests(objstore.ObserveOps(), objstore.ErrorClasses(), objstore.ErrorClass)
+	bucket = objstore.Observe(bucket, storage.Observe)
 	defer bucket.Close()
 	user, err := schemas.SchemaFromSpecs(cfg.Format.Schema)
 	if err != nil {
@@ -192,7 +198,7 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	defer reader.Close()
 	var metricsHandler http.Handler
 	if cfg.Admin.Addr != "" || cfg.Metrics.OTLPEndpoint != "" {
-		provider, stop, err := newMetrics(setup, cfg, metricSources(coord, reader, router), logger)
+		provider, stop, err := newMetrics(setup, cfg, metricSources(coord, reader, router, storage), logger)
 		if err != nil {
 			return err
 		}
@@ -216,7 +222,7 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 		case <-running:
 		}
 	}()
-	logger.Info("ingestd running", "topic", cfg.Kafka.Topic, "table", redact.URL(cfg.Table.URL), "writer", cfg.Checkpoint.WriterID, "workers", cfg.Writer.Workers,
+	logger.Info("ingestd running", "topic", cfg.Kafka.Topic, "table", redact.URL(cfg.Table.URL), "location", location, "writer", cfg.Checkpoint.WriterID, "workers", cfg.Writer.Workers,
 		"hot_split", router.HotSplit().Enabled, "allowed_lateness", cfg.Checkpoint.Lateness.Allowed.String())
 	err = coord.Run(ctx, reader)
 	close(running)

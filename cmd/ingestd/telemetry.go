@@ -46,7 +46,7 @@ func newMetrics(ctx context.Context, cfg Config, src metrics.Sources, logger *sl
 
 // metricSources reads the pipeline for the metrics layer at collection
 // time; every method called is safe from any goroutine.
-func metricSources(coord *checkpoint.Coordinator, reader *source.Reader, router *bucketing.Router) metrics.Sources {
+func metricSources(coord *checkpoint.Coordinator, reader *source.Reader, router *bucketing.Router, storage *metrics.StorageRequests) metrics.Sources {
 	return metrics.Sources{
 		Partitions: func() []metrics.PartitionStat { return partitionStats(reader.PartitionStates()) },
 		Watermark:  reader.Watermark,
@@ -61,6 +61,7 @@ func metricSources(coord *checkpoint.Coordinator, reader *source.Reader, router 
 		Pipeline:   func() metrics.PipelineStats { return pipelineStats(coord.Stats()) },
 		HotBuckets: func() int { return len(router.HotBuckets()) },
 		Health:     func() metrics.HealthStats { return healthStats(coord.Health()) },
+		Storage:    storage.Stats,
 	}
 }
 

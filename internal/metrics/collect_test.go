@@ -40,6 +40,12 @@ func collect(t *testing.T, r *sdkmetric.ManualReader) map[string]series {
 					s.kind = "counter"
 				}
 				addPoints(s.points, d.DataPoints)
+			case metricdata.Sum[float64]:
+				s.kind = "other"
+				if d.IsMonotonic && d.Temporality == metricdata.CumulativeTemporality {
+					s.kind = "counter"
+				}
+				addPoints(s.points, d.DataPoints)
 			default:
 				t.Fatalf("%s: unexpected data %T", m.Name, m.Data)
 			}

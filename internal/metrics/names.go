@@ -45,6 +45,10 @@ const (
 	NameCheckpointRetrying = "lakestream.checkpoint.retrying"   // gauge, {operation}
 	NameLastCommitTime     = "lakestream.last_commit.timestamp" // gauge, s since the Unix epoch
 	NameLastCommitAge      = "lakestream.last_commit.age"       // gauge, s
+
+	// Table storage requests (attributes operation and class).
+	NameStorageRequests = "lakestream.storage.requests" // counter, {request}
+	NameStorageTime     = "lakestream.storage.time"     // counter, s: the requests' total time
 )
 
 // Attribute keys.
@@ -54,4 +58,5 @@ const (
 	AttrReason    = "reason"    // dead-letter reason, or pause reason
 	AttrPhase     = "phase"     // the pipeline phase an operation failed in
 	AttrClass     = "class"     // the class of an error
+	AttrOperation = "operation" // a storage operation (put, get, list, ...)
 )

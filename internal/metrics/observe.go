@@ -37,6 +37,13 @@ func (p *Pipeline) observe(_ context.Context, o metric.Observer) error {
 	if p.src.Health != nil {
 		p.observeHealth(o, p.src.Health())
 	}
+	if p.src.Storage != nil {
+		for _, s := range p.src.Storage() {
+			attrs := p.with(attribute.String(AttrOperation, s.Op), attribute.String(AttrClass, s.Class))
+			o.ObserveInt64(p.storage.requests, s.Requests, attrs)
+			o.ObserveFloat64(p.storage.time, s.Duration.Seconds(), attrs)
+		}
+	}
 	return nil
 }
 

@@ -33,7 +33,7 @@ func WithPauseReasons(reasons ...string) Option {
 
 func (o options) validate() error {
 	var errs []error
-	seen := map[attribute.Key]bool{AttrPartition: true, AttrWorker: true, AttrReason: true, AttrPhase: true, AttrClass: true}
+	seen := map[attribute.Key]bool{AttrPartition: true, AttrWorker: true, AttrReason: true, AttrPhase: true, AttrClass: true, AttrOperation: true}
 	for _, kv := range o.attrs {
 		switch {
 		case !kv.Valid():

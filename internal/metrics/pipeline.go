@@ -21,6 +21,12 @@ type Pipeline struct {
 	pipe      pipelineInstruments
 	hot       metric.Int64ObservableGauge
 	health    healthInstruments
+	storage   storageInstruments
+}
+
+type storageInstruments struct {
+	requests metric.Int64Observable
+	time     metric.Float64Observable
 }
 
 type healthInstruments struct {
@@ -55,7 +61,7 @@ func New(meter metric.Meter, src Sources, opts ...Option) (*Pipeline, error) {
 	if meter == nil {
 		errs = append(errs, errors.New("metrics: meter is nil"))
 	}
-	if src.Partitions == nil && src.Watermark == nil && src.Workers == nil && src.Pipeline == nil && src.HotBuckets == nil && src.Health == nil {
+	if src.Partitions == nil && src.Watermark == nil && src.Workers == nil && src.Pipeline == nil && src.HotBuckets == nil && src.Health == nil && src.Storage == nil {
 		errs = append(errs, errors.New("metrics: every source is nil"))
 	}
 	if err := o.validate(); err != nil {
@@ -117,6 +123,12 @@ func New(meter metric.Meter, src Sources, opts ...Option) (*Pipeline, error) {
 			age:        r.floatGauge(NameLastCommitAge, "s", "Seconds since a checkpoint last completed (committed, or had nothing to commit), or since the pipeline started."),
 		}
 	}
+	if src.Storage != nil {
+		p.storage = storageInstruments{
+			requests: r.counter(NameStorageRequests, "{request}", "Requests to the table's storage, by operation and outcome class (ok, not_found, exists, timeout, no_space, throttled, network, ...)."),
+			time:     r.floatCounter(NameStorageTime, "s", "Total time of the requests to the table's storage, by operation and outcome class: divided by the requests, their mean latency."),
+		}
+	}
 	if err := errors.Join(r.errs...); err != nil {
 		return nil, err
 	}
@@ -161,6 +173,12 @@ func (r *registrar) floatGauge(name, unit, desc string) metric.Float64Observable
 
 func (r *registrar) counter(name, unit, desc string) metric.Int64ObservableCounter {
 	c, err := r.meter.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+	r.add(c, err)
+	return c
+}
+
+func (r *registrar) floatCounter(name, unit, desc string) metric.Float64ObservableCounter {
+	c, err := r.meter.Float64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
 	r.add(c, err)
 	return c
 }

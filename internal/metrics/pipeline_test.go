@@ -1,12 +1,15 @@
 package metrics_test
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/lakestream/lakestream/internal/metrics"
+	"github.com/lakestream/lakestream/internal/objstore"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
@@ -293,5 +296,41 @@ func TestReservedHealthAttributes(t *testing.T) {
 	_, err := metrics.New(mp.Meter("test"), f.sources(), metrics.WithAttributes(attribute.String("phase", "x"), attribute.String("class", "y")))
 	if err == nil || !strings.Contains(err.Error(), `"phase"`) || !strings.Contains(err.Error(), `"class"`) {
 		t.Fatalf("phase and class accepted as extra attributes: %v", err)
+	}
+}
+
+// TestStorageInstruments: requests to a real (in-memory) store through
+// objstore.Observe are counted by operation and outcome class, with their
+// time.
+func TestStorageInstruments(t *testing.T) {
+	r, mp := newReader(t)
+	reqs := metrics.NewStorageRequests(objstore.ObserveOps(), objstore.ErrorClasses(), objstore.ErrorClass)
+	p, err := metrics.New(mp.Meter("test"), metrics.Sources{Storage: reqs.Stats})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	b := objstore.Observe(objstore.NewMemory(), reqs.Observe)
+	for range 3 {
+		if err := b.Put(ctx, "a", strings.NewReader("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.PutIfAbsent(ctx, "a", strings.NewReader("y")); !errors.Is(err, objstore.ErrExists) {
+		t.Fatal(err)
+	}
+	if _, err := b.Stat(ctx, "missing"); !errors.Is(err, objstore.ErrNotExist) {
+		t.Fatal(err)
+	}
+	got := collect(t, r)
+	want(t, got, metrics.NameStorageRequests, "counter", "class=ok,operation=put", 3)
+	want(t, got, metrics.NameStorageRequests, "counter", "class=exists,operation=put_if_absent", 1)
+	want(t, got, metrics.NameStorageRequests, "counter", "class=not_found,operation=stat", 1)
+	if n := len(got[metrics.NameStorageRequests].points); n != 3 {
+		t.Errorf("%d series, want 3: %v", n, got[metrics.NameStorageRequests].points)
+	}
+	if pts := got[metrics.NameStorageTime].points; len(pts) != 3 {
+		t.Errorf("time series %v, want 3", pts)
 	}
 }

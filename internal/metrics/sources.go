@@ -20,6 +20,8 @@ type Sources struct {
 	HotBuckets func() int
 	// Health returns the failures and the age of the last commit.
 	Health func() HealthStats
+	// Storage returns the table storage's requests (StorageRequests.Stats).
+	Storage func() []StorageStat
 }
 
 // PartitionStat is one Kafka partition as the reader sees it.

@@ -42,20 +42,48 @@ const acceptedForms = `want file:///abs/path, s3://bucket/prefix or a local path
 // quote the location through redact.URL: no user-info or query parameter
 // value reaches them. Describe(b) gives the resolved location for a log.
 func Open(ctx context.Context, location string) (Bucket, error) {
-	if location == "" {
-		return nil, fmt.Errorf("open bucket: empty location (%s)", acceptedForms)
+	loc, err := ParseLocation(location)
+	if err != nil {
+		return nil, err
 	}
-	scheme, ok := urlScheme(location)
-	if !ok {
-		b, err := NewFilesystem(location)
+	if loc.S3 != nil {
+		b, err := NewS3(ctx, *loc.S3)
 		if err != nil {
-			return nil, fmt.Errorf("open bucket %s: %w", location, err)
+			return nil, fmt.Errorf("open bucket %s: %w", redact.URL(location), err)
 		}
 		return b, nil
 	}
+	b, err := NewFilesystem(loc.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open bucket %s: %w", redact.URL(location), err)
+	}
+	return b, nil
+}
+
+// Location is a parsed bucket location (ParseLocation).
+type Location struct {
+	// Path is the root of a local bucket: absolute for file:///abs/path,
+	// as given for a local path. "" for S3.
+	Path string
+	// S3 is the configuration of an s3:// location, validated; nil for a
+	// local one.
+	S3 *S3Config
+}
+
+// ParseLocation checks location as Open reads it, and says where it
+// points, without opening or creating anything: a configuration is checked
+// whole before anything starts. Its errors are Open's.
+func ParseLocation(location string) (Location, error) {
+	if location == "" {
+		return Location{}, fmt.Errorf("open bucket: empty location (%s)", acceptedForms)
+	}
+	scheme, ok := urlScheme(location)
+	if !ok {
+		return Location{Path: location}, nil
+	}
 	loc := redact.URL(location)
-	fail := func(format string, args ...any) (Bucket, error) {
-		return nil, fmt.Errorf("open bucket %s: "+format, append([]any{loc}, args...)...)
+	fail := func(format string, args ...any) (Location, error) {
+		return Location{}, fmt.Errorf("open bucket %s: "+format, append([]any{loc}, args...)...)
 	}
 	lower := strings.ToLower(scheme)
 	switch lower {
@@ -80,37 +108,33 @@ func Open(ctx context.Context, location string) (Bucket, error) {
 			"(use the AWS credential chain: environment, shared config, instance role)")
 	}
 	if lower == "file" {
-		return openFile(u, loc)
+		p, err := filePath(u)
+		if err != nil {
+			return fail("%w", err)
+		}
+		return Location{Path: p}, nil
 	}
 	cfg, err := s3ConfigFromURL(u)
 	if err != nil {
 		return fail("%w", err)
 	}
-	b, err := NewS3(ctx, cfg)
-	if err != nil {
-		return fail("%w", err)
-	}
-	return b, nil
+	return Location{S3: &cfg}, nil
 }
 
-// openFile opens a file:// URL, which must name an absolute local path. loc
-// is the redacted location, for errors.
-func openFile(u *url.URL, loc string) (Bucket, error) {
+// filePath is the path of a file:// URL, which must name an absolute local
+// path.
+func filePath(u *url.URL) (string, error) {
 	if u.Host != "" && u.Host != "localhost" {
-		return nil, fmt.Errorf("open bucket %s: file URL with remote host %q (want file:///abs/path)", loc, u.Hostname())
+		return "", fmt.Errorf("file URL with remote host %q (want file:///abs/path)", u.Hostname())
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return nil, fmt.Errorf("open bucket %s: file URL with a query or fragment (want file:///abs/path)", loc)
+		return "", errors.New("file URL with a query or fragment (want file:///abs/path)")
 	}
 	p := filepath.FromSlash(u.Path)
 	if !filepath.IsAbs(p) {
-		return nil, fmt.Errorf("open bucket %s: file URL path is not absolute (want file:///abs/path)", loc)
+		return "", errors.New("file URL path is not absolute (want file:///abs/path)")
 	}
-	b, err := NewFilesystem(p)
-	if err != nil {
-		return nil, fmt.Errorf("open bucket %s: %w", loc, err)
-	}
-	return b, nil
+	return p, nil
 }
 
 // s3ConfigFromURL builds the configuration of an s3:// location and

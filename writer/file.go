@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strings"
 
 	"github.com/lakestream/lakestream/commitlog"
 	"github.com/parquet-go/parquet-go"
@@ -126,10 +127,19 @@ func (f *file) observe(key []byte, eventTime int64) {
 }
 
 func (f *file) info() File {
+	// FileID and Partition are parts of the key: one allocation per file,
+	// not three.
+	part, fileID := f.partition, f.fileID
+	if strings.HasPrefix(f.key, part+"/") {
+		part = f.key[:len(part)]
+		if name := f.key[len(part)+1:]; strings.HasPrefix(name, fileID) {
+			fileID = name[:len(fileID)]
+		}
+	}
 	return File{
 		Path:         f.key,
-		FileID:       f.fileID,
-		Partition:    f.partition,
+		FileID:       fileID,
+		Partition:    part,
 		Records:      f.records,
 		SizeBytes:    f.size,
 		MinEventTime: f.minEventTime,

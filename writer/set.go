@@ -113,8 +113,8 @@ type Set struct {
 	open    map[string]*file
 	last    *file   // the most recently written file (fast path)
 	pending []*file // closed, not uploaded yet, in roll order
-	done    []*file // uploaded since Begin
-	undone  []*file // to delete again on a retried Abort
+	done    []File   // uploaded since Begin: only what the commit needs (a checkpoint of 100,000 buckets holds 100,000)
+	undone  []string // keys to delete again on a retried Abort
 
 	free    []encoder           // encoders of closed files, for reuse
 	shared  *parquetfile.Shared // what the parquetfile encoders share (nil: parquet-go)
@@ -693,7 +693,7 @@ func (s *Set) uploadPending(ctx context.Context) error {
 			if err := f.discard(); err != nil {
 				s.log.Warn("remove spool file", "path", f.spoolPath, "error", err)
 			}
-			s.done = append(s.done, f)
+			s.done = append(s.done, f.info())
 		}
 		rest := s.pending[len(batch):]
 		if first != nil {
@@ -761,10 +761,7 @@ func (s *Set) Finish(ctx context.Context) ([]File, error) {
 		return nil, err
 	}
 	s.state = stateFinished
-	files := make([]File, len(s.done))
-	for i, f := range s.done {
-		files[i] = f.info()
-	}
+	files := slices.Clip(s.done) // appending to it copies
 	return files, nil
 }
 
@@ -800,18 +797,21 @@ func (s *Set) Abort(ctx context.Context) error {
 	s.stage.rows = 0
 	// The encoders of dropped files are not reused: reset would do, but
 	// one that failed may be in any state.
-	toDelete := append(s.undone, s.done...)
+	toDelete := s.undone
+	for _, f := range s.done {
+		toDelete = append(toDelete, f.Path)
+	}
 	for _, f := range s.pending {
 		if err := f.discard(); err != nil {
 			errs = append(errs, err)
 		}
-		toDelete = append(toDelete, f)
+		toDelete = append(toDelete, f.key)
 	}
 	s.pending, s.done, s.undone = nil, nil, nil
-	for _, f := range toDelete {
-		if err := s.bucket.Delete(ctx, f.key); err != nil {
-			s.undone = append(s.undone, f)
-			errs = append(errs, fmt.Errorf("writer: abort: delete %s: %w", f.key, err))
+	for _, key := range toDelete {
+		if err := s.bucket.Delete(ctx, key); err != nil {
+			s.undone = append(s.undone, key)
+			errs = append(errs, fmt.Errorf("writer: abort: delete %s: %w", key, err))
 		}
 	}
 	s.err = nil

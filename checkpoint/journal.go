@@ -2,6 +2,7 @@ package checkpoint
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -29,11 +32,19 @@ var (
 	// journal. Log it, ResetJournal, and open a fresh one.
 	ErrJournalCorrupt = errors.New("journal is corrupt or unreadable")
 	// ErrJournalFailed: pebble cannot go on: a WAL write or sync failed (its
-	// Fatalf), or it found corruption while the journal was open (then the
-	// error matches ErrJournalCorrupt too). It sticks until Close: stop
+	// Fatalf), a flush or compaction failed in the background (a full disk,
+	// an I/O error), or it found corruption while the journal was open (then
+	// the error matches ErrJournalCorrupt too). It sticks until Close: stop
 	// uploading, and restart. What the journal acknowledged before a write
 	// failure is durable.
 	ErrJournalFailed = errors.New("journal failed")
+	// ErrJournalUnavailable: the journal cannot be opened now, and its
+	// directory is not to blame: the volume is full (or read-only), pebble
+	// failed to write while opening it, or the context ended first. Do not
+	// reset it: go on without a journal (recovery lists the table) and try
+	// again at the next start. The error also matches syscall.ENOSPC when
+	// the volume is full, and the context's error when that ended.
+	ErrJournalUnavailable = errors.New("journal unavailable")
 )
 
 // journalFormat is the layout version stored under keyFormat.
@@ -71,6 +82,17 @@ type Journal struct {
 
 	failMu sync.Mutex
 	failed error
+
+	// Opening: see OpenJournalContext and journal_background.go.
+	opening   atomic.Bool   // pebble.Open or the read-through is running
+	trouble   chan error    // a background error while opening (buffered 1)
+	diskFull  atomic.Bool   // a write met ENOSPC (vfs.OnDiskFull)
+	openMu    sync.Mutex    // guards openDone, abandoned
+	openDone  bool          // the opening goroutine finished
+	abandoned bool          // OpenJournalContext returned before it did
+	stop      chan struct{} // closed by Close: ends the waits between pebble's retries
+	stopOnce  sync.Once
+	bg        backgroundErrors
 }
 
 // JournalEntry is a checkpoint begun and not committed.
@@ -92,6 +114,9 @@ type JournalOption func(*journalOptions)
 type journalOptions struct {
 	logger *slog.Logger
 	fs     vfs.FS // tests only
+	// retryMin and retryMax bound the wait after a background error
+	// (journal_background.go); tests shorten them.
+	retryMin, retryMax time.Duration
 }
 
 // WithJournalLogger sets the logger of the journal and of pebble (pebble's
@@ -103,20 +128,52 @@ func WithJournalLogger(l *slog.Logger) JournalOption {
 // withJournalFS runs the journal on fs (fault injection in tests).
 func withJournalFS(fs vfs.FS) JournalOption { return func(o *journalOptions) { o.fs = fs } }
 
+// withJournalRetry sets the bounds of the wait after a background error.
+func withJournalRetry(min, max time.Duration) JournalOption {
+	return func(o *journalOptions) { o.retryMin, o.retryMax = min, max }
+}
+
 // journalMemory is the pebble memtable size and block cache size: the
 // journal holds a few keys per file of the open checkpoint.
 const journalMemory = 4 << 20
 
-// OpenJournal opens the journal in dir, creating it if needed. It reads the
-// whole journal once to check it.
+// journalOpenReserve is the free space OpenJournal wants on the journal's
+// volume before pebble opens it for writing. Opening writes: pebble
+// flushes the WAL it replays to an sstable (smaller than the WAL: 2 MB of
+// WAL made a 190 KB sstable, 2.8 MB of incompressible keys 2.6 MB), and
+// writes an OPTIONS file and a MANIFEST. Without the space, the flush
+// fails, pebble retries it at once, forever, and its Open waits for it:
+// OpenJournalContext then gives up on the open (see there).
+const journalOpenReserve = 1 << 20
+
+// OpenJournal is OpenJournalContext without a context: it still returns
+// as soon as the volume turns out to be full.
+func OpenJournal(dir string, opts ...JournalOption) (*Journal, error) {
+	return OpenJournalContext(context.Background(), dir, opts...)
+}
+
+// OpenJournalContext opens the journal in dir, creating it if needed. It
+// reads the whole journal once to check it.
 //
 // An error matching ErrJournalCorrupt means the directory cannot be used:
 // the caller logs it, calls ResetJournal(dir) and opens a fresh journal
 // (recovery then relies on the table alone). An error matching
 // ErrJournalLocked means another process (or Journal) has the directory
-// open: it must not be reset.
-func OpenJournal(dir string, opts ...JournalOption) (*Journal, error) {
-	o := journalOptions{logger: slog.New(slog.DiscardHandler), fs: vfs.Default}
+// open: it must not be reset. An error matching ErrJournalUnavailable
+// means the journal cannot be opened now (the volume is full, or ctx
+// ended): go on without it, and do not reset it.
+//
+// It returns when ctx ends, or when pebble reports a background error
+// (a flush that failed) while opening, even if pebble's Open has not
+// returned: pebble's Open cannot be interrupted, and waits for the flush
+// of the WAL it replayed, which pebble retries until it succeeds. That
+// Open then goes on in a goroutine of its own, which holds the
+// directory's lock while pebble retries the flush (after a wait of 1 s,
+// doubling up to 30 s), and closes the journal once pebble's Open
+// returns (space was freed). It is the only goroutine the journal
+// starts; pebble starts its own, which Close ends.
+func OpenJournalContext(ctx context.Context, dir string, opts ...JournalOption) (*Journal, error) {
+	o := journalOptions{logger: slog.New(slog.DiscardHandler), fs: vfs.Default, retryMin: time.Second, retryMax: 30 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -126,19 +183,105 @@ func OpenJournal(dir string, opts ...JournalOption) (*Journal, error) {
 	if o.logger == nil {
 		return nil, errors.New("journal: nil logger")
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("journal %s: %w: %w", dir, ErrJournalUnavailable, err)
+	}
+	j := &Journal{dir: dir, log: o.logger, trouble: make(chan error, 1), stop: make(chan struct{})}
+	j.bg.init(o)
+	o.fs = vfs.OnDiskFull(o.fs, func() { j.diskFull.Store(true) })
 	if err := o.fs.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("journal %s: %w: %w", dir, ErrJournalCorrupt, err)
+		return nil, j.openError(err)
 	}
 	lock, err := pebble.LockDirectory(dir, o.fs)
 	if err != nil {
+		if diskUnusable(err) {
+			return nil, fmt.Errorf("journal %s: %w: %w", dir, ErrJournalUnavailable, err)
+		}
 		return nil, fmt.Errorf("journal %s: %w: %w", dir, ErrJournalLocked, err)
 	}
-	j := &Journal{dir: dir, log: o.logger, lock: lock}
-	if err := j.open(o); err != nil {
-		_ = j.Close()
-		return nil, fmt.Errorf("journal %s: %w: %w", dir, ErrJournalCorrupt, err)
+	j.lock = lock
+	j.opening.Store(true)
+	done := make(chan error, 1)
+	openers.Add(1)
+	go func() {
+		defer openers.Done()
+		err := j.open(o)
+		j.openMu.Lock()
+		j.openDone = true
+		abandoned := j.abandoned
+		j.openMu.Unlock()
+		if abandoned {
+			cerr := j.Close()
+			j.log.Info("journal: the open given up on has ended; journal closed", "dir", dir, "open_err", err, "close_err", cerr)
+			return
+		}
+		done <- err
+	}()
+	var stopped error
+	select {
+	case err := <-done:
+		return j.opened(err)
+	case <-ctx.Done():
+		stopped = ctx.Err()
+	case err := <-j.trouble:
+		stopped = fmt.Errorf("pebble failed in the background while opening: %w", err)
 	}
-	return j, nil
+	j.openMu.Lock()
+	if j.openDone {
+		j.openMu.Unlock()
+		return j.opened(<-done)
+	}
+	j.abandoned = true
+	j.openMu.Unlock()
+	return nil, fmt.Errorf("journal %s: %w: %w", dir, ErrJournalUnavailable, stopped)
+}
+
+// openers counts the goroutines running pebble's Open, including those
+// OpenJournalContext gave up waiting for (tests wait for them).
+var openers sync.WaitGroup
+
+// opened finishes OpenJournalContext once the opening goroutine returned
+// err.
+func (j *Journal) opened(err error) (*Journal, error) {
+	j.opening.Store(false)
+	if err == nil {
+		// A background error while opening, reported just before
+		// pebble's Open returned: pebble is retrying a flush.
+		select {
+		case berr := <-j.trouble:
+			err = fmt.Errorf("pebble failed in the background while opening: %w", berr)
+		default:
+			return j, nil
+		}
+	}
+	_ = j.Close()
+	return nil, j.openError(err)
+}
+
+// openError classifies an error of opening: the directory is unusable
+// (corrupt), or the volume is (full or read-only: unavailable).
+func (j *Journal) openError(err error) error {
+	if j.diskFull.Load() || diskUnusable(err) {
+		return fmt.Errorf("journal %s: %w: %w", j.dir, ErrJournalUnavailable, err)
+	}
+	return fmt.Errorf("journal %s: %w: %w", j.dir, ErrJournalCorrupt, err)
+}
+
+// checkSpace refuses to open the journal for writing on a volume with
+// less than journalOpenReserve free. A file system that cannot tell is
+// not checked.
+func checkSpace(fs vfs.FS, dir string) error {
+	u, err := fs.GetDiskUsage(dir)
+	if err != nil || u.AvailBytes >= journalOpenReserve {
+		return nil
+	}
+	return fmt.Errorf("%w: its volume has %d KiB free; opening the journal needs %d KiB (pebble writes the WAL it replays to an sstable): free space, or delete the journal directory",
+		syscall.ENOSPC, u.AvailBytes>>10, journalOpenReserve>>10)
+}
+
+// diskUnusable: err says the volume is full or read-only.
+func diskUnusable(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS)
 }
 
 // open opens the database and reads it through. A panic in pebble while it
@@ -147,9 +290,16 @@ func OpenJournal(dir string, opts ...JournalOption) (*Journal, error) {
 func (j *Journal) open(o journalOptions) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("pebble panicked: %v", r)
+			if f, ok := r.(pebbleFatal); ok {
+				err = fmt.Errorf("pebble panicked: %w", f)
+			} else {
+				err = fmt.Errorf("pebble panicked: %v", r)
+			}
 		}
 	}()
+	if err := checkSpace(o.fs, j.dir); err != nil {
+		return err
+	}
 	cache := pebble.NewCache(journalMemory)
 	defer cache.Unref()
 	db, err := pebble.Open(j.dir, &pebble.Options{
@@ -164,6 +314,9 @@ func (j *Journal) open(o journalOptions) (err error) {
 			DataCorruption: func(info pebble.DataCorruptionInfo) {
 				j.fail(fmt.Errorf("journal: %w: %w: %s", ErrJournalFailed, ErrJournalCorrupt, info))
 			},
+			// pebble's default logs every one, and pebble retries a
+			// failed flush at once, forever.
+			BackgroundError: j.backgroundError,
 		},
 	})
 	if err != nil {
@@ -389,6 +542,9 @@ func parseJournalKey(k []byte) (instant string, kind byte, rest string, err erro
 
 // Close closes the journal. It is idempotent.
 func (j *Journal) Close() error {
+	// pebble's Close waits for a failing flush to give up: let its retry
+	// go at once.
+	j.stopOnce.Do(func() { close(j.stop) })
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.closed {
@@ -456,10 +612,16 @@ func (j *Journal) fail(err error) error {
 	return j.failed
 }
 
-// pebbleFatal is the panic value of pebbleLogger.Fatalf.
-type pebbleFatal string
+// pebbleFatal is the panic value of pebbleLogger.Fatalf: its message, and
+// the error among its arguments (a write's, which may be ENOSPC).
+type pebbleFatal struct {
+	msg string
+	err error
+}
 
-func (f pebbleFatal) Error() string { return "pebble: " + string(f) }
+func (f pebbleFatal) Error() string { return "pebble: " + f.msg }
+
+func (f pebbleFatal) Unwrap() error { return f.err }
 
 // pebbleLogger sends pebble's logs to slog. pebble calls Fatalf when it
 // cannot go on (a WAL or MANIFEST write failed) and expects it not to
@@ -480,5 +642,11 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 func (l pebbleLogger) Fatalf(format string, args ...any) {
 	msg := strings.TrimSuffix(fmt.Sprintf(format, args...), "\n")
 	l.log.Error("pebble: fatal: " + msg)
-	panic(pebbleFatal(msg))
+	f := pebbleFatal{msg: msg}
+	for _, a := range args {
+		if err, ok := a.(error); ok {
+			f.err = err
+		}
+	}
+	panic(f)
 }

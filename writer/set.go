@@ -117,6 +117,7 @@ type Set struct {
 	undone  []string // keys to delete again on a retried Abort
 
 	free    []encoder           // encoders of closed files, for reuse
+	bufs    []*bufio.Writer     // spool buffers of closed files, for reuse
 	shared  *parquetfile.Shared // what the parquetfile encoders share (nil: parquet-go)
 	newEnc  func() (encoder, error)
 	flatEnc bool // parquetfile's encoder (flat schemas)
@@ -595,7 +596,15 @@ func (s *Set) openFile(ctx context.Context, partition string) (*file, error) {
 			f.partValues = append(f.partValues, pv)
 		}
 	}
-	f.buf = bufio.NewWriterSize(sf, spoolBufferSize)
+	// A spool buffer is 256 KiB: a checkpoint that writes one small file
+	// for each of 100,000 buckets allocated 25 GB of them.
+	if n := len(s.bufs); n > 0 {
+		f.buf = s.bufs[n-1]
+		s.bufs = s.bufs[:n-1]
+		f.buf.Reset(sf)
+	} else {
+		f.buf = bufio.NewWriterSize(sf, spoolBufferSize)
+	}
 	f.count.w = f.buf
 	if n := len(s.free); n > 0 {
 		f.enc = s.free[n-1]
@@ -655,6 +664,10 @@ func (s *Set) closeFile(f *file, reason string) error {
 	}
 	f.size = info.Size()
 	f.enc = nil
+	if len(s.bufs) < s.maxOpen {
+		f.buf.Reset(nil)
+		s.bufs = append(s.bufs, f.buf)
+	}
 	f.buf = nil
 	f.count.w = nil // the spool buffer (256 KiB) must not live as long as f
 	if len(s.free) < s.maxOpen {
@@ -936,7 +949,7 @@ func (s *Set) Close() error {
 		errs = append(errs, err)
 	}
 	s.stage = stage{}
-	s.open, s.last, s.pending, s.done, s.undone, s.free = nil, nil, nil, nil, nil, nil
+	s.open, s.last, s.pending, s.done, s.undone, s.free, s.bufs = nil, nil, nil, nil, nil, nil, nil
 	s.state = stateClosed
 	if len(errs) > 0 {
 		return fmt.Errorf("writer: close: %w", errors.Join(errs...))

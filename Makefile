@@ -77,6 +77,8 @@ bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkHotBucket' -benchtime $(BENCHTIME) -cpu 2 -count 1 ./checkpoint
 	$(GO) test -run '^$$' -bench 'BenchmarkCheckpointStorageLatency' -benchtime 20x -count 1 ./checkpoint
 	$(GO) test -run '^$$' -bench 'BenchmarkManyBuckets' -benchtime 200000x -cpu 2 -count 1 ./checkpoint
+	$(GO) test -run '^$$' -bench 'BenchmarkBigCheckpoint' -benchtime 100000x -cpu 2 -count 1 -timeout 30m ./checkpoint
+	$(GO) test -run '^$$' -bench 'BenchmarkCommitManyFiles' -benchtime 1x -count 2 ./commitlog
 	$(GO) test -run '^$$' -bench 'BenchmarkSkew' -benchtime 1x -cpu 2 -count 1 ./checkpoint
 	$(GO) test -run '^$$' -bench . -cpu 1 -count 1 ./schemas ./writer
 	$(GO) test -run '^$$' -bench 'KeyGroupBalance' -benchtime 1x -count 1 ./bucketing

@@ -6,11 +6,25 @@ TOOLS       := $(CURDIR)/.tools
 VERSITYGW   := $(TOOLS)/versitygw
 VERSITYGW_VERSION := v1.8.0
 
+# Apache Kafka, the broker the e2e tests also run against: the jars of the
+# version pinned in tools/kafka/pom.xml, copied by Maven (-C: every
+# download's checksum checked) into $(KAFKA_HOME)/libs, then checked
+# against the SHA-256 sums pinned in tools/kafka/SHA256SUMS.
+KAFKA_VERSION := $(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' tools/kafka/pom.xml)
+KAFKA_HOME  := $(TOOLS)/kafka-$(KAFKA_VERSION)
+MVN         ?= mvn
+
 # Tests that need versitygw fail (instead of skipping) when it is missing.
 export LAKESTREAM_VERSITYGW := $(VERSITYGW)
 export LAKESTREAM_REQUIRE_S3 := 1
+export LAKESTREAM_KAFKA_HOME := $(KAFKA_HOME)
 
-.PHONY: all build test test-short fuzz tools demo bench clean
+# Which Kafka the e2e tests (ingest, torture) run against in make test and
+# make torture: kfake (in process), kafka (Apache Kafka brokers, JVMs) or
+# both. go test alone runs kfake only (LAKESTREAM_KAFKA unset).
+E2E_KAFKA ?= both
+
+.PHONY: all build test test-short fuzz tools kafka demo bench clean
 
 all: build test
 
@@ -22,16 +36,36 @@ build:
 demo: build
 	$(GO) run ./e2e/demo -ingestd bin/ingestd -warehouse demo-warehouse
 
-tools: $(VERSITYGW)
+tools: $(VERSITYGW) kafka
 
 $(VERSITYGW):
 	@mkdir -p $(TOOLS)
 	GOBIN=$(TOOLS) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
-# The whole suite: unit, golden, S3 acceptance (versitygw) and a short fuzz pass.
+# The broker's jars (about 45 MB; Maven and Java 17+ on the PATH). The
+# directory is built aside and renamed once every jar is checked, and
+# exactly the pinned jars must be there. Then one broker start writes the
+# class data archive that makes the tests' JVMs start faster (kafka.jsa,
+# 50 MB). .verified marks a complete installation.
+kafka: $(KAFKA_HOME)/.verified
+
+$(KAFKA_HOME)/.verified: tools/kafka/pom.xml tools/kafka/SHA256SUMS
+	@command -v $(MVN) >/dev/null || { echo "make kafka: Maven ($(MVN)) is not on the PATH"; exit 1; }
+	@command -v java >/dev/null || { echo "make kafka: java (17 or later) is not on the PATH"; exit 1; }
+	rm -rf $(KAFKA_HOME).tmp
+	$(MVN) -B -q -C -Dstyle.color=never -f tools/kafka/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(KAFKA_HOME).tmp/libs
+	cd $(KAFKA_HOME).tmp/libs && grep -v '^#' $(CURDIR)/tools/kafka/SHA256SUMS | sha256sum --check --strict --quiet
+	@cd $(KAFKA_HOME).tmp/libs && extra=$$(ls | awk 'NR == FNR { pinned[$$2]; next } !($$1 in pinned)' $(CURDIR)/tools/kafka/SHA256SUMS -) && \
+		[ -z "$$extra" ] || { echo "make kafka: jars not pinned in tools/kafka/SHA256SUMS:" $$extra; exit 1; }
+	rm -rf $(KAFKA_HOME) && mv $(KAFKA_HOME).tmp $(KAFKA_HOME)
+	$(GO) run ./e2e/kafkaclasses $(KAFKA_HOME)
+	touch $@
+
+# The whole suite: unit, golden, S3 acceptance (versitygw), the e2e tests
+# on kfake and on Apache Kafka (E2E_KAFKA) and a short fuzz pass.
 test: tools
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 12m ./...
+	LAKESTREAM_KAFKA=$(E2E_KAFKA) $(GO) test -count=1 -timeout 12m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=30000x FUZZTIME_SLOW=1000x
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
@@ -91,13 +125,21 @@ clean:
 
 # The exactly-once torture test at length: ingestd replicas SIGKILLed,
 # crashed at every failpoint, stopped, added and removed for TORTURE_CYCLES
-# cycles per storage (local filesystem and versitygw S3), then every
-# produced record checked once in the table. One summary line per storage.
-# Kafka faults (NOT_LEADER, dropped connections, broker restarts, leader
-# elections, coordinator moves) and SIGSTOP zombies are in every run; here
-# LAKESTREAM_TORTURE_ZOMBIES=1 adds zombies stalled before their commit and
-# runs TestTortureZombie too. LAKESTREAM_TORTURE_SEED=<n> replays a run's actions.
+# cycles per storage (local filesystem and versitygw S3) and per Kafka
+# (E2E_KAFKA: kfake and three Apache Kafka brokers), then every produced
+# record checked once in the table. One summary line per run. Kafka faults
+# and SIGSTOP zombies are in every run: on kfake NOT_LEADER, dropped
+# connections, broker restarts, leader elections, coordinator moves; on
+# Apache Kafka the leader of a partition stopped (SIGTERM) or killed
+# (SIGKILL) and started again. TestTortureKafkaRestart restarts a
+# single-broker cluster's only broker TORTURE_RESTART_CYCLES times (with
+# replica kills). LAKESTREAM_TORTURE_ZOMBIES=1 adds zombies stalled before
+# their commit and runs TestTortureZombie too. LAKESTREAM_TORTURE_SEED=<n>
+# replays a run's actions; LAKESTREAM_TORTURE_STRICT=1 also fails on
+# replicas that exit on their own across a Kafka restart.
 TORTURE_CYCLES ?= 250
+TORTURE_RESTART_CYCLES ?= 30
 .PHONY: torture
 torture: tools
-	LAKESTREAM_TORTURE_ZOMBIES=1 LAKESTREAM_TORTURE_CYCLES=$(TORTURE_CYCLES) $(GO) test -count=1 -v -run '^TestTorture' -timeout 120m ./e2e/
+	LAKESTREAM_KAFKA=$(E2E_KAFKA) LAKESTREAM_TORTURE_ZOMBIES=1 LAKESTREAM_TORTURE_CYCLES=$(TORTURE_CYCLES) \
+		LAKESTREAM_TORTURE_RESTART_CYCLES=$(TORTURE_RESTART_CYCLES) $(GO) test -count=1 -v -run '^TestTorture' -timeout 240m ./e2e/

@@ -27,33 +27,72 @@ const (
 	maxRecord  = 16 << 10
 )
 
-// TestIngestEndToEnd produces records over several hours into kfake, runs
-// the ingestd binary into a table, stops it and restarts it mid-stream,
-// and checks through DuckDB that the snapshot holds every good record
-// exactly once with the values produced, and the DLQ every bad one with
-// its reason.
+// TestIngestEndToEnd produces records over several hours into Kafka (kfake,
+// Apache Kafka or both: LAKESTREAM_KAFKA), runs the ingestd binary into a
+// table, stops it and restarts it mid-stream, and checks through DuckDB
+// that the snapshot holds every good record exactly once with the values
+// produced, and the DLQ every bad one with its reason.
 func TestIngestEndToEnd(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		format  string
-		storage string
-	}{
-		{"json-filesystem", "json", "filesystem"},
-		{"avro-s3", "avro", "s3"},
-	} {
-		t.Run(tc.name, func(t *testing.T) { testIngest(t, tc.format, tc.storage) })
+	for _, kind := range kafkaKinds(t) {
+		t.Run(kind, func(t *testing.T) {
+			for _, tc := range []struct {
+				name    string
+				format  string
+				storage string
+			}{
+				{"json-filesystem", "json", "filesystem"},
+				{"avro-s3", "avro", "s3"},
+			} {
+				t.Run(tc.name, func(t *testing.T) { testIngest(t, kind, tc.format, tc.storage) })
+			}
+		})
 	}
 }
 
-func testIngest(t *testing.T, format, storage string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	dir := t.TempDir()
-	k, err := harness.StartKafka(3, partitions, topic, topic+".dlq")
+// kafkaKinds lists the kinds of Kafka to run against (LAKESTREAM_KAFKA).
+func kafkaKinds(t *testing.T) []string {
+	t.Helper()
+	kinds, err := harness.KafkaKinds()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer k.Close()
+	return kinds
+}
+
+// startKafka starts a cluster of kind for the test, stopped (the JVMs
+// killed) when the test and its cleanups end. Apache Kafka runs one broker
+// unless asked for more: each is a JVM.
+func startKafka(t *testing.T, kind string, o harness.KafkaOptions) *harness.Kafka {
+	t.Helper()
+	if kind == harness.KindKafka && o.DataDir == "" {
+		o.DataDir = t.TempDir()
+	}
+	k, err := harness.NewKafka(kind, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Close)
+	if k.Apache != nil {
+		t.Logf("Apache Kafka: %d broker(s) started in %v (format %v), topics created in %v", len(k.Brokers),
+			k.Apache.StartTime.Round(time.Millisecond), k.Apache.FormatTime.Round(time.Millisecond), k.TopicsTime.Round(time.Millisecond))
+	}
+	return k
+}
+
+func testIngest(t *testing.T, kind, format, storage string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	brokers := 3
+	if kind == harness.KindKafka {
+		brokers = 1
+	}
+	k := startKafka(t, kind, harness.KafkaOptions{Brokers: brokers, Partitions: partitions, Topics: []string{topic, topic + ".dlq"}})
+	defer func() {
+		if t.Failed() && k.Apache != nil {
+			t.Logf("kafka logs:\n%s", k.Apache.LogTails(4000))
+		}
+	}()
 
 	var table objstore.Bucket
 	var tableURL string

@@ -23,7 +23,6 @@ import (
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/objstore/s3test"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // The torture tests prove exactly-once delivery by force: ingestd replicas
@@ -37,16 +36,24 @@ import (
 //
 // Environment:
 //
+//	LAKESTREAM_KAFKA=kfake|kafka|both  the Kafka: in process (kfake, the
+//	                                default), Apache Kafka brokers, or both
+//	                                (make test, make torture)
 //	LAKESTREAM_TORTURE_SEED=<n>     replay the action sequence of a run (the
 //	                                timing, hence the interleaving, differs)
-//	LAKESTREAM_TORTURE_CYCLES=<n>   cycles per storage (default 20; make torture: 250)
+//	LAKESTREAM_TORTURE_CYCLES=<n>   cycles per storage (default 20; make torture: 250).
+//	                                Unset, Apache Kafka gets one short run of
+//	                                12 cycles on the filesystem only (make test)
+//	LAKESTREAM_TORTURE_RESTART_CYCLES=<n>  cycles of TestTortureKafkaRestart (default 4)
 //	LAKESTREAM_TORTURE_ZOMBIES=1    add zombies stalled right before their commit
 //	                                to TestTorture (SIGSTOP zombies are always
 //	                                in it) and run TestTortureZombie (minutes)
 //	LAKESTREAM_TORTURE_LOG=1        print the cycle log of passing runs too (-v)
 //	LAKESTREAM_TORTURE_STRICT=1     a SIGTERM must exit 0 even when the replica
-//	                                was fenced or lost its partitions, and a
-//	                                stalled final catch-up fails at once
+//	                                was fenced or lost its partitions, a
+//	                                stalled final catch-up fails at once, and
+//	                                no replica may exit on its own across an
+//	                                Apache Kafka node's restart
 //	LAKESTREAM_E2E_INGESTD=<path>   test that binary instead of building one
 const (
 	tortureTopic      = "torture"
@@ -70,6 +77,8 @@ const (
 )
 
 type tortureOptions struct {
+	kafka   string // harness.KindKfake or KindKafka
+	brokers int
 	cycles  int
 	weights map[string]int // action -> weight
 	rate    int            // records per second
@@ -83,11 +92,45 @@ func TestTorture(t *testing.T) {
 	if os.Getenv("LAKESTREAM_TORTURE_ZOMBIES") == "1" {
 		weights["zombie-commit"] = 1
 	}
-	for i, storage := range []string{"filesystem", "s3"} {
-		t.Run(storage, func(t *testing.T) {
-			runTorture(t, storage, seed+uint64(i), tortureOptions{cycles: cycles, weights: weights, rate: 400, total: 1_000_000})
+	for _, kind := range kafkaKinds(t) {
+		t.Run(kind, func(t *testing.T) {
+			storages, n := []string{"filesystem", "s3"}, cycles
+			if kind == harness.KindKafka && os.Getenv("LAKESTREAM_TORTURE_CYCLES") == "" {
+				// make test's short run: three JVMs are slow to start
+				// and share the machine's cores with everything else.
+				storages, n = []string{"filesystem"}, 12
+			}
+			for i, storage := range storages {
+				t.Run(storage, func(t *testing.T) {
+					runTorture(t, storage, seed+subtestSeed(kind, i), tortureOptions{kafka: kind, brokers: 3, cycles: n, weights: weights, rate: 400, total: 1_000_000})
+				})
+			}
 		})
 	}
+}
+
+// subtestSeed is what a subtest adds to the run's seed: storage index i
+// (filesystem 0, S3 1) on kfake, 2+i on Apache Kafka.
+func subtestSeed(kind string, i int) uint64 {
+	if kind == harness.KindKafka {
+		return uint64(2 + i)
+	}
+	return uint64(i)
+}
+
+// TestTortureKafkaRestart restarts the only broker of an Apache Kafka
+// cluster mid-ingest, cleanly (SIGTERM) and by a crash (SIGKILL), Kafka
+// wholly unavailable meanwhile, while ingestd replicas are killed, stopped
+// and scaled; every record must end in the table exactly once. It needs
+// the real broker (LAKESTREAM_KAFKA=kafka or both, as in make test).
+func TestTortureKafkaRestart(t *testing.T) {
+	if !slices.Contains(kafkaKinds(t), harness.KindKafka) {
+		t.Skip("restarts an Apache Kafka broker: run with LAKESTREAM_KAFKA=kafka or both (make test does)")
+	}
+	seed := tortureSeed(t)
+	cycles := envInt(t, "LAKESTREAM_TORTURE_RESTART_CYCLES", 4)
+	runTorture(t, "filesystem", seed, tortureOptions{kafka: harness.KindKafka, brokers: 1, cycles: cycles,
+		weights: map[string]int{"kafka": 2, "kill": 1, "sigterm": 1, "scale": 1}, rate: 400, total: 1_000_000})
 }
 
 // TestTortureZombie makes zombies: replicas paused (SIGSTOP) for longer
@@ -105,10 +148,19 @@ func TestTortureZombie(t *testing.T) {
 	}
 	seed := tortureSeed(t)
 	cycles := envInt(t, "LAKESTREAM_TORTURE_ZOMBIE_CYCLES", 5)
-	for i, storage := range []string{"filesystem", "s3"} {
-		t.Run(storage, func(t *testing.T) {
-			runTorture(t, storage, seed+uint64(i), tortureOptions{cycles: cycles,
-				weights: map[string]int{"zombie": 2, "zombie-commit": 2, "zombie-long": 1}, rate: 400, total: 1_000_000})
+	for _, kind := range kafkaKinds(t) {
+		t.Run(kind, func(t *testing.T) {
+			// No Kafka faults here: one Apache Kafka broker will do.
+			brokers := 3
+			if kind == harness.KindKafka {
+				brokers = 1
+			}
+			for i, storage := range []string{"filesystem", "s3"} {
+				t.Run(storage, func(t *testing.T) {
+					runTorture(t, storage, seed+subtestSeed(kind, i), tortureOptions{kafka: kind, brokers: brokers, cycles: cycles,
+						weights: map[string]int{"zombie": 2, "zombie-commit": 2, "zombie-long": 1}, rate: 400, total: 1_000_000})
+				})
+			}
 		})
 	}
 }
@@ -126,7 +178,7 @@ func tortureSeed(t *testing.T) uint64 {
 		}
 		seed = v
 	}
-	t.Logf("torture seed %d (replay: LAKESTREAM_TORTURE_SEED=%d; subtest i uses seed+i)", seed, seed)
+	t.Logf("torture seed %d (replay: LAKESTREAM_TORTURE_SEED=%d; subtests add 0 to 3 to it: kfake filesystem, S3, Apache Kafka filesystem, S3)", seed, seed)
 	return seed
 }
 
@@ -166,7 +218,7 @@ type torture struct {
 	counts    map[string]int // what really happened, by kind
 	fired     map[string]int // failpoint name -> crashes it caused
 	fpNext    int            // next failpoint to arm, index into failpoint.Names
-	kafkaNext int            // next Kafka fault, index into kafkaFaults
+	kafkaNext int            // next Kafka fault, index into tt.kafkaFaults()
 	faultSeq  atomic.Int64   // requests seen by a connection-dropping control
 	wanted    [tortureSlots]bool
 	lastCrash time.Time // last time a process died without cleaning up
@@ -181,11 +233,9 @@ func runTorture(t *testing.T, storage string, seed uint64, o tortureOptions) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	k, err := harness.StartKafkaWith(3, torturePartitions, []kfake.Opt{kfake.GroupMinSessionTimeout(time.Second)}, tortureTopic, tortureTopic+".dlq")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(k.Close)
+	// Stopped (Apache Kafka's JVMs killed) after everything else.
+	k := startKafka(t, o.kafka, harness.KafkaOptions{Brokers: o.brokers, Partitions: torturePartitions,
+		Topics: []string{tortureTopic, tortureTopic + ".dlq"}, MinSessionTimeout: time.Second, LogDir: dir})
 	tt.k = k
 	switch storage {
 	case "filesystem":
@@ -223,7 +273,7 @@ admin:
   addr: ""
 `, strings.Join(k.Brokers, ", "), tortureTopic, tortureSession, tortureRebalance, tt.tableURL, harness.PageviewSchemaYAML, tortureInterval))
 	tt.fleet = harness.NewFleet(ingestdBin, config, dir, "torture", tortureSlots, tt.env...)
-	t.Cleanup(tt.fleet.KillAll) // runs before versitygw and kfake stop
+	t.Cleanup(tt.fleet.KillAll) // runs before versitygw and Kafka stop
 	t.Cleanup(func() {
 		if t.Failed() {
 			tt.report()
@@ -231,6 +281,7 @@ admin:
 	})
 
 	base := time.Now().UTC().Truncate(time.Millisecond)
+	var err error
 	tt.prod, err = k.ProduceUnique(tortureTopic, torturePartitions, seed, base, o.rate, o.total)
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +337,7 @@ func (tt *torture) fatalf(format string, args ...any) {
 
 // report prints what a failed run needs to be understood and replayed.
 func (tt *torture) report() {
-	tt.t.Logf("%s: seed %d (replay: LAKESTREAM_TORTURE_SEED=<TestTorture's seed> go test -run 'TestTorture/%s' ./e2e/)", tt.storage, tt.seed, tt.storage)
+	tt.t.Logf("%s: seed %d (replay: LAKESTREAM_TORTURE_SEED=<the test's seed> LAKESTREAM_KAFKA=%s go test -run '^%s$' ./e2e/)", tt.storage, tt.seed, tt.k.Kind, strings.ReplaceAll(tt.t.Name(), "/", "$/^"))
 	tt.t.Logf("cycle log:\n%s", strings.Join(tt.log, "\n"))
 	tt.t.Logf("counts: %s; failpoints fired: %s", fmtCounts(tt.counts), fmtCounts(tt.fired))
 	if tt.fleet != nil {
@@ -300,6 +351,9 @@ func (tt *torture) report() {
 	}
 	if tt.k != nil {
 		tt.t.Logf("%s", tt.k.DescribeGroup(context.Background(), "lakestream-"+tortureTopic))
+		if tt.k.Apache != nil {
+			tt.t.Logf("Apache Kafka logs (tails; whole logs kept with the run's below):\n%s", tt.k.Apache.LogTails(3000))
+		}
 	}
 	kept, err := os.MkdirTemp("", "lakestream-torture-"+tt.storage+"-")
 	if err == nil {
@@ -384,7 +438,7 @@ func (tt *torture) pickAction() string {
 		}
 	}
 	if tt.opts.weights["kafka"] > 0 {
-		for _, k := range kafkaFaults {
+		for _, k := range tt.kafkaFaults() {
 			if tt.counts["kafka-"+k] == 0 {
 				missing = append(missing, "kafka")
 			}
@@ -812,8 +866,8 @@ func (tt *torture) finish(ctx context.Context, base time.Time) {
 			t.Errorf("%s: failpoint %s never fired", tt.storage, n)
 		}
 	}
-	t.Logf("torture %s: seed %d, %d cycles; kills/stops: %s; failpoints fired: %s; records produced %d, rows verified %d (%d files, %d rows committed through the stage), duplicates %d, lost %d, checksum %016x ok; elapsed %v",
-		tt.storage, tt.seed, tt.counts["cycles"], fmtCounts(without(tt.counts, "cycles")), fmtCounts(tt.fired), produced, v.rows, len(files), tt.stagedRows(), v.dups, v.lost, v.sum,
+	t.Logf("torture %s on %s (%d brokers): seed %d, %d cycles; kills/stops: %s; failpoints fired: %s; records produced %d, rows verified %d (%d files, %d rows committed through the stage), duplicates %d, lost %d, checksum %016x ok; elapsed %v",
+		tt.storage, tt.k.Kind, len(tt.k.Brokers), tt.seed, tt.counts["cycles"], fmtCounts(without(tt.counts, "cycles")), fmtCounts(tt.fired), produced, v.rows, len(files), tt.stagedRows(), v.dups, v.lost, v.sum,
 		time.Since(tt.started).Round(100*time.Millisecond))
 }
 

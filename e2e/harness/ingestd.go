@@ -43,8 +43,14 @@ func StartIngestd(bin, config, logPath string, env ...string) (*Process, error) 
 		return nil, err
 	}
 	cmd := exec.Command(bin, "run", "--config", config)
-	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = append(os.Environ(), env...)
+	return startProcess(cmd, log)
+}
+
+// startProcess starts cmd in its own process group with its output
+// appended to log, which it closes when the process exits.
+func startProcess(cmd *exec.Cmd, log *os.File) (*Process, error) {
+	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		log.Close()
@@ -72,6 +78,16 @@ func (p *Process) Kill() error {
 	p.cmd.Process.Kill()
 	<-p.done
 	return nil
+}
+
+// KillGroup sends SIGKILL to the process's group (every process it
+// started) and waits for the process.
+func (p *Process) KillGroup() {
+	if !p.Exited() { // once reaped, the group's ID may be reused
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	p.cmd.Process.Kill()
+	<-p.done
 }
 
 // Wait waits for the process to exit and returns its error (nil for exit 0).

@@ -22,7 +22,7 @@ func StartKafkaWith(brokers, partitions int, opts []kfake.Opt, topics ...string)
 	if err != nil {
 		return nil, fmt.Errorf("start kfake: %w", err)
 	}
-	return &Kafka{Cluster: c, Brokers: c.ListenAddrs()}, nil
+	return &Kafka{Kind: KindKfake, Cluster: c, Brokers: c.ListenAddrs()}, nil
 }
 
 // UniquePageview is the event of unique ID id: userId is id, every other

@@ -143,3 +143,46 @@ TORTURE_RESTART_CYCLES ?= 30
 torture: tools
 	LAKESTREAM_KAFKA=$(E2E_KAFKA) LAKESTREAM_TORTURE_ZOMBIES=1 LAKESTREAM_TORTURE_CYCLES=$(TORTURE_CYCLES) \
 		LAKESTREAM_TORTURE_RESTART_CYCLES=$(TORTURE_RESTART_CYCLES) $(GO) test -count=1 -v -run '^TestTorture' -timeout 240m ./e2e/
+
+# Real engines read the tables lakestream writes (docs/compatibility.md):
+# Spark 3.5 with the Hudi 0.15 and 1.2 Spark bundles, and hudi-rs. Needs
+# Java 17 (java on PATH), Python 3.11 and Maven; everything else is
+# downloaded once into .tools/ (a Python venv from compat/requirements.txt,
+# pinned with hashes; the jars of compat/jars.txt, checked against their
+# SHA-256) and the run works offline after that. make test needs none of it.
+COMPAT_PYTHON_BIN ?= python3.11
+COMPAT_VENV       := $(TOOLS)/compat-venv
+COMPAT_M2         := $(TOOLS)/m2
+# label=jar for each Spark bundle, in the order they run.
+COMPAT_BUNDLES := $(shell awk '!/^\#/ && NF == 2 { split($$1, c, ":"); g = c[1]; gsub(/\./, "/", g); \
+	printf "%s=$(COMPAT_M2)/%s/%s/%s/%s-%s.jar ", c[3], g, c[2], c[3], c[2], c[3] }' compat/jars.txt)
+
+.PHONY: compat compat-tools compat-venv compat-jars
+compat: compat-tools
+	LAKESTREAM_COMPAT_PYTHON=$(COMPAT_VENV)/bin/python \
+	LAKESTREAM_COMPAT_SPARK_BUNDLES="$(COMPAT_BUNDLES)" \
+	$(GO) test -tags compat -count=1 -v -timeout 14m ./compat/...
+
+compat-tools: compat-venv compat-jars
+	@command -v java >/dev/null || { echo "make compat needs Java 17 (java on PATH) for Spark"; exit 1; }
+
+compat-venv: $(COMPAT_VENV)/.installed
+$(COMPAT_VENV)/.installed: compat/requirements.txt compat/build-requirements.txt
+	@command -v $(COMPAT_PYTHON_BIN) >/dev/null || { echo "make compat needs $(COMPAT_PYTHON_BIN) (the hashes of compat/requirements.txt are for CPython 3.11)"; exit 1; }
+	rm -rf $(COMPAT_VENV)
+	$(COMPAT_PYTHON_BIN) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/pip install -q --require-hashes -r compat/build-requirements.txt
+	$(COMPAT_VENV)/bin/pip install -q --require-hashes --no-build-isolation -r compat/requirements.txt
+	touch $@
+
+compat-jars: $(TOOLS)/compat-jars.ok
+$(TOOLS)/compat-jars.ok: compat/jars.txt
+	@command -v mvn >/dev/null || { echo "make compat needs Maven (mvn) to download the jars of compat/jars.txt"; exit 1; }
+	@set -e; grep -v '^#' compat/jars.txt | while read -r coord sum; do \
+		[ -n "$$coord" ] || continue; \
+		g=$${coord%%:*}; rest=$${coord#*:}; a=$${rest%%:*}; v=$${rest#*:}; \
+		jar=$(COMPAT_M2)/$$(echo $$g | tr . /)/$$a/$$v/$$a-$$v.jar; \
+		[ -f "$$jar" ] || mvn -q -B -Dstyle.color=never dependency:get -Dmaven.repo.local=$(COMPAT_M2) -Dtransitive=false -Dartifact=$$coord; \
+		echo "$$sum  $$jar" | sha256sum -c --quiet - || { echo "$$jar: SHA-256 differs from compat/jars.txt"; rm -f "$$jar"; exit 1; }; \
+	done
+	touch $@

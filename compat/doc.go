@@ -1,0 +1,19 @@
+// Package compat checks lakestream's tables with real engines: Spark with
+// the Hudi 0.15 and Hudi 1.x Spark bundles (PySpark), and hudi-rs (the
+// `hudi` Python package). It has no library code: its tests, built only
+// with the `compat` tag, are `make compat` (go test -tags compat
+// ./compat/...), which installs the engines under .tools/ first.
+//
+// The test makes three tables with the ingestd binary and the e2e harness
+// (kfake in process): the e2e table (a stop and a restart mid-stream), a
+// torture table (ingestd crashed at every failpoint of the commit path,
+// rolled back, SIGKILLed, archived) and a table with dead-lettered
+// (malformed, schema-mismatched) and late records, unicode and binary
+// values. DuckDB reads each table's snapshot (the files commitlog says a
+// reader sees) for the reference: row count, a checksum of every column,
+// the rows per partition, an older snapshot for time travel and the rows
+// of the later commits for an incremental query. spark_check.py and
+// hudirs_check.py run the same queries through the engines and print JSON;
+// the test compares, one engine at a time. docs/compatibility.md lists what
+// is checked and the results.
+package compat

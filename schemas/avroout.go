@@ -6,13 +6,28 @@ import (
 	"strings"
 )
 
-// Avro returns the Avro schema (JSON) of the full row as Hudi writes it in
-// commit metadata and hoodie.properties: a record name in namespace,
-// optional fields as ["null", T] with "default": null, timestamps as
-// timestamp-micros longs, dates as date ints, decimals as fixed with the
-// decimal logical type, and nested records named after their field in the
-// namespace of the enclosing record (Spark's SchemaConverters rule).
+// Avro returns the Avro schema (JSON) of the rows as Hudi writes it in
+// commit metadata (extraMetadata.schema) and hoodie.properties
+// (hoodie.table.create.schema): every column but the five _hoodie_* meta
+// columns, which Hudi's readers add themselves (Hudi 0.15's incremental
+// query failed with "the column _hoodie_commit_seqno already exists" when
+// they were listed). A record name in namespace, optional fields as
+// ["null", T] with "default": null, timestamps as timestamp-micros longs,
+// dates as date ints, decimals as fixed with the decimal logical type, and
+// nested records named after their field in the namespace of the enclosing
+// record (Spark's SchemaConverters rule).
 func (ts *TableSchema) Avro(name, namespace string) string {
+	return ts.avro(name, namespace, numMetaColumns)
+}
+
+// FileAvro is the Avro schema of the full row, meta columns included, as
+// Hudi writes it in a base file's footer (parquet.avro.schema).
+func (ts *TableSchema) FileAvro(name, namespace string) string {
+	return ts.avro(name, namespace, 0)
+}
+
+// avro writes the schema of the row's columns from the first'th on.
+func (ts *TableSchema) avro(name, namespace string, first int) string {
 	var b strings.Builder
 	b.WriteString(`{"type":"record","name":`)
 	writeJSONString(&b, name)
@@ -22,11 +37,11 @@ func (ts *TableSchema) Avro(name, namespace string) string {
 	}
 	b.WriteString(`,"fields":[`)
 	full := joinNamespace(namespace, name)
-	for i, f := range ts.root.fields {
+	for i, f := range ts.root.fields[first:] {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		writeAvroField(&b, f, full, i < numMetaColumns)
+		writeAvroField(&b, f, full, first+i < numMetaColumns)
 	}
 	b.WriteString(`]}`)
 	return b.String()

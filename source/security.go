@@ -533,12 +533,17 @@ func (h *saslReadHook) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _
 	}
 }
 
+// dropsWindow is how long Check sees brokers close its connections at once
+// before it calls it a TLS or SASL mismatch rather than a restart.
+const dropsWindow = 5 * time.Second
+
 // Check connects to brokers with sec, as the Reader and the DeadLetter
 // will, and asks for the cluster's metadata. It returns nil once a broker
 // answers. A refusal of the security settings (a *ConnectError: see there)
 // returns at once; anything else (a broker not listening yet) is retried
 // until ctx ends, and the last error is returned with ctx's. A broker that
-// closes every connection at once is given three tries.
+// closes every connection at once (or in the TLS handshake) for
+// dropsWindow is a *ConnectError too: TLS or SASL on at one end only.
 func Check(ctx context.Context, brokers []string, sec Security, opts ...Option) error {
 	if errs := append(validateBrokers(brokers), sec.Validate()); errors.Join(errs...) != nil {
 		return errors.Join(errs...)
@@ -557,9 +562,10 @@ func Check(ctx context.Context, brokers []string, sec Security, opts ...Option) 
 		return fmt.Errorf("source: check brokers: %w", err)
 	}
 	defer cl.Close()
-	backoff, drops := 100*time.Millisecond, 0
+	backoff, drops, firstDrop := 100*time.Millisecond, 0, time.Time{}
 	var lastLog time.Time
 	for {
+		hook.closed.Store(false)
 		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		err := cl.Ping(actx)
 		cancel()
@@ -567,21 +573,21 @@ func Check(ctx context.Context, brokers []string, sec Security, opts ...Option) 
 			return nil
 		}
 		// A broker that closes the connection at once, or in the TLS
-		// handshake, may be restarting: three times in a row is a
-		// mismatch of TLS or SASL.
+		// handshake, may be shutting down: doing so for dropsWindow
+		// (three tries at least) is a mismatch of TLS or SASL.
 		var firstEOF *kgo.ErrFirstReadEOF
 		dropped := errors.As(err, &firstEOF) || (sec.TLS.Enabled && handshakeDropped(err))
-		if dropped {
-			drops++
-		} else {
-			drops = 0
+		if !dropped {
+			drops, firstDrop = 0, time.Time{}
+		} else if drops++; drops == 1 {
+			firstDrop = time.Now()
 		}
 		if ce := describeConnErr(err, brokers, sec, hook.closed.Load()); ce != nil && !dropped {
 			return ce
 		}
-		if dropped && drops >= 3 {
-			return &ConnectError{Kind: "tls", err: err, msg: fmt.Sprintf("the broker closed the connection at once, or in the TLS handshake, at brokers %s, three times in a row: TLS or SASL is most likely on at one end and off at the other (this client: %s): %v",
-				strings.Join(brokers, ","), sec.String(), err)}
+		if dropped && drops >= 3 && time.Since(firstDrop) >= dropsWindow {
+			return &ConnectError{Kind: "tls", err: err, msg: fmt.Sprintf("the broker closed the connection at once, or in the TLS handshake, at brokers %s, %d times in %v: TLS or SASL is most likely on at one end and off at the other (this client: %s): %v",
+				strings.Join(brokers, ","), drops, time.Since(firstDrop).Round(time.Second), sec.String(), err)}
 		}
 		if time.Since(lastLog) > 10*time.Second {
 			log.Warn("waiting for the Kafka brokers", "brokers", brokers, "err", err)

@@ -262,6 +262,18 @@ func TestRunKafkaSecurity(t *testing.T) {
 // The run's logger masks the SASL password wherever a package would put
 // it.
 func TestLoggerMasksPassword(t *testing.T) {
+	t.Setenv("INGESTD_TEST_PASSWORD", testPassword)
+	var stderr bytes.Buffer
+	cfg := mergeYAML(t, minimalConfig, "kafka:\n  sasl:\n    mechanism: SCRAM-SHA-256\n    username: alice\n    password_env: INGESTD_TEST_PASSWORD\n")
+	_, runLogger, code := configure([]string{"--config", writeConfig(t, cfg)}, &stderr)
+	if code != 0 || runLogger == nil {
+		t.Fatalf("configure: exit %d:\n%s", code, stderr.String())
+	}
+	runLogger.Error("stopped", "err", fmt.Errorf("a package quoting %s", testPassword))
+	if strings.Contains(stderr.String(), testPassword) || !strings.Contains(stderr.String(), "quoting REDACTED") {
+		t.Errorf("run logger:\n%s", stderr.String())
+	}
+
 	var buf bytes.Buffer
 	s := newScrubber()
 	s.addSecrets(testPassword, "abc")

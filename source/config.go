@@ -1,7 +1,6 @@
 package source
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
@@ -31,15 +30,8 @@ const (
 	ResetLatest   = "latest"
 )
 
-// SASL mechanism names accepted in SASLMechanism (case-insensitive).
-const (
-	SASLPlain       = "PLAIN"
-	SASLScramSHA256 = "SCRAM-SHA-256"
-	SASLScramSHA512 = "SCRAM-SHA-512"
-)
-
 // Config configures a Reader. Zero fields take the defaults documented on
-// each field. Print it with %v or %+v only: String redacts the SASL password.
+// each field. Print it with %v only: String redacts the SASL password.
 type Config struct {
 	// Brokers are the seed brokers, host:port (required).
 	Brokers []string
@@ -116,12 +108,9 @@ type Config struct {
 	// active partitions to give the Watermark. Default 0.
 	OutOfOrderness time.Duration
 
-	// TLS, when set, is used for every broker connection.
-	TLS *tls.Config
-	// SASLMechanism is "", PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
-	SASLMechanism string
-	SASLUser      string
-	SASLPassword  string
+	// Security is TLS and SASL to the brokers (default: plaintext, no
+	// authentication); give the DeadLetter the same.
+	Security Security
 }
 
 // Validate reports every problem of the configuration at once. Zero values
@@ -184,7 +173,7 @@ func (c Config) Validate() error {
 	if c.OutOfOrderness < 0 {
 		add("out of orderness %v is negative", c.OutOfOrderness)
 	}
-	errs = append(errs, validateSASL(c.SASLMechanism, c.SASLUser, c.SASLPassword)...)
+	errs = append(errs, c.Security.Validate())
 	return errors.Join(errs...)
 }
 
@@ -233,7 +222,7 @@ func (c Config) String() string {
 		c.Brokers, c.Topic, c.Group, c.ClientID, c.ResetOffset, c.FetchMaxPartitionBytes, c.FetchMaxBytes,
 		c.SessionTimeout, c.RebalanceTimeout, c.MaxPollRecords,
 		c.MaxPartitionRecords, c.MaxPartitionBytes, c.PartitionBufferBytes, c.MaxEventTimeSkew, c.IdleTimeout, c.OutOfOrderness,
-		securityString(c.TLS, c.SASLMechanism, c.SASLUser, c.SASLPassword))
+		c.Security)
 }
 
 // GoString is String, so that %#v does not print the password either.
@@ -250,33 +239,4 @@ func validateBrokers(brokers []string) []error {
 		}
 	}
 	return errs
-}
-
-func validateSASL(mechanism, user, password string) []error {
-	var errs []error
-	switch strings.ToUpper(mechanism) {
-	case "":
-		if user != "" || password != "" {
-			errs = append(errs, errors.New("source: SASL user or password set without a SASL mechanism"))
-		}
-		return errs
-	case SASLPlain, SASLScramSHA256, SASLScramSHA512:
-	default:
-		errs = append(errs, fmt.Errorf("source: SASL mechanism %q: want %s, %s or %s", mechanism, SASLPlain, SASLScramSHA256, SASLScramSHA512))
-	}
-	if user == "" {
-		errs = append(errs, errors.New("source: SASL user is required with a SASL mechanism"))
-	}
-	if password == "" {
-		errs = append(errs, errors.New("source: SASL password is required with a SASL mechanism"))
-	}
-	return errs
-}
-
-func securityString(t *tls.Config, mechanism, user, password string) string {
-	pw := ""
-	if password != "" {
-		pw = "[redacted]"
-	}
-	return fmt.Sprintf("TLS:%t SASLMechanism:%q SASLUser:%q SASLPassword:%q", t != nil, mechanism, user, pw)
 }

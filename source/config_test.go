@@ -22,13 +22,13 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 		MaxEventTimeSkew:       time.Microsecond,
 		IdleTimeout:            -time.Second,
 		OutOfOrderness:         -time.Second,
-		SASLUser:               "u",
+		Security:               Security{SASL: SASL{User: "u"}},
 	}.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
 	for _, want := range []string{"broker 1 is empty", "topic is required", "group is required", `reset offset "middle"`,
-		"above fetch max bytes", "session timeout", "rebalance timeout", "max poll records", "without a SASL mechanism",
+		"above fetch max bytes", "session timeout", "rebalance timeout", "max poll records", "SASL.User: set without a SASL mechanism",
 		"max partition records", "max partition bytes", "partition buffer bytes", "max event time skew", "idle timeout", "out of orderness"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
@@ -60,16 +60,21 @@ func TestConfigDefaults(t *testing.T) {
 }
 
 func TestConfigStringRedactsPassword(t *testing.T) {
-	c := Config{Brokers: []string{"b:9092"}, Topic: "t", Group: "g", SASLMechanism: SASLScramSHA512, SASLUser: "ingest", SASLPassword: "hunter2"}
+	c := Config{Brokers: []string{"b:9092"}, Topic: "t", Group: "g",
+		Security: Security{SASL: SASL{Mechanism: SASLScramSHA512, User: "ingest", Password: "hunter2"}}}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{c.String(), fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprint(&c)} {
-		if strings.Contains(s, "hunter2") {
+	for _, s := range []string{c.String(), fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprint(&c),
+		fmt.Sprintf("%+v %#v %x %q %s %d", c.Security, c.Security.SASL, c.Security.SASL.Password, c.Security.SASL.Password, c.Security.SASL.Password, c.Security.SASL.Password)} {
+		if strings.Contains(s, "hunter2") || strings.Contains(s, fmt.Sprintf("%x", "hunter2")) {
 			t.Errorf("password printed: %s", s)
 		}
-		if !strings.Contains(s, "[redacted]") || !strings.Contains(s, `SASLUser:"ingest"`) {
+		if !strings.Contains(s, "REDACTED") {
 			t.Errorf("unexpected: %s", s)
 		}
+	}
+	if s := c.String(); !strings.Contains(s, `User:"ingest"`) || !strings.Contains(s, `Mechanism:"SCRAM-SHA-512"`) {
+		t.Errorf("unexpected: %s", s)
 	}
 }

@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,10 +62,8 @@ type DeadLetterConfig struct {
 	// Send blocks while it is reached. Default 10000.
 	MaxBufferedRecords int
 
-	TLS           *tls.Config
-	SASLMechanism string
-	SASLUser      string
-	SASLPassword  string
+	// Security is TLS and SASL to the brokers: the Reader's.
+	Security Security
 }
 
 // Validate reports every problem of the configuration at once.
@@ -91,7 +88,7 @@ func (c DeadLetterConfig) Validate() error {
 	if c.MaxBufferedRecords < 0 {
 		errs = append(errs, fmt.Errorf("source: dead letter: max buffered records %d is negative", c.MaxBufferedRecords))
 	}
-	errs = append(errs, validateSASL(c.SASLMechanism, c.SASLUser, c.SASLPassword)...)
+	errs = append(errs, c.Security.Validate())
 	return errors.Join(errs...)
 }
 
@@ -115,7 +112,7 @@ func (c DeadLetterConfig) withDefaults() DeadLetterConfig {
 func (c DeadLetterConfig) String() string {
 	return fmt.Sprintf("source.DeadLetterConfig{SourceTopic:%q Topic:%q Brokers:%v ClientID:%q EnsureTopic:%t Partitions:%d ReplicationFactor:%d DeliveryTimeout:%v MaxBufferedRecords:%d %s}",
 		c.SourceTopic, c.Topic, c.Brokers, c.ClientID, c.EnsureTopic, c.Partitions, c.ReplicationFactor,
-		c.DeliveryTimeout, c.MaxBufferedRecords, securityString(c.TLS, c.SASLMechanism, c.SASLUser, c.SASLPassword))
+		c.DeliveryTimeout, c.MaxBufferedRecords, c.Security)
 }
 
 // GoString is String, so that %#v does not print the password either.
@@ -149,8 +146,13 @@ func NewDeadLetter(cfg DeadLetterConfig, opts ...Option) (*DeadLetter, error) {
 	cfg = cfg.withDefaults()
 	o := buildOptions(opts)
 	log := o.log.With("component", "deadletter", "topic", cfg.Topic)
-	kopts := connOpts(log, cfg.Brokers, cfg.ClientID, cfg.TLS, cfg.SASLMechanism, cfg.SASLUser, cfg.SASLPassword)
+	kopts, err := connOpts(log, cfg.Brokers, cfg.ClientID, cfg.Security)
+	if err != nil {
+		return nil, err
+	}
+	var hook saslReadHook // tells a refused password from a broken connection
 	kopts = append(kopts,
+		kgo.WithHooks(&hook),
 		kgo.DefaultProduceTopic(cfg.Topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()), // franz-go's default, with idempotence; stated for the record
 		kgo.RecordDeliveryTimeout(cfg.DeliveryTimeout),
@@ -167,6 +169,9 @@ func NewDeadLetter(cfg DeadLetterConfig, opts ...Option) (*DeadLetter, error) {
 		cancel()
 		if err != nil {
 			cl.Close()
+			if ce := describeConnErr(err, cfg.Brokers, cfg.Security, hook.closed.Load()); ce != nil {
+				return nil, ce
+			}
 			return nil, err
 		}
 	}

@@ -42,6 +42,16 @@
 // left to read never is. PartitionStates reports positions, high watermarks,
 // lag, pauses, idleness, event times and byte counts per partition.
 //
+// Security. Config.Security and DeadLetterConfig.Security (TLS: CA,
+// client certificate, server name; SASL: PLAIN, SCRAM-SHA-256/512,
+// AWS_MSK_IAM through franz-go's sasl/aws and the AWS default credential
+// chain) give every client the same options (connOpts). Security.Validate
+// reads and parses every file it names; passwords are Secrets, which print
+// as REDACTED. Check connects once as the clients will and turns a refusal
+// (SASL authentication failed, an untrusted or misnamed certificate, a
+// TLS/SASL mismatch) into a ConnectError at once, where franz-go would retry
+// in the background; it starts no goroutine that outlives it.
+//
 // Transactions. Records are read with read_committed. Control records
 // (transaction markers) are kept internally only to advance the position used
 // by Lag, so that lag reaches zero on a transactional topic; they are never

@@ -2,13 +2,9 @@ package source
 
 import (
 	"context"
-	"crypto/tls"
 	"log/slog"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 // Option configures a Reader or a DeadLetter beyond its Config.
@@ -45,30 +41,20 @@ func buildOptions(opts []Option) options {
 	return o
 }
 
-// connOpts are the client options shared by the Reader and the DeadLetter:
-// brokers, client ID, TLS, SASL and logging. Secrets only go into the SASL
-// mechanism, never into a log line.
-func connOpts(log *slog.Logger, brokers []string, clientID string, tlsCfg *tls.Config, mechanism, user, password string) []kgo.Opt {
+// connOpts are the client options shared by the Reader, the DeadLetter and
+// Check: brokers, client ID, TLS, SASL (sec, validated) and logging. Secrets
+// only go into the SASL mechanism, never into a log line.
+func connOpts(log *slog.Logger, brokers []string, clientID string, sec Security) ([]kgo.Opt, error) {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(brokers...),
 		kgo.ClientID(clientID),
 		kgo.WithLogger(kgoLogger{log}),
 	}
-	if tlsCfg != nil {
-		opts = append(opts, kgo.DialTLSConfig(tlsCfg.Clone()))
+	secOpts, err := sec.kgoOpts(log)
+	if err != nil {
+		return nil, err
 	}
-	switch strings.ToUpper(mechanism) {
-	case SASLPlain:
-		if tlsCfg == nil {
-			log.Warn("SASL PLAIN without TLS sends the password in clear text")
-		}
-		opts = append(opts, kgo.SASL(plain.Auth{User: user, Pass: password}.AsMechanism()))
-	case SASLScramSHA256:
-		opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: password}.AsSha256Mechanism()))
-	case SASLScramSHA512:
-		opts = append(opts, kgo.SASL(scram.Auth{User: user, Pass: password}.AsSha512Mechanism()))
-	}
-	return opts
+	return append(opts, secOpts...), nil
 }
 
 // kgoLogger sends franz-go's log lines to slog. franz-go's "info" is chatty

@@ -124,7 +124,10 @@ func NewReader(cfg Config, hooks Hooks, opts ...Option) (*Reader, error) {
 		groupCommits: newGroupCommitter(),
 	}
 	r.buf.setQuotas(cfg.MaxPartitionRecords, cfg.MaxPartitionBytes)
-	kopts := connOpts(r.log, cfg.Brokers, cfg.ClientID, cfg.TLS, cfg.SASLMechanism, cfg.SASLUser, cfg.SASLPassword)
+	kopts, err := connOpts(r.log, cfg.Brokers, cfg.ClientID, cfg.Security)
+	if err != nil {
+		return nil, err
+	}
 	kopts = append(kopts,
 		kgo.ConsumeTopics(cfg.Topic),
 		kgo.ConsumerGroup(cfg.Group),

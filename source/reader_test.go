@@ -13,7 +13,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -510,54 +509,6 @@ func TestCloseLeavesGroup(t *testing.T) {
 		}
 		return true
 	})
-}
-
-// SASL PLAIN and SCRAM are wired: a Reader with the right credentials reads,
-// one with a wrong password does not.
-func TestSASL(t *testing.T) {
-	const topic = "sasl"
-	c := newCluster(t, 1, []string{topic}, kfake.EnableSASL(),
-		kfake.Superuser(SASLScramSHA256, "alice", "alice-secret"),
-		kfake.Superuser(SASLScramSHA512, "carol", "carol-secret"),
-		kfake.Superuser(SASLPlain, "bob", "bob-secret"))
-	prodCfg := Config{Brokers: c.ListenAddrs(), SASLMechanism: SASLScramSHA256, SASLUser: "alice", SASLPassword: "alice-secret"}
-	prod := newClient(t, c, append(connOpts(testLogger(), prodCfg.Brokers, "test", nil, prodCfg.SASLMechanism, prodCfg.SASLUser, prodCfg.SASLPassword),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
-	produce(t, prod, topic, []int32{0}, 0, 1)
-
-	for _, tc := range []struct {
-		mech, user, pass string
-		ok               bool
-	}{
-		{SASLPlain, "bob", "bob-secret", true},
-		{SASLScramSHA256, "alice", "alice-secret", true},
-		{"scram-sha-512", "carol", "carol-secret", true},
-		{SASLScramSHA256, "alice", "wrong", false},
-	} {
-		t.Run(fmt.Sprintf("%s/%s/ok=%t", tc.mech, tc.user, tc.ok), func(t *testing.T) {
-			cfg := testConfig(c, topic, fmt.Sprintf("sasl-%s-%t", tc.user, tc.ok))
-			cfg.SASLMechanism, cfg.SASLUser, cfg.SASLPassword = tc.mech, tc.user, tc.pass
-			if s := fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, &cfg); strings.Contains(s, tc.pass) {
-				t.Fatalf("config printed the password: %s", s)
-			}
-			r := newReader(t, cfg, Hooks{}, testOpts()...)
-			timeout := 10 * time.Second
-			if !tc.ok {
-				timeout = time.Second
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), timeout)
-			defer cancel()
-			recs, err := r.Poll(ctx)
-			if tc.ok {
-				if err != nil || len(recs) != 1 || string(recs[0].Value) != "p0-0" {
-					t.Fatalf("poll = %v, %v; want the one record", recs, err)
-				}
-				r.AllowRebalance()
-			} else if !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("poll with a wrong password = %v, %v; want nothing until the deadline", recs, err)
-			}
-		})
-	}
 }
 
 // table is the test's stand-in for the commit log: next offsets per

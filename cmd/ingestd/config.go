@@ -63,6 +63,11 @@ type KafkaConfig struct {
 	PartitionBuffer     ByteSize `yaml:"partition_buffer"`
 	MaxEventTimeSkew    Duration `yaml:"max_event_time_skew"`
 	IdleTimeout         Duration `yaml:"idle_timeout"`
+	// TLS and SASL to the brokers, for the consumer and the dead-letter
+	// producer alike (kafka_security.go). Default: plaintext, no
+	// authentication.
+	TLS  KafkaTLSConfig  `yaml:"tls"`
+	SASL KafkaSASLConfig `yaml:"sasl"`
 }
 
 // TableConfig says where the table lives.
@@ -485,6 +490,7 @@ func (c Config) validateKafka(p *problems) {
 		}
 		p.add("%s: %s", setting, msg)
 	}
+	c.validateKafkaSecurity(p)
 	if c.DLQ.Topic == "" {
 		p.add("dlq.topic is required")
 	} else if err := commitlog.ValidateTopic(c.DLQ.Topic); err != nil {
@@ -809,6 +815,33 @@ var overrides = []override{
 		c.Checkpoint.StateDir = v
 		return nil
 	}},
+	{"kafka-tls", "LAKESTREAM_KAFKA_TLS", "TLS to the brokers: true or false", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.Kafka.TLS.Enabled = b
+		return err
+	}},
+	{"kafka-tls-ca-file", "LAKESTREAM_KAFKA_TLS_CA_FILE", "PEM CA certificates of the brokers", func(c *Config, v string) error { c.Kafka.TLS.CAFile = v; return nil }},
+	{"kafka-tls-cert-file", "LAKESTREAM_KAFKA_TLS_CERT_FILE", "PEM client certificate", func(c *Config, v string) error { c.Kafka.TLS.CertFile = v; return nil }},
+	{"kafka-tls-key-file", "LAKESTREAM_KAFKA_TLS_KEY_FILE", "PEM client key", func(c *Config, v string) error { c.Kafka.TLS.KeyFile = v; return nil }},
+	{"kafka-tls-server-name", "LAKESTREAM_KAFKA_TLS_SERVER_NAME", "name the brokers' certificates must be valid for", func(c *Config, v string) error {
+		c.Kafka.TLS.ServerName = v
+		return nil
+	}},
+	{"kafka-sasl-mechanism", "LAKESTREAM_KAFKA_SASL_MECHANISM", "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM", func(c *Config, v string) error {
+		c.Kafka.SASL.Mechanism = v
+		return nil
+	}},
+	{"kafka-sasl-username", "LAKESTREAM_KAFKA_SASL_USERNAME", "SASL user", func(c *Config, v string) error { c.Kafka.SASL.Username = v; return nil }},
+	// The password itself has no flag (a command line is visible to every
+	// user of the host): a file, or a variable named here.
+	{"kafka-sasl-password-file", "LAKESTREAM_KAFKA_SASL_PASSWORD_FILE", "file holding the SASL password", func(c *Config, v string) error {
+		c.Kafka.SASL.PasswordFile, c.Kafka.SASL.PasswordEnv = v, ""
+		return nil
+	}},
+	{"kafka-sasl-password-env", "LAKESTREAM_KAFKA_SASL_PASSWORD_ENV", "environment variable holding the SASL password", func(c *Config, v string) error {
+		c.Kafka.SASL.PasswordEnv, c.Kafka.SASL.PasswordFile = v, ""
+		return nil
+	}},
 	{"admin-addr", "LAKESTREAM_ADMIN_ADDR", "admin HTTP address (empty disables)", func(c *Config, v string) error { c.Admin.Addr = v; return nil }},
 	{"otlp-endpoint", "LAKESTREAM_OTLP_ENDPOINT", "OTLP/HTTP endpoint to push metrics to (empty: none)", func(c *Config, v string) error {
 		c.Metrics.OTLPEndpoint = v
@@ -897,5 +930,11 @@ func configure(args []string, stderr io.Writer) (Config, *slog.Logger, int) {
 		fmt.Fprintf(stderr, "ingestd run: invalid configuration:\n  %s\n", strings.ReplaceAll(msg, "\n", "\n  "))
 		return Config{}, nil, 2
 	}
-	return cfg, newLogger(stderr, level, cfg.urls()...), 0
+	// The SASL password is masked from every log line too, however a
+	// package would quote it (none does).
+	scrub := newScrubber(cfg.urls()...)
+	if sec, err := cfg.kafkaSecurity(os.Getenv); err == nil {
+		scrub.addSecrets(sec.SASL.Password.Reveal())
+	}
+	return cfg, newScrubbingLogger(stderr, level, scrub), 0
 }

@@ -137,7 +137,12 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 // writes has the given URLs redacted (a package that quotes one as given
 // does not leak what it holds).
 func newLogger(w io.Writer, level slog.Level, urls ...string) *slog.Logger {
-	s := newScrubber(urls...)
+	return newScrubbingLogger(w, level, newScrubber(urls...))
+}
+
+// newScrubbingLogger is the JSON logger that passes every string and error
+// through s.
+func newScrubbingLogger(w io.Writer, level slog.Level, s *scrubber) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 		switch a.Value.Kind() {
 		case slog.KindString:

@@ -53,6 +53,15 @@ func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog
 func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog.Logger, wrap func(objstore.Bucket) objstore.Bucket) (err error) {
 	setup, cancelSetup := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancelSetup()
+	// Kafka first: a refused password or certificate stops the start at
+	// once, with a clear error, before the table is touched.
+	security, err := cfg.kafkaSecurity(os.Getenv)
+	if err != nil {
+		return err
+	}
+	if err := checkKafka(ctx, cfg.Kafka.Brokers, security, logger); err != nil {
+		return err
+	}
 	bucket, err := objstore.Open(setup, cfg.Table.URL)
 	if err != nil {
 		return err
@@ -145,7 +154,7 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	// Dead letters carry the original value (a too-large one cut to
 	// checkpoint.MaxDeadLetterValue): let the producer batch hold one.
 	dlqBatch := int32(max(int64(cfg.Format.MaxRecordBytes), checkpoint.MaxDeadLetterValue) + 64<<10)
-	dlq, err := source.NewDeadLetter(source.DeadLetterConfig{SourceTopic: cfg.Kafka.Topic, Topic: cfg.DLQ.Topic, Brokers: cfg.Kafka.Brokers, EnsureTopic: true},
+	dlq, err := source.NewDeadLetter(source.DeadLetterConfig{SourceTopic: cfg.Kafka.Topic, Topic: cfg.DLQ.Topic, Brokers: cfg.Kafka.Brokers, EnsureTopic: true, Security: security},
 		source.WithLogger(logger), source.WithKgoOpts(kgo.ProducerBatchMaxBytes(max(dlqBatch, 1_000_012))))
 	if err != nil {
 		return err
@@ -191,7 +200,9 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 		return err
 	}
 	defer func() { err = errors.Join(err, coord.Close()) }()
-	reader, err := source.NewReader(cfg.sourceConfig(), source.Hooks{StartOffsets: coord.StartOffsets, Revoked: coord.Revoked}, source.WithLogger(logger))
+	readerCfg := cfg.sourceConfig()
+	readerCfg.Security = security
+	reader, err := source.NewReader(readerCfg, source.Hooks{StartOffsets: coord.StartOffsets, Revoked: coord.Revoked}, source.WithLogger(logger))
 	if err != nil {
 		return err
 	}

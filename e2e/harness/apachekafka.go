@@ -155,6 +155,7 @@ type ApacheKafka struct {
 type kafkaNode struct {
 	id             int32
 	addr, ctrlAddr string
+	secureAddr     string // the SASL_SSL listener's, with ApacheKafkaOptions.Secure
 	config         string
 	logPath        string
 	starts         int
@@ -174,6 +175,8 @@ type ApacheKafkaOptions struct {
 	MinSessionTimeout time.Duration
 	// Home is the directory of the jars (default KafkaHome()).
 	Home string
+	// Secure adds a SASL_SSL listener to every node (secure.go).
+	Secure *SecureListener
 
 	extraFlags []string
 }
@@ -233,14 +236,24 @@ func (c *ApacheKafka) start(o ApacheKafkaOptions, dir string) error {
 	if err := os.WriteFile(c.log4j, []byte(log4jConfig), 0o644); err != nil {
 		return err
 	}
-	ports, err := freePorts(2 * o.Nodes)
+	perNode := 2
+	if o.Secure != nil {
+		if err := o.Secure.validate(); err != nil {
+			return err
+		}
+		perNode = 3
+	}
+	ports, err := freePorts(perNode * o.Nodes)
 	if err != nil {
 		return err
 	}
 	var voters []string
 	for i := range o.Nodes {
-		n := &kafkaNode{id: int32(i), addr: fmt.Sprintf("127.0.0.1:%d", ports[2*i]), ctrlAddr: fmt.Sprintf("127.0.0.1:%d", ports[2*i+1]),
+		n := &kafkaNode{id: int32(i), addr: fmt.Sprintf("127.0.0.1:%d", ports[perNode*i]), ctrlAddr: fmt.Sprintf("127.0.0.1:%d", ports[perNode*i+1]),
 			config: filepath.Join(dir, fmt.Sprintf("kafka-%d.properties", i)), logPath: filepath.Join(o.LogDir, fmt.Sprintf("kafka-%d.log", i))}
+		if o.Secure != nil {
+			n.secureAddr = fmt.Sprintf("127.0.0.1:%d", ports[perNode*i+2])
+		}
 		c.nodes = append(c.nodes, n)
 		voters = append(voters, fmt.Sprintf("%d@%s", i, n.ctrlAddr))
 	}
@@ -279,6 +292,11 @@ func (c *ApacheKafka) start(o ApacheKafkaOptions, dir string) error {
 		if o.MinSessionTimeout > 0 {
 			props = append(props, fmt.Sprintf("group.min.session.timeout.ms=%d", o.MinSessionTimeout.Milliseconds()))
 		}
+		if o.Secure != nil {
+			if props, err = o.Secure.apply(props, n, dir); err != nil {
+				return err
+			}
+		}
 		if err := os.WriteFile(n.config, []byte(strings.Join(props, "\n")+"\n"), 0o644); err != nil {
 			return err
 		}
@@ -296,6 +314,9 @@ func (c *ApacheKafka) start(o ApacheKafkaOptions, dir string) error {
 		go func() {
 			defer wg.Done()
 			args := append(c.jvmArgs(), "kafka.tools.StorageTool", "format", "-t", id, "-c", n.config)
+			if o.Secure != nil {
+				args = append(args, o.Secure.formatArgs()...)
+			}
 			if out, err := exec.CommandContext(ctx, c.java, args...).CombinedOutput(); err != nil {
 				ferrs[i] = fmt.Errorf("format kafka node %d: %v\n%s", n.id, err, tail(string(out), 2000))
 			}

@@ -1,7 +1,8 @@
 // Package harness runs whole-system scenarios for the demo and the e2e
 // tests: Kafka on 127.0.0.1 (in process with kfake, or Apache Kafka brokers
 // in KRaft mode, JVMs started from the jars `make kafka` installs, see
-// ApacheKafka and EnvKafka), sample pageview events, the ingestd binary as
+// ApacheKafka and EnvKafka; SecureListener adds a SASL_SSL listener with
+// certificates the test issues and SCRAM users), sample pageview events, the ingestd binary as
 // a child process, and DuckDB reading the table's snapshot as a user would.
 //
 // Child processes (ingestd, the brokers' JVMs) run in their own process

@@ -111,8 +111,8 @@ type Set struct {
 	tick         uint64
 
 	open    map[string]*file
-	last    *file   // the most recently written file (fast path)
-	pending []*file // closed, not uploaded yet, in roll order
+	last    *file    // the most recently written file (fast path)
+	pending []*file  // closed, not uploaded yet, in roll order
 	done    []File   // uploaded since Begin: only what the commit needs (a checkpoint of 100,000 buckets holds 100,000)
 	undone  []string // keys to delete again on a retried Abort
 

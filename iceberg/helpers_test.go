@@ -538,3 +538,40 @@ var _ = sql.ErrNoRows
 func harnessDuckDB(t *testing.T, f *fixture) (*sql.DB, []commitlog.BaseFile, error) {
 	return harness.DuckDB(f.ctx, f.bucket, filepath.Join(f.dir, fmt.Sprint(time.Now().UnixNano())), "hudi")
 }
+
+// checkReferencedExist fails if a snapshot of the newest metadata
+// references a data file, manifest or manifest list that is not there.
+func checkReferencedExist(t *testing.T, f *fixture, p *Publisher) {
+	t.Helper()
+	tbl, err := p.Table(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := p.newSession(f.ctx)
+	exists := func(path string) {
+		key, err := s.io.key("stat", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.bucket.Stat(f.ctx, key); err != nil {
+			t.Fatalf("a retained snapshot references %s: %v", key, err)
+		}
+	}
+	for _, sn := range tbl.Metadata().Snapshots() {
+		exists(sn.ManifestList)
+		mfs, err := sn.Manifests(s.io)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			exists(mf.FilePath())
+			entries, err := mf.FetchEntries(s.io, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				exists(e.DataFile().FilePath())
+			}
+		}
+	}
+}

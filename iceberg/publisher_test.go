@@ -134,6 +134,7 @@ func testPublish(t *testing.T, storage string) {
 		t.Fatalf("the archival removed no replaced file: %+v", ar)
 	}
 	f.checkSame(p, testColumns)
+	checkReferencedExist(t, f, p)
 	if got := published(t, f.ctx, p); !slices.Equal(got, []string{t6, t7}) {
 		t.Fatalf("after the expiry the snapshots publish %v, want [%s %s]", got, t6, t7)
 	}

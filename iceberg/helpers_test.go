@@ -271,18 +271,31 @@ func (f *fixture) offsetsCopy() map[int32]int64 {
 // with a replacecommit, as the compactor will, and returns its instant.
 func (f *fixture) replace(partition string) string {
 	f.t.Helper()
-	snap, err := f.table.Snapshot(f.ctx)
+	return replaceFileGroups(f.t, f.ctx, f.table, f.schema.Parquet(), []string{"dt", "hr"}, partition)
+}
+
+// replaceFileGroups rewrites every file group of partition of table into
+// one new file group of the same rows with a replacecommit (the
+// compactor's job, by hand): writer.Set writes the file, commitlog commits
+// it with CommitRequest.Replaced.
+func replaceFileGroups(t *testing.T, ctx context.Context, tbl *commitlog.Table, schema *parquet.Schema, partCols []string, partition string) string {
+	t.Helper()
+	snap, err := tbl.Snapshot(ctx)
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
-	x, err := f.table.Begin(f.ctx, commitlog.BeginOptions{WriterID: "compactor", Action: commitlog.ActionReplaceCommit})
+	x, err := tbl.Begin(ctx, commitlog.BeginOptions{WriterID: "compactor", Action: commitlog.ActionReplaceCommit})
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer x.Close()
-	set := f.newSet()
+	set, err := writer.NewSet(tbl.Bucket(), schema, 0, writer.WithSpoolDir(t.TempDir()),
+		writer.WithPartitionColumns(partCols, partitionColumnValues))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := set.Begin(x.Instant(), 0); err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	var ids []string
 	for _, bf := range snap.Files {
@@ -290,39 +303,45 @@ func (f *fixture) replace(partition string) string {
 			continue
 		}
 		ids = append(ids, bf.FileID)
-		for _, r := range f.readRows(bf.Path) {
-			if err := set.Write(f.ctx, partition, r, writer.NoEventTime); err != nil {
-				f.t.Fatal(err)
+		for _, r := range readRows(t, ctx, tbl.Bucket(), bf.Path) {
+			if err := set.Write(ctx, partition, r, writer.NoEventTime); err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
 	if len(ids) < 2 {
-		f.t.Fatalf("partition %s has %d file groups: nothing to compact", partition, len(ids))
+		t.Fatalf("partition %s has %d file groups: nothing to compact", partition, len(ids))
 	}
-	files, err := set.Finish(f.ctx)
+	files, err := set.Finish(ctx)
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	req := commitlog.CommitRequest{Replaced: map[string][]string{partition: ids}}
 	for _, fl := range files {
 		req.Files = append(req.Files, fl.Stat())
 	}
-	if _, err := x.Commit(f.ctx, req); err != nil {
-		f.t.Fatal(err)
+	if _, err := x.Commit(ctx, req); err != nil {
+		t.Fatal(err)
 	}
 	return x.Instant()
 }
 
-func (f *fixture) readRows(key string) []parquet.Row {
-	f.t.Helper()
-	data, err := objstore.ReadAll(f.ctx, f.bucket, key)
+func openParquet(t *testing.T, ctx context.Context, b objstore.Bucket, key string) *parquet.File {
+	t.Helper()
+	data, err := objstore.ReadAll(ctx, b, key)
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	pf, err := parquet.OpenFile(strings.NewReader(string(data)), int64(len(data)))
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
+	return pf
+}
+
+func readRows(t *testing.T, ctx context.Context, b objstore.Bucket, key string) []parquet.Row {
+	t.Helper()
+	pf := openParquet(t, ctx, b, key)
 	var out []parquet.Row
 	for _, rg := range pf.RowGroups() {
 		rows := rg.Rows()
@@ -336,7 +355,7 @@ func (f *fixture) readRows(key string) []parquet.Row {
 				break
 			}
 			if err != nil {
-				f.t.Fatal(err)
+				t.Fatal(err)
 			}
 		}
 		rows.Close()

@@ -1,0 +1,572 @@
+package iceberg
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/iceberg/filestats"
+	"github.com/lakestream/lakestream/internal/objstore"
+)
+
+// Snapshot summary keys: every snapshot says which Hudi instant it
+// publishes.
+const (
+	SummaryInstant      = "lakestream.hudi.instant"
+	SummaryAction       = "lakestream.hudi.action"
+	SummaryCheckpointID = "lakestream.checkpoint.id"
+	SummaryWriterID     = "lakestream.writer.id"
+)
+
+// Table properties the publisher sets.
+const (
+	// PropExpiredThrough is the newest Hudi instant whose snapshot may
+	// have been expired: every completed instant up to it was published.
+	PropExpiredThrough = "lakestream.expired-through"
+	// PropHudiTable names the Hudi table (hoodie.table.name).
+	PropHudiTable = "lakestream.hudi.table"
+)
+
+// Publisher publishes a lakestream Hudi table as an Iceberg v2 table
+// beside it: one snapshot per completed Hudi commit or replacecommit, in
+// timeline order, never one twice, none skipped. It owns no goroutine:
+// its methods do their work before they return. Its methods are safe for
+// concurrent use (this process's calls take turns); publishers in other
+// processes serialise through the put-if-absent of the next metadata
+// version.
+type Publisher struct {
+	table      *commitlog.Table
+	bucket     objstore.Bucket
+	location   string
+	name       string
+	partFields []string
+	hive       bool
+	opts       options
+
+	mu      sync.Mutex // one operation at a time in this process
+	vmu     sync.Mutex
+	version int // newest metadata version this process has seen
+}
+
+// New returns a Publisher of t, whose Iceberg location (the table root as
+// readers name it, TableLocation) is location. It reads nothing yet.
+func New(t *commitlog.Table, location string, opts ...Option) (*Publisher, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var errs []error
+	if err := o.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if t == nil {
+		errs = append(errs, errors.New("nil table"))
+	}
+	if err := checkLocation(location); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("iceberg publisher: %w", err)
+	}
+	cfg := t.Config()
+	if o.stats == nil {
+		o.stats = SidecarStats(t.Bucket(), FooterStats(t.Bucket(), o.footerConcurrency))
+	}
+	return &Publisher{
+		table:      t,
+		bucket:     t.Bucket(),
+		location:   location,
+		name:       cfg.Name,
+		partFields: slices.Clone(cfg.PartitionFields),
+		hive:       cfg.HiveStylePartitioning != nil && *cfg.HiveStylePartitioning,
+		opts:       o,
+	}, nil
+}
+
+// Enabled reports whether the Publisher publishes (WithEnabled).
+func (p *Publisher) Enabled() bool { return p.opts.enabled }
+
+// Location returns the Iceberg table location.
+func (p *Publisher) Location() string { return p.location }
+
+// Close releases nothing: the Publisher owns no goroutine or connection
+// (the bucket is the caller's). It is idempotent.
+func (p *Publisher) Close() error { return nil }
+
+func (p *Publisher) lastVersion() int {
+	p.vmu.Lock()
+	defer p.vmu.Unlock()
+	return p.version
+}
+
+func (p *Publisher) noteVersion(n int) {
+	p.vmu.Lock()
+	if n > p.version {
+		p.version = n
+	}
+	p.vmu.Unlock()
+}
+
+func (p *Publisher) tableProperties() iceberg.Properties {
+	return iceberg.Properties{
+		PropHudiTable: p.name,
+		// Hudi owns the data files: an engine's snapshot expiry or orphan
+		// removal must never delete them.
+		"gc.enabled": "false",
+		// Conflicts are the publisher's to resolve (it re-reads the Hudi
+		// timeline and the published instants), not iceberg-go's.
+		"commit.retry.num-retries":                   "0",
+		"write.metadata.delete-after-commit.enabled": "true",
+		"write.metadata.previous-versions-max":       fmt.Sprint(p.opts.keepMetadata),
+	}
+}
+
+// Table loads the newest Iceberg metadata as an iceberg-go table whose file
+// IO reads through the table's bucket with ctx (for scans). nil if the
+// Iceberg table does not exist yet.
+func (p *Publisher) Table(ctx context.Context) (*table.Table, error) {
+	t, _, err := p.newSession(ctx).load()
+	return t, err
+}
+
+// Result says what a CatchUp did.
+type Result struct {
+	// Published are the Hudi instants published, in order.
+	Published []string
+	// Conflicts counts the races for a metadata version lost to another
+	// publisher (each retried).
+	Conflicts int
+	// Expired counts the snapshots removed.
+	Expired int
+}
+
+// Publish makes sure the completed Hudi instant is published, and every
+// completed instant before it in timeline order: it is CatchUp, called by
+// the hook after every commit. An instant that is not completed is an
+// error.
+func (p *Publisher) Publish(ctx context.Context, instant string) (*Result, error) {
+	res, err := p.CatchUp(ctx)
+	if err != nil || !p.opts.enabled {
+		return res, err
+	}
+	s := p.newSession(ctx)
+	st, err := s.state()
+	if err != nil {
+		return res, err
+	}
+	if !st.published[instant] && (st.watermark == "" || instant > st.watermark) {
+		return res, fmt.Errorf("publish %s: not a completed commit or replacecommit of the timeline", instant)
+	}
+	return res, nil
+}
+
+// CatchUp publishes every completed Hudi instant that has no snapshot yet,
+// in timeline order: instants of lakestream's archive files newer than
+// PropExpiredThrough first (then expired at once: their files may be
+// gone), then those of the active timeline. Run it at every start and
+// after every commit. A lost race for the next metadata version is retried
+// after re-reading what is published.
+func (p *Publisher) CatchUp(ctx context.Context) (*Result, error) {
+	res := &Result{}
+	if !p.opts.enabled {
+		return res, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	err := p.catchUp(ctx, p.newSession(ctx), res)
+	return res, err
+}
+
+// pendingInstant is a completed instant to publish.
+type pendingInstant struct {
+	ts       string
+	action   string
+	entry    commitlog.TimelineEntry // active timeline
+	meta     *commitlog.CommitMetadata
+	archived bool
+}
+
+// state is what the Iceberg side has published.
+type state struct {
+	tbl       *table.Table // nil: no Iceberg table yet
+	published map[string]bool
+	watermark string // PropExpiredThrough
+}
+
+func (s *session) state() (*state, error) {
+	t, _, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	st := &state{tbl: t, published: map[string]bool{}}
+	if t == nil {
+		return st, nil
+	}
+	st.watermark = t.Properties().Get(PropExpiredThrough, "")
+	for _, snap := range t.Metadata().Snapshots() {
+		if snap.Summary != nil {
+			if ts := snap.Summary.Properties[SummaryInstant]; ts != "" {
+				st.published[ts] = true
+			}
+		}
+	}
+	return st, nil
+}
+
+func (p *Publisher) catchUp(ctx context.Context, s *session, res *Result) error {
+	conflicts := 0
+	for {
+		st, err := s.state()
+		if err != nil {
+			return err
+		}
+		todo, err := p.unpublished(ctx, st)
+		if err != nil {
+			return err
+		}
+		if len(todo) == 0 {
+			return nil
+		}
+		lost := false
+		newestArchived := ""
+		for i := range todo {
+			in := &todo[i]
+			err := p.publishOne(ctx, s, st, in)
+			if errors.Is(err, errConflict) {
+				conflicts++
+				res.Conflicts++
+				if conflicts > p.opts.maxConflicts {
+					return fmt.Errorf("publish %s: %d races for the next metadata version lost in a row", in.ts, conflicts)
+				}
+				lost = true
+				break
+			}
+			if err != nil {
+				return err
+			}
+			conflicts = 0
+			res.Published = append(res.Published, in.ts)
+			p.opts.logger.Debug("published hudi instant to iceberg", "instant", in.ts, "action", in.action)
+			if in.archived {
+				newestArchived = in.ts
+				if len(res.Published)%50 == 0 {
+					// Keep the metadata small while a long archived
+					// history is published.
+					if err := p.expire(ctx, s, newestArchived, res); err != nil {
+						return err
+					}
+					if st, err = s.state(); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if newestArchived != "" {
+			// Archived instants' files may be gone already: their
+			// snapshots expire at once, as if the archival had expired them.
+			if err := p.expire(ctx, s, newestArchived, res); err != nil {
+				return err
+			}
+		}
+		if lost {
+			if err := p.backoff(ctx, conflicts); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (p *Publisher) backoff(ctx context.Context, attempt int) error {
+	d := p.opts.backoffMin << min(attempt, 20)
+	if d > p.opts.backoffMax || d <= 0 {
+		d = p.opts.backoffMax
+	}
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// unpublished lists the completed instants without a snapshot, oldest
+// first.
+func (p *Publisher) unpublished(ctx context.Context, st *state) ([]pendingInstant, error) {
+	var todo []pendingInstant
+	err := p.table.ArchivedInstants(ctx, st.watermark, func(ts, action string, m *commitlog.CommitMetadata) error {
+		if !st.published[ts] {
+			todo = append(todo, pendingInstant{ts: ts, action: action, meta: m, archived: true})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	tl, err := p.table.Timeline(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range tl.Completed() {
+		if st.published[e.Time] || (st.watermark != "" && e.Time <= st.watermark) {
+			continue
+		}
+		if e.Action != commitlog.ActionCommit && e.Action != commitlog.ActionReplaceCommit {
+			return nil, fmt.Errorf("instant %s is a %s: the Iceberg publisher maps copy-on-write commits and replacecommits only", e.Time, e.Action)
+		}
+		if len(todo) > 0 && todo[len(todo)-1].ts >= e.Time {
+			continue // also in an archive file (an archival part way)
+		}
+		todo = append(todo, pendingInstant{ts: e.Time, action: e.Action, entry: e})
+	}
+	return todo, nil
+}
+
+// publishOne commits the snapshot of one instant: an append for a commit
+// that only adds file groups, a replace (a commit's new file slices, a
+// replacecommit's retired file groups) otherwise. errConflict if another
+// publisher committed the next metadata version first.
+func (p *Publisher) publishOne(ctx context.Context, s *session, st *state, in *pendingInstant) error {
+	meta := in.meta
+	if meta == nil {
+		m, err := p.table.ReadCommitMetadata(ctx, in.entry)
+		if err != nil {
+			return fmt.Errorf("publish %s: %w", in.ts, err)
+		}
+		meta = m
+	}
+	var stats []commitlog.WriteStat
+	for _, part := range slices.Sorted(mapsKeys(meta.PartitionToWriteStats)) {
+		stats = append(stats, meta.PartitionToWriteStats[part]...)
+	}
+	sort.Slice(stats, func(i, j int) bool { return *stats[i].Path < *stats[j].Path })
+	fst, err := p.opts.stats.InstantStats(ctx, in.ts, stats)
+	if err != nil {
+		return fmt.Errorf("publish %s: stats: %w", in.ts, err)
+	}
+	var schema *iceberg.Schema
+	if len(fst.Schema) > 0 {
+		if schema, err = parseSchema(fst.Schema); err != nil {
+			return fmt.Errorf("publish %s: %w", in.ts, err)
+		}
+	}
+	if err := p.ensureSchema(s, st, schema, in.ts); err != nil {
+		return err
+	}
+	tbl := st.tbl
+	md := tbl.Metadata()
+	curSchema, spec := md.CurrentSchema(), md.PartitionSpec()
+
+	byPath := make(map[string]*filestats.File, len(fst.Files))
+	for i := range fst.Files {
+		byPath[fst.Files[i].Path] = &fst.Files[i]
+	}
+
+	// The files this instant supersedes: replaced file groups, and earlier
+	// slices of the file groups it writes.
+	replaced := map[string]bool{}
+	for part, ids := range meta.PartitionToReplaceFileIDs {
+		for _, id := range ids {
+			replaced[part+"\x00"+id] = true
+		}
+	}
+	written := map[string]bool{}
+	needScan := len(replaced) > 0
+	for _, ws := range stats {
+		g, _, ok := fileGroup(*ws.Path)
+		if !ok {
+			return fmt.Errorf("publish %s: %s is not a base file name", in.ts, *ws.Path)
+		}
+		written[g] = true
+		if ws.PrevCommit != "" && ws.PrevCommit != commitlog.NoPrevCommit {
+			needScan = true
+		}
+	}
+	var deletes []iceberg.DataFile
+	newer := map[string]bool{} // file groups with a slice newer than this instant
+	if needScan && tbl.CurrentSnapshot() != nil {
+		manifests, err := tbl.CurrentSnapshot().Manifests(s.io)
+		if err != nil {
+			return fmt.Errorf("publish %s: read manifests: %w", in.ts, err)
+		}
+		for _, mf := range manifests {
+			if mf.ManifestContent() != iceberg.ManifestContentData {
+				continue
+			}
+			entries, err := mf.FetchEntries(s.io, true)
+			if err != nil {
+				return fmt.Errorf("publish %s: read manifest: %w", in.ts, err)
+			}
+			for _, e := range entries {
+				df := e.DataFile()
+				rel := strings.TrimPrefix(df.FilePath(), p.location+"/")
+				g, ts, ok := fileGroup(rel)
+				if !ok {
+					continue
+				}
+				switch {
+				case replaced[g]:
+					deletes = append(deletes, df)
+				case written[g] && ts < in.ts:
+					deletes = append(deletes, df)
+				case written[g] && ts > in.ts:
+					newer[g] = true
+				}
+			}
+		}
+	}
+	var adds []iceberg.DataFile
+	for _, ws := range stats {
+		g, _, _ := fileGroup(*ws.Path)
+		if newer[g] || replaced[g] {
+			// A newer slice of the group is published already (instants
+			// completed out of order), or the instant retires the group
+			// it writes: Hudi's snapshot does not show this file.
+			continue
+		}
+		df, err := p.dataFile(spec, curSchema, ws, byPath[*ws.Path])
+		if err != nil {
+			return fmt.Errorf("publish %s: %w", in.ts, err)
+		}
+		adds = append(adds, df)
+	}
+
+	props := iceberg.Properties{SummaryInstant: in.ts, SummaryAction: in.action}
+	if v := meta.ExtraMetadata[commitlog.MetaWriterID]; v != "" {
+		props[SummaryWriterID] = v
+	}
+	if v := meta.ExtraMetadata[commitlog.MetaCheckpointID]; v != "" {
+		props[SummaryCheckpointID] = v
+	}
+	tx := tbl.NewTransaction()
+	switch {
+	case len(deletes) == 0 && len(adds) == 0:
+		err = tx.AddFiles(ctx, nil, props, false)
+	case len(deletes) == 0:
+		err = tx.AddDataFiles(ctx, adds, props, table.WithoutDuplicateCheck(), table.WithoutAutoNameMapping())
+	case in.action == commitlog.ActionReplaceCommit:
+		rw := tx.NewRewrite(props)
+		for _, d := range deletes {
+			rw.DeleteFile(d)
+		}
+		for _, a := range adds {
+			rw.AddDataFile(a)
+		}
+		err = rw.Commit(ctx)
+	default:
+		err = tx.ReplaceDataFilesWithDataFiles(ctx, deletes, adds, props, table.WithoutAutoNameMapping())
+	}
+	if err != nil {
+		p.removeCreated(s)
+		return fmt.Errorf("publish %s: %w", in.ts, err)
+	}
+	newTbl, err := tx.Commit(ctx)
+	if err != nil {
+		if errors.Is(err, table.ErrCommitFailed) {
+			p.removeCreated(s)
+			return fmt.Errorf("publish %s: %w", in.ts, errConflict)
+		}
+		// The commit may or may not have landed: leave its files; the next
+		// CatchUp reads which.
+		s.io.takeCreated()
+		return fmt.Errorf("publish %s: %w", in.ts, err)
+	}
+	s.io.takeCreated()
+	st.tbl = newTbl
+	st.published[in.ts] = true
+	return nil
+}
+
+// removeCreated deletes the manifests and manifest lists a commit that did
+// not land wrote.
+func (p *Publisher) removeCreated(s *session) {
+	for _, key := range s.io.takeCreated() {
+		if err := p.bucket.Delete(s.ctx, key); err != nil {
+			p.opts.logger.Warn("remove manifest of a lost iceberg commit", "key", key, "err", err)
+		}
+	}
+}
+
+// ensureSchema creates the Iceberg table with the files' schema, or, when
+// an instant's files have another schema than the table's current one,
+// adds it (and a partition spec if the partition columns' IDs moved) as a
+// metadata version of its own.
+func (p *Publisher) ensureSchema(s *session, st *state, schema *iceberg.Schema, ts string) error {
+	if st.tbl == nil {
+		if schema == nil {
+			return fmt.Errorf("publish %s: no schema for the Iceberg table: the instant has no file whose footer or stats sidecar could be read", ts)
+		}
+		spec, ok, reason := partitionSpec(schema, p.partFields, 0, partitionFieldIDStart)
+		if !ok {
+			p.opts.logger.Warn("iceberg table published unpartitioned", "reason", reason)
+		}
+		if err := s.create(schema, spec); err != nil {
+			return fmt.Errorf("publish %s: %w", ts, err)
+		}
+		return p.reload(s, st)
+	}
+	md := st.tbl.Metadata()
+	if schema == nil || schema.Equals(md.CurrentSchema()) {
+		return nil
+	}
+	updates := []table.Update{table.NewAddSchemaUpdate(schema), table.NewSetCurrentSchemaUpdate(-1)}
+	cur := md.PartitionSpec()
+	last := partitionFieldIDStart - 1
+	if id := md.LastPartitionSpecID(); id != nil {
+		last = *id
+	}
+	maxSpec := 0
+	for _, sp := range md.PartitionSpecs() {
+		maxSpec = max(maxSpec, sp.ID())
+	}
+	spec, ok, reason := partitionSpec(schema, p.partFields, maxSpec+1, last+1)
+	if !ok {
+		p.opts.logger.Warn("iceberg schema change: table published unpartitioned from now on", "reason", reason)
+	}
+	if !sameSpecFields(spec, cur) {
+		updates = append(updates, table.NewAddPartitionSpecUpdate(&spec, false), table.NewSetDefaultSpecUpdate(-1))
+	}
+	reqs := []table.Requirement{table.AssertTableUUID(md.TableUUID()), table.AssertCurrentSchemaID(md.CurrentSchema().ID)}
+	if _, _, err := s.CommitTable(s.ctx, s.ident(), reqs, updates); err != nil {
+		if errors.Is(err, errConflict) {
+			return errConflict
+		}
+		return fmt.Errorf("publish %s: schema change: %w", ts, err)
+	}
+	p.opts.logger.Info("iceberg schema changed", "instant", ts)
+	return p.reload(s, st)
+}
+
+func (p *Publisher) reload(s *session, st *state) error {
+	fresh, err := s.state()
+	if err != nil {
+		return err
+	}
+	*st = *fresh
+	if st.tbl == nil {
+		return errors.New("iceberg metadata vanished after it was created")
+	}
+	return nil
+}
+
+func mapsKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}

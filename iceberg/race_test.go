@@ -1,0 +1,217 @@
+package iceberg
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/iceberg/filestats"
+	"github.com/lakestream/lakestream/internal/objstore"
+)
+
+// TestPublishersRace: two publishers (two ingestd replicas, or one and the
+// compactor) catch up over the same timeline, in a loop, while commits and
+// a replacecommit land; every instant is published exactly once, and the
+// table reads as the Hudi snapshot.
+func TestPublishersRace(t *testing.T) {
+	for _, storage := range storages {
+		t.Run(storage, func(t *testing.T) { testPublishersRace(t, storage) })
+	}
+}
+
+func testPublishersRace(t *testing.T, storage string) {
+	f := newFixture(t, storage)
+	base := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	pubs := []*Publisher{f.publisher(WithBackoff(time.Millisecond, 20*time.Millisecond)), f.publisher(WithBackoff(time.Millisecond, 20*time.Millisecond))}
+	ctx, cancel := context.WithCancel(f.ctx)
+	var wg sync.WaitGroup
+	conflicts := make([]int, len(pubs))
+	errs := make(chan error, len(pubs))
+	for i, p := range pubs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				res, err := p.CatchUp(ctx)
+				if err != nil && ctx.Err() == nil {
+					errs <- err
+					return
+				}
+				if res != nil {
+					conflicts[i] += res.Conflicts
+				}
+			}
+		}()
+	}
+	for i := range 12 {
+		f.commit(f.events(60, base, 2))
+		if i == 6 {
+			f.replace(partitionPath(base, false))
+		}
+	}
+	// Both publish once more after the last commit, as the hooks would.
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for _, p := range pubs {
+		if _, err := p.CatchUp(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := published(t, f.ctx, pubs[0])
+	want := f.completed()
+	if !slices.Equal(got, want) {
+		t.Fatalf("snapshots publish\n%v\nthe timeline completed\n%v", got, want)
+	}
+	t.Logf("%d instants, races lost: %v", len(want), conflicts)
+	f.checkSame(pubs[1], testColumns)
+	checkVersionHint(t, f)
+}
+
+// TestCatchUpArchived: publishing was off while the table was archived,
+// a replacecommit with it (its replaced files deleted); once on, the
+// publisher publishes every archived instant in order, then expires their
+// snapshots, and the table reads as the Hudi snapshot.
+func TestCatchUpArchived(t *testing.T) {
+	f := newFixture(t, "filesystem")
+	base := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	off := f.publisher(WithEnabled(false))
+	var all []string
+	for i := range 5 {
+		all = append(all, f.commit(f.events(80, base, 2)))
+		if i == 2 {
+			all = append(all, f.replace(partitionPath(base, false)))
+		}
+		if _, err := off.CatchUp(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.bucket.Stat(f.ctx, VersionHintKey); !errors.Is(err, objstore.ErrNotExist) {
+		t.Fatalf("a disabled publisher wrote metadata: %v", err)
+	}
+	ar, err := f.table.Archive(f.ctx, commitlog.ArchiveOptions{KeepCompleted: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ar.FilesRemoved == 0 || len(ar.Archived) != 4 {
+		t.Fatalf("archival %+v: want 4 instants and the replaced files removed", ar)
+	}
+	p := f.publisher()
+	res, err := p.CatchUp(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Published, all) {
+		t.Fatalf("published %v, want %v", res.Published, all)
+	}
+	if res.Expired != 4 {
+		t.Fatalf("expired %d snapshots, want the 4 archived instants'", res.Expired)
+	}
+	f.checkSame(p, testColumns)
+	checkReferencedExist(t, f, p)
+	tbl, err := p.Table(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tbl.Properties()[PropExpiredThrough]; got != ar.Archived[3] {
+		t.Fatalf("expired through %q, want %s", got, ar.Archived[3])
+	}
+	// Nothing again.
+	if res, err := f.publisher().CatchUp(f.ctx); err != nil || len(res.Published) != 0 {
+		t.Fatalf("again: %+v %v", res, err)
+	}
+}
+
+// TestSidecarStats: with a stats sidecar for every instant, the publisher
+// reads no Parquet footer, and the metrics are the same as from the
+// footers.
+func TestSidecarStats(t *testing.T) {
+	f := newFixture(t, "filesystem")
+	base := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	for range 3 {
+		ts := f.commit(f.events(100, base, 2))
+		// What the writer will do before its commit decision: here from
+		// the footers, which the writer has in memory.
+		m := f.commitMetadata(ts)
+		var ws []commitlog.WriteStat
+		for _, s := range m.PartitionToWriteStats {
+			ws = append(ws, s...)
+		}
+		st, err := FooterStats(f.bucket, 4).InstantStats(f.ctx, ts, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := filestats.WriteSidecar(f.ctx, f.bucket, ts, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := f.publisher(WithStats(SidecarStats(f.bucket, failStats{t})))
+	if _, err := p.CatchUp(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.checkSame(p, testColumns)
+	checkMetrics(t, f, p)
+	// Expire deletes the sidecars of the instants it expires through.
+	tl, _ := f.table.Timeline(f.ctx)
+	if _, err := p.Expire(f.ctx, tl.Completed()[1].Time); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	f.bucket.List(f.ctx, filestats.SidecarDir+"/", func(objstore.ObjectInfo) error { n++; return nil })
+	if n != 1 {
+		t.Fatalf("%d sidecars left, want 1", n)
+	}
+}
+
+type failStats struct{ t *testing.T }
+
+func (s failStats) InstantStats(_ context.Context, instant string, _ []commitlog.WriteStat) (*filestats.Instant, error) {
+	s.t.Errorf("instant %s: the footers were read despite the sidecar", instant)
+	return nil, errors.New("no footer reads")
+}
+
+func (f *fixture) commitMetadata(ts string) *commitlog.CommitMetadata {
+	f.t.Helper()
+	tl, err := f.table.Timeline(f.ctx)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	e, ok := tl.Find(ts)
+	if !ok {
+		f.t.Fatalf("no instant %s", ts)
+	}
+	m, err := f.table.ReadCommitMetadata(f.ctx, e)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return m
+}
+
+// TestOptionsValidate: every problem at once, each named.
+func TestOptionsValidate(t *testing.T) {
+	f := newFixture(t, "filesystem")
+	_, err := New(f.table, "s3://bucket/x?endpoint=http://secret", WithMaxConflicts(0), WithBackoff(0, -1),
+		WithMetadataVersionsKept(0), WithOrphanAge(time.Second), WithFooterConcurrency(0), WithLogger(nil))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"max conflicts 0", "backoff", "metadata versions kept 0", "orphan age 1s", "footer concurrency 0", "logger is nil", "no credentials, query or fragment"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "secret") {
+		t.Errorf("error %q shows a query value", err)
+	}
+	_ = os.Getenv
+}

@@ -5,6 +5,9 @@ GO          ?= go
 TOOLS       := $(CURDIR)/.tools
 VERSITYGW   := $(TOOLS)/versitygw
 VERSITYGW_VERSION := v1.8.0
+# promtool checks and unit-tests deploy/'s Prometheus rules (make deploy-test).
+PROMTOOL    := $(TOOLS)/promtool
+PROMTOOL_VERSION := v0.316.0
 
 # Apache Kafka, the broker the e2e tests also run against: the jars of the
 # version pinned in tools/kafka/pom.xml, copied by Maven (-C: every
@@ -42,6 +45,25 @@ $(VERSITYGW):
 	@mkdir -p $(TOOLS)
 	GOBIN=$(TOOLS) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
+# promtool (Prometheus's), about 120 MB; its first build takes minutes.
+.PHONY: promtool deploy-test
+promtool: $(PROMTOOL)
+
+$(PROMTOOL):
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
+
+# The deployment files under deploy/ (docs/operations.md), a Go module of
+# their own: the Kubernetes manifests decoded strictly and built with
+# Kustomize, each topic's table.yaml through ingestd's validation, the
+# Dockerfile parsed and its build stage run by hand (docker build is not
+# run), promtool check rules and test rules, the dashboard's queries.
+# cmd/ingestd's TestDeployMetricsExist (in go test ./...) checks the metric
+# names against a real scrape.
+deploy-test: $(PROMTOOL)
+	cd deploy && $(GO) vet ./...
+	cd deploy && LAKESTREAM_PROMTOOL=$(PROMTOOL) LAKESTREAM_REQUIRE_PROMTOOL=1 $(GO) test -count=1 -timeout 15m ./...
+
 # The broker's jars (about 45 MB; Maven and Java 17+ on the PATH). The
 # directory is built aside and renamed once every jar is checked, and
 # exactly the pinned jars must be there. Then one broker start writes the
@@ -67,6 +89,7 @@ test: tools
 	$(GO) vet ./...
 	LAKESTREAM_KAFKA=$(E2E_KAFKA) $(GO) test -count=1 -timeout 12m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=30000x FUZZTIME_SLOW=1000x
+	$(MAKE) --no-print-directory deploy-test
 
 # Each fuzz target for FUZZTIME (go test -fuzz takes one target at a time).
 # make test uses a count of executions, not a duration: with a duration,

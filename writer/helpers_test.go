@@ -10,9 +10,11 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
@@ -374,12 +376,7 @@ func hasPrefix(s, p string) bool { return strings.HasPrefix(s, p) }
 // sharedBytes is the part of s.BufferedBytes that the dictionary tables
 // shared by the open files hold: a cache whose size does not depend on the
 // row groups buffered.
-func sharedBytes(s *Set) int64 {
-	if s.shared == nil || len(s.open) == 0 {
-		return 0
-	}
-	return s.shared.MemoryBytes()
-}
+func sharedBytes(s *Set) int64 { return s.encs.sharedBytes(len(s.open)) }
 
 // bufferedRowGroups is the size of the open files' buffered row groups (by
 // length: encoded pages, values not encoded yet, dictionaries), which the
@@ -387,7 +384,49 @@ func sharedBytes(s *Set) int64 {
 func bufferedRowGroups(s *Set) int64 {
 	var n int64
 	for _, f := range s.open {
-		n += f.enc.size() - f.count.n
+		n += f.bufferedRowGroup()
 	}
 	return n
 }
+
+// faultyDisk is a spool filesystem (WithSpoolFS) that records the spool
+// files created, in order, and fails with errorfs.ErrInjected the operations
+// fail picks (given the files created before the operation).
+type faultyDisk struct {
+	mu       sync.Mutex
+	created  []string
+	fail     func(op errorfs.Op, created []string) bool
+	injected int // operations failed
+}
+
+func (d *faultyDisk) String() string { return "faultyDisk" }
+
+func (d *faultyDisk) MaybeError(op errorfs.Op) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fail != nil && d.fail(op, d.created) {
+		d.injected++
+		return errorfs.ErrInjected
+	}
+	if op.Kind == errorfs.OpCreate {
+		d.created = append(d.created, op.Path)
+	}
+	return nil
+}
+
+// setFail sets the operations to fail.
+func (d *faultyDisk) setFail(fail func(op errorfs.Op, created []string) bool) {
+	d.mu.Lock()
+	d.fail = fail
+	d.mu.Unlock()
+}
+
+// failures is the number of operations failed so far.
+func (d *faultyDisk) failures() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.injected
+}
+
+// option returns the spool filesystem option: the default one, wrapped.
+func (d *faultyDisk) option() Option { return WithSpoolFS(errorfs.Wrap(defaultSpoolFS, d)) }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/lakestream/lakestream/commitlog"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/parquet-go/parquet-go"
@@ -640,7 +641,8 @@ func TestStateMachine(t *testing.T) {
 
 func TestFlushLargest(t *testing.T) {
 	ctx := context.Background()
-	s := newTestSet(t, objstore.NewMemory(), WithPageBufferSize(8<<10))
+	b := objstore.NewMemory()
+	s := newTestSet(t, b, WithPageBufferSize(8<<10))
 	if err := s.Begin(testInstant, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -673,7 +675,7 @@ func TestFlushLargest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkAllRows(t, s.bucket, files, 3000, func(int) string { return "" })
+	checkAllRows(t, b, files, 3000, func(int) string { return "" })
 }
 
 func TestNewSetValidation(t *testing.T) {
@@ -711,7 +713,8 @@ func TestLocalErrorSticks(t *testing.T) {
 	ctx := context.Background()
 	b := objstore.NewMemory()
 	spool := t.TempDir()
-	s := newTestSet(t, b, WithSpoolDir(spool))
+	disk := &faultyDisk{}
+	s := newTestSet(t, b, WithSpoolDir(spool), disk.option())
 	if err := s.Begin(testInstant, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -720,12 +723,12 @@ func TestLocalErrorSticks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The spool disk fails under one file.
-	if err := s.open["broken"].spool.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Finish(ctx); err == nil {
-		t.Fatal("Finish succeeded with a broken spool file")
+	// The spool disk fails under one file: the second created, broken's.
+	disk.setFail(func(op errorfs.Op, created []string) bool {
+		return len(created) >= 2 && op.Path == created[1] && (op.Kind == errorfs.OpFileWrite || op.Kind == errorfs.OpFileSync)
+	})
+	if _, err := s.Finish(ctx); !errors.Is(err, errorfs.ErrInjected) {
+		t.Fatalf("Finish with a broken spool file = %v, want the disk's error", err)
 	}
 	if err := s.Write(ctx, "ok", makeRow(testRec(100)), 0); err == nil {
 		t.Error("Write accepted after a local error")

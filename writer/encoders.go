@@ -93,6 +93,19 @@ func newEncoders(schema *parquet.Schema, o *options) (*encoders, error) {
 	}}, nil
 }
 
+// maxOpen is the most files a Set keeps open: MaxOpenFiles, lowered by
+// WithWriterMemory for parquet-go's encoder, which reserves a page buffer
+// per required column of an open writer, whatever it holds. parquetfile's
+// reserves nothing: its memory is in BufferedBytes, which the memory budget
+// bounds.
+func (e *encoders) maxOpen(o *options, sh *rowShape) int {
+	if o.writerMemory == 0 || e.flat {
+		return o.maxOpenFiles
+	}
+	perWriter := int64(o.pageBufferSize) * int64(max(sh.requiredColumns(), 1))
+	return int(min(int64(o.maxOpenFiles), max(1, o.writerMemory/perWriter)))
+}
+
 // get returns an encoder of a closed file, or a new one.
 func (e *encoders) get() (encoder, error) {
 	if n := len(e.free); n > 0 {

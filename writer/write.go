@@ -1,14 +1,13 @@
 package writer
 
-// The write path: Write and WriteBatch check rows (shape.go), stage them or
-// write them to their bucket's file in runs, filling the meta columns, and
-// flush row groups and roll files when they reach their size.
+// The write path: Write and WriteBatch check rows (shape.go), stage them
+// (stage.go) or write them to their bucket's file, WriteBatch in runs
+// (columns.go), and flush row groups and roll files when they reach their
+// size.
 
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strconv"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -17,23 +16,6 @@ import (
 // sizes (row group flush, roll) are checked between runs, and a page may
 // exceed the page buffer size by up to one run.
 const maxRunRows = 256
-
-// writeScratch is the scratch memory of Write and WriteBatch.
-type writeScratch struct {
-	row  parquet.Row   // Write's copy of the row
-	rows []parquet.Row // len 1, wraps row for writeRows
-	evt  [1]int64      // the event time of a row Write stages
-
-	cols     [][]parquet.Value // values of a run, by column
-	colView  [][]parquet.Value // cols, nil for the columns an encoder makes
-	seqArena []byte            // sequence numbers of a run
-	seqEnds  []int             // end of each in seqArena
-}
-
-func (w *writeScratch) init(numColumns int) {
-	w.rows = make([]parquet.Row, 1)
-	w.cols = make([][]parquet.Value, numColumns)
-}
 
 // Write appends row to the open file of bucket (a partition path), opening
 // one if needed (which rolls the least recently written file when
@@ -60,33 +42,18 @@ func (s *Set) Write(ctx context.Context, bucket string, row parquet.Row, eventTi
 			return err
 		}
 	}
-	w := &s.scratch
 	if s.shouldStage(bucket) {
-		w.rows[0], w.evt[0] = row, eventTimeMicros
-		err := s.stageRows(bucket, w.rows, w.evt[:])
-		w.rows[0] = nil
-		return err
+		rows, evts := [1]parquet.Row{row}, [1]int64{eventTimeMicros}
+		return s.stageRows(bucket, rows[:], evts[:])
 	}
 	f, err := s.fileFor(ctx, bucket)
 	if err != nil {
 		return err
 	}
-
-	meta := &s.shape.metaIdx
-	w.row = append(w.row[:0], row...)
-	s.meta.seqno = strconv.AppendInt(s.meta.seqno[:s.meta.seqnoLen], f.records, 10)
-	w.row[meta[0]] = s.meta.instant
-	w.row[meta[1]] = parquet.ByteArrayValue(s.meta.seqno).Level(0, 1, meta[1])
-	w.row[meta[3]] = f.bucketValue
-	w.row[meta[4]] = f.nameValue
-	for i, v := range f.partColValues {
-		w.row[len(w.row)-len(f.partColValues)+i] = v // the last columns, a value each
-	}
-	w.rows[0] = w.row
-	if err := f.enc.writeRows(w.rows); err != nil {
+	if err := f.enc.writeRows(s.fill.oneRow(f, row)); err != nil {
 		return s.fail(fmt.Errorf("writer: write to %s: %w", f.key, err))
 	}
-	f.observe(w.row[meta[2]].ByteArray(), eventTimeMicros)
+	f.observe(row[s.shape.keyCol()].ByteArray(), eventTimeMicros)
 	s.tick++
 	f.lastWrite = s.tick
 	return s.afterWrite(f)
@@ -194,12 +161,8 @@ func (s *Set) runLimit(f *file) int {
 // errors are sticky: the columns may hold different numbers of rows.
 func (s *Set) writeRun(f *file, rows []parquet.Row, eventTimes []int64) error {
 	before := f.enc.size()
-	cols := s.gather(f, rows)
-	err := f.enc.writeColumns(cols)
-	for c, values := range s.scratch.cols {
-		clear(values) // drop the references to the caller's bytes
-		s.scratch.cols[c] = values[:0]
-	}
+	err := f.enc.writeColumns(s.fill.columns(f, rows))
+	s.fill.clear()
 	if err != nil {
 		return s.fail(fmt.Errorf("writer: write to %s: %w", f.key, err))
 	}
@@ -213,79 +176,6 @@ func (s *Set) writeRun(f *file, rows []parquet.Row, eventTimes []int64) error {
 	s.tick++
 	f.lastWrite = s.tick
 	return nil
-}
-
-// gather returns the values of rows column by column, the columns the Set
-// fills set for f: nil if f's encoder makes them (f.generated), else
-// filled, the sequence numbers in the scratch arena.
-func (s *Set) gather(f *file, rows []parquet.Row) [][]parquet.Value {
-	w, sh := &s.scratch, &s.shape
-	keyCol := sh.keyCol()
-	cols := w.cols
-	if sh.flat {
-		for c := range cols {
-			if c < len(MetaColumns) && c != keyCol && f.generated {
-				continue // made by the encoder
-			}
-			cols[c] = slices.Grow(cols[c][:0], len(rows))[:len(rows)]
-		}
-		for c := range cols {
-			if c < len(MetaColumns) && c != keyCol {
-				continue // filled below, or made by the encoder
-			}
-			vals := cols[c]
-			for i, row := range rows {
-				vals[i] = row[c]
-			}
-		}
-	} else {
-		for _, row := range rows {
-			for c, vals := range row.Range {
-				cols[c] = append(cols[c], vals...)
-			}
-		}
-	}
-	meta := &sh.metaIdx
-	if f.generated {
-		view := append(w.colView[:0], cols...)
-		for _, c := range []int{meta[0], meta[1], meta[3], meta[4]} {
-			view[c] = nil
-		}
-		for _, c := range sh.partCols {
-			view[c] = nil
-		}
-		w.colView = view
-		return view
-	}
-	for i, c := range sh.partCols {
-		fill(cols[c], f.partColValues[i])
-	}
-	// Sequence numbers: <instant>_<worker>_<record index in the file>. The
-	// arena is filled first, as appending may move it.
-	arena := w.seqArena[:0]
-	ends := w.seqEnds[:0]
-	for i := range rows {
-		arena = append(arena, s.meta.seqnoPrefix()...)
-		arena = strconv.AppendInt(arena, f.records+int64(i), 10)
-		ends = append(ends, len(arena))
-	}
-	w.seqArena, w.seqEnds = arena, ends
-	seq := cols[meta[1]]
-	start := 0
-	for i, end := range ends {
-		seq[i] = parquet.ByteArrayValue(arena[start:end:end]).Level(0, 1, meta[1])
-		start = end
-	}
-	fill(cols[meta[0]], s.meta.instant)
-	fill(cols[meta[3]], f.bucketValue)
-	fill(cols[meta[4]], f.nameValue)
-	return cols
-}
-
-func fill(values []parquet.Value, v parquet.Value) {
-	for i := range values {
-		values[i] = v
-	}
 }
 
 // afterWrite flushes f's row group or rolls f if they reached their size.

@@ -1,5 +1,8 @@
 package writer
 
+// The two Parquet encoders behind one interface: package parquetfile's
+// (flat schemas) and parquet-go's (schemas with lists or maps).
+
 import (
 	"io"
 

@@ -88,12 +88,12 @@ func withMetaColumns(cols ...namedNode) []namedNode {
 
 // rec is one row of the test schema, decoded.
 type rec struct {
-	commitTime, seqno, key, partition, fileName string
-	userID                                      int64
-	session                                     int32
-	url                                         string
-	referrer                                    *string
-	eventTime                                   int64
+	commitTime, seqno, key, partitionPath, fileName string
+	userID                                          int64
+	session                                         int32
+	url                                             string
+	referrer                                        *string
+	eventTime                                       int64
 }
 
 // makeRow builds a row of the test schema; the meta columns Write fills
@@ -156,7 +156,7 @@ func readFile(t *testing.T, b objstore.Bucket, key string) (*parquet.File, []rec
 			}
 			x := rec{
 				commitTime: str(row[0]), seqno: str(row[1]), key: str(row[2]),
-				partition: str(row[3]), fileName: str(row[4]),
+				partitionPath: str(row[3]), fileName: str(row[4]),
 				userID: row[colUserID].Int64(), session: row[colSession].Int32(),
 				url: str(row[colURL]), eventTime: row[colEventTime].Int64(),
 			}
@@ -196,7 +196,7 @@ func newTestSet(t *testing.T, b objstore.Bucket, opts ...Option) *Set {
 	return s
 }
 
-// writeRec writes testRec(i) to partition p with its event time.
+// writeRec writes testRec(i) to bucket p with its event time.
 func writeRec(t *testing.T, s *Set, p string, i int) {
 	t.Helper()
 	r := testRec(i)
@@ -212,7 +212,7 @@ type seqWriter struct {
 	n int // records written
 }
 
-// write writes the next record to partition p.
+// write writes the next record to bucket p.
 func (w *seqWriter) write(p string) {
 	w.t.Helper()
 	writeRec(w.t, w.s, p, w.n)
@@ -322,7 +322,7 @@ func spoolFiles(t *testing.T, dir string) []string {
 }
 
 // checkAllRows reads every file and checks that the keys 0..n-1 are each
-// present exactly once, in the partition part(i), with their values.
+// present exactly once, in the bucket part(i), with their values.
 func checkAllRows(t *testing.T, b objstore.Bucket, files []File, n int, part func(i int) string) {
 	t.Helper()
 	seen := make(map[string]bool)
@@ -341,15 +341,15 @@ func checkAllRows(t *testing.T, b objstore.Bucket, files []File, n int, part fun
 				t.Errorf("key %s written twice", r.key)
 			}
 			seen[r.key] = true
-			if r.partition != f.Partition || r.fileName != path.Base(f.Path) {
-				t.Errorf("%s: row %s has partition %q file %q", f.Path, r.key, r.partition, r.fileName)
+			if r.partitionPath != f.Partition || r.fileName != path.Base(f.Path) {
+				t.Errorf("%s: row %s has partition path %q file %q", f.Path, r.key, r.partitionPath, r.fileName)
 			}
 		}
 	}
 	for i := range n {
 		k := testRec(i).key
 		if !seen[k] {
-			t.Errorf("key %s (partition %s) missing", k, part(i))
+			t.Errorf("key %s (bucket %s) missing", k, part(i))
 		}
 	}
 	if len(seen) != n {

@@ -1,5 +1,7 @@
 package writer
 
+// The options of a Set, their defaults and their validation.
+
 import (
 	"errors"
 	"fmt"

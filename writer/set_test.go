@@ -33,7 +33,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	parts := []string{"dt=2026-11-01/hour=10", "dt=2026-11-01/hour=11", "dt=2026-11-02/hour=00"}
 	const n = 900
-	want := map[string]map[string]rec{} // partition -> key -> rec
+	want := map[string]map[string]rec{} // bucket -> key -> rec
 	for i := range n {
 		p := parts[(i*7)%len(parts)]
 		r := testRec(i)
@@ -71,7 +71,7 @@ func TestRoundTrip(t *testing.T) {
 	for fi, f := range files {
 		name := path.Base(f.Path)
 		if f.Path != commitlog.BaseFilePath(f.Partition, name) {
-			t.Errorf("path %s is not under partition %s", f.Path, f.Partition)
+			t.Errorf("path %s is not under bucket %s", f.Path, f.Partition)
 		}
 		fileID, token, ts, ok := commitlog.ParseBaseFileName(name)
 		if !ok || fileID != f.FileID || ts != testInstant || token != fmt.Sprintf("7-42-%d", fi) {
@@ -111,8 +111,8 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("seqno %s repeated", r.seqno)
 			}
 			seqnos[r.seqno] = true
-			if r.partition != f.Partition {
-				t.Errorf("partition %q in file of %q", r.partition, f.Partition)
+			if r.partitionPath != f.Partition {
+				t.Errorf("partition path %q in file of %q", r.partitionPath, f.Partition)
 			}
 			if r.fileName != name {
 				t.Errorf("file name %q in file %q", r.fileName, name)
@@ -307,13 +307,13 @@ func TestMaxOpenFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	perPart := map[string]int{}
+	perBucket := map[string]int{}
 	for _, f := range files {
-		perPart[f.Partition]++
+		perBucket[f.Partition]++
 	}
 	for _, p := range parts {
-		if perPart[p] < 2 {
-			t.Errorf("partition %s has %d files, want several (rolled by the bound)", p, perPart[p])
+		if perBucket[p] < 2 {
+			t.Errorf("bucket %s has %d files, want several (rolled by the bound)", p, perBucket[p])
 		}
 	}
 	checkAllRows(t, b, files, n, func(i int) string { return parts[i%3] })
@@ -494,16 +494,16 @@ func TestBadPartitions(t *testing.T) {
 		err := s.Write(ctx, p, makeRow(testRec(0)), 0)
 		var pe *PartitionError
 		if !errors.As(err, &pe) || pe.Partition != p || !strings.Contains(err.Error(), fmt.Sprintf("%q", p)) {
-			t.Errorf("partition %q: %v", p, err)
+			t.Errorf("partition path %q: %v", p, err)
 		}
 	}
 	if s.OpenFiles() != 0 {
-		t.Errorf("%d files opened for bad partitions", s.OpenFiles())
+		t.Errorf("%d files opened for bad partition paths", s.OpenFiles())
 	}
 	good := []string{"", "dt=2026-11-01", "a/b/c", "_x", "k=v w"}
 	for i, p := range good {
 		if err := s.Write(ctx, p, makeRow(testRec(i)), 0); err != nil {
-			t.Errorf("partition %q: %v", p, err)
+			t.Errorf("partition path %q: %v", p, err)
 		}
 	}
 	files, err := s.Finish(ctx)

@@ -57,12 +57,12 @@ func TestStageMakesOneFilePerBucket(t *testing.T) {
 			} else if len(files) < n/2 {
 				t.Errorf("%d files without a minimum size; want one per bucket switch (about %d): has the stage been used?", len(files), n)
 			}
-			got := readByPartition(t, b, files)
+			got := readByBucket(t, b, files)
 			for i := range n {
 				want := testRec(i)
 				recs := got[manyParts(i)]
 				if !slices.ContainsFunc(recs, func(r rec) bool {
-					r.commitTime, r.seqno, r.partition = "", "", ""
+					r.commitTime, r.seqno, r.partitionPath = "", "", ""
 					return recEqual(r, want)
 				}) {
 					t.Fatalf("record %d not found with its values in %s", i, manyParts(i))

@@ -125,15 +125,6 @@ func (e *encoders) put(enc encoder) {
 	}
 }
 
-// sharedBytes is the memory of the dictionary tables the open files share
-// (a cache across files: counted while files use it).
-func (e *encoders) sharedBytes(openFiles int) int64 {
-	if e.shared == nil || openFiles == 0 {
-		return 0
-	}
-	return e.shared.MemoryBytes()
-}
-
 // createdBy sets the footer's created_by verbatim.
 type createdBy string
 

@@ -76,6 +76,21 @@ func (m *fileMaker) make(bucket string, cp *checkpointMeta) (*file, error) {
 	return f, nil
 }
 
+// sharedBytes is the memory of the dictionary tables the open files share
+// (a cache across files: counted while files use it).
+func (m *fileMaker) sharedBytes(openFiles int) int64 {
+	if m.encs.shared == nil || openFiles == 0 {
+		return 0
+	}
+	return m.encs.shared.MemoryBytes()
+}
+
+// releaseShared drops the shared dictionary tables.
+func (m *fileMaker) releaseShared() { m.encs.shared.Release() }
+
+// close drops the encoders and spool buffers kept for reuse.
+func (m *fileMaker) close() { m.encs.free, m.spool.bufs = nil, nil }
+
 // finish finishes f's Parquet file in its spool file, ready for upload, and
 // keeps its encoder for reuse. After an error the file is discarded.
 func (m *fileMaker) finish(f *file) error {

@@ -376,7 +376,7 @@ func hasPrefix(s, p string) bool { return strings.HasPrefix(s, p) }
 // sharedBytes is the part of s.BufferedBytes that the dictionary tables
 // shared by the open files hold: a cache whose size does not depend on the
 // row groups buffered.
-func sharedBytes(s *Set) int64 { return s.files.encs.sharedBytes(len(s.open)) }
+func sharedBytes(s *Set) int64 { return s.files.sharedBytes(len(s.open)) }
 
 // bufferedRowGroups is the size of the open files' buffered row groups (by
 // length: encoded pages, values not encoded yet, dictionaries), which the

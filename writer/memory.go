@@ -24,7 +24,7 @@ func (s *Set) BufferedBytes() int64 {
 	for _, f := range s.open {
 		n += f.bufferedBytes()
 	}
-	return n + s.files.encs.sharedBytes(len(s.open)) + s.stage.mem
+	return n + s.files.sharedBytes(len(s.open)) + s.stage.memory()
 }
 
 // FlushLargest frees the largest buffer: the row group of the open file
@@ -46,11 +46,11 @@ func (s *Set) FlushLargest(ctx context.Context) error {
 			largest, most = f, n
 		}
 	}
-	if s.stage.mem > most {
+	if s.stage.memory() > most {
 		return s.spillStage()
 	}
-	if s.files.encs.sharedBytes(len(s.open)) > most {
-		s.files.encs.shared.Release()
+	if s.files.sharedBytes(len(s.open)) > most {
+		s.files.releaseShared()
 		s.log.Debug("dictionary tables dropped for the memory budget", "bytes", most)
 		return nil
 	}

@@ -307,7 +307,7 @@ func (s *Set) Close() error {
 	}
 	s.stage = stage{}
 	s.open, s.last = nil, nil
-	s.files.encs.free, s.files.spool.bufs = nil, nil
+	s.files.close()
 	s.state = stateClosed
 	if len(errs) > 0 {
 		return fmt.Errorf("writer: close: %w", errors.Join(errs...))

@@ -61,6 +61,9 @@ func (st *stage) has(bucket string) bool {
 // the stage is reset) and of rows staged since begin.
 func (st *stage) count() (buckets int, rows int64) { return len(st.order), st.rows }
 
+// memory is the bytes the staged rows hold in memory.
+func (st *stage) memory() int64 { return st.mem }
+
 // begin starts the count of rows of a checkpoint.
 func (st *stage) begin() { st.rows = 0 }
 

@@ -31,7 +31,7 @@ type encoder interface {
 	setKeyValue(key, value string)
 	close() error
 	// generate makes the encoder write the columns the Set fills for a
-	// new file (see Set.gather); false if it cannot (parquet-go).
+	// new file (see filler.columns); false if it cannot (parquet-go).
 	generate(metaIdx [5]int, instant, partitionPath, name parquet.Value, seqnoPrefix []byte, partCols []int, partColValues []parquet.Value) (bool, error)
 }
 
@@ -120,7 +120,7 @@ func (e goEncoder) close() error {
 	return e.bounds.Finish()
 }
 
-// generate: parquet-go takes every column's values (Set.gather fills them).
+// generate: parquet-go takes every column's values (filler.columns fills them).
 func (e goEncoder) generate([5]int, parquet.Value, parquet.Value, parquet.Value, []byte, []int, []parquet.Value) (bool, error) {
 	return false, nil
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 )
 
-// batchOf returns the rows, partitions and event times of records lo..hi-1,
+// batchOf returns the rows, buckets and event times of records lo..hi-1,
 // record i going to part(i).
 func batchOf(lo, hi int, part func(i int) string) ([]string, []parquet.Row, []int64) {
 	var parts []string
@@ -49,10 +49,10 @@ func writeAll(t *testing.T, s *Set, n, size int, part func(i int) string) {
 	}
 }
 
-// readByPartition reads files back: partition -> records in file order,
+// readByBucket reads files back: bucket -> records in file order,
 // the file name column checked against the file and then cleared (file
 // names hold a random file ID).
-func readByPartition(t *testing.T, b objstore.Bucket, files []File) map[string][]rec {
+func readByBucket(t *testing.T, b objstore.Bucket, files []File) map[string][]rec {
 	t.Helper()
 	out := map[string][]rec{}
 	for _, f := range files {
@@ -83,12 +83,12 @@ func readByPartition(t *testing.T, b objstore.Bucket, files []File) map[string][
 }
 
 // TestWriteBatchMatchesWrite writes the same records with Write and with
-// WriteBatch (runs of a partition, interleaved rows, batch sizes that cut
+// WriteBatch (runs of a bucket, interleaved rows, batch sizes that cut
 // runs) and compares the rows and the File descriptions read back.
 func TestWriteBatchMatchesWrite(t *testing.T) {
 	ctx := context.Background()
 	parts := []string{"dt=2026-11-01/hour=10", "dt=2026-11-01/hour=11", "dt=2026-11-02/hour=00"}
-	// Runs of 300 rows, then every row in another partition, then runs
+	// Runs of 300 rows, then every row in another bucket, then runs
 	// of 250 rows.
 	part := func(i int) string {
 		switch {
@@ -132,10 +132,10 @@ func TestWriteBatchMatchesWrite(t *testing.T) {
 				t.Errorf("batch size %d: file %d is %+v by Write, %+v by WriteBatch", size, i, rf, bf)
 			}
 		}
-		want, got := readByPartition(t, rowB, rowFiles), readByPartition(t, batchB, batchFiles)
+		want, got := readByBucket(t, rowB, rowFiles), readByBucket(t, batchB, batchFiles)
 		for _, p := range parts {
 			if len(want[p]) == 0 || !slices.EqualFunc(want[p], got[p], recEqual) {
-				t.Errorf("batch size %d: partition %s: %d rows by Write, %d by WriteBatch, or they differ", size, p, len(want[p]), len(got[p]))
+				t.Errorf("batch size %d: bucket %s: %d rows by Write, %d by WriteBatch, or they differ", size, p, len(want[p]), len(got[p]))
 			}
 		}
 	}

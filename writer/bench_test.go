@@ -103,7 +103,7 @@ func (g *pageviewGen) next() int {
 //
 //	go test -run '^$' -bench BenchmarkSetWrite -benchtime 1000000x -cpu 1 ./writer/
 func BenchmarkSetWrite(b *testing.B) {
-	benchmarkSet(b, func(s *Set, g *pageviewGen, parts []string, n int) error {
+	benchmarkSet(b, benchBuckets(4), nil, func(s *Set, g *pageviewGen, parts []string, n int) error {
 		for i := range n {
 			g.next()
 			if err := s.Write(context.Background(), parts[i%len(parts)], g.row, g.eventTime); err != nil {
@@ -118,6 +118,29 @@ func BenchmarkSetWrite(b *testing.B) {
 // call, the rows of a bucket in runs of 256 (as the pipeline's event-time
 // buckets mostly are).
 func BenchmarkSetWriteBatch(b *testing.B) {
+	benchmarkSet(b, benchBuckets(4), nil, batchWriter())
+}
+
+// BenchmarkSetWriteBatchStaged is BenchmarkSetWriteBatch over 16 buckets
+// with 2 open files and a 1 MiB stage: most rows are staged, spilled to the
+// spool, read back and written at Finish (the stage's path).
+func BenchmarkSetWriteBatchStaged(b *testing.B) {
+	benchmarkSet(b, benchBuckets(16), []Option{WithMaxOpenFiles(2), WithStageMemory(1 << 20)}, batchWriter())
+}
+
+// benchBuckets returns n hourly buckets.
+func benchBuckets(n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf("dt=2026-11-%02d/hour=%02d", 1+i/24, i%24))
+	}
+	return out
+}
+
+// batchWriter returns a function writing n rows with WriteBatch, 1024 rows
+// a call, the rows of a bucket in runs of 256 (as the pipeline's event-time
+// buckets mostly are).
+func batchWriter() func(s *Set, g *pageviewGen, parts []string, n int) error {
 	const batchRows, runRows = 1024, 256
 	var (
 		values []parquet.Value
@@ -126,7 +149,7 @@ func BenchmarkSetWriteBatch(b *testing.B) {
 		bparts []string
 		times  []int64
 	)
-	benchmarkSet(b, func(s *Set, g *pageviewGen, parts []string, n int) error {
+	return func(s *Set, g *pageviewGen, parts []string, n int) error {
 		for done := 0; done < n; {
 			k := min(batchRows, n-done)
 			values, arena, rows, bparts, times = values[:0], arena[:0], rows[:0], bparts[:0], times[:0]
@@ -156,22 +179,21 @@ func BenchmarkSetWriteBatch(b *testing.B) {
 			done += k
 		}
 		return nil
-	})
+	}
 }
 
 // benchmarkSet times write(n) of b.N rows in checkpoints of 250k rows.
-func benchmarkSet(b *testing.B, write func(s *Set, g *pageviewGen, parts []string, n int) error) {
+func benchmarkSet(b *testing.B, parts []string, opts []Option, write func(s *Set, g *pageviewGen, parts []string, n int) error) {
 	ctx := context.Background()
 	bucket, err := objstore.NewFilesystem(b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := NewSet(bucket, pageviewSchema(), 3, WithSpoolDir(b.TempDir()))
+	s, err := NewSet(bucket, pageviewSchema(), 3, append([]Option{WithSpoolDir(b.TempDir())}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	parts := []string{"dt=2026-11-01/hour=10", "dt=2026-11-01/hour=11", "dt=2026-11-01/hour=12", "dt=2026-11-01/hour=13"}
 	g := newPageviewGen()
 	// The row bytes of one pass, for SetBytes.
 	var raw int64

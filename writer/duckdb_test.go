@@ -65,17 +65,17 @@ func testDuckDBReadsFiles(t *testing.T, compression string, batch bool) {
 	defer db.Close()
 	p := filepath.Join(root, filepath.FromSlash(f.Path))
 	var (
-		count                          int64
-		minSeqno, fileName, partition  string
-		commitTimes, seqnos, referrers int64
-		minTS, maxTS                   int64
-		sumUser                        int64
+		count                             int64
+		minSeqno, fileName, partitionPath string
+		commitTimes, seqnos, referrers    int64
+		minTS, maxTS                      int64
+		sumUser                           int64
 	)
 	q := fmt.Sprintf(`SELECT count(*), min(_hoodie_commit_seqno), any_value(_hoodie_file_name),
 		any_value(_hoodie_partition_path), count(DISTINCT _hoodie_commit_time), count(DISTINCT _hoodie_commit_seqno),
 		count(referrer), epoch_us(min(eventTime)), epoch_us(max(eventTime)), sum(userId)
 		FROM read_parquet('%s')`, p)
-	if err := db.QueryRowContext(ctx, q).Scan(&count, &minSeqno, &fileName, &partition, &commitTimes, &seqnos,
+	if err := db.QueryRowContext(ctx, q).Scan(&count, &minSeqno, &fileName, &partitionPath, &commitTimes, &seqnos,
 		&referrers, &minTS, &maxTS, &sumUser); err != nil {
 		t.Fatal(err)
 	}
@@ -93,8 +93,8 @@ func testDuckDBReadsFiles(t *testing.T, compression string, batch bool) {
 	if want := testInstant + "_7_0"; minSeqno != want {
 		t.Errorf("min(_hoodie_commit_seqno) = %q, want %q", minSeqno, want)
 	}
-	if fileName != filepath.Base(p) || partition != "dt=2026-11-01" || commitTimes != 1 || seqnos != n {
-		t.Errorf("file %q partition %q, %d commit times, %d seqnos", fileName, partition, commitTimes, seqnos)
+	if fileName != filepath.Base(p) || partitionPath != "dt=2026-11-01" || commitTimes != 1 || seqnos != n {
+		t.Errorf("file %q partition %q, %d commit times, %d seqnos", fileName, partitionPath, commitTimes, seqnos)
 	}
 	if referrers != wantRefs || sumUser != wantSum {
 		t.Errorf("count(referrer) = %d, sum(userId) = %d; want %d, %d", referrers, sumUser, wantRefs, wantSum)

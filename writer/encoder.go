@@ -1,5 +1,8 @@
 package writer
 
+// The two Parquet encoders behind one interface: package parquetfile's
+// (flat schemas) and parquet-go's (schemas with lists or maps).
+
 import (
 	"io"
 
@@ -27,9 +30,9 @@ type encoder interface {
 	release()
 	setKeyValue(key, value string)
 	close() error
-	// generate makes the encoder write the columns Set fills itself for a
-	// new file (see Set.gather); false if it cannot (parquet-go).
-	generate(metaIdx [5]int, instant, partition, name parquet.Value, seqnoPrefix []byte, partCols []int, partValues []parquet.Value) (bool, error)
+	// generate makes the encoder write the columns the Set fills for a
+	// new file (see filler.columns); false if it cannot (parquet-go).
+	generate(metaIdx [5]int, instant, partitionPath, name parquet.Value, seqnoPrefix []byte, partCols []int, partColValues []parquet.Value) (bool, error)
 }
 
 // flatEncoder is parquetfile's Writer.
@@ -45,20 +48,21 @@ func (e flatEncoder) release()                                  { e.w.ReleaseMem
 func (e flatEncoder) setKeyValue(key, value string)             { e.w.SetKeyValueMetadata(key, value) }
 func (e flatEncoder) close() error                              { return e.w.Close() }
 
-// generate: the commit time, partition path and file name are constants of
-// the file (their pages are one run of one dictionary index), the sequence
-// number <instant>_<worker>_<row> is made in the page buffer.
-func (e flatEncoder) generate(metaIdx [5]int, instant, partition, name parquet.Value, seqnoPrefix []byte, partCols []int, partValues []parquet.Value) (bool, error) {
+// generate: the commit time, partition path, file name and partition
+// columns are constants of the file (their pages are one run of one
+// dictionary index), the sequence number <instant>_<worker>_<row> is made
+// in the page buffer.
+func (e flatEncoder) generate(metaIdx [5]int, instant, partitionPath, name parquet.Value, seqnoPrefix []byte, partCols []int, partColValues []parquet.Value) (bool, error) {
 	for _, c := range []struct {
 		col int
 		v   parquet.Value
-	}{{metaIdx[0], instant}, {metaIdx[3], partition}, {metaIdx[4], name}} {
+	}{{metaIdx[0], instant}, {metaIdx[3], partitionPath}, {metaIdx[4], name}} {
 		if err := e.w.SetConstant(c.col, c.v); err != nil {
 			return false, err
 		}
 	}
 	for i, c := range partCols {
-		if err := e.w.SetConstant(c, partValues[i]); err != nil {
+		if err := e.w.SetConstant(c, partColValues[i]); err != nil {
 			return false, err
 		}
 	}
@@ -116,7 +120,7 @@ func (e goEncoder) close() error {
 	return e.bounds.Finish()
 }
 
-// generate: parquet-go takes every column's values (Set.gather fills them).
+// generate: parquet-go takes every column's values (filler.columns fills them).
 func (e goEncoder) generate([5]int, parquet.Value, parquet.Value, parquet.Value, []byte, []int, []parquet.Value) (bool, error) {
 	return false, nil
 }

@@ -1,11 +1,12 @@
 package writer
 
+// One base file: File, what Finish returns of an uploaded one, and file,
+// one being written (its identity, its encoder and spool file, the
+// statistics of its records), pending its upload, or uploaded.
+
 import (
-	"bufio"
 	"bytes"
-	"io"
 	"math"
-	"os"
 	"strings"
 
 	"github.com/lakestream/lakestream/commitlog"
@@ -42,42 +43,21 @@ func (f File) Stat() commitlog.FileStat {
 	return st
 }
 
-// countingWriter counts the bytes the encoder emitted, which is its write
-// offset: the encoder has no output buffer of its own, so the difference
-// between its size and this count is its buffered row group.
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// spoolBufferSize is the write buffer between a parquet writer and its
-// spool file.
-const spoolBufferSize = 256 << 10
-
 // file is one base file: open (being written), pending (closed, complete in
 // its spool file, not uploaded yet) or done.
 type file struct {
-	partition string
-	fileID    string
-	name      string // base file name
-	key       string // object key: partition/name
+	bucket string // partition path
+	fileID string
+	name   string // base file name
+	key    string // object key: bucket/name
 
-	spoolPath string
-	spool     *os.File // kept open until uploaded: a swept name does not lose the data
-	buf       *bufio.Writer
-	count     countingWriter
+	spool     spoolFile
 	enc       encoder // nil once closed
-	generated bool    // enc makes the commit time, sequence, partition and file name columns
+	generated bool    // enc makes the commit time, sequence, partition path, file name and partition columns
 
 	openedAt  int64  // clock, unix nanoseconds
 	lastWrite uint64 // Set.tick of the last write, for LRU
-	rowBytes  int64  // Size growth per row of the last WriteBatch run
+	rowBytes  int64  // size growth per row of the last run
 
 	records      int64
 	size         int64 // bytes, once closed
@@ -87,10 +67,10 @@ type file struct {
 	minKey       []byte
 	maxKey       []byte
 
-	// Values of the meta columns fixed for the file, levels set.
-	partitionValue parquet.Value
-	nameValue      parquet.Value
-	partValues     []parquet.Value // of the partition columns (Set.partCols)
+	// Values of the columns fixed for the file, levels set.
+	bucketValue   parquet.Value   // _hoodie_partition_path
+	nameValue     parquet.Value   // _hoodie_file_name
+	partColValues []parquet.Value // of the partition columns (rowShape.partCols)
 }
 
 // bufferedBytes is the memory of the file's encoder: the capacity of its
@@ -100,8 +80,12 @@ func (f *file) bufferedBytes() int64 {
 	if f.enc == nil {
 		return 0
 	}
-	return f.enc.memory(f.count.n)
+	return f.enc.memory(f.spool.written())
 }
+
+// bufferedRowGroup is the size of the file's buffered row group: what its
+// encoder holds beyond what it wrote to the spool.
+func (f *file) bufferedRowGroup() int64 { return f.enc.size() - f.spool.written() }
 
 // observe updates the file's statistics with one written record.
 func (f *file) observe(key []byte, eventTime int64) {
@@ -126,20 +110,40 @@ func (f *file) observe(key []byte, eventTime int64) {
 	f.records++
 }
 
+// close finishes the Parquet file in its spool file and records its size.
+// The encoder is returned for reuse; on an error the file is discarded.
+func (f *file) close() (encoder, error) {
+	enc := f.enc
+	enc.setKeyValue(MetaMinRecordKey, string(f.minKey))
+	enc.setKeyValue(MetaMaxRecordKey, string(f.maxKey))
+	err := enc.close()
+	var size int64
+	if err == nil {
+		size, err = f.spool.finish()
+	}
+	if err != nil {
+		_ = f.discard()
+		return nil, err
+	}
+	f.size = size
+	f.enc = nil
+	return enc, nil
+}
+
 func (f *file) info() File {
 	// FileID and Partition are parts of the key: one allocation per file,
 	// not three.
-	part, fileID := f.partition, f.fileID
-	if strings.HasPrefix(f.key, part+"/") {
-		part = f.key[:len(part)]
-		if name := f.key[len(part)+1:]; strings.HasPrefix(name, fileID) {
+	bucket, fileID := f.bucket, f.fileID
+	if strings.HasPrefix(f.key, bucket+"/") {
+		bucket = f.key[:len(bucket)]
+		if name := f.key[len(bucket)+1:]; strings.HasPrefix(name, fileID) {
 			fileID = name[:len(fileID)]
 		}
 	}
 	return File{
 		Path:         f.key,
 		FileID:       fileID,
-		Partition:    part,
+		Partition:    bucket,
 		Records:      f.records,
 		SizeBytes:    f.size,
 		MinEventTime: f.minEventTime,
@@ -151,14 +155,7 @@ func (f *file) info() File {
 // discard closes and removes the spool file. It is for files that will not
 // be uploaded (any more).
 func (f *file) discard() error {
-	var err error
-	if f.spool != nil {
-		err = f.spool.Close()
-		f.spool = nil
-		if rmErr := os.Remove(f.spoolPath); rmErr != nil && !os.IsNotExist(rmErr) && err == nil {
-			err = rmErr
-		}
-	}
+	err := f.spool.discard()
 	f.enc = nil
 	return err
 }

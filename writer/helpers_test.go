@@ -10,9 +10,11 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
@@ -86,12 +88,12 @@ func withMetaColumns(cols ...namedNode) []namedNode {
 
 // rec is one row of the test schema, decoded.
 type rec struct {
-	commitTime, seqno, key, partition, fileName string
-	userID                                      int64
-	session                                     int32
-	url                                         string
-	referrer                                    *string
-	eventTime                                   int64
+	commitTime, seqno, key, partitionPath, fileName string
+	userID                                          int64
+	session                                         int32
+	url                                             string
+	referrer                                        *string
+	eventTime                                       int64
 }
 
 // makeRow builds a row of the test schema; the meta columns Write fills
@@ -154,7 +156,7 @@ func readFile(t *testing.T, b objstore.Bucket, key string) (*parquet.File, []rec
 			}
 			x := rec{
 				commitTime: str(row[0]), seqno: str(row[1]), key: str(row[2]),
-				partition: str(row[3]), fileName: str(row[4]),
+				partitionPath: str(row[3]), fileName: str(row[4]),
 				userID: row[colUserID].Int64(), session: row[colSession].Int32(),
 				url: str(row[colURL]), eventTime: row[colEventTime].Int64(),
 			}
@@ -194,7 +196,7 @@ func newTestSet(t *testing.T, b objstore.Bucket, opts ...Option) *Set {
 	return s
 }
 
-// writeRec writes testRec(i) to partition p with its event time.
+// writeRec writes testRec(i) to bucket p with its event time.
 func writeRec(t *testing.T, s *Set, p string, i int) {
 	t.Helper()
 	r := testRec(i)
@@ -210,7 +212,7 @@ type seqWriter struct {
 	n int // records written
 }
 
-// write writes the next record to partition p.
+// write writes the next record to bucket p.
 func (w *seqWriter) write(p string) {
 	w.t.Helper()
 	writeRec(w.t, w.s, p, w.n)
@@ -320,7 +322,7 @@ func spoolFiles(t *testing.T, dir string) []string {
 }
 
 // checkAllRows reads every file and checks that the keys 0..n-1 are each
-// present exactly once, in the partition part(i), with their values.
+// present exactly once, in the bucket part(i), with their values.
 func checkAllRows(t *testing.T, b objstore.Bucket, files []File, n int, part func(i int) string) {
 	t.Helper()
 	seen := make(map[string]bool)
@@ -339,15 +341,15 @@ func checkAllRows(t *testing.T, b objstore.Bucket, files []File, n int, part fun
 				t.Errorf("key %s written twice", r.key)
 			}
 			seen[r.key] = true
-			if r.partition != f.Partition || r.fileName != path.Base(f.Path) {
-				t.Errorf("%s: row %s has partition %q file %q", f.Path, r.key, r.partition, r.fileName)
+			if r.partitionPath != f.Partition || r.fileName != path.Base(f.Path) {
+				t.Errorf("%s: row %s has partition path %q file %q", f.Path, r.key, r.partitionPath, r.fileName)
 			}
 		}
 	}
 	for i := range n {
 		k := testRec(i).key
 		if !seen[k] {
-			t.Errorf("key %s (partition %s) missing", k, part(i))
+			t.Errorf("key %s (bucket %s) missing", k, part(i))
 		}
 	}
 	if len(seen) != n {
@@ -374,12 +376,7 @@ func hasPrefix(s, p string) bool { return strings.HasPrefix(s, p) }
 // sharedBytes is the part of s.BufferedBytes that the dictionary tables
 // shared by the open files hold: a cache whose size does not depend on the
 // row groups buffered.
-func sharedBytes(s *Set) int64 {
-	if s.shared == nil || len(s.open) == 0 {
-		return 0
-	}
-	return s.shared.MemoryBytes()
-}
+func sharedBytes(s *Set) int64 { return s.files.sharedBytes(len(s.open)) }
 
 // bufferedRowGroups is the size of the open files' buffered row groups (by
 // length: encoded pages, values not encoded yet, dictionaries), which the
@@ -387,7 +384,49 @@ func sharedBytes(s *Set) int64 {
 func bufferedRowGroups(s *Set) int64 {
 	var n int64
 	for _, f := range s.open {
-		n += f.enc.size() - f.count.n
+		n += f.bufferedRowGroup()
 	}
 	return n
 }
+
+// faultyDisk is a spool filesystem (WithSpoolFS) that records the spool
+// files created, in order, and fails with errorfs.ErrInjected the operations
+// fail picks (given the files created before the operation).
+type faultyDisk struct {
+	mu       sync.Mutex
+	created  []string
+	fail     func(op errorfs.Op, created []string) bool
+	injected int // operations failed
+}
+
+func (d *faultyDisk) String() string { return "faultyDisk" }
+
+func (d *faultyDisk) MaybeError(op errorfs.Op) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fail != nil && d.fail(op, d.created) {
+		d.injected++
+		return errorfs.ErrInjected
+	}
+	if op.Kind == errorfs.OpCreate {
+		d.created = append(d.created, op.Path)
+	}
+	return nil
+}
+
+// setFail sets the operations to fail.
+func (d *faultyDisk) setFail(fail func(op errorfs.Op, created []string) bool) {
+	d.mu.Lock()
+	d.fail = fail
+	d.mu.Unlock()
+}
+
+// failures is the number of operations failed so far.
+func (d *faultyDisk) failures() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.injected
+}
+
+// option returns the spool filesystem option: the default one, wrapped.
+func (d *faultyDisk) option() Option { return WithSpoolFS(errorfs.Wrap(defaultSpoolFS, d)) }

@@ -1,5 +1,7 @@
 package writer
 
+// The options of a Set, their defaults and their validation.
+
 import (
 	"errors"
 	"fmt"
@@ -7,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/compress/zstd"
@@ -43,11 +46,12 @@ type options struct {
 	uploadConcurrency  int
 	writerMemory       int64
 	spoolDir           string
+	spoolFS            vfs.FS
 	now                func() time.Time
 	logger             *slog.Logger
 	beforeUpload       func(key string) error
 	partitionColumns   []string
-	partitionValues    func(partition string) ([][]byte, error)
+	partitionValues    func(bucket string) ([][]byte, error)
 }
 
 func defaultOptions() options {
@@ -63,6 +67,7 @@ func defaultOptions() options {
 		stageMemory:        DefaultStageMemory,
 		uploadConcurrency:  DefaultUploadConcurrency,
 		spoolDir:           os.TempDir(),
+		spoolFS:            defaultSpoolFS,
 		now:                time.Now,
 		logger:             slog.New(slog.DiscardHandler),
 	}
@@ -72,7 +77,7 @@ func defaultOptions() options {
 // top-level strings, schemas.TableOptions.PartitionColumns) and how to get
 // their values from a bucket's partition path (nil: a null): each file holds
 // its path's values in them, whatever the rows hold. Default none.
-func WithPartitionColumns(names []string, values func(partition string) ([][]byte, error)) Option {
+func WithPartitionColumns(names []string, values func(bucket string) ([][]byte, error)) Option {
 	return func(o *options) { o.partitionColumns, o.partitionValues = names, values }
 }
 
@@ -157,6 +162,17 @@ func WithUploadConcurrency(n int) Option { return func(o *options) { o.uploadCon
 // exist. Default os.TempDir().
 func WithSpoolDir(dir string) Option { return func(o *options) { o.spoolDir = dir } }
 
+// WithSpoolFS sets the filesystem of the spool directory: the files being
+// written are created, written, synced, read for their upload and removed
+// through it, and so is the stage's spill file (truncated after each
+// checkpoint if its files have a Truncate method, else replaced). Tests
+// inject faults with it (pebble's vfs/errorfs). The spool's files are
+// created under new random names: the default, the operating system's
+// filesystem (vfs.Default), creates them readable by their owner only
+// (0600, as os.CreateTemp does), where vfs.Default.Create would make them
+// 0666 less the umask.
+func WithSpoolFS(fs vfs.FS) Option { return func(o *options) { o.spoolFS = fs } }
+
 // WithClock sets the clock used for file ages. Default time.Now.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
@@ -235,12 +251,19 @@ func (o *options) validate() error {
 	if o.stageMemory <= 0 {
 		bad("stage memory %d: must be positive", o.stageMemory)
 	}
-	if o.spoolDir == "" {
+	if o.spoolFS == nil {
+		bad("spool fs: nil")
+	}
+	switch {
+	case o.spoolDir == "":
 		bad("spool dir: empty")
-	} else if fi, err := os.Stat(o.spoolDir); err != nil {
-		bad("spool dir: %w", err)
-	} else if !fi.IsDir() {
-		bad("spool dir %s: not a directory", o.spoolDir)
+	case o.spoolFS == nil: // reported above
+	default:
+		if fi, err := o.spoolFS.Stat(o.spoolDir); err != nil {
+			bad("spool dir: %w", err)
+		} else if !fi.IsDir() {
+			bad("spool dir %s: not a directory", o.spoolDir)
+		}
 	}
 	if o.now == nil {
 		bad("clock: nil")

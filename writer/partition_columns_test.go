@@ -12,8 +12,8 @@ import (
 
 // partValues is a partition path's values for columns dt and hr:
 // "dt=<dt>/hr=<hr>"; "null" stands for a null.
-func partValues(partition string) ([][]byte, error) {
-	dt, hr, ok := strings.Cut(partition, "/")
+func partValues(bucket string) ([][]byte, error) {
+	dt, hr, ok := strings.Cut(bucket, "/")
 	if !ok {
 		return nil, errors.New("not dt=/hr=")
 	}

@@ -1,5 +1,8 @@
 package writer
 
+// The schema the files are written with: the given one, with the encodings
+// of the meta columns that set none.
+
 import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding"

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/lakestream/lakestream/commitlog"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/parquet-go/parquet-go"
@@ -32,7 +33,7 @@ func TestRoundTrip(t *testing.T) {
 	}
 	parts := []string{"dt=2026-11-01/hour=10", "dt=2026-11-01/hour=11", "dt=2026-11-02/hour=00"}
 	const n = 900
-	want := map[string]map[string]rec{} // partition -> key -> rec
+	want := map[string]map[string]rec{} // bucket -> key -> rec
 	for i := range n {
 		p := parts[(i*7)%len(parts)]
 		r := testRec(i)
@@ -70,7 +71,7 @@ func TestRoundTrip(t *testing.T) {
 	for fi, f := range files {
 		name := path.Base(f.Path)
 		if f.Path != commitlog.BaseFilePath(f.Partition, name) {
-			t.Errorf("path %s is not under partition %s", f.Path, f.Partition)
+			t.Errorf("path %s is not under bucket %s", f.Path, f.Partition)
 		}
 		fileID, token, ts, ok := commitlog.ParseBaseFileName(name)
 		if !ok || fileID != f.FileID || ts != testInstant || token != fmt.Sprintf("7-42-%d", fi) {
@@ -110,8 +111,8 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("seqno %s repeated", r.seqno)
 			}
 			seqnos[r.seqno] = true
-			if r.partition != f.Partition {
-				t.Errorf("partition %q in file of %q", r.partition, f.Partition)
+			if r.partitionPath != f.Partition {
+				t.Errorf("partition path %q in file of %q", r.partitionPath, f.Partition)
 			}
 			if r.fileName != name {
 				t.Errorf("file name %q in file %q", r.fileName, name)
@@ -306,13 +307,13 @@ func TestMaxOpenFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	perPart := map[string]int{}
+	perBucket := map[string]int{}
 	for _, f := range files {
-		perPart[f.Partition]++
+		perBucket[f.Partition]++
 	}
 	for _, p := range parts {
-		if perPart[p] < 2 {
-			t.Errorf("partition %s has %d files, want several (rolled by the bound)", p, perPart[p])
+		if perBucket[p] < 2 {
+			t.Errorf("bucket %s has %d files, want several (rolled by the bound)", p, perBucket[p])
 		}
 	}
 	checkAllRows(t, b, files, n, func(i int) string { return parts[i%3] })
@@ -493,16 +494,16 @@ func TestBadPartitions(t *testing.T) {
 		err := s.Write(ctx, p, makeRow(testRec(0)), 0)
 		var pe *PartitionError
 		if !errors.As(err, &pe) || pe.Partition != p || !strings.Contains(err.Error(), fmt.Sprintf("%q", p)) {
-			t.Errorf("partition %q: %v", p, err)
+			t.Errorf("partition path %q: %v", p, err)
 		}
 	}
 	if s.OpenFiles() != 0 {
-		t.Errorf("%d files opened for bad partitions", s.OpenFiles())
+		t.Errorf("%d files opened for bad partition paths", s.OpenFiles())
 	}
 	good := []string{"", "dt=2026-11-01", "a/b/c", "_x", "k=v w"}
 	for i, p := range good {
 		if err := s.Write(ctx, p, makeRow(testRec(i)), 0); err != nil {
-			t.Errorf("partition %q: %v", p, err)
+			t.Errorf("partition path %q: %v", p, err)
 		}
 	}
 	files, err := s.Finish(ctx)
@@ -640,7 +641,8 @@ func TestStateMachine(t *testing.T) {
 
 func TestFlushLargest(t *testing.T) {
 	ctx := context.Background()
-	s := newTestSet(t, objstore.NewMemory(), WithPageBufferSize(8<<10))
+	b := objstore.NewMemory()
+	s := newTestSet(t, b, WithPageBufferSize(8<<10))
 	if err := s.Begin(testInstant, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -673,7 +675,7 @@ func TestFlushLargest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkAllRows(t, s.bucket, files, 3000, func(int) string { return "" })
+	checkAllRows(t, b, files, 3000, func(int) string { return "" })
 }
 
 func TestNewSetValidation(t *testing.T) {
@@ -711,7 +713,8 @@ func TestLocalErrorSticks(t *testing.T) {
 	ctx := context.Background()
 	b := objstore.NewMemory()
 	spool := t.TempDir()
-	s := newTestSet(t, b, WithSpoolDir(spool))
+	disk := &faultyDisk{}
+	s := newTestSet(t, b, WithSpoolDir(spool), disk.option())
 	if err := s.Begin(testInstant, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -720,12 +723,12 @@ func TestLocalErrorSticks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The spool disk fails under one file.
-	if err := s.open["broken"].spool.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Finish(ctx); err == nil {
-		t.Fatal("Finish succeeded with a broken spool file")
+	// The spool disk fails under one file: the second created, broken's.
+	disk.setFail(func(op errorfs.Op, created []string) bool {
+		return len(created) >= 2 && op.Path == created[1] && (op.Kind == errorfs.OpFileWrite || op.Kind == errorfs.OpFileSync)
+	})
+	if _, err := s.Finish(ctx); !errors.Is(err, errorfs.ErrInjected) {
+		t.Fatalf("Finish with a broken spool file = %v, want the disk's error", err)
 	}
 	if err := s.Write(ctx, "ok", makeRow(testRec(100)), 0); err == nil {
 		t.Error("Write accepted after a local error")

@@ -5,13 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/parquet-go/parquet-go"
 )
@@ -58,12 +57,12 @@ func TestStageMakesOneFilePerBucket(t *testing.T) {
 			} else if len(files) < n/2 {
 				t.Errorf("%d files without a minimum size; want one per bucket switch (about %d): has the stage been used?", len(files), n)
 			}
-			got := readByPartition(t, b, files)
+			got := readByBucket(t, b, files)
 			for i := range n {
 				want := testRec(i)
 				recs := got[manyParts(i)]
 				if !slices.ContainsFunc(recs, func(r rec) bool {
-					r.commitTime, r.seqno, r.partition = "", "", ""
+					r.commitTime, r.seqno, r.partitionPath = "", "", ""
 					return recEqual(r, want)
 				}) {
 					t.Fatalf("record %d not found with its values in %s", i, manyParts(i))
@@ -299,11 +298,8 @@ func FuzzStagedRow(f *testing.F) {
 func TestStageDrainErrorInsideABucketSticks(t *testing.T) {
 	ctx := context.Background()
 	b := objstore.NewMemory()
-	spool := filepath.Join(t.TempDir(), "spool")
-	if err := os.Mkdir(spool, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s := newTestSet(t, b, WithSpoolDir(spool), WithMaxOpenFiles(1), WithMinFileSize(1<<30), WithUploadConcurrency(1),
+	disk := &faultyDisk{}
+	s := newTestSet(t, b, disk.option(), WithMaxOpenFiles(1), WithMinFileSize(1<<30), WithUploadConcurrency(1),
 		WithTargetFileSize(16<<10), WithPageBufferSize(2<<10), WithRowGroupBytes(8<<10))
 	if err := s.Begin(testInstant, 1); err != nil {
 		t.Fatal(err)
@@ -313,19 +309,20 @@ func TestStageDrainErrorInsideABucketSticks(t *testing.T) {
 	for i := 2; i <= 3000; i++ {
 		writeRec(t, s, "p=b", i) // staged: more than one target file's worth
 	}
-	// The upload between c and b takes the spool directory away: b's first
-	// file is written, creating its second fails.
-	taken := false
-	s.opts.beforeUpload = func(string) error {
-		if taken {
-			return nil
+	// Finish writes a's file (open), c's, then b's first: creating b's
+	// second fails.
+	disk.setFail(func(op errorfs.Op, created []string) bool {
+		parquet := 0
+		for _, p := range created {
+			if strings.HasSuffix(p, ".parquet") {
+				parquet++
+			}
 		}
-		taken = true
-		return os.Rename(spool, spool+".gone")
-	}
+		return op.Kind == errorfs.OpCreate && strings.HasSuffix(op.Path, ".parquet") && parquet == 3
+	})
 	_, err := s.Finish(ctx)
-	if err == nil || s.Failed() == nil {
-		t.Fatalf("Finish = %v, Failed() = %v; want a sticky error", err, s.Failed())
+	if !errors.Is(err, errorfs.ErrInjected) || s.Failed() == nil || disk.failures() != 1 {
+		t.Fatalf("Finish = %v, Failed() = %v, %d creates failed; want a sticky error creating b's second file", err, s.Failed(), disk.failures())
 	}
 	if _, again := s.Finish(ctx); again == nil {
 		t.Fatal("a retried Finish succeeded after a sticky error")

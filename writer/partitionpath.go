@@ -1,5 +1,8 @@
 package writer
 
+// The validation of a bucket's partition path: it names a directory inside
+// the table, not a hidden one.
+
 import (
 	"fmt"
 	"strings"

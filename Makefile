@@ -82,10 +82,12 @@ FUZZ_TARGETS := \
 	./schemas:FuzzParseAvroSchema ./schemas:FuzzAvroPlan ./schemas:FuzzParseDecimal \
 	./schemas:FuzzParseTimestamp ./schemas:FuzzTimeParsersMatchReference ./schemas:FuzzStrMatchesReference \
 	./schemas:FuzzShortInt ./bucketing:FuzzPartitionPath ./writer:FuzzStagedRow \
-	./internal/redact:FuzzURL ./internal/parquetfile:FuzzTruncateBounds
+	./internal/redact:FuzzURL ./internal/parquetfile:FuzzTruncateBounds \
+	./internal/parquetfile:FuzzRemapIndexes
 # Targets whose executions take milliseconds (whole files written and read
 # back) run for FUZZTIME_SLOW.
-FUZZ_SLOW_TARGETS := ./internal/parquetfile:FuzzRoundTrip
+FUZZ_SLOW_TARGETS := ./internal/parquetfile:FuzzRoundTrip ./internal/parquetfile:FuzzMerge \
+	./internal/parquetfile:FuzzMergeCorruptInput
 FUZZTIME_SLOW ?= $(FUZZTIME)
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS) $(FUZZ_SLOW_TARGETS:%=slow:%); do \

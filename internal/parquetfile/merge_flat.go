@@ -998,7 +998,11 @@ func (f *flatMerge) reencodeChunk(segs []segment, c int, ci *format.ColumnIndex,
 		if s.g >= len(rgs) || c >= len(rgs[s.g].ColumnChunks()) {
 			return columnChunk{}, 0, s.in.errorf("parquet-go reads %d row groups", len(rgs))
 		}
-		n, nn, err := f.reencodeValues(col, rgs[s.g].ColumnChunks()[c])
+		var n, nn int64
+		err = safely(func() (err error) {
+			n, nn, err = f.reencodeValues(col, rgs[s.g].ColumnChunks()[c])
+			return err
+		})
 		if err != nil {
 			return columnChunk{}, 0, s.in.errorf("row group %d column %s: %w", s.g, dotted(col.path), err)
 		}

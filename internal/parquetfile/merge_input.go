@@ -349,12 +349,28 @@ func (in *mergeInput) parquetFile() (*parquet.File, error) {
 	if in.pf != nil {
 		return in.pf, nil
 	}
-	f, err := parquet.OpenFile(in.r, in.size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	var f *parquet.File
+	err := safely(func() (err error) {
+		f, err = parquet.OpenFile(in.r, in.size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+		return err
+	})
 	if err != nil {
 		return nil, in.errorf("parquet-go: %w", err)
 	}
 	in.pf = f
 	return f, nil
+}
+
+// safely runs fn, which decodes a file with parquet-go, and returns its
+// panic as an error: parquet-go panics on some corrupt pages (a data page
+// v2 whose level lengths pass its end, bit-packed runs past the data).
+func safely(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("parquet-go failed on corrupt data: %v", p)
+		}
+	}()
+	return fn()
 }
 
 // sameSchema reports how b's schema differs from a's (nil: the same).

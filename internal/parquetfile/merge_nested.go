@@ -111,7 +111,7 @@ func (m *merger) mergeNested(ctx context.Context, out io.Writer) (*MergeResult, 
 			if rg.NumRows() == 0 {
 				continue
 			}
-			if err := m.copyRows(rg, pw, buf, leaves, constants); err != nil {
+			if err := safely(func() error { return m.copyRows(rg, pw, buf, leaves, constants) }); err != nil {
 				return nil, in.errorf("row group %d: %w", g, err)
 			}
 			group.Rows += rg.NumRows()

@@ -442,3 +442,53 @@ func TestMergeRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMerge is TestMergeRoundTrip with the fuzzer choosing the seed: random
+// sets of small files (random flat schemas, nulls, dictionary and PLAIN
+// columns, constants, tiny and large pages, a codec per file, some files
+// written by parquet-go) merged with random options, and checked.
+func FuzzMerge(f *testing.F) {
+	f.Add(uint64(1))
+	f.Add(uint64(987654321))
+	f.Fuzz(func(t *testing.T, seed uint64) {
+		r := rand.New(rand.NewPCG(seed, 77))
+		if _, _, err := runMerge(genMergeCase(r)); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzMergeCorruptInput: Merge of files with bytes changed anywhere
+// (pages, page index, footer) returns an error or a file, never panics;
+// VerifyMerge of that file neither.
+func FuzzMergeCorruptInput(f *testing.F) {
+	f.Add(uint64(1), uint32(100), []byte{0xFF})
+	f.Add(uint64(2), uint32(0xFFFFFFF0), []byte{1, 2, 3, 4})
+	f.Fuzz(func(t *testing.T, seed uint64, at uint32, patch []byte) {
+		r := rand.New(rand.NewPCG(seed, 78))
+		mc := genMergeCase(r)
+		i := r.IntN(len(mc.files))
+		data := bytes.Clone(mc.files[i])
+		// Mostly near the end: the footer and page index.
+		pos := len(data) - 1 - int(at%uint32(len(data)))
+		if at&1 == 0 {
+			pos = int(at % uint32(len(data)))
+		}
+		for j, b := range patch {
+			if pos+j < len(data) {
+				data[pos+j] ^= b
+			}
+		}
+		mc.files[i] = data
+		var inputs []MergeInput
+		for k, f := range mc.files {
+			inputs = append(inputs, memInput("file-"+strconv.Itoa(k), f))
+		}
+		var out bytes.Buffer
+		res, err := Merge(context.Background(), inputs, &out, mc.opts...)
+		if err != nil {
+			return
+		}
+		VerifyMerge(context.Background(), bytes.NewReader(out.Bytes()), int64(out.Len()), res)
+	})
+}

@@ -18,7 +18,11 @@ import (
 // checks its CRC); each MergeConstant column's value in every row (the
 // pages' bounds); the key range. Run it before the file is committed.
 func VerifyMerge(ctx context.Context, r io.ReaderAt, size int64, res *MergeResult) error {
-	f, err := parquet.OpenFile(r, size, parquet.SkipBloomFilters(true))
+	var f *parquet.File
+	err := safely(func() (err error) {
+		f, err = parquet.OpenFile(r, size, parquet.SkipBloomFilters(true))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("parquetfile: verify merge: %w", err)
 	}
@@ -49,7 +53,11 @@ func VerifyMerge(ctx context.Context, r io.ReaderAt, size int64, res *MergeResul
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			v, n, err := countPages(rg.ColumnChunks()[c], constant, isConstant)
+			var v, n int64
+			err := safely(func() (err error) {
+				v, n, err = countPages(rg.ColumnChunks()[c], constant, isConstant)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("parquetfile: verify merge: row group %d column %s: %w", g, want.Path, err)
 			}

@@ -584,9 +584,9 @@ func TestFingerprint(t *testing.T) {
 		parquet.FieldID(parquet.Int(64), 9),
 	}))
 	for name, data := range map[string][]byte{
-		"snappy":   writeRows(t, schema, rows, WithCodec(&parquet.Snappy)),
-		"field ID": writeRows(t, otherID, rows),
-		"v2 pages": writeParquetGo(t, schema, rows, parquet.DataPageVersion(2), parquet.Compression(&parquet.Zstd)),
+		"snappy":     writeRows(t, schema, rows, WithCodec(&parquet.Snappy)),
+		"field ID":   writeRows(t, otherID, rows),
+		"v2 pages":   writeParquetGo(t, schema, rows, parquet.DataPageVersion(2), parquet.Compression(&parquet.Zstd)),
 		"parquet-go": writeParquetGo(t, schema, rows, parquet.Compression(&parquet.Zstd)),
 	} {
 		if got := fp(data); got == base {

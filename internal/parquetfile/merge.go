@@ -70,6 +70,7 @@ type mergeOptions struct {
 	createdBy          string
 	hasCreatedBy       bool
 	logger             *slog.Logger
+	concurrency        int
 }
 
 type mergeConstant struct {
@@ -85,6 +86,7 @@ func defaultMergeOptions() mergeOptions {
 		minPageBytes:       -1,
 		zstdLevel:          ZstdDefault,
 		logger:             slog.New(slog.DiscardHandler),
+		concurrency:        1,
 	}
 }
 
@@ -186,6 +188,9 @@ func (o *mergeOptions) validate() error {
 	}
 	if o.minPageBytes < -1 {
 		errs = append(errs, fmt.Errorf("min page bytes %d: must not be negative", o.minPageBytes))
+	}
+	if o.concurrency < 1 {
+		errs = append(errs, fmt.Errorf("concurrency %d: must be at least 1", o.concurrency))
 	}
 	if o.logger == nil {
 		errs = append(errs, errors.New("logger: nil"))

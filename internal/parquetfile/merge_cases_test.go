@@ -759,3 +759,43 @@ func writeFile(t testing.TB, path string, data []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestMergeLargeFooter: inputs of hundreds of row groups, whose footer and
+// page index are larger than the tail Merge reads first.
+func TestMergeLargeFooter(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	schema := simpleSchema()
+	var files [][]byte
+	var want []parquet.Row
+	for range 2 {
+		rows := simpleRows(r, 1500, []string{"a", "b", "c"})
+		w := mustWriter(t, schema)
+		var buf bytes.Buffer
+		w.Reset(&buf)
+		w.o.createdBy = "lakestream version test (build x)"
+		for i := 0; i < len(rows); i += 3 {
+			if err := w.WriteRows(rows[i : i+3]); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		md := mustFooter(t, buf.Bytes())
+		if n := len(buf.Bytes()) - int(md.RowGroups[0].Columns[0].ColumnIndexOffset); n <= tailBytes {
+			t.Fatalf("page index and footer of %d bytes: not past the tail", n)
+		}
+		files = append(files, buf.Bytes())
+		want = append(want, rows...)
+	}
+	res, out := merge(t, files, MergeMinPageBytes(0))
+	if err := checkMerged(schema, out, want, res); err != nil {
+		t.Fatal(err)
+	}
+	if res.ChunksReencoded != 0 || res.PagesCopied == 0 {
+		t.Errorf("result %+v", res)
+	}
+}

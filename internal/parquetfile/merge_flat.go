@@ -2,7 +2,6 @@ package parquetfile
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -67,156 +66,13 @@ func planRowGroups(inputs []*mergeInput, target int64) [][]segment {
 	return groups
 }
 
-// flatMerge is the state of a Merge of flat files: the output Writer (its
-// column encoders write the constant and re-encoded chunks, and it writes
-// the page index and footer) and the scratch of the copied chunks.
-type flatMerge struct {
-	*merger
-	w         *Writer
-	outCodec  format.CompressionCodec
-	constants map[int][]byte // MergeConstant values by leaf column
-	zdec      *zstd.Decoder
-	hdr       format.PageHeader
-	hdrReader thrift.BytesReader
-	hdrDec    *thrift.Decoder
-	readBuf   []byte
-	dictBuf   []byte
-	rawBuf    []byte
-	pageBuf   []byte
-	values    []parquet.Value
-}
-
-func (m *merger) mergeFlat(ctx context.Context, out io.Writer) (*MergeResult, error) {
-	first := m.inputs[0]
-	leaves := first.leaves
-	f := &flatMerge{merger: m, constants: map[int][]byte{}}
-	defer f.close()
-	proto := new(thrift.CompactProtocol)
-	f.hdrReader = proto.NewReaderFromBytes(nil)
-	f.hdrDec = thrift.NewDecoder(f.hdrReader)
-
-	// The output's codec is the first chunk's.
-	f.outCodec = format.Uncompressed
-	for _, in := range m.inputs {
-		if len(in.md.RowGroups) > 0 && len(leaves) > 0 {
-			f.outCodec = in.md.RowGroups[0].Columns[0].MetaData.Codec
-			break
-		}
-	}
-	codec, err := f.encoder(f.outCodec)
-	if err != nil {
-		return nil, err
-	}
-	// Columns with a dictionary in an input, and constants, are written
-	// with one when Merge writes them itself.
-	dict := make([]bool, len(leaves))
-	for _, in := range m.inputs {
-		for g := range in.md.RowGroups {
-			for c := range in.md.RowGroups[g].Columns {
-				cm := &in.md.RowGroups[g].Columns[c].MetaData
-				dict[c] = dict[c] || cm.DictionaryPageOffset > 0 || slices.Contains(cm.Encoding, format.RLEDictionary) || slices.Contains(cm.Encoding, format.PlainDictionary)
-			}
-		}
-	}
-	for _, k := range m.o.constants {
-		c := slices.IndexFunc(leaves, func(l schemaLeaf) bool { return dotted(l.path) == k.column })
-		if c < 0 {
-			return nil, fmt.Errorf("parquetfile: merge: constant column %q is not in the schema", k.column)
-		}
-		if t, _ := leaves[c].elem.Type.Get(); t != format.ByteArray {
-			return nil, fmt.Errorf("parquetfile: merge: constant column %q is %s, not a byte array", k.column, t)
-		}
-		f.constants[c] = k.value
-		dict[c] = true
-	}
-	for c := range dict {
-		if t, _ := leaves[c].elem.Type.Get(); t == format.Boolean {
-			dict[c] = false
-		}
-	}
-	schema, err := schemaOf(first.md.Schema, dict)
-	if err != nil {
-		return nil, fmt.Errorf("parquetfile: merge: schema: %w", err)
-	}
-	w, err := NewWriter(schema, WithCodec(codec), WithPageBufferSize(m.o.pageBufferSize),
-		WithDictionaryMaxBytes(m.o.dictionaryMaxBytes), WithCreatedBy(m.createdBy()))
-	if err != nil {
-		return nil, fmt.Errorf("parquetfile: merge: %w", err)
-	}
-	if len(w.leaves) != len(leaves) {
-		return nil, fmt.Errorf("parquetfile: merge: the schema has %d columns, the footer %d", len(w.leaves), len(leaves))
-	}
-	for c := range leaves {
-		if !slices.Equal(w.leaves[c].path, leaves[c].path) || int(w.leaves[c].maxDef) != leaves[c].maxDef {
-			return nil, fmt.Errorf("parquetfile: merge: column %d is %v, the footer's %v", c, w.leaves[c].path, leaves[c].path)
-		}
-	}
-	w.Reset(out)
-	w.elements = slices.Clone(first.md.Schema) // as the inputs have it, byte for byte
-	if len(first.md.ColumnOrders) == len(leaves) {
-		w.orders = slices.Clone(first.md.ColumnOrders)
-	}
-	f.w = w
-	if err := w.start(); err != nil {
-		return nil, err
-	}
-	m.res.Columns = make([]MergedColumn, len(leaves))
-	for c := range leaves {
-		m.res.Columns[c].Path = dotted(leaves[c].path)
-	}
-	if len(f.constants) > 0 {
-		m.res.Constants = map[string][]byte{}
-		for c, v := range f.constants {
-			m.res.Constants[dotted(leaves[c].path)] = v
-		}
-	}
-
-	for gi, segs := range planRowGroups(m.inputs, m.o.rowGroupBytes) {
-		rg := rowGroup{FileOffset: w.offset, Ordinal: int16(gi)}
-		for _, s := range segs {
-			rg.NumRows += s.rows
-		}
-		cis := make([]format.ColumnIndex, len(leaves))
-		ois := make([]format.OffsetIndex, len(leaves))
-		for c := range leaves {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			cc, err := f.mergeColumn(gi, segs, c, &cis[c], &ois[c])
-			if err != nil {
-				return nil, err
-			}
-			rg.Columns = append(rg.Columns, cc)
-			rg.TotalByteSize += cc.MetaData.TotalUncompressedSize
-			rg.TotalCompressedSize += cc.MetaData.TotalCompressedSize
-		}
-		w.rowGroups = append(w.rowGroups, rg)
-		w.columnIndex = append(w.columnIndex, cis)
-		w.offsetIndex = append(w.offsetIndex, ois)
-		m.res.RowGroups = append(m.res.RowGroups, MergedRowGroup{Rows: rg.NumRows, Bytes: rg.TotalCompressedSize, Inputs: len(segs)})
-		m.res.Rows += rg.NumRows
-	}
-	w.keyValues = m.keyValues()
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("parquetfile: merge: %w", err)
-	}
-	res := m.res
-	return &res, nil
-}
-
-func (f *flatMerge) close() {
-	if f.zdec != nil {
-		f.zdec.Close()
-	}
-}
-
-// encoder returns the Codec that compresses pages of c (nil: none).
-func (f *flatMerge) encoder(c format.CompressionCodec) (Codec, error) {
+// encoder returns a Codec that compresses pages of c (nil: none).
+func encoder(c format.CompressionCodec, level ZstdLevel) (Codec, error) {
 	switch c {
 	case format.Uncompressed:
 		return nil, nil
 	case format.Zstd:
-		return NewZstd(f.o.zstdLevel), nil
+		return NewZstd(level), nil
 	}
 	codec := parquet.LookupCompressionCodec(c)
 	if _, err := codec.Encode(nil, []byte("probe")); err != nil {
@@ -298,15 +154,23 @@ type source struct {
 }
 
 // mergeColumn writes the chunk of leaf column c of the row group made of
-// segs, fills its page index and returns its footer entry.
-func (f *flatMerge) mergeColumn(gi int, segs []segment, c int, ci *format.ColumnIndex, oi *format.OffsetIndex) (columnChunk, error) {
+// segs into the worker's buffer (offsets from its start) and returns it
+// with its footer entry and page index.
+func (f *flatMerge) mergeColumn(gi int, segs []segment, c int) (r chunkResult) {
 	l := &f.w.leaves[c]
-	var rows int64
-	for _, s := range segs {
-		rows += s.rows
+	f.stats = chunkStats{}
+	// A buffer the output is done with, or a new one: the last chunk's may
+	// not be written yet.
+	select {
+	case b := <-f.free:
+		f.out = bytes.NewBuffer(b[:0])
+	default:
+		f.out = new(bytes.Buffer)
 	}
-	var cc columnChunk
-	var nulls int64
+	f.w.out, f.w.offset, f.w.err, f.w.started = f.out, 0, nil, true
+	for _, s := range segs {
+		r.rows += s.rows
+	}
 	var err error
 	switch value, ok := f.constants[c]; {
 	case ok:
@@ -315,46 +179,46 @@ func (f *flatMerge) mergeColumn(gi int, segs []segment, c int, ci *format.Column
 		for i := range vals {
 			vals[i] = v
 		}
-		cc, err = f.constantChunk(segs, c, vals, ci, oi)
-		f.res.ChunksConstant++
+		r.cc, err = f.constantChunk(segs, c, vals, &r.ci, &r.oi)
+		f.stats.constant++
 	default:
 		srcs, reason := f.sources(segs, c)
 		var vals []parquet.Value
 		if reason == "" {
-			vals, nulls, err = f.constantValues(srcs, l)
-			if err != nil {
-				return cc, err
+			if vals, r.nulls, err = f.constantValues(srcs, l); err != nil {
+				return chunkResult{err: err}
 			}
 		}
 		switch {
 		case vals != nil:
-			cc, err = f.constantChunk(segs, c, vals, ci, oi)
-			f.res.ChunksConstant++
+			r.cc, err = f.constantChunk(segs, c, vals, &r.ci, &r.oi)
+			f.stats.constant++
 		case reason == "":
 			if reason = f.tinyPages(srcs, l); reason != "" {
 				break
 			}
 			for _, s := range srcs {
-				nulls += s.md.Statistics.NullCount
+				r.nulls += s.md.Statistics.NullCount
 			}
-			cc, reason, err = f.copyChunk(srcs, c, ci, oi)
+			r.cc, reason, err = f.copyChunk(srcs, c, &r.ci, &r.oi)
 		}
 		if err == nil && reason != "" {
-			f.fallback(gi, dotted(l.path), reason)
-			cc, nulls, err = f.reencodeChunk(segs, c, ci, oi)
-			f.res.ChunksReencoded++
+			f.stats.fallback = reason
+			f.stats.reencoded++
+			r.ci, r.oi = format.ColumnIndex{}, format.OffsetIndex{}
+			r.cc, r.nulls, err = f.reencodeChunk(segs, c, &r.ci, &r.oi)
 		}
 	}
 	if err != nil {
-		return cc, err
+		return chunkResult{err: err}
 	}
-	md := &cc.MetaData
-	if md.NumValues != rows || md.Statistics.NullCount != nulls {
-		return cc, fmt.Errorf("parquetfile: merge: row group %d column %s: wrote %d values (%d null), the inputs hold %d (%d null)", gi, dotted(l.path), md.NumValues, md.Statistics.NullCount, rows, nulls)
+	md := &r.cc.MetaData
+	if md.NumValues != r.rows || md.Statistics.NullCount != r.nulls {
+		return chunkResult{err: fmt.Errorf("parquetfile: merge: row group %d column %s: wrote %d values (%d null), the inputs hold %d (%d null)", gi, dotted(l.path), md.NumValues, md.Statistics.NullCount, r.rows, r.nulls)}
 	}
-	f.res.Columns[c].Values += rows
-	f.res.Columns[c].Nulls += nulls
-	return cc, nil
+	r.data = f.out.Bytes()
+	r.stats = f.stats
+	return r
 }
 
 // sources returns the input chunks of column c in segs, or why they
@@ -728,9 +592,9 @@ func (f *flatMerge) copyChunk(srcs []source, c int, ci *format.ColumnIndex, oi *
 		rewritten = rewritten || s.dictPages > 0 && !s.identity || s.md.Codec != f.outCodec
 	}
 	if rewritten {
-		f.res.ChunksRemapped++
+		f.stats.remapped++
 	} else {
-		f.res.ChunksCopied++
+		f.stats.copied++
 	}
 	return columnChunk{FileOffset: start, MetaData: md}, "", nil
 }
@@ -795,13 +659,13 @@ func (f *flatMerge) copyPages(s *source, l *leaf, rows int64, locations *[]forma
 				return 0, in.errorf("%s: %w", where(p), err)
 			}
 			md.TotalUncompressedSize += n
-			f.res.PagesRewritten++
+			f.stats.pagesRewritten++
 		} else {
 			md.TotalUncompressedSize += int64(hl) + int64(hdr.UncompressedPageSize)
 			if err := w.write(page); err != nil {
 				return 0, err
 			}
-			f.res.PagesCopied++
+			f.stats.pagesCopied++
 		}
 		*locations = append(*locations, format.PageLocation{
 			Offset:             at,
@@ -990,18 +854,16 @@ func (f *flatMerge) reencodeChunk(segs []segment, c int, ci *format.ColumnIndex,
 	}
 	var nulls int64
 	for _, s := range segs {
-		pf, err := s.in.parquetFile()
-		if err != nil {
-			return columnChunk{}, 0, err
-		}
-		rgs := pf.RowGroups()
-		if s.g >= len(rgs) || c >= len(rgs[s.g].ColumnChunks()) {
-			return columnChunk{}, 0, s.in.errorf("parquet-go reads %d row groups", len(rgs))
-		}
 		var n, nn int64
-		err = safely(func() (err error) {
-			n, nn, err = f.reencodeValues(col, rgs[s.g].ColumnChunks()[c])
-			return err
+		err := s.in.withParquetFile(func(pf *parquet.File) error {
+			rgs := pf.RowGroups()
+			if s.g >= len(rgs) || c >= len(rgs[s.g].ColumnChunks()) {
+				return fmt.Errorf("parquet-go reads %d row groups", len(rgs))
+			}
+			return safely(func() (err error) {
+				n, nn, err = f.reencodeValues(col, rgs[s.g].ColumnChunks()[c])
+				return err
+			})
 		})
 		if err != nil {
 			return columnChunk{}, 0, s.in.errorf("row group %d column %s: %w", s.g, dotted(col.path), err)

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding"
@@ -37,6 +38,7 @@ type mergeInput struct {
 	flat        bool                    // no repeated fields, types the encoder writes
 	ci          [][]*format.ColumnIndex // per row group, per column; nil: none
 	oi          [][]*format.OffsetIndex
+	mu          sync.Mutex    // one goroutine decodes the file at a time
 	pf          *parquet.File // opened to re-encode
 }
 
@@ -78,7 +80,11 @@ func openMergeInput(ctx context.Context, spec MergeInput) (*mergeInput, error) {
 	if c, ok := r.(io.Closer); ok {
 		in.closer = c
 	}
-	footer, start, err := readFooter(r, spec.Size)
+	tail, tailAt, err := readTail(r, spec.Size, tailBytes)
+	if err != nil {
+		return in, in.errorf("%w", err)
+	}
+	footer, start, err := footerOf(r, spec.Size, tail)
 	if err != nil {
 		return in, in.errorf("%w", err)
 	}
@@ -92,7 +98,7 @@ func openMergeInput(ctx context.Context, spec MergeInput) (*mergeInput, error) {
 	}
 	in.native = isNative(in.md)
 	if in.native {
-		if err := in.readPageIndex(); err != nil {
+		if err := in.readPageIndex(tail, tailAt); err != nil {
 			return in, in.errorf("page index: %w", err)
 		}
 	}
@@ -127,8 +133,13 @@ func ReadFooter(r io.ReaderAt, size int64) ([]byte, error) {
 	return footer, nil
 }
 
-// readFooter reads the footer of a file and returns it with its offset.
-func readFooter(r io.ReaderAt, size int64) ([]byte, int64, error) {
+// tailBytes is how much of a file's end is read at first: the footer and
+// page index of a file of a few row groups of a few dozen columns.
+const tailBytes = 16 << 10
+
+// readTail checks the file's magic bytes and returns its last n bytes (or
+// all of it) with their offset.
+func readTail(r io.ReaderAt, size int64, n int) ([]byte, int64, error) {
 	if size < 12 {
 		return nil, 0, fmt.Errorf("a file of %d bytes is not Parquet", size)
 	}
@@ -139,13 +150,20 @@ func readFooter(r io.ReaderAt, size int64) ([]byte, int64, error) {
 	if string(head[:]) != magic {
 		return nil, 0, fmt.Errorf("not a Parquet file: it starts with %q", head[:])
 	}
-	tail := make([]byte, min(size, 64<<10))
-	if err := readAt(r, tail, size-int64(len(tail))); err != nil {
+	tail := make([]byte, min(size, int64(n)))
+	at := size - int64(len(tail))
+	if err := readAt(r, tail, at); err != nil {
 		return nil, 0, err
 	}
 	if string(tail[len(tail)-4:]) != magic {
 		return nil, 0, fmt.Errorf("not a Parquet file: it ends with %q", tail[len(tail)-4:])
 	}
+	return tail, at, nil
+}
+
+// footerOf returns the footer of a file, and its offset, from its tail
+// (reading the rest of it if the tail does not hold it all).
+func footerOf(r io.ReaderAt, size int64, tail []byte) ([]byte, int64, error) {
 	n := int64(binary.LittleEndian.Uint32(tail[len(tail)-8:]))
 	start := size - 8 - n
 	if start < 4 {
@@ -159,6 +177,15 @@ func readFooter(r io.ReaderAt, size int64) ([]byte, int64, error) {
 		return nil, 0, err
 	}
 	return footer, start, nil
+}
+
+// readFooter reads the footer of a file and returns it with its offset.
+func readFooter(r io.ReaderAt, size int64) ([]byte, int64, error) {
+	tail, _, err := readTail(r, size, tailBytes)
+	if err != nil {
+		return nil, 0, err
+	}
+	return footerOf(r, size, tail)
 }
 
 // readAt fills p from offset off of r.
@@ -279,10 +306,11 @@ func chunkRange(cm *columnMetaData) (start, end int64) {
 	return start, start + cm.TotalCompressedSize
 }
 
-// readPageIndex reads the column and offset indexes of every chunk. An
-// index that is missing or does not decode is left nil: the chunk is not
-// copied (offset index) or has no column index in the output.
-func (in *mergeInput) readPageIndex() error {
+// readPageIndex reads the column and offset indexes of every chunk, from
+// tail (the file's end from offset tailAt) if it holds them. An index that
+// is missing or does not decode is left nil: the chunk is not copied
+// (offset index) or has no column index in the output.
+func (in *mergeInput) readPageIndex(tail []byte, tailAt int64) error {
 	lo, hi := in.footerStart, int64(0)
 	for g := range in.md.RowGroups {
 		for c := range in.md.RowGroups[g].Columns {
@@ -303,9 +331,14 @@ func (in *mergeInput) readPageIndex() error {
 	if hi <= lo {
 		return nil
 	}
-	buf := make([]byte, hi-lo)
-	if err := readAt(in.r, buf, lo); err != nil {
-		return err
+	var buf []byte
+	if lo >= tailAt {
+		buf = tail[lo-tailAt : hi-tailAt]
+	} else {
+		buf = make([]byte, hi-lo)
+		if err := readAt(in.r, buf, lo); err != nil {
+			return err
+		}
 	}
 	proto := new(thrift.CompactProtocol)
 	part := func(off int64, n int32) []byte {
@@ -344,6 +377,18 @@ func (in *mergeInput) keyValue(key string) (string, bool) {
 	return "", false
 }
 
+// withParquetFile calls fn with the input opened by parquet-go, one
+// goroutine at a time.
+func (in *mergeInput) withParquetFile(fn func(*parquet.File) error) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	pf, err := in.parquetFile()
+	if err != nil {
+		return err
+	}
+	return fn(pf)
+}
+
 // parquetFile opens the input with parquet-go, to decode its values.
 func (in *mergeInput) parquetFile() (*parquet.File, error) {
 	if in.pf != nil {
@@ -355,7 +400,7 @@ func (in *mergeInput) parquetFile() (*parquet.File, error) {
 		return err
 	})
 	if err != nil {
-		return nil, in.errorf("parquet-go: %w", err)
+		return nil, fmt.Errorf("parquet-go: %w", err)
 	}
 	in.pf = f
 	return f, nil

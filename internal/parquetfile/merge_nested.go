@@ -21,7 +21,7 @@ func (m *merger) mergeNested(ctx context.Context, out io.Writer) (*MergeResult, 
 	first := m.inputs[0]
 	pf, err := first.parquetFile()
 	if err != nil {
-		return nil, err
+		return nil, first.errorf("%w", err)
 	}
 	leaves := first.leaves
 	constants := map[int][]byte{}
@@ -102,7 +102,7 @@ func (m *merger) mergeNested(ctx context.Context, out io.Writer) (*MergeResult, 
 	for _, in := range m.inputs {
 		f, err := in.parquetFile()
 		if err != nil {
-			return nil, err
+			return nil, in.errorf("%w", err)
 		}
 		for g, rg := range f.RowGroups() {
 			if err := ctx.Err(); err != nil {

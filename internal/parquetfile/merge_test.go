@@ -85,6 +85,9 @@ func genMergeCase(r *rand.Rand) mergeCase {
 	if r.IntN(2) == 0 {
 		mc.opts = append(mc.opts, MergeZstdLevel(ZstdFastest))
 	}
+	if len(mc.rows)%2 == 0 { // not drawn: the fuzz corpus's cases stay as they were
+		mc.opts = append(mc.opts, MergeConcurrency(2+len(mc.files)%3))
+	}
 	var byteArrays []int
 	w, _ := NewWriter(schema)
 	for c, l := range w.leaves {

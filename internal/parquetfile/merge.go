@@ -285,11 +285,12 @@ func Merge(ctx context.Context, inputs []MergeInput, out io.Writer, opts ...Merg
 	}
 	m := &merger{o: o}
 	defer m.close()
+	var scratch []byte // the inputs' tails: their footers and page indexes are decoded (copied) at once
 	for i := range inputs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		in, err := openMergeInput(ctx, inputs[i])
+		in, err := openMergeInput(ctx, inputs[i], &scratch)
 		m.inputs = append(m.inputs, in) // closed by m.close even on error
 		if err != nil {
 			return nil, err

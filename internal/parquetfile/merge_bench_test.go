@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -32,8 +31,6 @@ const (
 // columns, three Kafka columns).
 func pageviewMergeSchema() *parquet.Schema {
 	str := func(id int) parquet.Node { return parquet.FieldID(parquet.Optional(parquet.String()), id) }
-	enc := func(n parquet.Node, e parquet.Node) parquet.Node { return e }
-	_ = enc
 	names := []string{"_hoodie_commit_time", "_hoodie_commit_seqno", "_hoodie_record_key", "_hoodie_partition_path", "_hoodie_file_name",
 		"userId", "sessionNumber", "pageNumber", "url", "referrer", "userAgent", "country", "eventTime",
 		"_kafka_partition", "_kafka_offset", "_kafka_timestamp"}
@@ -265,6 +262,14 @@ func BenchmarkMergePageviews(b *testing.B) {
 		}
 		report(b, res)
 	})
+	b.Run("merge-concurrency-2", func(b *testing.B) {
+		b.SetBytes(total)
+		var res *MergeResult
+		for range b.N {
+			res = merge(b, false, MergeConcurrency(2))
+		}
+		report(b, res)
+	})
 	b.Run("merge-128MiB-row-groups", func(b *testing.B) {
 		b.SetBytes(total)
 		var res *MergeResult
@@ -409,5 +414,3 @@ func parquetGoReencode(paths []string, out string) error {
 	}
 	return pw.Close()
 }
-
-var _ = time.Second

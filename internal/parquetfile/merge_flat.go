@@ -159,14 +159,21 @@ type source struct {
 func (f *flatMerge) mergeColumn(gi int, segs []segment, c int) (r chunkResult) {
 	l := &f.w.leaves[c]
 	f.stats = chunkStats{}
-	// A buffer the output is done with, or a new one: the last chunk's may
-	// not be written yet.
-	select {
-	case b := <-f.free:
-		f.out = bytes.NewBuffer(b[:0])
-	default:
-		f.out = new(bytes.Buffer)
+	// A buffer the output is done with, or a new one (the last chunk's may
+	// not be written yet), of about the size of the inputs' chunks.
+	size := 4 << 10
+	for _, s := range segs {
+		size += int(s.in.md.RowGroups[s.g].Columns[c].MetaData.TotalCompressedSize)
 	}
+	var b []byte
+	select {
+	case b = <-f.free:
+	default:
+	}
+	if cap(b) < size {
+		b = make([]byte, 0, size+size/8)
+	}
+	f.out = bytes.NewBuffer(b[:0])
 	f.w.out, f.w.offset, f.w.err, f.w.started = f.out, 0, nil, true
 	for _, s := range segs {
 		r.rows += s.rows
@@ -435,7 +442,7 @@ func (f *flatMerge) readDictionary(s *source, l *leaf, d *dictionary) ([]int32, 
 	if n < 0 || width > 0 && n*width != len(plain) {
 		return nil, in.errorf("%s: %d values in %d bytes", where, n, len(plain))
 	}
-	remap := make([]int32, n)
+	remap := f.remapSpace(n)
 	for i := range n {
 		var v []byte
 		if width > 0 {
@@ -459,6 +466,28 @@ func (f *flatMerge) readDictionary(s *source, l *leaf, d *dictionary) ([]int32, 
 	return remap, nil
 }
 
+// mergedDict returns the worker's dictionary, emptied, for a chunk's merged
+// dictionary; remapSpace returns n int32s of the chunk's remap tables.
+func (f *flatMerge) mergedDict() *dictionary {
+	d := f.dict
+	if d == nil || len(d.data) > 4*max(f.o.dictionaryMaxBytes, 1<<20) {
+		d = newDictionary()
+		f.dict = d
+	}
+	clear(d.slots)
+	d.ends, d.data = d.ends[:0], d.data[:0]
+	f.remaps = f.remaps[:0]
+	return d
+}
+
+func (f *flatMerge) remapSpace(n int) []int32 {
+	if cap(f.remaps)-len(f.remaps) < n {
+		f.remaps = make([]int32, 0, max(2*cap(f.remaps), n, 1024)) // the earlier tables keep the old array
+	}
+	f.remaps = f.remaps[:len(f.remaps)+n]
+	return f.remaps[len(f.remaps)-n:]
+}
+
 // plainSize is the size of the PLAIN dictionary page of d's values.
 func plainSize(d *dictionary, fixed bool) int {
 	if fixed {
@@ -476,7 +505,7 @@ func (f *flatMerge) copyChunk(srcs []source, c int, ci *format.ColumnIndex, oi *
 	fixed := fixedWidth(*l) > 0
 	// The merged dictionary: the first source's values, then the others'
 	// new ones.
-	merged := newDictionary()
+	merged := f.mergedDict()
 	firstDict := -1
 	for i := range srcs {
 		s := &srcs[i]

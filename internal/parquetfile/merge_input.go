@@ -64,7 +64,7 @@ func (in *mergeInput) close() {
 // openMergeInput opens an input and reads its footer and (for the files
 // the encoder wrote) its page index. The input is returned, to be closed,
 // even with an error.
-func openMergeInput(ctx context.Context, spec MergeInput) (*mergeInput, error) {
+func openMergeInput(ctx context.Context, spec MergeInput, scratch *[]byte) (*mergeInput, error) {
 	in := &mergeInput{key: spec.Key, size: spec.Size}
 	if spec.Open == nil {
 		return in, in.errorf("no Open function")
@@ -80,7 +80,7 @@ func openMergeInput(ctx context.Context, spec MergeInput) (*mergeInput, error) {
 	if c, ok := r.(io.Closer); ok {
 		in.closer = c
 	}
-	tail, tailAt, err := readTail(r, spec.Size, tailBytes)
+	tail, tailAt, err := readTail(r, spec.Size, tailBytes, scratch)
 	if err != nil {
 		return in, in.errorf("%w", err)
 	}
@@ -138,8 +138,8 @@ func ReadFooter(r io.ReaderAt, size int64) ([]byte, error) {
 const tailBytes = 16 << 10
 
 // readTail checks the file's magic bytes and returns its last n bytes (or
-// all of it) with their offset.
-func readTail(r io.ReaderAt, size int64, n int) ([]byte, int64, error) {
+// all of it), in scratch (grown as needed), with their offset.
+func readTail(r io.ReaderAt, size int64, n int, scratch *[]byte) ([]byte, int64, error) {
 	if size < 12 {
 		return nil, 0, fmt.Errorf("a file of %d bytes is not Parquet", size)
 	}
@@ -150,7 +150,10 @@ func readTail(r io.ReaderAt, size int64, n int) ([]byte, int64, error) {
 	if string(head[:]) != magic {
 		return nil, 0, fmt.Errorf("not a Parquet file: it starts with %q", head[:])
 	}
-	tail := make([]byte, min(size, int64(n)))
+	if int64(cap(*scratch)) < min(size, int64(n)) {
+		*scratch = make([]byte, n)
+	}
+	tail := (*scratch)[:min(size, int64(n))]
 	at := size - int64(len(tail))
 	if err := readAt(r, tail, at); err != nil {
 		return nil, 0, err
@@ -181,7 +184,8 @@ func footerOf(r io.ReaderAt, size int64, tail []byte) ([]byte, int64, error) {
 
 // readFooter reads the footer of a file and returns it with its offset.
 func readFooter(r io.ReaderAt, size int64) ([]byte, int64, error) {
-	tail, _, err := readTail(r, size, tailBytes)
+	var scratch []byte
+	tail, _, err := readTail(r, size, tailBytes, &scratch)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -51,6 +51,8 @@ type flatMerge struct {
 	rawBuf    []byte
 	pageBuf   []byte
 	values    []parquet.Value
+	dict      *dictionary // the chunk's merged dictionary
+	remaps    []int32     // the chunk's sources' remap tables
 }
 
 // chunkStats is what became of a column chunk.

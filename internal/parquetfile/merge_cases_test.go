@@ -429,6 +429,12 @@ func TestMergeFallbacks(t *testing.T) {
 // not Parquet, corrupt pages: an error naming the input and the problem,
 // and every opened input closed.
 func TestMergeRefuses(t *testing.T) {
+	for _, n := range []int{1, 3} {
+		t.Run(fmt.Sprintf("concurrency %d", n), func(t *testing.T) { testMergeRefuses(t, n) })
+	}
+}
+
+func testMergeRefuses(t *testing.T, concurrency int) {
 	defer goleak.VerifyNone(t)
 	r := rand.New(rand.NewPCG(6, 6))
 	schema := simpleSchema()
@@ -475,7 +481,7 @@ func TestMergeRefuses(t *testing.T) {
 				return closingReader{bytes.NewReader(f), &closed}, nil
 			}})
 		}
-		_, err := Merge(context.Background(), inputs, io.Discard, c.opts...)
+		_, err := Merge(context.Background(), inputs, io.Discard, append(c.opts, MergeConcurrency(concurrency))...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
 		}
@@ -799,3 +805,33 @@ func TestMergeLargeFooter(t *testing.T) {
 		t.Errorf("result %+v", res)
 	}
 }
+
+// TestMergeWriteErrorAndCancel: an output that fails, and a canceled
+// context, end the merge with their error.
+func TestMergeWriteErrorAndCancel(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	r := rand.New(rand.NewPCG(10, 10))
+	var files [][]byte
+	for range 4 {
+		files = append(files, writeRows(t, simpleSchema(), simpleRows(r, 5000, []string{"a", "b", "c"})))
+	}
+	var inputs []MergeInput
+	for i, f := range files {
+		inputs = append(inputs, memInput(strconv.Itoa(i), f))
+	}
+	for _, n := range []int{1, 2} {
+		_, err := Merge(context.Background(), inputs, failingWriter{}, MergeConcurrency(n), MergeRowGroupBytes(1))
+		if err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Errorf("concurrency %d: failing output: %v", n, err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := Merge(ctx, inputs, io.Discard, MergeConcurrency(n)); !errors.Is(err, context.Canceled) {
+			t.Errorf("concurrency %d: canceled: %v", n, err)
+		}
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }

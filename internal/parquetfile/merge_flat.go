@@ -250,9 +250,9 @@ func (f *flatMerge) sources(segs []segment, c int) ([]source, string) {
 			switch {
 			case st.PageType == format.DataPage && st.Encoding == format.Plain:
 				src.plainPages += int(st.Count)
-			case st.PageType == format.DataPage && (st.Encoding == format.RLEDictionary || st.Encoding == format.PlainDictionary):
+			case st.PageType == format.DataPage && st.Encoding == format.RLEDictionary:
 				src.dictPages += int(st.Count)
-			case st.PageType == format.DictionaryPage && (st.Encoding == format.Plain || st.Encoding == format.PlainDictionary):
+			case st.PageType == format.DictionaryPage && st.Encoding == format.Plain:
 			default:
 				return nil, fmt.Sprintf("input %s has %s pages of %s", in.key, st.PageType, st.Encoding)
 			}
@@ -672,7 +672,7 @@ func (f *flatMerge) copyPages(s *source, l *leaf, rows int64, locations *[]forma
 		dict := false
 		switch dh.Encoding {
 		case format.Plain:
-		case format.RLEDictionary, format.PlainDictionary:
+		case format.RLEDictionary:
 			dict = true
 			dictPages++
 			if s.remap == nil {

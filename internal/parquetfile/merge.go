@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/parquet-go/parquet-go/format"
 )
@@ -285,21 +287,8 @@ func Merge(ctx context.Context, inputs []MergeInput, out io.Writer, opts ...Merg
 	}
 	m := &merger{o: o}
 	defer m.close()
-	var scratch []byte // the inputs' tails: their footers and page indexes are decoded (copied) at once
-	for i := range inputs {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		in, err := openMergeInput(ctx, inputs[i], &scratch)
-		m.inputs = append(m.inputs, in) // closed by m.close even on error
-		if err != nil {
-			return nil, err
-		}
-		if i > 0 {
-			if err := sameSchema(m.inputs[0], in); err != nil {
-				return nil, err
-			}
-		}
+	if err := m.open(ctx, inputs); err != nil {
+		return nil, err
 	}
 	schema, err := schemaOf(m.inputs[0].md.Schema, nil)
 	if err != nil {
@@ -322,6 +311,45 @@ func Merge(ctx context.Context, inputs []MergeInput, out io.Writer, opts ...Merg
 	}
 	res.Bytes = cw.n
 	return res, nil
+}
+
+// open opens the inputs and reads their footers and page indexes, on
+// MergeConcurrency goroutines, and checks that their schemas are the
+// first's. Every input opened is in m.inputs, to be closed, even on error.
+func (m *merger) open(ctx context.Context, inputs []MergeInput) error {
+	m.inputs = make([]*mergeInput, len(inputs))
+	errs := make([]error, len(inputs))
+	var next atomic.Int64
+	run := func() {
+		var scratch []byte // the tails: footers and page indexes are decoded (copied) at once
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= len(inputs) {
+				return
+			}
+			if errs[i] = ctx.Err(); errs[i] != nil {
+				continue
+			}
+			m.inputs[i], errs[i] = openMergeInput(ctx, inputs[i], &scratch)
+		}
+	}
+	var wg sync.WaitGroup
+	for range min(m.o.concurrency, len(inputs)) - 1 {
+		wg.Go(run)
+	}
+	run()
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			if err := sameSchema(m.inputs[0], m.inputs[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // countingWriter counts the bytes written through it.

@@ -161,10 +161,7 @@ func (f *flatMerge) mergeColumn(gi int, segs []segment, c int) (r chunkResult) {
 	f.stats = chunkStats{}
 	// A buffer the output is done with, or a new one (the last chunk's may
 	// not be written yet), of about the size of the inputs' chunks.
-	size := 4 << 10
-	for _, s := range segs {
-		size += int(s.in.md.RowGroups[s.g].Columns[c].MetaData.TotalCompressedSize)
-	}
+	size := 4<<10 + chunkSize(segs, c)
 	var b []byte
 	select {
 	case b = <-f.free:

@@ -18,8 +18,9 @@ import (
 // made by a worker (flatMerge) into a buffer of its own, its offsets from
 // the buffer's start: the main goroutine shifts them and writes the
 // buffer. With MergeConcurrency above 1, that many goroutines make the
-// chunks of a row group at once, one chunk each; at most concurrency + 1
-// chunks are buffered.
+// chunks, in order, one chunk each; the chunks made or being made and
+// not yet written add up to at most the row group target (or are one
+// chunk).
 
 // flatShared is what a Merge's workers share, read only.
 type flatShared struct {
@@ -74,6 +75,16 @@ type chunkResult struct {
 	err         error
 }
 
+// chunkSize is the size of the inputs' chunks of column c in segs, about
+// that of the output's.
+func chunkSize(segs []segment, c int) int {
+	size := 0
+	for _, s := range segs {
+		size += int(s.in.md.RowGroups[s.g].Columns[c].MetaData.TotalCompressedSize)
+	}
+	return size
+}
+
 // newWorker returns a worker with a Writer of its own.
 func (sh *flatShared) newWorker() (*flatMerge, error) {
 	codec, err := encoder(sh.outCodec, sh.o.zstdLevel)
@@ -96,9 +107,11 @@ func (f *flatMerge) close() {
 	}
 }
 
-// MergeConcurrency sets how many goroutines make a row group's column
-// chunks at once (each chunk is made by one). Default 1: Merge runs on the
-// caller's goroutine.
+// MergeConcurrency sets how many goroutines open the inputs and make the
+// output's column chunks at once (each chunk is made by one, into a buffer;
+// the chunks made and not yet written add up to at most about the row
+// group target). Default 1: Merge runs on the caller's goroutine, and
+// buffers one chunk.
 func MergeConcurrency(n int) MergeOption { return func(o *mergeOptions) { o.concurrency = n } }
 
 func (m *merger) mergeFlat(ctx context.Context, out io.Writer) (*MergeResult, error) {
@@ -202,12 +215,19 @@ func (m *merger) mergeFlat(ctx context.Context, out io.Writer) (*MergeResult, er
 		gi   int
 		segs []segment
 		c    int
+		size int // estimated: its inputs' chunks
 		done chan chunkResult
 	}
+	// The chunks being made and made, not yet written, in order: as many
+	// as add up to the row group target (at least one), at most 16 a
+	// worker. Chunks are of very different sizes (a column of URLs, one of
+	// a constant): a window of a few would leave workers idle behind the
+	// largest.
+	maxPending := 16 * workers
 	var tasks chan task
 	var wg sync.WaitGroup
 	if workers > 1 {
-		tasks = make(chan task)
+		tasks = make(chan task, maxPending)
 		for _, f := range fs {
 			wg.Go(func() {
 				for t := range tasks {
@@ -279,6 +299,7 @@ func (m *merger) mergeFlat(ctx context.Context, out io.Writer) (*MergeResult, er
 		return nil
 	}
 	var pending []task
+	var pendingSize int64
 	for gi, segs := range groups {
 		for c := range leaves {
 			if err := ctx.Err(); err != nil {
@@ -290,16 +311,18 @@ func (m *merger) mergeFlat(ctx context.Context, out io.Writer) (*MergeResult, er
 				}
 				continue
 			}
-			if len(pending) > workers {
-				t := pending[0]
+			t := task{gi: gi, segs: segs, c: c, size: chunkSize(segs, c), done: make(chan chunkResult, 1)}
+			for len(pending) > 0 && (len(pending) >= maxPending || pendingSize+int64(t.size) > m.o.rowGroupBytes) {
+				p := pending[0]
 				pending = pending[1:]
-				if err := put(t.gi, t.c, <-t.done); err != nil {
+				pendingSize -= int64(p.size)
+				if err := put(p.gi, p.c, <-p.done); err != nil {
 					return nil, err
 				}
 			}
-			t := task{gi: gi, segs: segs, c: c, done: make(chan chunkResult, 1)}
 			tasks <- t
 			pending = append(pending, t)
+			pendingSize += int64(t.size)
 		}
 	}
 	for _, t := range pending {

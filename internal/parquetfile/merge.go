@@ -51,10 +51,13 @@ type MergeInput struct {
 	Key string
 	// Size is the file's size in bytes.
 	Size int64
-	// Open returns the file's bytes. Merge reads the footer and page index
+	// Open returns the file's bytes. Merge reads its first 4 bytes and its
+	// last 16 KiB (the footer and page index; more if they are larger)
 	// once, then each column chunk it copies with one or two ReadAt calls
-	// (the dictionary page, the data pages). If what Open returns is an
-	// io.Closer, Merge closes it before it returns.
+	// (the dictionary page, the data pages), from as many goroutines as
+	// MergeConcurrency. Give it a local file, or a reader that fetches
+	// the object once: a range request a call would be thousands. If what
+	// Open returns is an io.Closer, Merge closes it before it returns.
 	Open func(ctx context.Context) (io.ReaderAt, error)
 }
 
@@ -267,10 +270,12 @@ type MergeFallback struct {
 // the inputs, and returns what it wrote (see the comment at the top of
 // merge.go). Every input must have the same schema (Fingerprint groups
 // files of the same layout); the output has it too. Merge holds each
-// input open until it returns, reads one input column chunk at a time and
-// buffers at most one output column chunk (chunks it writes itself) or one
-// input chunk (chunks it copies). Errors name the input. out receives
-// nothing usable on error.
+// input open until it returns and keeps its footer and page index; it
+// reads an input column chunk at a time and buffers the output chunk it
+// makes (with MergeConcurrency(n), n of each, and the chunks made but not
+// yet written, which add up to about the row group target at most).
+// Errors name the input, row group, column and page. out receives nothing
+// usable on error; the caller removes it.
 func Merge(ctx context.Context, inputs []MergeInput, out io.Writer, opts ...MergeOption) (*MergeResult, error) {
 	o := defaultMergeOptions()
 	for _, opt := range opts {

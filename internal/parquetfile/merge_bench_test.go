@@ -222,8 +222,9 @@ func fileInputs(paths []string) []MergeInput {
 // one partition, merged into one file on the local filesystem by Merge
 // (with and without VerifyMerge), re-encoded by parquet-go and by DuckDB
 // (COPY ... TO ... (FORMAT parquet)), and copied by cat (the physical
-// limit). MB/s is of the input files' bytes. query/ is a DuckDB aggregate
-// over the partition before (the 512 files) and after (the merged file).
+// limit). MB/s is of the input files' bytes. query/ are DuckDB queries
+// over the partition before (the 512 files) and after (the merged file):
+// an aggregate by country with a distinct count, and a filtered scan.
 //
 //	go test -run '^$' -bench BenchmarkMergePageviews -benchtime 3x ./internal/parquetfile
 func BenchmarkMergePageviews(b *testing.B) {
@@ -315,25 +316,40 @@ func BenchmarkMergePageviews(b *testing.B) {
 		}
 	})
 	b.Run("query", func(b *testing.B) {
-		merged := filepath.Join(b.TempDir(), "merged.parquet")
-		f, err := os.Create(merged)
-		if err != nil {
-			b.Fatal(err)
+		dir := b.TempDir()
+		merged, merged128 := filepath.Join(dir, "merged.parquet"), filepath.Join(dir, "merged128.parquet")
+		for _, m := range []struct {
+			path string
+			opts []MergeOption
+		}{{merged, nil}, {merged128, []MergeOption{MergeRowGroupBytes(128 << 20)}}} {
+			f, err := os.Create(m.path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := Merge(context.Background(), fileInputs(paths), f, append(m.opts, MergeHudi("merged.parquet"))...); err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
 		}
-		if _, err := Merge(context.Background(), fileInputs(paths), f, MergeHudi("merged.parquet")); err != nil {
-			b.Fatal(err)
-		}
-		f.Close()
 		db, err := sql.Open("duckdb", "")
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer db.Close()
-		const q = `SELECT country, count(*), count(DISTINCT userId), avg(sessionNumber), max(eventTime) FROM read_parquet(%s) GROUP BY country ORDER BY country`
+		queries := map[string]string{
+			// Compute-bound: a distinct count per group.
+			"group-by": `SELECT country, count(*), count(DISTINCT userId), avg(sessionNumber), max(eventTime) FROM read_parquet(%s) GROUP BY country ORDER BY country`,
+			// Light per row: the files' own cost shows.
+			"scan": `SELECT count(*), sum(sessionNumber), max(eventTime) FROM read_parquet(%s) WHERE country = 'DE'`,
+		}
 		for _, c := range []struct {
 			name  string
 			files string
-		}{{"before", sqlList(paths)}, {"after", "'" + merged + "'"}} {
+		}{
+			{"group-by/before", sqlList(paths)}, {"group-by/after", "'" + merged + "'"}, {"group-by/after-128MiB-row-groups", "'" + merged128 + "'"},
+			{"scan/before", sqlList(paths)}, {"scan/after", "'" + merged + "'"}, {"scan/after-128MiB-row-groups", "'" + merged128 + "'"},
+		} {
+			q := queries[strings.Split(c.name, "/")[0]]
 			b.Run(c.name, func(b *testing.B) {
 				for range b.N {
 					rows, err := db.Query(fmt.Sprintf(q, c.files))

@@ -110,6 +110,7 @@ PIPELINE_COUNT ?= 3
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkPipeline$$|BenchmarkPipelineFetch$$|BenchmarkDuckDBReference$$' -benchtime $(PIPELINE_BENCHTIME) -cpu 1,2 -count $(PIPELINE_COUNT) ./checkpoint
 	$(GO) test -run '^$$' -bench 'BenchmarkWriteColumns|BenchmarkParquetGoWriteRows' -benchtime 2000000x -cpu 1 -count 3 ./internal/parquetfile
+	$(GO) test -run '^$$' -bench 'BenchmarkMergePageviews' -benchtime 3x -count 1 ./internal/parquetfile
 	$(GO) test -run '^$$' -bench 'BenchmarkHotBucket' -benchtime $(BENCHTIME) -cpu 2 -count 1 ./checkpoint
 	$(GO) test -run '^$$' -bench 'BenchmarkCheckpointStorageLatency' -benchtime 20x -count 1 ./checkpoint
 	$(GO) test -run '^$$' -bench 'BenchmarkManyBuckets' -benchtime 200000x -cpu 2 -count 1 ./checkpoint

@@ -170,7 +170,7 @@ func writePageviewFiles(dir string, files, rows int) error {
 // again).
 func pageviewDir(b *testing.B) (dir string, paths []string, total int64) {
 	b.Helper()
-	dir = filepath.Join(os.TempDir(), fmt.Sprintf("lakestream-merge-bench-%d-%d", pageviewFiles, pageviewFileSize))
+	dir = filepath.Join(os.TempDir(), fmt.Sprintf("lakestream-merge-bench-v1-%d-%d", pageviewFiles, pageviewFileSize))
 	if _, err := os.Stat(filepath.Join(dir, "done")); err != nil {
 		os.RemoveAll(dir)
 		if err := os.MkdirAll(dir, 0o755); err != nil {

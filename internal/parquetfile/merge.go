@@ -145,8 +145,8 @@ func MergeConstant(column string, value []byte) MergeOption {
 // MergeKeyRange names two key-value metadata keys whose output values are
 // the smallest (minKey) and largest (maxKey), in byte order, of the
 // inputs' values: Hudi's hoodie_min_record_key and hoodie_max_record_key.
-// If an input lacks either key, the output has neither. Other keys are
-// the first input's.
+// If an input lacks either key, the output has neither. Of the other
+// keys, the output has those every input has with the same value.
 func MergeKeyRange(minKey, maxKey string) MergeOption {
 	return func(o *mergeOptions) { o.minKey, o.maxKey = minKey, maxKey }
 }
@@ -390,15 +390,24 @@ func (m *merger) fallback(rowGroup int, column, reason string) {
 	m.o.logger.Info("parquet merge: column chunk re-encoded", "row_group", rowGroup, "column", column, "reason", reason)
 }
 
-// keyValues returns the output's key-value metadata: the first input's,
-// with the key range merged (or dropped).
+// keyValues returns the output's key-value metadata: the pairs every
+// input has with the same value (a pair of one file, such as a Hudi bloom
+// filter of its keys, would be wrong for the others' rows), and the key
+// range merged (or dropped).
 func (m *merger) keyValues() []format.KeyValue {
 	var kv []format.KeyValue
 	for _, e := range m.inputs[0].md.KeyValueMetadata {
 		if m.o.minKey != "" && (e.Key == m.o.minKey || e.Key == m.o.maxKey) {
 			continue
 		}
-		kv = append(kv, e)
+		same := true
+		for _, in := range m.inputs[1:] {
+			v, ok := in.keyValue(e.Key)
+			same = same && ok && v == e.Value
+		}
+		if same {
+			kv = append(kv, e)
+		}
 	}
 	if m.o.minKey == "" {
 		return kv

@@ -835,3 +835,39 @@ func TestMergeWriteErrorAndCancel(t *testing.T) {
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// TestMergeKeyValueMetadata: a key-value pair every input has with the
+// same value is kept; one whose value differs between inputs (a Hudi bloom
+// filter: of one file's keys) or that an input lacks is dropped, not the
+// first input's; the key range is merged.
+func TestMergeKeyValueMetadata(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	file := func(kv ...string) []byte {
+		w := mustWriter(t, simpleSchema())
+		var buf bytes.Buffer
+		w.Reset(&buf)
+		w.o.createdBy = "lakestream version test (build x)"
+		if err := w.WriteRows(simpleRows(r, 100, []string{"a"})); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < len(kv); i += 2 {
+			w.SetKeyValueMetadata(kv[i], kv[i+1])
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	_, out := merge(t, [][]byte{
+		file("same", "1", "org.apache.hudi.bloomfilter", "filter of file 0", "only-first", "x", HudiMinRecordKey, "k2", HudiMaxRecordKey, "k5"),
+		file("same", "1", "org.apache.hudi.bloomfilter", "filter of file 1", HudiMinRecordKey, "k1", HudiMaxRecordKey, "k3"),
+	}, MergeKeyRange(HudiMinRecordKey, HudiMaxRecordKey))
+	got := map[string]string{}
+	for _, kv := range mustFooter(t, out).KeyValueMetadata {
+		got[kv.Key] = kv.Value
+	}
+	want := map[string]string{"same": "1", HudiMinRecordKey: "k1", HudiMaxRecordKey: "k5"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("key-value metadata %v, want %v", got, want)
+	}
+}

@@ -108,10 +108,12 @@ FUZZ_TARGETS := \
 	./schemas:FuzzParseAvroSchema ./schemas:FuzzAvroPlan ./schemas:FuzzParseDecimal \
 	./schemas:FuzzParseTimestamp ./schemas:FuzzTimeParsersMatchReference ./schemas:FuzzStrMatchesReference \
 	./schemas:FuzzShortInt ./bucketing:FuzzPartitionPath ./writer:FuzzStagedRow \
-	./internal/redact:FuzzURL ./internal/parquetfile:FuzzTruncateBounds
+	./internal/redact:FuzzURL ./internal/parquetfile:FuzzTruncateBounds \
+	./internal/parquetfile:FuzzRemapIndexes
 # Targets whose executions take milliseconds (whole files written and read
 # back) run for FUZZTIME_SLOW.
-FUZZ_SLOW_TARGETS := ./internal/parquetfile:FuzzRoundTrip
+FUZZ_SLOW_TARGETS := ./internal/parquetfile:FuzzRoundTrip ./internal/parquetfile:FuzzMerge \
+	./internal/parquetfile:FuzzMergeCorruptInput
 FUZZTIME_SLOW ?= $(FUZZTIME)
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS) $(FUZZ_SLOW_TARGETS:%=slow:%); do \
@@ -134,6 +136,7 @@ PIPELINE_COUNT ?= 3
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkPipeline$$|BenchmarkPipelineFetch$$|BenchmarkDuckDBReference$$' -benchtime $(PIPELINE_BENCHTIME) -cpu 1,2 -count $(PIPELINE_COUNT) ./checkpoint
 	$(GO) test -run '^$$' -bench 'BenchmarkWriteColumns|BenchmarkParquetGoWriteRows' -benchtime 2000000x -cpu 1 -count 3 ./internal/parquetfile
+	$(GO) test -run '^$$' -bench 'BenchmarkMergePageviews' -benchtime 3x -count 1 ./internal/parquetfile
 	$(GO) test -run '^$$' -bench 'BenchmarkHotBucket' -benchtime $(BENCHTIME) -cpu 2 -count 1 ./checkpoint
 	$(GO) test -run '^$$' -bench 'BenchmarkCheckpointStorageLatency' -benchtime 20x -count 1 ./checkpoint
 	$(GO) test -run '^$$' -bench 'BenchmarkManyBuckets' -benchtime 200000x -cpu 2 -count 1 ./checkpoint

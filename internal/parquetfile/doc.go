@@ -13,4 +13,16 @@
 // schemas it Supports and parquet-go for the rest, whose files it writes
 // through a BoundsRewriter: byte array bounds (column index and chunk
 // statistics) are truncated to 64 bytes in both.
+//
+// Merge (merge*.go), the engine of the compactor, writes one file of the
+// rows of many files of one schema in large row groups without decoding
+// values: pages are copied, dictionary indexes remapped, constants written
+// as runs, the page index, statistics and footer built again; chunks it
+// cannot merge so are re-encoded by the Writer's column encoders. Its
+// caller gives it the input files (MergeInput), the output and the new
+// file's name (MergeHudi); VerifyMerge reads the result back with
+// parquet-go before it is committed; Fingerprint groups files that merge
+// without re-encoding. Merge runs on its caller's goroutine, or with
+// MergeConcurrency(n) on n goroutines it starts and ends before it
+// returns. See docs/format/parquet.md, "Merged files".
 package parquetfile

@@ -1,0 +1,177 @@
+package source
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestStartOffsetsWaitOutAnOutage: the table (or Kafka's ListOffsets) is
+// unavailable for longer than a few attempts, as while the only broker
+// restarts. The member keeps its partitions and waits; before, it ended
+// its group session after 5 attempts (about 2 s), every partition was
+// reported lost and ingestd exited.
+func TestStartOffsetsWaitOutAnOutage(t *testing.T) {
+	const topic = "outage"
+	c := newCluster(t, 1, []string{topic})
+	produce(t, manualProducer(t, c), topic, []int32{0}, 0, 10)
+	var calls atomic.Int32
+	var firstCall atomic.Int64
+	const outage = 4 * time.Second
+	r := newReader(t, testConfig(c, topic, "outage-group"), Hooks{
+		StartOffsets: func(context.Context, string, []int32) (map[int32]int64, error) {
+			calls.Add(1)
+			firstCall.CompareAndSwap(0, time.Now().UnixNano())
+			if time.Since(time.Unix(0, firstCall.Load())) < outage {
+				return nil, errors.New("table unavailable")
+			}
+			return map[int32]int64{0: 7}, nil
+		},
+		Revoked: func(_ context.Context, ps []int32, lost bool) {
+			if lost {
+				t.Errorf("Revoked(%v, lost=true): the member gave its partitions up during the outage", ps)
+			}
+		},
+	}, testOpts()...)
+	if got := pollFirst(t, r, 1); got[0] != 7 {
+		t.Errorf("first offset %d, want 7", got[0])
+	}
+	if n := calls.Load(); n < 6 {
+		t.Errorf("StartOffsets called %d times over %v, want at least 6", n, outage)
+	}
+}
+
+// TestStaticMemberRestartKeepsPartitions: a static member that closes (not
+// leaving the group) and starts again with the same instance ID gets its
+// partitions back at once, with no rebalance: the other member's
+// partitions are never revoked, and it never gets the closed member's,
+// although the session timeout (30 s) is far longer than the test. With
+// WithLeaveOnClose, the closed member's partitions go to the other at
+// once. For both group protocols.
+func TestStaticMemberRestartKeepsPartitions(t *testing.T) {
+	for _, protocol := range []string{GroupProtocolClassic, GroupProtocolConsumer} {
+		t.Run(protocol, func(t *testing.T) {
+			topic, group := "static-"+protocol, "static-group-"+protocol
+			c := newCluster(t, 4, []string{topic})
+			all := []int32{0, 1, 2, 3}
+			produce(t, manualProducer(t, c), topic, all, 0, 5)
+			cfg := testConfig(c, topic, group)
+			cfg.SessionTimeout = 30 * time.Second
+			opts := func(id string, extra ...Option) []Option {
+				return append(append(testOpts(), WithStaticMember(id), WithGroupProtocol(protocol)), extra...)
+			}
+			var revokedB atomic.Int32
+			a := newReader(t, cfg, Hooks{}, opts("replica-a")...)
+			loopA := startPollLoop(a, nil)
+			waitFor(t, 15*time.Second, "A owns every partition", func() bool { return len(a.Assigned()) == 4 })
+			b := newReader(t, cfg, Hooks{Revoked: func(_ context.Context, ps []int32, lost bool) {
+				if !strings.Contains(t.Name(), "leave") {
+					revokedB.Add(1)
+				}
+			}}, opts("replica-b")...)
+			loopB := startPollLoop(b, nil)
+			defer loopB.stop()
+			waitFor(t, 20*time.Second, "two members", func() bool { return len(a.Assigned()) == 2 && len(b.Assigned()) == 2 })
+			ownedA, ownedB := a.Assigned(), b.Assigned()
+			revokedB.Store(0)
+
+			// A restarts: Close without leaving, a new Reader with the
+			// same instance ID.
+			if err := loopA.stop(); err != nil {
+				t.Fatal(err)
+			}
+			a.Close()
+			time.Sleep(time.Second)
+			if got := b.Assigned(); !slices.Equal(got, ownedB) {
+				t.Fatalf("B owns %v a second after A closed, want %v: A's departure rebalanced the group", got, ownedB)
+			}
+			start := time.Now()
+			a2 := newReader(t, cfg, Hooks{}, opts("replica-a")...)
+			loopA2 := startPollLoop(a2, nil)
+			waitFor(t, 10*time.Second, "A's restart owns A's partitions", func() bool { return slices.Equal(a2.Assigned(), ownedA) })
+			t.Logf("the restarted A owned %v %v after it started", ownedA, time.Since(start).Round(time.Millisecond))
+			if took := time.Since(start); took > 10*time.Second {
+				t.Errorf("the restart took %v to get its partitions back", took)
+			}
+			time.Sleep(500 * time.Millisecond)
+			if n := revokedB.Load(); n != 0 || !slices.Equal(b.Assigned(), ownedB) {
+				t.Errorf("B: %d revocations, owns %v: the restart rebalanced the group", n, b.Assigned())
+			}
+
+			// Stopped for good: leaving hands the partitions on at once.
+			if err := loopA2.stop(); err != nil {
+				t.Fatal(err)
+			}
+			a2.opts.leaveOnClose = true
+			start = time.Now()
+			a2.Close()
+			waitFor(t, 10*time.Second, "B owns every partition after A left", func() bool { return len(b.Assigned()) == 4 })
+			t.Logf("B owned every partition %v after A began to leave", time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+// TestCloseContextIsBounded: a Revoked hook that does not return (a final
+// checkpoint stuck on storage) would hold Close forever; CloseContext
+// returns once its context ends.
+func TestCloseContextIsBounded(t *testing.T) {
+	const topic = "bounded"
+	c := newCluster(t, 2, []string{topic})
+	produce(t, manualProducer(t, c), topic, []int32{0, 1}, 0, 5)
+	release := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock) // before the Reader's Close cleanup: let it finish
+	r, err := NewReader(testConfig(c, topic, "bounded-group"), Hooks{Revoked: func(context.Context, []int32, bool) { <-release }}, testOpts()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		unblock()
+		r.Close()
+	}()
+	pollFirst(t, r, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = r.CloseContext(ctx)
+	took := time.Since(start)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("CloseContext = %v, want the context's deadline", err)
+	}
+	if took > 500*time.Millisecond+closeAbandonWait+time.Second {
+		t.Errorf("CloseContext took %v", took)
+	}
+}
+
+// TestWaitForKafka: with no broker listening, WaitForKafka waits (it does
+// not fail) until its context ends; once a broker answers it returns.
+func TestWaitForKafka(t *testing.T) {
+	c := newCluster(t, 1, []string{"wait"})
+	addrs := c.ListenAddrs()
+	c.Close() // nothing listens there now
+	defer func(lo, hi time.Duration) { kafkaWaitMin, kafkaWaitMax = lo, hi }(kafkaWaitMin, kafkaWaitMax)
+	kafkaWaitMin, kafkaWaitMax = 50*time.Millisecond, 200*time.Millisecond
+	cfg := Config{Brokers: addrs, Topic: "wait", Group: "wait-group"}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := WaitForKafka(ctx, cfg, WithLogger(testLogger()), WithKgoOpts(kgo.RetryTimeout(200*time.Millisecond))); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitForKafka with no broker = %v, want to wait until the context ends", err)
+	}
+	c2 := newCluster(t, 1, []string{"wait"})
+	cfg.Brokers = c2.ListenAddrs()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	if err := WaitForKafka(ctx2, cfg, WithLogger(testLogger())); err != nil {
+		t.Fatalf("WaitForKafka with a broker = %v", err)
+	}
+	_ = kfake.NumBrokers
+}

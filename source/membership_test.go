@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestStartOffsetsWaitOutAnOutage: the table (or Kafka's ListOffsets) is
@@ -174,4 +175,71 @@ func TestWaitForKafka(t *testing.T) {
 		t.Fatalf("WaitForKafka with a broker = %v", err)
 	}
 	_ = kfake.NumBrokers
+}
+
+// TestReleaseStaticMemberAfterCrash: under KIP-848 a static member whose
+// process died without leaving (here: a membership joined by a raw
+// heartbeat that never heartbeats again) holds its instance ID until the
+// session timeout (45 s): its restart is refused with
+// UNRELEASED_INSTANCE_ID. ReleaseStaticMember makes it leave as a static
+// member, and the restart gets the partitions at once.
+func TestReleaseStaticMemberAfterCrash(t *testing.T) {
+	for _, release := range []bool{true, false} {
+		name := map[bool]string{true: "released", false: "not-released"}[release]
+		t.Run(name, func(t *testing.T) {
+			if !release && testing.Short() {
+				t.Skip("waits to show the restart is held")
+			}
+			topic, group := "crash-"+name, "crash-group-"+name
+			c := newCluster(t, 2, []string{topic})
+			produce(t, manualProducer(t, c), topic, []int32{0, 1}, 0, 3)
+			// The crashed process: joined with instance ID replica-a.
+			cl := newClient(t, c)
+			hb := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+			hb.Group = group
+			hb.MemberID = "crashed-member-0000000000"
+			hb.MemberEpoch = 0
+			hb.InstanceID = kmsg.StringPtr("replica-a")
+			hb.RebalanceTimeoutMillis = 5000
+			hb.SubscribedTopicNames = []string{topic}
+			hb.ServerAssignor = kmsg.StringPtr("uniform")
+			hb.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			resp, err := hb.RequestWith(ctx, cl)
+			if err != nil || resp.ErrorCode != 0 {
+				t.Fatalf("join as the crashed member: %v, code %d", err, resp.ErrorCode)
+			}
+			cfg := testConfig(c, topic, group)
+			opts := append(testOpts(), WithStaticMember("replica-a"), WithGroupProtocol(GroupProtocolConsumer))
+			if release {
+				n, err := ReleaseStaticMember(ctx, cfg, "replica-a", opts...)
+				if err != nil || n != 1 {
+					t.Fatalf("ReleaseStaticMember = %d, %v; want 1 member released", n, err)
+				}
+			}
+			start := time.Now()
+			r := newReader(t, cfg, Hooks{}, opts...)
+			loop := startPollLoop(r, nil)
+			defer loop.stop()
+			wait := 10 * time.Second
+			if !release {
+				wait = 4 * time.Second // the session timeout is 45 s
+			}
+			deadline := time.Now().Add(wait)
+			for len(r.Assigned()) != 2 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			got := len(r.Assigned()) == 2
+			if release && !got {
+				t.Fatalf("the restart owns %v %v after it started, want both partitions", r.Assigned(), wait)
+			}
+			if !release && got {
+				t.Fatalf("the restart got the partitions without a release in %v: the broker does not hold the instance ID (the test proves nothing)", time.Since(start))
+			}
+			if release {
+				t.Logf("the restart owned both partitions %v after it started", time.Since(start).Round(time.Millisecond))
+			}
+		})
+	}
 }

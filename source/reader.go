@@ -918,3 +918,70 @@ func WaitForKafka(ctx context.Context, cfg Config, opts ...Option) error {
 		backoff = min(2*backoff, kafkaWaitMax)
 	}
 }
+
+// ReleaseStaticMember prepares the start of a static member (WithStaticMember)
+// under the consumer group protocol (KIP-848). There, a member whose process
+// died without leaving (SIGKILL, OOM, a node lost) keeps its instance ID
+// until the session timeout passes (the broker's
+// group.consumer.session.timeout.ms, 45 s by default): its restart is
+// refused (UNRELEASED_INSTANCE_ID) and its partitions are read by no one
+// meanwhile. ReleaseStaticMember finds the member that holds instanceID in
+// cfg's group and makes it leave as a static member would at a clean
+// shutdown (a heartbeat with member epoch -2), so that the restart takes
+// its partitions back at once, without a rebalance, as under the classic
+// protocol, where a join with a known instance ID replaces the old member.
+// A process that still runs with that instance ID (two replicas sharing a
+// writer ID) is fenced as under the classic protocol; its commits are
+// fenced by the table's owner claims. It returns the number of members
+// released; an error only means the restart may wait for the session
+// timeout.
+func ReleaseStaticMember(ctx context.Context, cfg Config, instanceID string, opts ...Option) (int, error) {
+	if err := cfg.Validate(); err != nil {
+		return 0, err
+	}
+	cfg = cfg.withDefaults()
+	o := buildOptions(opts)
+	log := o.log.With("component", "source", "topic", cfg.Topic, "group", cfg.Group)
+	kopts := append(connOpts(log, cfg.Brokers, cfg.ClientID, cfg.TLS, cfg.SASLMechanism, cfg.SASLUser, cfg.SASLPassword), o.kgoOpts...)
+	cl, err := kgo.NewClient(kopts...)
+	if err != nil {
+		return 0, fmt.Errorf("source: release static member: %w", err)
+	}
+	defer cl.Close()
+	groups, err := kadm.NewClient(cl).DescribeConsumerGroups(ctx, cfg.Group)
+	if err != nil {
+		return 0, fmt.Errorf("source: release static member: describe group %s: %w", cfg.Group, err)
+	}
+	g, ok := groups[cfg.Group]
+	if !ok || g.Err != nil {
+		// Not a consumer-protocol group (yet): nothing holds the ID.
+		return 0, nil
+	}
+	released := 0
+	var errs []error
+	for _, m := range g.Members {
+		if m.InstanceID == nil || *m.InstanceID != instanceID {
+			continue
+		}
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group = cfg.Group
+		req.MemberID = m.MemberID
+		req.MemberEpoch = -2 // a static member's temporary leave
+		req.InstanceID = kmsg.StringPtr(instanceID)
+		resp, err := req.RequestWith(ctx, cl)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("member %s: %w", m.MemberID, err))
+			continue
+		}
+		released++
+		log.Info("released the group membership a previous process left behind, to take its partitions back", "instance_id", instanceID, "member_id", m.MemberID,
+			"assigned", m.Assignment.Sorted())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return released, fmt.Errorf("source: release static member %s: %w", instanceID, err)
+	}
+	return released, nil
+}

@@ -189,6 +189,17 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 		}
 		return err
 	}
+	if cfg.Kafka.StaticMembership && cfg.Kafka.GroupProtocol == source.GroupProtocolConsumer {
+		// Under KIP-848 a crashed process's static membership holds its
+		// instance ID (and its partitions) for the session timeout: let
+		// this restart take it over at once.
+		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		_, err := source.ReleaseStaticMember(rctx, cfg.sourceConfig(), cfg.instanceID(), source.WithLogger(logger))
+		cancel()
+		if err != nil {
+			logger.Warn("could not release the previous process's group membership: its partitions may wait for the session timeout", "err", err)
+		}
+	}
 	// Dead letters carry the original value (a too-large one cut to
 	// checkpoint.MaxDeadLetterValue): let the producer batch hold one.
 	dlqBatch := int32(max(int64(cfg.Format.MaxRecordBytes), checkpoint.MaxDeadLetterValue) + 64<<10)

@@ -30,7 +30,8 @@ import (
 // LAKESTREAM_MEASURE_MEMBERSHIP lists the settings, comma-separated:
 // static, dynamic (kafka.static_membership true or false; the default is
 // both) and before (the setting left out: for a binary older than it,
-// LAKESTREAM_E2E_INGESTD).
+// LAKESTREAM_E2E_INGESTD). LAKESTREAM_MEASURE_PROTOCOL=consumer sets
+// kafka.group_protocol.
 func TestMeasureRestart(t *testing.T) {
 	if os.Getenv("LAKESTREAM_MEASURE_RESTART") != "1" {
 		t.Skip("a measurement run by hand: LAKESTREAM_MEASURE_RESTART=1")
@@ -58,6 +59,9 @@ func measureRestart(t *testing.T, kind, membership string, interval time.Duratio
 	case "before":
 	default:
 		t.Fatalf("membership %q: want static, dynamic or before", membership)
+	}
+	if p := os.Getenv("LAKESTREAM_MEASURE_PROTOCOL"); p != "" {
+		setting += "  group_protocol: " + p + "\n"
 	}
 	dir := t.TempDir()
 	k := startKafka(t, kind, harness.KafkaOptions{Brokers: 1, Partitions: torturePartitions, Topics: []string{tortureTopic, tortureTopic + ".dlq"}, LogDir: dir})

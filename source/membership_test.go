@@ -15,6 +15,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// fastConsumerGroups makes KIP-848 members heartbeat every 100 ms (the
+// broker's default is 5 s): assignments reach them sooner.
+var fastConsumerGroups = kfake.BrokerConfigs(map[string]string{"group.consumer.heartbeat.interval.ms": "100"})
+
 // TestStartOffsetsWaitOutAnOutage: the table (or Kafka's ListOffsets) is
 // unavailable for longer than a few attempts, as while the only broker
 // restarts. The member keeps its partitions and waits; before, it ended
@@ -26,7 +30,7 @@ func TestStartOffsetsWaitOutAnOutage(t *testing.T) {
 	produce(t, manualProducer(t, c), topic, []int32{0}, 0, 10)
 	var calls atomic.Int32
 	var firstCall atomic.Int64
-	const outage = 4 * time.Second
+	const outage = 2500 * time.Millisecond // past 5 attempts (about 1.5 s), which ended the session
 	r := newReader(t, testConfig(c, topic, "outage-group"), Hooks{
 		StartOffsets: func(context.Context, string, []int32) (map[int32]int64, error) {
 			calls.Add(1)
@@ -61,7 +65,7 @@ func TestStaticMemberRestartKeepsPartitions(t *testing.T) {
 	for _, protocol := range []string{GroupProtocolClassic, GroupProtocolConsumer} {
 		t.Run(protocol, func(t *testing.T) {
 			topic, group := "static-"+protocol, "static-group-"+protocol
-			c := newCluster(t, 4, []string{topic})
+			c := newCluster(t, 4, []string{topic}, fastConsumerGroups)
 			all := []int32{0, 1, 2, 3}
 			produce(t, manualProducer(t, c), topic, all, 0, 5)
 			cfg := testConfig(c, topic, group)
@@ -174,7 +178,6 @@ func TestWaitForKafka(t *testing.T) {
 	if err := WaitForKafka(ctx2, cfg, WithLogger(testLogger())); err != nil {
 		t.Fatalf("WaitForKafka with a broker = %v", err)
 	}
-	_ = kfake.NumBrokers
 }
 
 // TestReleaseStaticMemberAfterCrash: under KIP-848 a static member whose
@@ -191,7 +194,7 @@ func TestReleaseStaticMemberAfterCrash(t *testing.T) {
 				t.Skip("waits to show the restart is held")
 			}
 			topic, group := "crash-"+name, "crash-group-"+name
-			c := newCluster(t, 2, []string{topic})
+			c := newCluster(t, 2, []string{topic}, fastConsumerGroups)
 			produce(t, manualProducer(t, c), topic, []int32{0, 1}, 0, 3)
 			// The crashed process: joined with instance ID replica-a.
 			cl := newClient(t, c)

@@ -44,7 +44,8 @@ type Hooks struct {
 	// on an error: it expired, the member was fenced, or the group
 	// coordinator could not be reached; franz-go then reports every owned
 	// partition lost and rejoins the group, and partitions assigned again
-	// go through StartOffsets as new ones). For a revocation it runs before the partitions can
+	// go through StartOffsets as new ones). For a revocation it runs
+	// before the partitions can
 	// be assigned to another member, and the partitions still count as
 	// owned while it runs, so the pipeline can checkpoint (commit the table
 	// and CommitGroupOffsets) or abandon its in-flight data for them here.

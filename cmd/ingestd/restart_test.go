@@ -12,6 +12,7 @@ import (
 
 	"github.com/lakestream/lakestream/commitlog"
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/source"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -159,5 +160,56 @@ func TestShutdownWatchdog(t *testing.T) {
 	stop2()
 	if !strings.Contains(logs.String(), "shutdown_timeout passed") {
 		t.Errorf("no log line: %s", logs.String())
+	}
+}
+
+// TestGroupAndShutdownSettings: the defaults, the refusals (each naming its
+// setting), and the instance ID derived from the writer ID.
+func TestGroupAndShutdownSettings(t *testing.T) {
+	cfg, err := loadConfig(writeConfig(t, minimalConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.finish()
+	if !cfg.Kafka.StaticMembership || cfg.Kafka.LeaveGroupOnShutdown || cfg.Kafka.GroupProtocol != "classic" || time.Duration(cfg.ShutdownTimeout) != 25*time.Second {
+		t.Errorf("defaults: static %t, leave %t, protocol %q, shutdown_timeout %v", cfg.Kafka.StaticMembership, cfg.Kafka.LeaveGroupOnShutdown,
+			cfg.Kafka.GroupProtocol, time.Duration(cfg.ShutdownTimeout))
+	}
+	if grace, reserve := cfg.shutdownBudget(); grace != 20*time.Second || reserve != 5*time.Second {
+		t.Errorf("shutdown budget %v + %v, want 20s + 5s", grace, reserve)
+	}
+	bad, err := loadConfig(writeConfig(t, minimalConfig+`shutdown_timeout: 100ms
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad.Kafka.GroupProtocol = "eager"
+	bad.Kafka.StaticMembership, bad.Kafka.LeaveGroupOnShutdown = false, true
+	bad.finish()
+	msg := fmt.Sprint(bad.Validate())
+	for _, want := range []string{"kafka.group_protocol \"eager\"", "kafka.leave_group_on_shutdown", "shutdown_timeout 100ms"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("Validate does not report %q:\n%s", want, msg)
+		}
+	}
+	for writer, want := range map[string]string{
+		"ingestd-0":              "ingestd-0",
+		"pod/ingestd 0":          "pod_ingestd_0-",
+		strings.Repeat("a", 300): strings.Repeat("a", 200) + "-",
+	} {
+		c := cfg
+		c.Checkpoint.WriterID = writer
+		id := c.instanceID()
+		if !strings.HasPrefix(id, want) || (want == writer && id != writer) || len(id) > 249 {
+			t.Errorf("writer ID %q: instance ID %q, want %q...", writer, id, want)
+		}
+		if strings.IndexFunc(id, func(r rune) bool { return !source.IsInstanceIDChar(r) }) >= 0 {
+			t.Errorf("instance ID %q has characters Kafka refuses", id)
+		}
+	}
+	c1, c2 := cfg, cfg
+	c1.Checkpoint.WriterID, c2.Checkpoint.WriterID = "a/b", "a_b"
+	if c1.instanceID() == c2.instanceID() {
+		t.Errorf("writer IDs a/b and a_b share the instance ID %q", c1.instanceID())
 	}
 }

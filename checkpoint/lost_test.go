@@ -98,7 +98,7 @@ func (s *groupSource) Poll(ctx context.Context) ([]*kgo.Record, error) {
 	}
 	s.mu.Unlock()
 	if len(out) > 0 {
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // several checkpoints over the run
 		return out, nil
 	}
 	if s.done != nil {
@@ -136,7 +136,7 @@ func TestLostPartitionsResumeFromTable(t *testing.T) {
 	const n = 16000
 	recs := pageviewRecords(n, time.Now().UTC())
 	p := newPipeline(t, b, 2, recs, WithInterval(40*time.Millisecond), WithBatchRows(256))
-	src := newGroupSource(recs, 100)
+	src := newGroupSource(recs, 50)
 	src.coord = p.coord
 	// Lose everything three times: mid-checkpoint (rows taken in since
 	// the last commit, an instant open) after the first and second

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/lakestream/lakestream/commitlog"
@@ -171,21 +172,55 @@ func (c *Coordinator) abortLocked(ctx context.Context) {
 	if c.txn == nil {
 		return
 	}
-	instant := c.txn.Instant()
-	err := c.txn.Abort(ctx)
+	txn := c.txn
 	c.txn = nil
-	if err != nil {
-		// Committed after all, or the store is unreachable: either way the
-		// files stay; the next start settles the instant from the table.
-		c.opts.logger.Warn("abort instant: files left to recovery", "instant", instant, "err", err)
-		return
+	if err := c.abortTxn(ctx, txn); err != nil {
+		// The store is unreachable (or the instant was committed after
+		// all): the files stay, and so does the workers' checkpoint. The
+		// next checkpoint tries again before it begins (ensureTxn); a
+		// restart would settle the instant from the table.
+		c.opts.logger.Warn("abort instant: tried again before the next checkpoint", "instant", txn.Instant(), "err", err)
+		c.abandoned = txn
+	}
+}
+
+// abortTxn rolls txn back, then has every worker delete its files. Run
+// again after a failure, it goes on where it stopped (both steps are
+// idempotent).
+func (c *Coordinator) abortTxn(ctx context.Context, txn *commitlog.Txn) error {
+	instant := txn.Instant()
+	if err := txn.Abort(ctx); err != nil {
+		if strings.Contains(err.Error(), "already committed") {
+			// Its files are the table's now: never delete them.
+			return fatal(err)
+		}
+		return err
 	}
 	c.journalSettled(instant)
+	var errs []error
 	for _, w := range c.workers {
 		if r := w.call(ctx, workerMsg{kind: msgAbort}); r.err != nil {
 			c.opts.logger.Warn("abort worker files", "worker", w.id, "err", r.err)
+			errs = append(errs, r.err)
 		}
 	}
+	return errors.Join(errs...)
+}
+
+// settleAbandonedLocked finishes the abort of an instant abandoned when
+// partitions were lost while the store was unreachable, retried with
+// backoff, before a new instant begins.
+func (c *Coordinator) settleAbandonedLocked(ctx context.Context) error {
+	if c.abandoned == nil {
+		return nil
+	}
+	txn := c.abandoned
+	err := c.retry(ctx, PhaseBegin, "abort abandoned instant "+txn.Instant(), -1, func() error { return c.abortTxn(ctx, txn) })
+	if err != nil {
+		return err
+	}
+	c.abandoned = nil
+	return nil
 }
 
 // journalSettled forgets a settled instant in the journal. A failure only

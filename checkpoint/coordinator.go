@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -114,6 +115,14 @@ type Coordinator struct {
 	// shutdown grace period has passed since Run's context ended, so that
 	// a checkpoint that keeps failing cannot hold off a shutdown.
 	work context.Context
+	// stop is Run's context; stopWork is work, also cancelled when stop
+	// ends (decode retries wait on it).
+	stop     context.Context
+	stopWork context.Context
+	// intakeStopped: a batch was taken in only in part (a decode retry
+	// stopped for shutdown): the source's positions are past records not
+	// taken in, and must not be noted.
+	intakeStopped bool
 
 	mu          sync.Mutex // held while the intake or a checkpoint runs
 	src         Source
@@ -131,6 +140,7 @@ type Coordinator struct {
 	specWorker  int // the worker whose batch the next row is decoded into (see intakeOne)
 	rowLen      int // the values of a row (of a flat schema; nested rows may need more)
 	txn         *commitlog.Txn
+	abandoned   *commitlog.Txn  // aborted when partitions were lost, not yet rolled back (settleAbandonedLocked)
 	txnParts    map[int32]bool  // partitions the open instant lists (nil: unchecked)
 	checkpoint  int64           // ID of the checkpoint being filled
 	next        map[int32]int64 // next offset per owned partition, as processed
@@ -263,7 +273,7 @@ func (c *Coordinator) StartOffsets(ctx context.Context, topic string, partitions
 // not held (revoked, not yet disowned by the source) and one the open
 // instant does not list (the next instant will).
 func (c *Coordinator) notePositionsLocked() {
-	if c.allPositionedLocked() {
+	if c.intakeStopped || c.allPositionedLocked() {
 		return // the usual case once every partition had a record: no map per batch
 	}
 	pos := c.src.Positions()
@@ -307,9 +317,13 @@ func (c *Coordinator) allPositionedLocked() bool {
 }
 
 // Revoked is the source's hook for partitions leaving this process. Revoked
-// partitions are checkpointed before they move; lost ones (this process was
-// presumed dead) cannot be: the open checkpoint is abandoned and Run stops,
-// so that a restart resumes from the table.
+// partitions are checkpointed before they move. Lost ones (the group
+// session ended on an error: this member was presumed dead, or the group
+// coordinator was unreachable) cannot be, as another member may own them
+// already: the open checkpoint is abandoned (its instant rolled back, its
+// files deleted) and Run goes on; partitions assigned again resume from
+// the table's offsets (StartOffsets). Should another member have claimed
+// them meanwhile, its claim fences whatever this process still had open.
 func (c *Coordinator) Revoked(ctx context.Context, partitions []int32, lost bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -320,13 +334,7 @@ func (c *Coordinator) Revoked(ctx context.Context, partitions []int32, lost bool
 		return
 	}
 	if lost {
-		c.opts.logger.Warn("partitions lost: abandoning the open checkpoint", "partitions", partitions)
-		c.abortLocked(c.hard)
-		// Rows read since the last commit are gone with the checkpoint:
-		// never commit offsets past them.
-		c.next = cloneOffsets(c.committed)
-		c.dropPartitionsLocked(partitions)
-		c.fatal = fmt.Errorf("partitions %v lost to another member: restart to resume from the table", partitions)
+		c.loseLocked(partitions)
 		return
 	}
 	// The source waits for AllowRebalance, which Run calls once a batch is
@@ -340,6 +348,33 @@ func (c *Coordinator) Revoked(ctx context.Context, partitions []int32, lost bool
 		}
 	}
 	c.dropPartitionsLocked(partitions)
+}
+
+// loseLocked abandons the open checkpoint for lost partitions. The rows of
+// every partition read since the last commit go with it: the source
+// reports every owned partition lost at once (franz-go ends the whole
+// group session), and each starts again from the table when assigned
+// again. A partition that stays owned while rows of it are abandoned
+// would skip them: that cannot be recovered in process, and Run stops.
+func (c *Coordinator) loseLocked(partitions []int32) {
+	var kept []int32
+	for p, n := range c.next {
+		if !slices.Contains(partitions, p) && c.committed[p] != n {
+			kept = append(kept, p)
+		}
+	}
+	c.stats.lost.Add(1)
+	c.opts.logger.Warn("partitions lost: abandoning the open checkpoint; they resume from the table when assigned again",
+		"partitions", partitions, "checkpoint", c.checkpoint)
+	c.abortLocked(c.hard)
+	// Rows read since the last commit are gone with the checkpoint:
+	// never commit offsets past them.
+	c.next = cloneOffsets(c.committed)
+	c.dropPartitionsLocked(partitions)
+	if len(kept) > 0 {
+		slices.Sort(kept)
+		c.fatal = fmt.Errorf("partitions %v lost while partitions %v, still owned, had rows in the abandoned checkpoint: restart to resume them from the table", partitions, kept)
+	}
 }
 
 // dropPartitionsLocked forgets partitions that left this process.
@@ -401,9 +436,13 @@ func (c *Coordinator) Run(ctx context.Context, src Source) (err error) {
 	}()
 	c.health.start()
 	defer c.health.stop()
+	stopWork, cancelStopWork := context.WithCancel(work)
+	defer cancelStopWork()
+	defer context.AfterFunc(ctx, cancelStopWork)()
 	c.mu.Lock()
 	c.src = src
 	c.work = work
+	c.stop, c.stopWork = ctx, stopWork
 	c.observer, _ = src.(EventTimeObserver)
 	c.watermarker, _ = src.(Watermarker)
 	c.nextDue = c.opts.now().Add(c.opts.interval)
@@ -452,6 +491,12 @@ func (c *Coordinator) step(recs []*kgo.Record) (maintain bool, err error) {
 	if err == nil {
 		err = c.intake(c.work, recs)
 	}
+	if errors.Is(err, errIntakeStopped) {
+		// Run's context ended: shutdown makes the final checkpoint of
+		// what was taken in.
+		c.intakeStopped = true
+		return false, nil
+	}
 	if err == nil {
 		c.notePositionsLocked()
 	}
@@ -495,7 +540,19 @@ func (c *Coordinator) shutdown() error {
 var (
 	errStopped   = errors.New("coordinator stopped")
 	errGraceOver = errors.New("shutdown grace period over")
+	// errIntakeStopped: a decode retry ended because Run's context did;
+	// the batch's records before it were taken in.
+	errIntakeStopped = errors.New("intake stopped for shutdown")
 )
+
+// decodeCtx is what a decode retry waits on: ctx, also ended when Run's
+// context ends (a shutdown does not wait for the schema registry).
+func (c *Coordinator) decodeCtx(ctx context.Context) context.Context {
+	if c.stopWork != nil && ctx == c.work {
+		return c.stopWork
+	}
+	return ctx
+}
 
 // Abort stops at once without committing: storage work in flight fails and
 // Run returns. The open instant is rolled back by the next start.
@@ -544,6 +601,9 @@ func (c *Coordinator) WorkerStates() []string {
 func (c *Coordinator) ensureTxn(ctx context.Context) error {
 	if c.txn != nil {
 		return nil
+	}
+	if err := c.settleAbandonedLocked(ctx); err != nil {
+		return err
 	}
 	var txn *commitlog.Txn
 	err := c.retry(ctx, PhaseBegin, "begin instant", -1, func() error {

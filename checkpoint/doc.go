@@ -6,6 +6,14 @@
 // and the next offset of every partition the process owns. A restart
 // resumes from that commit.
 //
+// The source's rebalance hooks plug in: StartOffsets claims newly assigned
+// partitions and reads their offsets from the table; Revoked checkpoints
+// revoked partitions before they move, and for lost ones abandons the open
+// checkpoint (rolled back, its files deleted) while Run goes on, so that
+// they resume from the table when assigned again. A shutdown (Run's
+// context ends) stops a decode retry at once and makes the final
+// checkpoint within the grace period (WithShutdownGrace).
+//
 // Coordinator.Health reports how it fares, for readiness checks, the admin
 // endpoint and metrics: the failed and retried operations by phase and
 // error class, what is being retried since when, and when a checkpoint last

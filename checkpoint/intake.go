@@ -167,8 +167,18 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 			// The schema registry is down: wait, never dead-letter for it.
 			msg := c.health.failed(opDecode, PhaseDecode, -1, err, true)
 			c.opts.logger.Warn("decode needs a retry", "partition", r.Partition, "offset", r.Offset, "attempt", attempt, "err", msg)
-			if werr := sleepCtx(ctx, backoff(c.opts.retryMin, c.opts.retryMax, attempt)); werr != nil {
+			werr := sleepCtx(c.decodeCtx(ctx), backoff(c.opts.retryMin, c.opts.retryMax, attempt))
+			if werr == nil && c.stop != nil && c.stop.Err() != nil {
+				werr = c.stop.Err()
+			}
+			if werr != nil {
 				c.health.recovered(opDecode) // given up
+				if ctx.Err() == nil && c.stop != nil && c.stop.Err() != nil {
+					// Shutting down: the records before this one are
+					// taken in, and the final checkpoint commits them.
+					c.opts.logger.Warn("shutting down: decode retry stopped; the record is read again at the next start", "partition", r.Partition, "offset", r.Offset)
+					return errIntakeStopped
+				}
 				return werr
 			}
 			continue

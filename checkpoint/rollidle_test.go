@@ -67,7 +67,10 @@ func TestRollIdleUploadErrorIsRetried(t *testing.T) {
 			// timer (each second); intake lasts about 2 s, so files are
 			// rolled for their age before the checkpoint (due at 3 s, or
 			// the final one).
-			p := newPipelineWith(t, faulty, 1, recs, nil, []writer.Option{writer.WithMaxFileAge(10 * time.Millisecond)},
+			// One upload at a time: the fault is matched by RollIdle on
+			// the uploading goroutine's stack, which a batch's upload
+			// goroutines do not have.
+			p := newPipelineWith(t, faulty, 1, recs, nil, []writer.Option{writer.WithMaxFileAge(10 * time.Millisecond), writer.WithUploadConcurrency(1)},
 				WithInterval(3*time.Second), WithRetry(time.Millisecond, 20*time.Millisecond))
 			p.src.batch, p.src.pause = 100, 100*time.Millisecond
 			ctx, cancel := context.WithCancel(context.Background())

@@ -18,6 +18,8 @@ type stats struct {
 	lateFlushes  atomic.Int64 // batches of late rows handed to workers
 	lateBuffered atomic.Int64 // late rows waiting
 
+	lost atomic.Int64 // times partitions were lost (Revoked with lost=true)
+
 	mu             sync.Mutex
 	dead           map[string]int64
 	checkpoints    int64
@@ -74,6 +76,10 @@ type Stats struct {
 	LastInstant    string
 	LastCheckpoint int64
 	LastDuration   time.Duration
+	// PartitionsLost counts the times the source reported partitions
+	// lost (the group session ended on an error): each abandoned the
+	// open checkpoint, whose rows are read again from the table's offsets.
+	PartitionsLost int64
 }
 
 // Stats returns the counters.
@@ -88,5 +94,6 @@ func (c *Coordinator) Stats() Stats {
 		DeadLetters: maps.Clone(s.dead), Checkpoints: s.checkpoints, Files: s.files,
 		RowsCommitted: s.rowsCommitted, RowsStaged: s.rowsStaged, LastInstant: s.lastInstant,
 		LastCheckpoint: s.lastCheckpoint, LastDuration: s.lastDuration,
+		PartitionsLost: s.lost.Load(),
 	}
 }

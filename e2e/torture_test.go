@@ -49,11 +49,12 @@ import (
 //	                                to TestTorture (SIGSTOP zombies are always
 //	                                in it) and run TestTortureZombie (minutes)
 //	LAKESTREAM_TORTURE_LOG=1        print the cycle log of passing runs too (-v)
-//	LAKESTREAM_TORTURE_STRICT=1     a SIGTERM must exit 0 even when the replica
-//	                                was fenced or lost its partitions, a
-//	                                stalled final catch-up fails at once, and
+//	LAKESTREAM_TORTURE_STRICT=1|0   1: a SIGTERM must exit 0 even when the
+//	                                replica was fenced or lost its partitions,
+//	                                a stalled final catch-up fails at once, and
 //	                                no replica may exit on its own across an
-//	                                Apache Kafka node's restart
+//	                                Apache Kafka node's restart. Default: 1 on
+//	                                Apache Kafka, 0 on kfake
 //	LAKESTREAM_E2E_INGESTD=<path>   test that binary instead of building one
 const (
 	tortureTopic      = "torture"
@@ -83,6 +84,15 @@ type tortureOptions struct {
 	weights map[string]int // action -> weight
 	rate    int            // records per second
 	total   int            // at most this many records
+	// defaultSession leaves the group's session and rebalance timeouts
+	// at ingestd's defaults (franz-go's 45 s and 60 s) instead of
+	// tortureSession and tortureRebalance.
+	defaultSession bool
+	interval       time.Duration // checkpoint interval; 0: tortureInterval
+	groupProtocol  string        // kafka.group_protocol; "": the default
+	// staticMembership "false" turns kafka.static_membership off; "":
+	// the default (on).
+	staticMembership string
 }
 
 func TestTorture(t *testing.T) {
@@ -165,9 +175,20 @@ func TestTortureZombie(t *testing.T) {
 	}
 }
 
-// tortureStrict makes a graceful stop that does not exit 0 a failure even
-// when the replica had been fenced or had lost its partitions.
-func tortureStrict() bool { return os.Getenv("LAKESTREAM_TORTURE_STRICT") == "1" }
+// strict makes a graceful stop that does not exit 0 a failure even when
+// the replica had been fenced or had lost its partitions, a stalled final
+// catch-up fail at once, and a replica that exits on its own across a
+// Kafka node's restart fail the run. On by default on Apache Kafka, off on
+// kfake; LAKESTREAM_TORTURE_STRICT=1 or 0 says so for both.
+func (tt *torture) strict() bool {
+	switch os.Getenv("LAKESTREAM_TORTURE_STRICT") {
+	case "1":
+		return true
+	case "0":
+		return false
+	}
+	return tt.opts.kafka == harness.KindKafka
+}
 
 func tortureSeed(t *testing.T) uint64 {
 	seed := uint64(time.Now().UnixNano())
@@ -222,6 +243,11 @@ type torture struct {
 	faultSeq  atomic.Int64   // requests seen by a connection-dropping control
 	wanted    [tortureSlots]bool
 	lastCrash time.Time // last time a process died without cleaning up
+
+	lastRestart time.Time // churn: when the last SIGKILLed replica was started again
+	commitGaps  []time.Duration
+	lastCommit  time.Time // churn: when the table's committed offsets last moved
+	lastOffsets string
 }
 
 func runTorture(t *testing.T, storage string, seed uint64, o tortureOptions) {
@@ -253,12 +279,24 @@ func runTorture(t *testing.T, storage string, seed uint64, o tortureOptions) {
 		tt.env = []string{"AWS_ACCESS_KEY_ID=" + s3test.AccessKey, "AWS_SECRET_ACCESS_KEY=" + s3test.SecretKey, "AWS_REGION=" + s3test.Region}
 	}
 	config := filepath.Join(dir, "torture.yaml")
+	interval := o.interval
+	if interval == 0 {
+		interval = tortureInterval
+	}
+	group := fmt.Sprintf("  session_timeout: %s\n  rebalance_timeout: %s\n", tortureSession, tortureRebalance)
+	if o.defaultSession {
+		group = ""
+	}
+	if o.groupProtocol != "" {
+		group += "  group_protocol: " + o.groupProtocol + "\n"
+	}
+	if o.staticMembership != "" {
+		group += "  static_membership: " + o.staticMembership + "\n"
+	}
 	writeFile(t, config, fmt.Sprintf(`kafka:
   brokers: [%s]
   topic: %s
-  session_timeout: %s
-  rebalance_timeout: %s
-table:
+%stable:
   url: %q
 format:
   type: json
@@ -271,7 +309,7 @@ checkpoint:
   interval: %s
 admin:
   addr: ""
-`, strings.Join(k.Brokers, ", "), tortureTopic, tortureSession, tortureRebalance, tt.tableURL, harness.PageviewSchemaYAML, tortureInterval))
+`, strings.Join(k.Brokers, ", "), tortureTopic, group, tt.tableURL, harness.PageviewSchemaYAML, interval))
 	tt.fleet = harness.NewFleet(ingestdBin, config, dir, "torture", tortureSlots, tt.env...)
 	t.Cleanup(tt.fleet.KillAll) // runs before versitygw and Kafka stop
 	t.Cleanup(func() {
@@ -311,10 +349,15 @@ admin:
 			tt.zombieAtCommit()
 		case "kafka":
 			tt.kafkaFault()
+		case "churn":
+			tt.churn()
 		}
 		tt.counts["cycles"]++
 	}
 	tt.cycle, tt.final = 0, true
+	if o.weights["churn"] > 0 {
+		tt.churnCatchUp(ctx)
+	}
 	tt.finish(ctx, base)
 	if os.Getenv("LAKESTREAM_TORTURE_LOG") == "1" {
 		t.Logf("cycle log:\n%s", strings.Join(tt.log, "\n"))
@@ -523,7 +566,7 @@ func (tt *torture) stop(i int, how string) {
 			// A replica fenced by another's claim, or that lost its
 			// partitions, stops with 1 whatever the signal: a liveness
 			// problem, not an exactly-once one. Counted and reported.
-			if !tortureStrict() && r.Proc().ExitCode() == 1 && (strings.Contains(cause, "fenced") || strings.Contains(cause, "lost to another member")) {
+			if !tt.strict() && r.Proc().ExitCode() == 1 && (strings.Contains(cause, "fenced") || strings.Contains(cause, "lost to another member")) {
 				tt.counts["sigterm-exit-1-fenced-or-lost"]++
 				tt.logf("SIGTERM %s: %s (tolerated; LAKESTREAM_TORTURE_STRICT=1 fails on it): %s", r.WriterID, r.Proc().ExitStatus(), cause)
 				return
@@ -808,7 +851,7 @@ func (tt *torture) finish(ctx context.Context, base time.Time) {
 			// go on to the exactly-once check; it is counted and reported.
 			tt.logf("STALL: no progress for %v at committed offsets %s, end offsets %v; %s", stallAfter, last, ends, tt.k.DescribeGroup(ctx, "lakestream-"+tortureTopic))
 			tt.counts["final-stall-restarts"]++
-			if tortureStrict() || tt.counts["final-stall-restarts"] > 3 {
+			if tt.strict() || tt.counts["final-stall-restarts"] > 3 {
 				tt.fatalf("the table stalled before reaching the end offsets %v", ends)
 			}
 			for _, i := range tt.running() {

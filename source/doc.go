@@ -17,7 +17,22 @@
 // (Hooks.Revoked) only between polls, and for a classic cooperative or eager
 // group it runs before the partitions can be assigned to another member:
 // that member is only given them in the rebalance this member joins after
-// its Revoked hook has returned.
+// its Revoked hook has returned. When the group session ends on an error
+// (the member was presumed dead, or the coordinator was unreachable, as in
+// a broker restart) franz-go reports every owned partition lost and
+// rejoins; the Reader goes on, and partitions assigned again start where
+// the table says. Start offsets are looked up with backoff for as long as
+// the session lasts.
+//
+// Membership. WithStaticMember makes the Reader a static member
+// (group.instance.id): a restart with the same ID takes its partitions back
+// without a rebalance, and Close does not leave the group unless
+// WithLeaveOnClose. WithGroupProtocol chooses the classic protocol or
+// KIP-848's (GroupProtocolConsumer), under which ReleaseStaticMember lets a
+// restart take over a crashed process's membership. CloseContext bounds
+// the leave; Check waits for the brokers at start (refusing bad credentials or certificates at once). Besides
+// franz-go's own, a Reader runs one goroutine (background group offset
+// commits), and CloseContext one for the Close it bounds.
 //
 // Fairness. franz-go's PollRecords drains buffered fetches in the order the
 // brokers answered. Poll instead moves fetched records into one queue per

@@ -2,7 +2,10 @@ package source
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -13,6 +16,75 @@ type Option func(*options)
 type options struct {
 	log     *slog.Logger
 	kgoOpts []kgo.Opt
+
+	// Reader only: the consumer group's membership (see WithStaticMember,
+	// WithGroupProtocol, WithLeaveOnClose).
+	instanceID    string
+	groupProtocol string
+	leaveOnClose  bool
+}
+
+// The consumer group protocols of WithGroupProtocol.
+const (
+	// GroupProtocolClassic is the JoinGroup/SyncGroup protocol; the
+	// members assign the partitions (cooperative-sticky). The default.
+	GroupProtocolClassic = "classic"
+	// GroupProtocolConsumer is KIP-848's protocol (Kafka 4.0 and later):
+	// the group coordinator assigns the partitions, members only
+	// heartbeat; a member's arrival or departure moves only the
+	// partitions that must move. The session timeout and heartbeat
+	// interval are the broker's (group.consumer.session.timeout.ms,
+	// group.consumer.heartbeat.interval.ms); Config's are not used.
+	GroupProtocolConsumer = "consumer"
+)
+
+// WithStaticMember makes the Reader a static member of its consumer group
+// (Kafka's group.instance.id): a member that restarts with the same ID
+// within the session timeout takes its partitions back without a
+// rebalance, and a stopped member keeps its partitions, unread, until then
+// (see WithLeaveOnClose). IDs are unique per group: give each replica its
+// own. At most 249 characters of [A-Za-z0-9._-]. Default: "" (dynamic
+// membership: every start is a new member and rebalances the group).
+func WithStaticMember(instanceID string) Option {
+	return func(o *options) { o.instanceID = instanceID }
+}
+
+// WithGroupProtocol chooses the consumer group protocol:
+// GroupProtocolClassic (the default) or GroupProtocolConsumer.
+func WithGroupProtocol(protocol string) Option {
+	return func(o *options) { o.groupProtocol = protocol }
+}
+
+// WithLeaveOnClose makes Close of a static member leave the group, so that
+// its partitions are assigned to the other members at once instead of after
+// the session timeout (for a replica stopped for good). A dynamic member
+// always leaves. Default false.
+func WithLeaveOnClose(leave bool) Option {
+	return func(o *options) { o.leaveOnClose = leave }
+}
+
+// validateGroup checks the group options.
+func (o options) validateGroup() error {
+	var errs []error
+	if id := o.instanceID; id != "" {
+		if len(id) > 249 {
+			errs = append(errs, fmt.Errorf("source: group instance ID %q: at most 249 characters", id))
+		}
+		if strings.IndexFunc(id, func(r rune) bool { return !IsInstanceIDChar(r) }) >= 0 {
+			errs = append(errs, fmt.Errorf("source: group instance ID %q: only A-Z, a-z, 0-9, '.', '_' and '-' are allowed", id))
+		}
+	}
+	switch o.groupProtocol {
+	case "", GroupProtocolClassic, GroupProtocolConsumer:
+	default:
+		errs = append(errs, fmt.Errorf("source: group protocol %q: want %s or %s", o.groupProtocol, GroupProtocolClassic, GroupProtocolConsumer))
+	}
+	return errors.Join(errs...)
+}
+
+// IsInstanceIDChar reports whether r may appear in a group instance ID.
+func IsInstanceIDChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
 }
 
 // WithLogger sets the logger; franz-go's own log lines go to it too (at the

@@ -32,15 +32,20 @@ type Hooks struct {
 	// to read from the table (the commit log). Partitions missing from the
 	// result (or with a negative offset) start at Config.ResetOffset. It is
 	// called after Assigned and before fetching starts for those
-	// partitions; the group's committed offsets are ignored. An error is
-	// retried a few times with backoff; if it persists the group session
-	// ends, every partition is reported lost (Revoked with lost=true) and
-	// the Reader rejoins the group. Nil means the table knows no offsets.
+	// partitions; the group's committed offsets are ignored. An error (and
+	// a failure to list the partitions' offsets) is retried with backoff,
+	// 100ms doubling to 5s, for as long as the group session lasts: the
+	// member keeps its partitions while Kafka or the table's store is
+	// unavailable. Nil means the table knows no offsets.
 	StartOffsets func(ctx context.Context, topic string, partitions []int32) (map[int32]int64, error)
 
 	// Revoked is called when partitions are revoked (lost=false: in a
-	// rebalance, or on Close) or lost (lost=true: the session expired or the
-	// group was fenced). For a revocation it runs before the partitions can
+	// rebalance, or on Close) or lost (lost=true: the group session ended
+	// on an error: it expired, the member was fenced, or the group
+	// coordinator could not be reached; franz-go then reports every owned
+	// partition lost and rejoins the group, and partitions assigned again
+	// go through StartOffsets as new ones). For a revocation it runs
+	// before the partitions can
 	// be assigned to another member, and the partitions still count as
 	// owned while it runs, so the pipeline can checkpoint (commit the table
 	// and CommitGroupOffsets) or abandon its in-flight data for them here.
@@ -62,6 +67,7 @@ type Hooks struct {
 // may be called from any goroutine.
 type Reader struct {
 	cfg   Config
+	opts  options
 	hooks Hooks
 	log   *slog.Logger
 
@@ -98,9 +104,11 @@ type Reader struct {
 
 	gateHeld atomic.Bool // a Poll returned records; AllowRebalance not called yet
 
-	closeOnce sync.Once
-	closing   atomic.Bool
-	closed    chan struct{}
+	closeOnce    sync.Once
+	closing      atomic.Bool
+	closed       chan struct{}
+	cancelClose  atomic.Pointer[context.CancelFunc] // ends Close's leave (CloseContext)
+	closeCtxDone atomic.Bool                        // CloseContext's context ended
 }
 
 // NewReader validates cfg and starts a group member: it joins the group and
@@ -111,7 +119,11 @@ func NewReader(cfg Config, hooks Hooks, opts ...Option) (*Reader, error) {
 	}
 	cfg = cfg.withDefaults()
 	o := buildOptions(opts)
+	if err := o.validateGroup(); err != nil {
+		return nil, err
+	}
 	r := &Reader{
+		opts:   o,
 		cfg:    cfg,
 		hooks:  hooks,
 		log:    o.log.With("component", "source", "topic", cfg.Topic, "group", cfg.Group),
@@ -157,6 +169,15 @@ func NewReader(cfg Config, hooks Hooks, opts ...Option) (*Reader, error) {
 	if cfg.RebalanceTimeout > 0 {
 		kopts = append(kopts, kgo.RebalanceTimeout(cfg.RebalanceTimeout))
 	}
+	if o.instanceID != "" {
+		kopts = append(kopts, kgo.InstanceID(o.instanceID))
+	}
+	if o.groupProtocol == GroupProtocolConsumer {
+		// franz-go runs KIP-848 with a range or sticky balancer only
+		// (the group coordinator's "range" and "uniform" assignors); on
+		// a broker without it, it falls back to the classic protocol.
+		kopts = append(kopts, kgo.ServerSideBalancer(), kgo.Balancers(kgo.StickyBalancer()))
+	}
 	kopts = append(kopts, o.kgoOpts...)
 
 	cl, err := kgo.NewClient(kopts...)
@@ -167,7 +188,15 @@ func NewReader(cfg Config, hooks Hooks, opts ...Option) (*Reader, error) {
 	r.adm = kadm.NewClient(cl)
 	close(r.ready)
 	go r.runGroupCommits()
-	r.log.Info("reader started", "config", cfg.String())
+	membership := "dynamic"
+	if o.instanceID != "" {
+		membership = "static"
+	}
+	protocol := o.groupProtocol
+	if protocol == "" {
+		protocol = GroupProtocolClassic
+	}
+	r.log.Info("reader started", "config", cfg.String(), "membership", membership, "instance_id", o.instanceID, "group_protocol", protocol)
 	return r, nil
 }
 
@@ -460,6 +489,10 @@ func (r *Reader) Lag(ctx context.Context) (map[int32]int64, error) {
 // Poll's records were never released with AllowRebalance, Close releases
 // them itself (and logs a warning), so the final Revoked may overlap their
 // processing.
+//
+// A static member (WithStaticMember) does not leave the group unless
+// WithLeaveOnClose: its partitions stay assigned to it, unread, until it
+// rejoins with the same instance ID or the session timeout passes.
 func (r *Reader) Close() {
 	r.closeOnce.Do(func() {
 		<-r.ready
@@ -468,7 +501,24 @@ func (r *Reader) Close() {
 			r.log.Warn("closing with polled records not released by AllowRebalance")
 		}
 		r.stopGroupCommits()
-		r.cl.CloseAllowingRebalance()
+		r.cl.AllowRebalance()
+		ctx, cancel := context.WithCancel(context.Background())
+		r.cancelClose.Store(&cancel)
+		if r.closeCtxDone.Load() {
+			cancel() // CloseContext gave up before Close began
+		}
+		// The group session ends first (the Revoked hook runs for every
+		// owned partition); a static member that is to leave for good
+		// then says so, as franz-go does not.
+		memberID, _ := r.cl.GroupMetadata()
+		if err := r.cl.LeaveGroupContext(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("leaving the group", "err", err)
+		}
+		if r.opts.instanceID != "" && r.opts.leaveOnClose && ctx.Err() == nil {
+			r.leaveStatic(ctx, memberID)
+		}
+		r.cl.Close()
+		cancel()
 		r.mu.Lock()
 		clear(r.owned)
 		clear(r.parts)
@@ -480,6 +530,85 @@ func (r *Reader) Close() {
 		close(r.closed)
 	})
 	<-r.closed
+}
+
+// CloseContext is Close bounded by ctx: when ctx ends first, the leave
+// (and the Revoked hooks it waits for) is abandoned, the client is closed
+// and CloseContext returns ctx's error without waiting for Close to
+// finish (a Close in progress finishes in the background). The process is
+// about to exit: a member that did not leave is removed by the group
+// after its session timeout.
+func (r *Reader) CloseContext(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Close()
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	r.closeCtxDone.Store(true)
+	if c := r.cancelClose.Load(); c != nil {
+		(*c)()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-time.After(closeAbandonWait):
+		r.log.Warn("reader close did not finish in time: going on without it")
+		return fmt.Errorf("source: close: %w", ctx.Err())
+	}
+}
+
+// closeAbandonWait is how long CloseContext still waits for Close once its
+// context has ended and the leave was cancelled.
+const closeAbandonWait = time.Second
+
+// leaveStatic sends the leave franz-go leaves out for a static member (a
+// LeaveGroup request; under KIP-848 a heartbeat with member epoch -1, where
+// franz-go sent -2, "back soon"), so that the group reassigns its
+// partitions at once.
+func (r *Reader) leaveStatic(ctx context.Context, memberID string) {
+	if r.opts.groupProtocol == GroupProtocolConsumer && memberID != "" {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group = r.cfg.Group
+		req.MemberID = memberID
+		req.MemberEpoch = -1
+		req.InstanceID = kmsg.StringPtr(r.opts.instanceID)
+		resp, err := req.RequestWith(ctx, r.cl)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
+		if err == nil {
+			r.log.Info("left the group as a static member", "instance_id", r.opts.instanceID)
+			return
+		}
+		// Perhaps the group runs the classic protocol (franz-go falls
+		// back to it on a broker without KIP-848): leave that way.
+		r.log.Debug("leaving the group with a consumer heartbeat", "instance_id", r.opts.instanceID, "err", err)
+	}
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Group = r.cfg.Group
+	m := kmsg.NewLeaveGroupRequestMember()
+	m.InstanceID = kmsg.StringPtr(r.opts.instanceID)
+	m.Reason = kmsg.StringPtr("lakestream: stopped for good (leave_group_on_shutdown)")
+	req.Members = append(req.Members, m)
+	resp, err := req.RequestWith(ctx, r.cl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+		for _, mr := range resp.Members {
+			if err == nil {
+				err = kerr.ErrorForCode(mr.ErrorCode)
+			}
+		}
+	}
+	if err != nil {
+		r.log.Warn("leaving the group as a static member", "instance_id", r.opts.instanceID, "err", err)
+		return
+	}
+	r.log.Info("left the group as a static member", "instance_id", r.opts.instanceID)
 }
 
 func (r *Reader) topicPartitions(m map[string][]int32) []int32 {
@@ -573,6 +702,13 @@ func (r *Reader) revoke(ctx context.Context, cl *kgo.Client, parts []int32, lost
 	}
 }
 
+// The backoff of start offset lookups (adjustOffsets): doubling from
+// startRetryMin to startRetryMax, without a limit on the attempts.
+const (
+	startRetryMin = 100 * time.Millisecond
+	startRetryMax = 5 * time.Second
+)
+
 // adjustOffsets replaces the group's committed offsets of newly assigned
 // partitions with the table's (StartOffsets), or with ResetOffset resolved to
 // an exact offset, and records them as the partitions' positions.
@@ -590,23 +726,31 @@ func (r *Reader) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 		starts map[int32]startOffset
 		err    error
 	)
-	backoff := 100 * time.Millisecond
+	// Retried until it succeeds or the session ends (ctx: a rebalance, a
+	// lost session, Close): a broker or the table's store that is down
+	// for a while (a broker restart, a leader election) is waited for as
+	// a member of the group, without giving the partitions up. Ending the
+	// session instead would make every partition of this member lost.
+	backoff := startRetryMin
 	for attempt := 1; ; attempt++ {
 		starts, err = r.resolveStarts(ctx, parts)
 		if err == nil {
+			if attempt > 1 {
+				r.log.Info("start offsets resolved", "partitions", parts, "failed_attempts", attempt-1)
+			}
 			break
 		}
-		if attempt == 5 || ctx.Err() != nil {
-			r.log.Error("cannot resolve start offsets; ending the group session", "partitions", parts, "err", err)
-			return nil, err
+		if ctx.Err() != nil {
+			r.log.Info("group session ended while resolving start offsets", "partitions", parts, "err", err)
+			return nil, ctx.Err()
 		}
-		r.log.Warn("resolving start offsets failed; retrying", "partitions", parts, "attempt", attempt, "err", err)
+		r.log.Warn("resolving start offsets failed; retrying", "partitions", parts, "attempt", attempt, "in", backoff, "err", err)
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-time.After(backoff):
 		}
-		backoff = min(2*backoff, 2*time.Second)
+		backoff = min(2*backoff, startRetryMax)
 	}
 
 	adjusted := make(map[int32]kgo.Offset, len(parts))
@@ -723,4 +867,75 @@ func (r *Reader) resolveStarts(ctx context.Context, parts []int32) (map[int32]st
 		out[p] = s
 	}
 	return out, nil
+}
+
+
+// ReleaseStaticMember prepares the start of a static member (WithStaticMember)
+// under the consumer group protocol (KIP-848). There, a member whose process
+// died without leaving (SIGKILL, OOM, a node lost) keeps its instance ID
+// until the session timeout passes (the broker's
+// group.consumer.session.timeout.ms, 45 s by default): its restart is
+// refused (UNRELEASED_INSTANCE_ID) and its partitions are read by no one
+// meanwhile. ReleaseStaticMember finds the member that holds instanceID in
+// cfg's group and makes it leave as a static member would at a clean
+// shutdown (a heartbeat with member epoch -2), so that the restart takes
+// its partitions back at once, without a rebalance, as under the classic
+// protocol, where a join with a known instance ID replaces the old member.
+// A process that still runs with that instance ID (two replicas sharing a
+// writer ID) is fenced as under the classic protocol; its commits are
+// fenced by the table's owner claims. It returns the number of members
+// released; an error only means the restart may wait for the session
+// timeout.
+func ReleaseStaticMember(ctx context.Context, cfg Config, instanceID string, opts ...Option) (int, error) {
+	if err := cfg.Validate(); err != nil {
+		return 0, err
+	}
+	cfg = cfg.withDefaults()
+	o := buildOptions(opts)
+	log := o.log.With("component", "source", "topic", cfg.Topic, "group", cfg.Group)
+	kopts, err := connOpts(log, cfg.Brokers, cfg.ClientID, cfg.Security)
+	if err != nil {
+		return 0, fmt.Errorf("source: release static member: %w", err)
+	}
+	cl, err := kgo.NewClient(append(kopts, o.kgoOpts...)...)
+	if err != nil {
+		return 0, fmt.Errorf("source: release static member: %w", err)
+	}
+	defer cl.Close()
+	groups, err := kadm.NewClient(cl).DescribeConsumerGroups(ctx, cfg.Group)
+	if err != nil {
+		return 0, fmt.Errorf("source: release static member: describe group %s: %w", cfg.Group, err)
+	}
+	g, ok := groups[cfg.Group]
+	if !ok || g.Err != nil {
+		// Not a consumer-protocol group (yet): nothing holds the ID.
+		return 0, nil
+	}
+	released := 0
+	var errs []error
+	for _, m := range g.Members {
+		if m.InstanceID == nil || *m.InstanceID != instanceID {
+			continue
+		}
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group = cfg.Group
+		req.MemberID = m.MemberID
+		req.MemberEpoch = -2 // a static member's temporary leave
+		req.InstanceID = kmsg.StringPtr(instanceID)
+		resp, err := req.RequestWith(ctx, cl)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("member %s: %w", m.MemberID, err))
+			continue
+		}
+		released++
+		log.Info("released the group membership a previous process left behind, to take its partitions back", "instance_id", instanceID, "member_id", m.MemberID,
+			"assigned", m.Assignment.Sorted())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return released, fmt.Errorf("source: release static member %s: %w", instanceID, err)
+	}
+	return released, nil
 }

@@ -590,7 +590,7 @@ func Check(ctx context.Context, brokers []string, sec Security, opts ...Option) 
 				strings.Join(brokers, ","), drops, time.Since(firstDrop).Round(time.Second), sec.String(), err)}
 		}
 		if time.Since(lastLog) > 10*time.Second {
-			log.Warn("waiting for the Kafka brokers", "brokers", brokers, "err", err)
+			log.Warn("waiting for Kafka: the brokers do not answer", "brokers", brokers, "err", err)
 			lastLog = time.Now()
 		}
 		select {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -40,6 +42,13 @@ type Config struct {
 	DLQ          DLQConfig          `yaml:"dlq"`
 	Admin        AdminConfig        `yaml:"admin"`
 	Metrics      MetricsConfig      `yaml:"metrics"`
+	// ShutdownTimeout bounds a stop on SIGTERM: the final checkpoint (all
+	// but the last fifth, at most 5s, of it), leaving the group and
+	// closing the Kafka clients; past it the process exits with status 1,
+	// committing nothing more (the table keeps what was committed, and
+	// the next start resumes from it). Default 25s (Kubernetes sends
+	// SIGKILL 30s after SIGTERM by default).
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 }
 
 // KafkaConfig says where records come from.
@@ -68,6 +77,22 @@ type KafkaConfig struct {
 	// authentication.
 	TLS  KafkaTLSConfig  `yaml:"tls"`
 	SASL KafkaSASLConfig `yaml:"sasl"`
+	// StaticMembership makes each replica a static member of the group
+	// (group.instance.id, derived from checkpoint.writer_id): a replica
+	// restarted within the session timeout takes its partitions back at
+	// once, without a rebalance. A stopped replica keeps its partitions,
+	// unread, until it is back or the session timeout passes, unless
+	// LeaveGroupOnShutdown. Default true.
+	StaticMembership bool `yaml:"static_membership"`
+	// LeaveGroupOnShutdown: a static member leaves the group on SIGTERM,
+	// handing its partitions on at once (for replicas stopped for good;
+	// a restarted one then rebalances the group twice). Default false.
+	LeaveGroupOnShutdown bool `yaml:"leave_group_on_shutdown"`
+	// GroupProtocol: classic (default; JoinGroup/SyncGroup, the members
+	// assign) or consumer (KIP-848, Kafka 4.0+: the broker assigns; the
+	// session timeout is then the broker's group.consumer.session.timeout.ms
+	// and session_timeout is not used).
+	GroupProtocol string `yaml:"group_protocol"`
 }
 
 // TableConfig says where the table lives.
@@ -183,7 +208,7 @@ type MetricsConfig struct {
 
 func defaultConfig() Config {
 	return Config{
-		Kafka:        KafkaConfig{Brokers: []string{"localhost:9092"}, Start: "earliest"},
+		Kafka:        KafkaConfig{Brokers: []string{"localhost:9092"}, Start: "earliest", StaticMembership: true, GroupProtocol: source.GroupProtocolClassic},
 		Table:        TableConfig{Database: "default"},
 		Format:       FormatConfig{Type: "json", MaxRecordBytes: 1 << 20},
 		Partitioning: PartitioningConfig{Template: bucketing.DefaultTemplate, MaxPast: Duration(720 * time.Hour), MaxFuture: Duration(time.Hour)},
@@ -193,7 +218,54 @@ func defaultConfig() Config {
 			Lateness: LatenessConfig{Allowed: Duration(checkpoint.DefaultAllowedLateness), BeyondMax: lateWrite, Buffer: 32 << 20}},
 		Admin:   AdminConfig{Addr: "127.0.0.1:9464", ReadyAfterIntervals: 3},
 		Metrics: MetricsConfig{OTLPInterval: Duration(metrics.DefaultOTLPInterval)},
+
+		ShutdownTimeout: Duration(defaultShutdownTimeout),
 	}
+}
+
+// defaultShutdownTimeout is shutdown_timeout's default.
+const defaultShutdownTimeout = 25 * time.Second
+
+// shutdownBudget splits the shutdown bound: the final checkpoint gets all
+// but closeReserve, which is left for leaving the group and closing the
+// clients (a fifth of the bound, at most 5s).
+func (c Config) shutdownBudget() (grace, closeReserve time.Duration) {
+	total := time.Duration(c.ShutdownTimeout)
+	closeReserve = min(total/5, 5*time.Second)
+	return total - closeReserve, closeReserve
+}
+
+// instanceID is the replica's group.instance.id: the writer ID, with
+// characters Kafka does not allow replaced by '_' and, when that changed
+// it or it is too long, a hash of the writer ID appended (two writer IDs
+// never share an instance ID).
+func (c Config) instanceID() string {
+	id := c.Checkpoint.WriterID
+	b := []rune(id)
+	changed := false
+	for i, r := range b {
+		if !source.IsInstanceIDChar(r) {
+			b[i], changed = '_', true
+		}
+	}
+	out := string(b)
+	if changed || len(out) > 200 {
+		sum := sha256.Sum256([]byte(id))
+		if len(out) > 200 {
+			out = out[:200]
+		}
+		out += "-" + hex.EncodeToString(sum[:6])
+	}
+	return out
+}
+
+// groupOptions are the reader's consumer group options.
+func (c Config) groupOptions() []source.Option {
+	opts := []source.Option{source.WithGroupProtocol(c.Kafka.GroupProtocol), source.WithLeaveOnClose(c.Kafka.LeaveGroupOnShutdown)}
+	if c.Kafka.StaticMembership {
+		opts = append(opts, source.WithStaticMember(c.instanceID()))
+	}
+	return opts
 }
 
 // loadConfig reads a YAML file over the defaults. Unknown keys are errors.
@@ -457,6 +529,14 @@ func (c Config) validateKafka(p *problems) {
 	if c.Kafka.Start != "earliest" && c.Kafka.Start != "latest" {
 		p.add("kafka.start %q: want earliest or latest", c.Kafka.Start)
 	}
+	switch c.Kafka.GroupProtocol {
+	case source.GroupProtocolClassic, source.GroupProtocolConsumer:
+	default:
+		p.add("kafka.group_protocol %q: want %s or %s (KIP-848, Kafka 4.0 and later)", c.Kafka.GroupProtocol, source.GroupProtocolClassic, source.GroupProtocolConsumer)
+	}
+	if c.Kafka.LeaveGroupOnShutdown && !c.Kafka.StaticMembership {
+		p.add("kafka.leave_group_on_shutdown is for static members (kafka.static_membership: true): a dynamic member always leaves")
+	}
 	if c.Kafka.SessionTimeout < 0 || c.Kafka.RebalanceTimeout < 0 {
 		p.add("kafka.session_timeout and rebalance_timeout must not be negative")
 	}
@@ -670,6 +750,9 @@ func (w WriterConfig) validate(p *problems) {
 func (c Config) validateCheckpoint(p *problems) {
 	if c.Checkpoint.Interval <= 0 {
 		p.add("checkpoint.interval must be positive")
+	}
+	if c.ShutdownTimeout < Duration(time.Second) || c.ShutdownTimeout > Duration(time.Hour) {
+		p.add("shutdown_timeout %v: want 1s to 1h (the bound on a stop after SIGTERM, final checkpoint included)", time.Duration(c.ShutdownTimeout))
 	}
 	p.name("checkpoint.writer_id", c.Checkpoint.WriterID)
 	p.count("checkpoint.keep_instants", int64(c.Checkpoint.KeepInstants), 1, maxKeepInstants,

@@ -40,6 +40,8 @@
 // intervals) and /healthz (liveness); metrics.otlp_endpoint also pushes
 // them over OTLP/HTTP.
 // Besides the goroutines of the packages it wires, ingestd runs one for
-// signals, one that turns a second signal into an abort, and the admin
-// server's.
+// signals, one that turns a second signal into an abort, the admin
+// server's, a shutdown watchdog (exit 1 once shutdown_timeout has passed
+// since SIGTERM) and, while the clients close after Run, one per client
+// whose Close is bounded by what is left of that timeout.
 package main

@@ -9,7 +9,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/lakestream/lakestream/internal/redact"
 	"github.com/lakestream/lakestream/source"
@@ -54,23 +53,25 @@ func (s *inlineSecret) UnmarshalYAML(*yaml.Node) error {
 	return nil
 }
 
-// kafkaCheckTimeout bounds the wait for the brokers at start (a refusal of
-// the credentials or certificates ends it at once).
-const kafkaCheckTimeout = 2 * time.Minute
-
 // checkKafka connects to the brokers as the consumer and the dead-letter
 // producer will (source.Check): a refused password or certificate is a
-// clear error at once; brokers that do not answer are waited for up to
-// kafkaCheckTimeout, or until ctx ends (SIGTERM).
+// clear error at once; brokers that do not answer are waited for as long as
+// it takes (Kafka may start after ingestd, or restart), logging what it
+// waits for, until ctx ends (SIGTERM), which returns errStoppedWaiting:
+// nothing was read, the stop is clean.
 func checkKafka(ctx context.Context, brokers []string, sec source.Security, logger *slog.Logger) error {
-	cctx, cancel := context.WithTimeout(ctx, kafkaCheckTimeout)
-	defer cancel()
-	if err := source.Check(cctx, brokers, sec, source.WithLogger(logger)); err != nil {
+	if err := source.Check(ctx, brokers, sec, source.WithLogger(logger)); err != nil {
+		if ctx.Err() != nil {
+			return errStoppedWaiting
+		}
 		return fmt.Errorf("kafka: %w", err)
 	}
 	logger.Info("kafka brokers reached", "brokers", brokers, "security", sec.String())
 	return nil
 }
+
+// errStoppedWaiting: the process was stopped while it waited for Kafka.
+var errStoppedWaiting = errors.New("stopped while waiting for Kafka")
 
 // maxPasswordBytes bounds kafka.sasl.password_file.
 const maxPasswordBytes = 64 << 10

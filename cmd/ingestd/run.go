@@ -34,12 +34,49 @@ func runIngest(ctx context.Context, abort <-chan struct{}, args []string, stdout
 	if logger == nil {
 		return code
 	}
+	defer shutdownWatchdog(ctx, time.Duration(cfg.ShutdownTimeout), logger)()
 	if err := ingest(ctx, abort, cfg, logger); err != nil {
 		logger.Error("ingestd stopped", "err", err)
 		return 1
 	}
 	logger.Info("ingestd stopped cleanly")
 	return 0
+}
+
+// exitProcess ends the process when shutdown_timeout has passed (tests
+// replace it).
+var exitProcess = os.Exit
+
+// shutdownWatchdog exits the process with status 1 once bound has passed
+// since ctx ended (SIGTERM), whatever is still running: the final
+// checkpoint and the clients' closing are bounded on their own, this is
+// the backstop. Nothing more is committed: the table keeps what was, and
+// the next start resumes from it. Call the returned function when ingest
+// has returned.
+func shutdownWatchdog(ctx context.Context, bound time.Duration, logger *slog.Logger) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		select {
+		case <-ctx.Done():
+		case <-done:
+			return
+		}
+		t := time.NewTimer(bound)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			logger.Error("shutdown_timeout passed: exiting now; nothing more is committed and the next start resumes from the table",
+				"shutdown_timeout", bound.String())
+			exitProcess(exitFailed)
+		case <-done:
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }
 
 // ingest wires the pipeline for one table and runs it until ctx ends (final
@@ -59,7 +96,14 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	if err != nil {
 		return err
 	}
+	// Kafka may be down while ingestd starts (a broker restart, a cluster
+	// started after it): it is waited for, as long as it takes, honouring
+	// SIGTERM. A stop meanwhile is clean: nothing was read.
 	if err := checkKafka(ctx, cfg.Kafka.Brokers, security, logger); err != nil {
+		if errors.Is(err, errStoppedWaiting) {
+			logger.Info("stopped while waiting for Kafka: nothing was read")
+			return nil
+		}
 		return err
 	}
 	bucket, err := objstore.Open(setup, cfg.Table.URL)
@@ -151,15 +195,30 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	default:
 		decoder = schemas.NewJSONDecoder(ts)
 	}
+	if cfg.Kafka.StaticMembership && cfg.Kafka.GroupProtocol == source.GroupProtocolConsumer {
+		// Under KIP-848 a crashed process's static membership holds its
+		// instance ID (and its partitions) for the session timeout: let
+		// this restart take it over at once.
+		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		_, err := source.ReleaseStaticMember(rctx, cfg.sourceConfig(), cfg.instanceID(), source.WithLogger(logger))
+		cancel()
+		if err != nil {
+			logger.Warn("could not release the previous process's group membership: its partitions may wait for the session timeout", "err", err)
+		}
+	}
 	// Dead letters carry the original value (a too-large one cut to
 	// checkpoint.MaxDeadLetterValue): let the producer batch hold one.
 	dlqBatch := int32(max(int64(cfg.Format.MaxRecordBytes), checkpoint.MaxDeadLetterValue) + 64<<10)
+	// Bounded once Run has returned: leaving the group and closing the
+	// clients get what is left of shutdown_timeout (see shutdownBudget).
+	grace, closeReserve := cfg.shutdownBudget()
+	closing := closeBudget{reserve: closeReserve}
 	dlq, err := source.NewDeadLetter(source.DeadLetterConfig{SourceTopic: cfg.Kafka.Topic, Topic: cfg.DLQ.Topic, Brokers: cfg.Kafka.Brokers, EnsureTopic: true, Security: security},
 		source.WithLogger(logger), source.WithKgoOpts(kgo.ProducerBatchMaxBytes(max(dlqBatch, 1_000_012))))
 	if err != nil {
 		return err
 	}
-	defer dlq.Close()
+	defer closeBounded(&closing, "dead-letter producer", logger, func(context.Context) error { dlq.Close(); return nil })
 	coord, err := checkpoint.New(setup, checkpoint.Config{
 		Table: table, Topic: cfg.Kafka.Topic, WriterID: cfg.Checkpoint.WriterID,
 		Schema: ts, Decoder: decoder, Template: tmpl, Router: router, DeadLetters: dlq, Journal: journal,
@@ -194,6 +253,7 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 		checkpoint.WithLogger(logger),
 		checkpoint.WithTimelineMaintenance(cfg.Checkpoint.KeepInstants, 10),
 		checkpoint.WithMemoryBudget(int64(cfg.Writer.MemoryBudget)),
+		checkpoint.WithShutdownGrace(grace),
 		cfg.Checkpoint.Lateness.option(),
 		checkpoint.WithFailpoints(fps))
 	if err != nil {
@@ -202,11 +262,12 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	defer func() { err = errors.Join(err, coord.Close()) }()
 	readerCfg := cfg.sourceConfig()
 	readerCfg.Security = security
-	reader, err := source.NewReader(readerCfg, source.Hooks{StartOffsets: coord.StartOffsets, Revoked: coord.Revoked}, source.WithLogger(logger))
+	reader, err := source.NewReader(readerCfg, source.Hooks{StartOffsets: coord.StartOffsets, Revoked: coord.Revoked},
+		append(cfg.groupOptions(), source.WithLogger(logger))...)
 	if err != nil {
 		return err
 	}
-	defer reader.Close()
+	defer closeBounded(&closing, "Kafka reader (leaving the group)", logger, reader.CloseContext)
 	var metricsHandler http.Handler
 	if cfg.Admin.Addr != "" || cfg.Metrics.OTLPEndpoint != "" {
 		provider, stop, err := newMetrics(setup, cfg, metricSources(coord, reader, router, storage), logger)
@@ -237,7 +298,37 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 		"hot_split", router.HotSplit().Enabled, "allowed_lateness", cfg.Checkpoint.Lateness.Allowed.String())
 	err = coord.Run(ctx, reader)
 	close(running)
+	closing.start()
 	return err
+}
+
+// closeBudget bounds the closing of the clients once Run has returned:
+// together they get reserve (see Config.shutdownBudget).
+type closeBudget struct {
+	reserve  time.Duration
+	deadline time.Time // zero until start
+}
+
+func (b *closeBudget) start() { b.deadline = time.Now().Add(b.reserve) }
+
+// closeBounded runs close within what is left of b's budget (all of the
+// reserve if Run did not return normally), logging when it is cut short.
+func closeBounded(b *closeBudget, what string, logger *slog.Logger, close func(context.Context) error) {
+	if b.deadline.IsZero() {
+		b.start()
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), b.deadline)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- close(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			logger.Warn("closing "+what+": cut short by shutdown_timeout", "err", err)
+		}
+	case <-ctx.Done():
+		logger.Warn("closing " + what + ": cut short by shutdown_timeout; exiting without waiting for it")
+	}
 }
 
 // journalOpenTimeout bounds the opening of the journal: past it, ingestd

@@ -213,3 +213,70 @@ func TestGroupAndShutdownSettings(t *testing.T) {
 		t.Errorf("writer IDs a/b and a_b share the instance ID %q", c1.instanceID())
 	}
 }
+
+// cancelOn is a slog handler that cancels a context when a record with
+// the message msg is logged: a stop at an exact moment of the start.
+type cancelOn struct {
+	slog.Handler
+	msg    string
+	cancel context.CancelFunc
+}
+
+func (h cancelOn) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.cancel()
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h cancelOn) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return cancelOn{h.Handler.WithAttrs(attrs), h.msg, h.cancel}
+}
+
+func (h cancelOn) WithGroup(name string) slog.Handler {
+	return cancelOn{h.Handler.WithGroup(name), h.msg, h.cancel}
+}
+
+// TestStopWhileOpeningTheJournal: SIGTERM just after Kafka answered, while
+// the journal opens, is a clean stop (nothing was read), not an error and
+// exit status 1 (seen in the broker-restart torture: a replica started
+// and stopped at once).
+func TestStopWhileOpeningTheJournal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the start against kfake")
+	}
+	const topic = "stop"
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic, topic+".dlq"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	cfg, err := loadConfig(writeConfig(t, fmt.Sprintf(`kafka:
+  topic: %s
+  brokers: [%s]
+table:
+  url: file://%s
+format:
+  schema:
+    - {name: id, type: int64, optional: false}
+checkpoint:
+  writer_id: stop-0
+  state_dir: %s
+admin:
+  addr: ""
+`, topic, cluster.ListenAddrs()[0], t.TempDir(), t.TempDir())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.finish()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logger := slog.New(cancelOn{slog.NewJSONHandler(logs, nil), "kafka brokers reached", cancel})
+	if err := ingestWith(ctx, nil, cfg, logger, nil); err != nil {
+		t.Fatalf("ingest stopped during its start = %v, want a clean stop:\n%s", err, logs.String())
+	}
+}

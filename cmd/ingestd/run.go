@@ -160,6 +160,11 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	}
 	journal, err := openJournal(ctx, cfg.Checkpoint.StateDir, logger)
 	if err != nil {
+		if ctx.Err() != nil {
+			// SIGTERM during the start: nothing was read, the stop is clean.
+			logger.Info("stopped while opening the journal: nothing was read")
+			return nil
+		}
 		return err
 	}
 	if journal != nil {

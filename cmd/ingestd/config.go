@@ -962,7 +962,12 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 // success it returns the configuration and the logger, which redacts the
 // configuration's URLs from every line.
 func configure(args []string, stderr io.Writer) (Config, *slog.Logger, int) {
-	fs := flag.NewFlagSet("ingestd run", flag.ContinueOnError)
+	return configureAs("ingestd run", args, stderr)
+}
+
+// configureAs is configure for the command name (in messages).
+func configureAs(name string, args []string, stderr io.Writer) (Config, *slog.Logger, int) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "table configuration (YAML)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -977,13 +982,13 @@ func configure(args []string, stderr io.Writer) (Config, *slog.Logger, int) {
 		return Config{}, nil, 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ingestd run: unexpected argument %q\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", name, fs.Arg(0))
 		return Config{}, nil, 2
 	}
 	cfg, err := loadConfig(*configPath)
 	var te *yaml.TypeError
 	if err != nil && !errors.As(err, &te) {
-		fmt.Fprintf(stderr, "ingestd run: %s\n", printableLines(scrub(err.Error(), cfg.urls()...)))
+		fmt.Fprintf(stderr, "%s: %s\n", name, printableLines(scrub(err.Error(), cfg.urls()...)))
 		return Config{}, nil, 2
 	}
 	var errs []error
@@ -1010,7 +1015,7 @@ func configure(args []string, stderr io.Writer) (Config, *slog.Logger, int) {
 	errs = append(errs, cfg.Validate())
 	if err := errors.Join(errs...); err != nil {
 		msg := printableLines(scrub(err.Error(), cfg.urls()...))
-		fmt.Fprintf(stderr, "ingestd run: invalid configuration:\n  %s\n", strings.ReplaceAll(msg, "\n", "\n  "))
+		fmt.Fprintf(stderr, "%s: invalid configuration:\n  %s\n", name, strings.ReplaceAll(msg, "\n", "\n  "))
 		return Config{}, nil, 2
 	}
 	// The SASL password is masked from every log line too, however a

@@ -22,6 +22,12 @@ import (
 
 const usage = `usage:
   ingestd run --config table.yaml [flags]   ingest a topic into a table (ingestd run -h lists flags)
+  ingestd config check --config table.yaml [flags]
+                                           validate the configuration as run does (the
+                                           file, the environment and the flags), touching
+                                           nothing: exit 0 if run would accept it, 2 if not
+  ingestd healthcheck [--addr host:port]    exit 0 if the local ingestd's /readyz answers 200
+                                           (the image's HEALTHCHECK; LAKESTREAM_ADMIN_ADDR)
   ingestd table inspect [--json] <table>   print the timeline, snapshot and checkpoints
   ingestd table check [--json] <table>     verify every committed file: present, its size, its footer's rows
 
@@ -66,6 +72,12 @@ func runAbortable(ctx context.Context, abort <-chan struct{}, args []string, std
 	if len(args) >= 1 && args[0] == "run" {
 		return runIngest(ctx, abort, args[1:], stdout, stderr)
 	}
+	if len(args) >= 1 && args[0] == "healthcheck" {
+		return runHealthcheck(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) >= 2 && args[0] == "config" && args[1] == "check" {
+		return checkConfig(args[2:], stdout, stderr)
+	}
 	if len(args) >= 2 && args[0] == "table" && (args[1] == "inspect" || args[1] == "check") {
 		return runTable(ctx, args[1], args[2:], stdout, stderr)
 	}
@@ -75,6 +87,18 @@ func runAbortable(ctx context.Context, abort <-chan struct{}, args []string, std
 	}
 	fmt.Fprint(stderr, usage)
 	return exitUsage
+}
+
+// checkConfig runs `ingestd config check`: the configuration is read and
+// validated exactly as `ingestd run` does, every problem reported at once
+// (exit 2), and nothing is contacted or created.
+func checkConfig(args []string, stdout, stderr io.Writer) int {
+	cfg, logger, code := configureAs("ingestd config check", args, stderr)
+	if logger == nil {
+		return code
+	}
+	fmt.Fprintf(stdout, "configuration ok: topic %s, table %s\n", printable(cfg.Kafka.Topic), printable(redact.URL(cfg.Table.URL)))
+	return exitOK
 }
 
 // runTable runs `ingestd table inspect` or `ingestd table check`.

@@ -180,26 +180,44 @@ torture: tools
 		$(GO) test -count=1 -v -run '^TestTorture|^TestChurn$$' -timeout 240m ./e2e/
 
 # Real engines read the tables lakestream writes (docs/compatibility.md):
-# Spark 3.5 with the Hudi 0.15 and 1.2 Spark bundles, and hudi-rs. Needs
-# Java 17 (java on PATH), Python 3.11 and Maven; everything else is
-# downloaded once into .tools/ (a Python venv from compat/requirements.txt,
-# pinned with hashes; the jars of compat/jars.txt, checked against their
-# SHA-256) and the run works offline after that. make test needs none of it.
+# Spark 3.5 with the Hudi 0.15 and 1.2 Spark bundles, and hudi-rs; then the
+# same tables published as Iceberg, read by DuckDB's iceberg extension,
+# pyiceberg, Spark 3.5 with the Iceberg Spark runtime and Trino. Needs
+# Java 17 (java on PATH), Java 24 or later for Trino (COMPAT_TRINO_JAVA),
+# Python 3.11, Maven and unzip; everything else is downloaded once into
+# .tools/ (a Python venv from compat/requirements.txt, pinned with hashes;
+# the Maven artifacts of compat/jars.txt, checked against their SHA-256)
+# and the run works offline after that. make test needs none of it.
+# LAKESTREAM_COMPAT_ENGINES=trino,pyiceberg (engine names as in the
+# summary) runs only those readers.
 COMPAT_PYTHON_BIN ?= python3.11
 COMPAT_VENV       := $(TOOLS)/compat-venv
 COMPAT_M2         := $(TOOLS)/m2
-# label=jar for each Spark bundle, in the order they run.
-COMPAT_BUNDLES := $(shell awk '!/^\#/ && NF == 2 { split($$1, c, ":"); g = c[1]; gsub(/\./, "/", g); \
+# label=jar for each Hudi Spark bundle, in the order they run.
+COMPAT_BUNDLES := $(shell awk '!/^\#/ && NF == 2 && $$1 ~ /^org\.apache\.hudi:/ { split($$1, c, ":"); g = c[1]; gsub(/\./, "/", g); \
 	printf "%s=$(COMPAT_M2)/%s/%s/%s/%s-%s.jar ", c[3], g, c[2], c[3], c[2], c[3] }' compat/jars.txt)
+# The Iceberg Spark runtime jar.
+COMPAT_ICEBERG_SPARK_JAR := $(shell awk '!/^\#/ && NF == 2 && $$1 ~ /^org\.apache\.iceberg:iceberg-spark-runtime/ { split($$1, c, ":"); \
+	g = c[1]; gsub(/\./, "/", g); printf "$(COMPAT_M2)/%s/%s/%s/%s-%s.jar", g, c[2], c[3], c[2], c[3] }' compat/jars.txt)
+# Trino: the lib/ of trino-server-core (not the full server tarball) and
+# the Iceberg plugin, both pinned in compat/jars.txt, unpacked into
+# COMPAT_TRINO_HOME; compat/trino_test.go runs it with COMPAT_TRINO_JAVA.
+COMPAT_TRINO_VERSION := $(shell awk '!/^\#/ && $$1 ~ /^io\.trino:trino-server-core:/ { split($$1, c, ":"); print c[3] }' compat/jars.txt)
+COMPAT_TRINO_HOME    := $(TOOLS)/trino-$(COMPAT_TRINO_VERSION)
+COMPAT_TRINO_JAVA    ?= /usr/lib/jvm/temurin-25-jdk-amd64/bin/java
 
-.PHONY: compat compat-tools compat-venv compat-jars
+.PHONY: compat compat-tools compat-venv compat-jars compat-trino
 compat: compat-tools
 	LAKESTREAM_COMPAT_PYTHON=$(COMPAT_VENV)/bin/python \
 	LAKESTREAM_COMPAT_SPARK_BUNDLES="$(COMPAT_BUNDLES)" \
+	LAKESTREAM_COMPAT_ICEBERG_SPARK_JAR=$(COMPAT_ICEBERG_SPARK_JAR) \
+	LAKESTREAM_COMPAT_TRINO_HOME=$(COMPAT_TRINO_HOME) \
+	LAKESTREAM_COMPAT_TRINO_JAVA=$(COMPAT_TRINO_JAVA) \
 	$(GO) test -tags compat -count=1 -v -timeout 14m ./compat/...
 
-compat-tools: compat-venv compat-jars
+compat-tools: compat-venv compat-jars compat-trino
 	@command -v java >/dev/null || { echo "make compat needs Java 17 (java on PATH) for Spark"; exit 1; }
+	@[ -x "$(COMPAT_TRINO_JAVA)" ] || { echo "make compat needs Java 24 or later for Trino: COMPAT_TRINO_JAVA=$(COMPAT_TRINO_JAVA) is not there"; exit 1; }
 
 compat-venv: $(COMPAT_VENV)/.installed
 $(COMPAT_VENV)/.installed: compat/requirements.txt compat/build-requirements.txt
@@ -215,9 +233,24 @@ $(TOOLS)/compat-jars.ok: compat/jars.txt
 	@command -v mvn >/dev/null || { echo "make compat needs Maven (mvn) to download the jars of compat/jars.txt"; exit 1; }
 	@set -e; grep -v '^#' compat/jars.txt | while read -r coord sum; do \
 		[ -n "$$coord" ] || continue; \
-		g=$${coord%%:*}; rest=$${coord#*:}; a=$${rest%%:*}; v=$${rest#*:}; \
-		jar=$(COMPAT_M2)/$$(echo $$g | tr . /)/$$a/$$v/$$a-$$v.jar; \
+		g=$${coord%%:*}; rest=$${coord#*:}; a=$${rest%%:*}; rest=$${rest#*:}; v=$${rest%%:*}; \
+		ext=jar; case $$rest in *:*) ext=$${rest#*:};; esac; \
+		jar=$(COMPAT_M2)/$$(echo $$g | tr . /)/$$a/$$v/$$a-$$v.$$ext; \
 		[ -f "$$jar" ] || mvn -q -B -Dstyle.color=never dependency:get -Dmaven.repo.local=$(COMPAT_M2) -Dtransitive=false -Dartifact=$$coord; \
 		echo "$$sum  $$jar" | sha256sum -c --quiet - || { echo "$$jar: SHA-256 differs from compat/jars.txt"; rm -f "$$jar"; exit 1; }; \
 	done
+	touch $@
+
+# trino-server-core's lib/ and the Iceberg plugin as plugin/iceberg, built
+# aside and renamed when complete.
+compat-trino: $(COMPAT_TRINO_HOME)/.installed
+$(COMPAT_TRINO_HOME)/.installed: $(TOOLS)/compat-jars.ok
+	@command -v unzip >/dev/null || { echo "make compat needs unzip for Trino's Iceberg plugin"; exit 1; }
+	rm -rf $(COMPAT_TRINO_HOME).tmp
+	mkdir -p $(COMPAT_TRINO_HOME).tmp/plugin
+	tar xzf $(COMPAT_M2)/io/trino/trino-server-core/$(COMPAT_TRINO_VERSION)/trino-server-core-$(COMPAT_TRINO_VERSION).tar.gz \
+		-C $(COMPAT_TRINO_HOME).tmp --strip-components=1 trino-server-core-$(COMPAT_TRINO_VERSION)/lib
+	unzip -q -d $(COMPAT_TRINO_HOME).tmp/plugin $(COMPAT_M2)/io/trino/trino-iceberg/$(COMPAT_TRINO_VERSION)/trino-iceberg-$(COMPAT_TRINO_VERSION).zip
+	mv $(COMPAT_TRINO_HOME).tmp/plugin/trino-iceberg-$(COMPAT_TRINO_VERSION) $(COMPAT_TRINO_HOME).tmp/plugin/iceberg
+	rm -rf $(COMPAT_TRINO_HOME) && mv $(COMPAT_TRINO_HOME).tmp $(COMPAT_TRINO_HOME)
 	touch $@

@@ -1,6 +1,7 @@
 // Package compat checks lakestream's tables with real engines: Spark with
 // the Hudi 0.15 and Hudi 1.x Spark bundles (PySpark), and hudi-rs (the
-// `hudi` Python package). It has no library code: its tests, built only
+// `hudi` Python package); and, published as Iceberg, DuckDB, pyiceberg,
+// Spark and Trino. It has no library code: its tests, built only
 // with the `compat` tag, are `make compat` (go test -tags compat
 // ./compat/...), which installs the engines under .tools/ first.
 //
@@ -14,6 +15,17 @@
 // the rows per partition, an older snapshot for time travel and the rows
 // of the later commits for an incremental query. spark_check.py and
 // hudirs_check.py run the same queries through the engines and print JSON;
-// the test compares, one engine at a time. docs/compatibility.md lists what
-// is checked and the results.
+// the test compares, one engine at a time.
+//
+// Every table is also published as Iceberg (the iceberg publisher's
+// catch-up, before any reader), and a copy of the e2e table gets a
+// hand-made replacecommit (a stand-in for the compactor) and its Iceberg
+// replace snapshot. The Iceberg readers, DuckDB with its iceberg extension
+// and pyiceberg (iceberg_check.py), Spark with the Iceberg runtime
+// (spark_iceberg_check.py) and Trino (trino_test.go: a server started,
+// queried over its HTTP API and stopped by the test), answer the snapshot,
+// a partition filter and the data files it read, the partitions, time
+// travel and the snapshots' summaries; the test compares with DuckDB's
+// read of the Hudi snapshot. docs/compatibility.md lists what is checked
+// and the results.
 package compat

@@ -1,0 +1,404 @@
+//go:build compat
+
+package compat
+
+// The Iceberg side of the compat tables: each table ingestd made is
+// published as an Iceberg table by the publisher's catch-up (ingestd does
+// not publish yet), and a copy of the e2e table gets a hand-made
+// replacecommit (the compactor does not exist yet). This is the only file
+// of the Iceberg checks that uses commitlog.
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/iceberg"
+	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/writer"
+)
+
+// icebergSpec is what the Iceberg checkers are asked about one table.
+type icebergSpec struct {
+	Name            string            `json:"name"`
+	Path            string            `json:"path"`     // the table root, a local path
+	Location        string            `json:"location"` // the Iceberg location (file:///...)
+	Metadata        string            `json:"metadata"` // the current metadata file, absolute
+	Columns         []column          `json:"columns"`
+	PartitionFields []string          `json:"partition_fields"`
+	Partition       map[string]string `json:"partition"`       // partition field -> value, for the pruning query
+	PartitionFiles  int               `json:"partition_files"` // data files of that partition: all a pruned scan reads
+	Files           int               `json:"files"`           // data files of the snapshot
+	AsOf            string            `json:"as_of"`           // Hudi instant for time travel
+	AsOfSnapshot    int64             `json:"as_of_snapshot"`  // the Iceberg snapshot that publishes it
+	Snapshots       []icebergSnapshot `json:"snapshots"`       // the snapshots of the metadata, oldest first
+	Current         int64             `json:"current"`         // current-snapshot-id
+	Notes           []string          `json:"notes,omitempty"`
+}
+
+// icebergSnapshot is one snapshot as its summary names it.
+type icebergSnapshot struct {
+	ID        int64  `json:"snapshot_id"`
+	Instant   string `json:"instant"`   // lakestream.hudi.instant
+	Action    string `json:"action"`    // lakestream.hudi.action
+	Operation string `json:"operation"` // append, replace...
+}
+
+// icebergRef is DuckDB's (and commitlog's) answer for one Iceberg table.
+type icebergRef struct {
+	Spec      icebergSpec `json:"spec"`
+	Snapshot  result      `json:"snapshot"`
+	Partition result      `json:"partition"`
+	AsOf      result      `json:"as_of"`
+	// Partitions are the rows and data files of each partition of the
+	// snapshot (dt=.../hr=...).
+	Partitions map[string]partitionStats `json:"partitions"`
+	// Instants are the completed commits and replacecommits of the
+	// active timeline, oldest first: each has one snapshot.
+	Instants []string `json:"instants"`
+}
+
+// partitionStats is what an engine's partitions metadata table says of
+// one partition.
+type partitionStats struct {
+	Records int64 `json:"records"`
+	Files   int64 `json:"files"`
+}
+
+// compaction is what makeCompacted did.
+type compaction struct {
+	Instant   string               // the replacecommit
+	Before    string               // the instant before it
+	Partition string               // the partition compacted
+	Replaced  []commitlog.BaseFile // the files it retired
+}
+
+// icebergLocation is the Iceberg location of a local table.
+func icebergLocation(t *testing.T, root string) string {
+	t.Helper()
+	loc, err := iceberg.TableLocation("file://" + root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+func openTable(ctx context.Context, t *testing.T, root string) (*commitlog.Table, func()) {
+	t.Helper()
+	b, err := objstore.NewFilesystem(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := commitlog.Open(ctx, b)
+	if err != nil {
+		b.Close()
+		t.Fatal(err)
+	}
+	return tab, func() { b.Close() }
+}
+
+// publishIceberg publishes every completed instant of the table not yet
+// published (the publisher's catch-up, as at an ingestd start) and
+// returns them.
+func publishIceberg(ctx context.Context, t *testing.T, root string) []string {
+	t.Helper()
+	tab, done := openTable(ctx, t, root)
+	defer done()
+	p, err := iceberg.New(tab, icebergLocation(t, root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	res, err := p.CatchUp(ctx)
+	if err != nil {
+		t.Fatalf("iceberg catch-up of %s: %v", root, err)
+	}
+	return res.Published
+}
+
+// makeCompacted copies the Hudi table of src (not its Iceberg metadata),
+// publishes the copy, then rewrites every file group of the partition with
+// the most of them into one file with a replacecommit (a stand-in for the
+// compactor, as iceberg's tests do) and publishes that.
+func makeCompacted(ctx context.Context, t *testing.T, dir string, src table) (table, compaction) {
+	t.Helper()
+	tb := table{Name: src.Name + "_compacted", Root: filepath.Join(dir, src.Name+"_compacted"), Good: src.Good}
+	err := copyTreeExcept(src.Root, tb.Root, "metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := publishIceberg(ctx, t, tb.Root)
+
+	tab, done := openTable(ctx, t, tb.Root)
+	defer done()
+	snap, err := tab.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := map[string][]commitlog.BaseFile{}
+	for _, f := range snap.Files {
+		groups[f.Partition] = append(groups[f.Partition], f)
+	}
+	parts := sortedKeys(groups)
+	sort.SliceStable(parts, func(i, j int) bool { return len(groups[parts[i]]) > len(groups[parts[j]]) })
+	part := parts[0]
+	if len(groups[part]) < 2 {
+		t.Fatalf("%s: no partition has two file groups to compact", tb.Name)
+	}
+	c := compaction{Before: snap.Instant, Partition: part, Replaced: groups[part]}
+
+	x, err := tab.Begin(ctx, commitlog.BeginOptions{WriterID: "compat-compactor", Action: commitlog.ActionReplaceCommit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	schema := openParquet(ctx, t, tab.Bucket(), groups[part][0].Path).Schema()
+	set, err := writer.NewSet(tab.Bucket(), schema, 0, writer.WithSpoolDir(t.TempDir()),
+		writer.WithPartitionColumns(tab.Config().PartitionFields, partitionValues))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := set.Begin(x.Instant(), 0); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, f := range groups[part] {
+		ids = append(ids, f.FileID)
+		for _, r := range readRows(ctx, t, tab.Bucket(), f.Path) {
+			if err := set.Write(ctx, part, r, writer.NoEventTime); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	files, err := set.Finish(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := commitlog.CommitRequest{Replaced: map[string][]string{part: ids}}
+	for _, f := range files {
+		req.Files = append(req.Files, f.Stat())
+	}
+	if _, err := x.Commit(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	c.Instant = x.Instant()
+
+	// The compactor's publish after its commit.
+	p, err := iceberg.New(tab, icebergLocation(t, tb.Root))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	res, err := p.Publish(ctx, c.Instant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.Notes = []string{fmt.Sprintf("a copy of %s; %d instants published, then replacecommit %s rewrote the %d file groups of %s into %d file(s), published (%v)",
+		src.Name, len(published), c.Instant, len(ids), part, len(files), res.Published)}
+	return tb, c
+}
+
+// partitionValues are the partition columns' values of a hive-style
+// partition path.
+func partitionValues(p string) ([][]byte, error) {
+	var out [][]byte
+	for _, seg := range strings.Split(p, "/") {
+		_, v, _ := strings.Cut(seg, "=")
+		if v == "__HIVE_DEFAULT_PARTITION__" {
+			out = append(out, nil)
+		} else {
+			out = append(out, []byte(v))
+		}
+	}
+	return out, nil
+}
+
+func openParquet(ctx context.Context, t *testing.T, b objstore.Bucket, key string) *parquet.File {
+	t.Helper()
+	data, err := objstore.ReadAll(ctx, b, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := parquet.OpenFile(strings.NewReader(string(data)), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pf
+}
+
+func readRows(ctx context.Context, t *testing.T, b objstore.Bucket, key string) []parquet.Row {
+	t.Helper()
+	pf := openParquet(ctx, t, b, key)
+	var out []parquet.Row
+	for _, rg := range pf.RowGroups() {
+		rows := rg.Rows()
+		buf := make([]parquet.Row, 64)
+		for {
+			n, err := rows.ReadRows(buf)
+			for _, r := range buf[:n] {
+				out = append(out, r.Clone())
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		rows.Close()
+	}
+	return out
+}
+
+// copyTreeExcept copies src to dst (copyTree) but for the top-level
+// directory skip of dst.
+func copyTreeExcept(src, dst, skip string) error {
+	if err := copyTree(src, dst); err != nil {
+		return err
+	}
+	return os.RemoveAll(filepath.Join(dst, skip))
+}
+
+// makeIcebergReference reads the table with commitlog (timeline, snapshot)
+// and DuckDB (the rows of the snapshot's files), and the Iceberg metadata
+// for the snapshot IDs. c is the table's compaction, if any.
+func makeIcebergReference(ctx context.Context, t *testing.T, db *sql.DB, tb table, c *compaction) icebergRef {
+	t.Helper()
+	tab, done := openTable(ctx, t, tb.Root)
+	defer done()
+	tl, err := tab.Timeline(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := tab.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var instants []string
+	for _, e := range tl.Completed() {
+		if e.Action == commitlog.ActionCommit || e.Action == commitlog.ActionReplaceCommit {
+			instants = append(instants, e.Time)
+		}
+	}
+	if len(instants) < 3 {
+		t.Fatalf("%s: %d completed instants on the active timeline, want at least 3", tb.Name, len(instants))
+	}
+	// Time travel: the middle instant of the active timeline (as the Hudi
+	// reference), or the one before the compaction.
+	asOf := instants[len(instants)/2]
+	if c != nil {
+		asOf = c.Before
+	}
+	var all, old []string
+	parts := map[string][]string{}
+	for _, f := range snap.Files {
+		local := tb.Root + "/" + f.Path
+		all = append(all, local)
+		parts[f.Partition] = append(parts[f.Partition], local)
+		if f.Instant <= asOf {
+			old = append(old, local)
+		}
+	}
+	partPath := sortedKeys(parts)[0]
+	if c != nil {
+		partPath = c.Partition
+		for _, f := range c.Replaced {
+			old = append(old, tb.Root+"/"+f.Path)
+		}
+	}
+	partition := map[string]string{}
+	for _, kv := range strings.Split(partPath, "/") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			t.Fatalf("%s: partition %q is not hive style", tb.Name, partPath)
+		}
+		partition[k] = v
+	}
+	fields := tab.Config().PartitionFields
+	cols := columns(ctx, t, db, all)
+	ref := icebergRef{
+		Spec: icebergSpec{Name: tb.Name, Path: tb.Root, Location: icebergLocation(t, tb.Root), Columns: cols,
+			PartitionFields: fields, Partition: partition, PartitionFiles: len(parts[partPath]), Files: len(all),
+			AsOf: asOf, Notes: tb.Notes},
+		Snapshot:  duckResult(ctx, t, db, all, cols, fields, false),
+		Partition: duckResult(ctx, t, db, parts[partPath], cols, fields, true),
+		AsOf:      duckResult(ctx, t, db, old, cols, fields, false),
+		Instants:  instants,
+	}
+	ref.Partitions = map[string]partitionStats{}
+	for p, files := range parts {
+		ref.Partitions[p] = partitionStats{Records: ref.Snapshot.Partitions[p], Files: int64(len(files))}
+	}
+	if ref.Snapshot.Count != int64(tb.Good) {
+		t.Fatalf("%s: DuckDB reads %d rows from the snapshot, %d good records were produced", tb.Name, ref.Snapshot.Count, tb.Good)
+	}
+	if c != nil && ref.AsOf.Count != ref.Snapshot.Count {
+		t.Fatalf("%s: %d rows before the compaction, %d after", tb.Name, ref.AsOf.Count, ref.Snapshot.Count)
+	}
+
+	// The metadata: the snapshots and what their summaries name.
+	md := readIcebergMetadata(t, tb.Root)
+	ref.Spec.Metadata, ref.Spec.Snapshots, ref.Spec.Current = md.path, md.snapshots, md.current
+	for _, s := range md.snapshots {
+		if s.Instant == asOf {
+			ref.Spec.AsOfSnapshot = s.ID
+		}
+	}
+	return ref
+}
+
+type icebergMetadata struct {
+	path      string
+	current   int64
+	snapshots []icebergSnapshot
+}
+
+// readIcebergMetadata reads the metadata file version-hint.text names.
+func readIcebergMetadata(t *testing.T, root string) icebergMetadata {
+	t.Helper()
+	hint, err := os.ReadFile(filepath.Join(root, "metadata", "version-hint.text"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(string(hint)))
+	if err != nil {
+		t.Fatalf("%s: version-hint.text %q: %v", root, hint, err)
+	}
+	p := filepath.Join(root, "metadata", fmt.Sprintf("v%d.metadata.json", v))
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Current   *int64 `json:"current-snapshot-id"`
+		Snapshots []struct {
+			ID       int64             `json:"snapshot-id"`
+			Sequence int64             `json:"sequence-number"`
+			Summary  map[string]string `json:"summary"`
+		} `json:"snapshots"`
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatalf("%s: %v", p, err)
+	}
+	sort.Slice(m.Snapshots, func(i, j int) bool { return m.Snapshots[i].Sequence < m.Snapshots[j].Sequence })
+	out := icebergMetadata{path: p}
+	if m.Current != nil {
+		out.current = *m.Current
+	}
+	for _, s := range m.Snapshots {
+		out.snapshots = append(out.snapshots, icebergSnapshot{ID: s.ID, Instant: s.Summary[iceberg.SummaryInstant],
+			Action: s.Summary[iceberg.SummaryAction], Operation: s.Summary["operation"]})
+	}
+	return out
+}

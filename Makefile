@@ -102,8 +102,8 @@ test: tools
 # A count has no deadline to race.
 FUZZTIME ?= 60s
 FUZZ_TARGETS := \
-	./commitlog:FuzzParseTimelineFileName ./commitlog:FuzzParseCommitMetadata \
-	./commitlog:FuzzParseProperties ./commitlog:FuzzParseCheckpointKey \
+	./table/hudi:FuzzParseTimelineFileName ./table/hudi:FuzzParseCommitMetadata \
+	./table/hudi:FuzzParseProperties ./table/hudi:FuzzParseCheckpointKey \
 	./schemas:FuzzParseType ./schemas:FuzzJSONDecode ./schemas:FuzzAvroDecode \
 	./schemas:FuzzParseAvroSchema ./schemas:FuzzAvroPlan ./schemas:FuzzParseDecimal \
 	./schemas:FuzzParseTimestamp ./schemas:FuzzTimeParsersMatchReference ./schemas:FuzzStrMatchesReference \
@@ -141,7 +141,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkCheckpointStorageLatency' -benchtime 20x -count 1 ./checkpoint
 	$(GO) test -run '^$$' -bench 'BenchmarkManyBuckets' -benchtime 200000x -cpu 2 -count 1 ./checkpoint
 	$(GO) test -run '^$$' -bench 'BenchmarkBigCheckpoint' -benchtime 100000x -cpu 2 -count 1 -timeout 30m ./checkpoint
-	$(GO) test -run '^$$' -bench 'BenchmarkCommitManyFiles' -benchtime 1x -count 2 ./commitlog
+	$(GO) test -run '^$$' -bench 'BenchmarkCommitManyFiles' -benchtime 1x -count 2 ./table/hudi
 	$(GO) test -run '^$$' -bench 'BenchmarkSkew' -benchtime 1x -cpu 2 -count 1 ./checkpoint
 	$(GO) test -run '^$$' -bench . -cpu 1 -count 1 ./schemas ./writer
 	$(GO) test -run '^$$' -bench 'KeyGroupBalance' -benchtime 1x -count 1 ./bucketing

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/writer"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -133,7 +133,7 @@ type baseFile struct {
 	size      int64
 }
 
-// writeToken is a parsed <worker>-<checkpoint>-<n> (commitlog.WriteToken).
+// writeToken is a parsed <worker>-<checkpoint>-<n> (hudi.WriteToken).
 type writeToken struct{ worker, checkpoint, seq int64 }
 
 func parseWriteToken(s string) (writeToken, bool) {
@@ -157,7 +157,7 @@ func baseFiles(tb testing.TB, root string) []baseFile {
 		if !strings.HasSuffix(p, ".parquet") {
 			return
 		}
-		_, token, _, ok := commitlog.ParseBaseFileName(path.Base(p))
+		_, token, _, ok := hudi.ParseBaseFileName(path.Base(p))
 		parts, tokOK := parseWriteToken(token)
 		if !ok || !tokOK {
 			tb.Fatalf("%s: not a base file name with a write token", p)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/writer"
 )
@@ -84,9 +84,9 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	if err := c.cfg.DeadLetters.Flush(ctx); err != nil {
 		return c.failed(PhaseDeadLetters, fatal(fmt.Errorf("flush dead letters: %w", err)))
 	}
-	req := commitlog.CommitRequest{
+	req := hudi.CommitRequest{
 		Schema:     c.cfg.Schema.Avro(c.cfg.Table.Config().Name+"_record", "hoodie."+c.cfg.Table.Config().Name),
-		Checkpoint: &commitlog.Checkpoint{ID: c.checkpoint, Offsets: commitlog.Offsets{Topic: c.cfg.Topic, Next: cloneOffsets(c.next)}},
+		Checkpoint: &hudi.Checkpoint{ID: c.checkpoint, Offsets: hudi.Offsets{Topic: c.cfg.Topic, Next: cloneOffsets(c.next)}},
 		Claims:     c.heldClaims(),
 	}
 	var rows int64
@@ -99,7 +99,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 		_, err := c.txn.Commit(ctx, req)
 		return err
 	})
-	if errors.Is(err, commitlog.ErrFenced) {
+	if errors.Is(err, hudi.ErrFenced) {
 		c.journalSettled(c.txn.Instant()) // the fenced instant removed its files
 	}
 	if err != nil {
@@ -138,12 +138,12 @@ func (c *Coordinator) maintain(ctx context.Context) {
 		c.opts.logger.Warn("roll back dead writers' instants", "err", msg)
 	} else {
 		for _, r := range res {
-			if r.Outcome != commitlog.OutcomeLive {
+			if r.Outcome != hudi.OutcomeLive {
 				c.opts.logger.Info("settled a dead writer's instant", "instant", r.Instant, "outcome", r.Outcome)
 			}
 		}
 	}
-	res, err := c.cfg.Table.Archive(ctx, commitlog.ArchiveOptions{KeepCompleted: c.opts.keepInstants})
+	res, err := c.cfg.Table.Archive(ctx, hudi.ArchiveOptions{KeepCompleted: c.opts.keepInstants})
 	if err != nil {
 		msg := c.health.failed("archive timeline", PhaseMaintenance, -1, err, false)
 		c.opts.logger.Warn("archive timeline", "err", msg)
@@ -187,7 +187,7 @@ func (c *Coordinator) abortLocked(ctx context.Context) {
 // abortTxn rolls txn back, then has every worker delete its files. Run
 // again after a failure, it goes on where it stopped (both steps are
 // idempotent).
-func (c *Coordinator) abortTxn(ctx context.Context, txn *commitlog.Txn) error {
+func (c *Coordinator) abortTxn(ctx context.Context, txn *hudi.Txn) error {
 	instant := txn.Instant()
 	if err := txn.Abort(ctx); err != nil {
 		if strings.Contains(err.Error(), "already committed") {
@@ -236,7 +236,7 @@ func (c *Coordinator) journalSettled(instant string) {
 // SettleJournal rolls back, with their journaled files, the checkpoints a
 // previous run of this writer began and did not commit. Call it at start,
 // before Table.Recover, which settles whatever the journal does not know.
-func SettleJournal(ctx context.Context, j *Journal, table *commitlog.Table, writerID string, logger *slog.Logger) error {
+func SettleJournal(ctx context.Context, j *Journal, table *hudi.Table, writerID string, logger *slog.Logger) error {
 	pending, err := j.Pending()
 	if err != nil {
 		return err
@@ -248,7 +248,7 @@ func SettleJournal(ctx context.Context, j *Journal, table *commitlog.Table, writ
 			continue
 		}
 		logger.Info("journal: settled instant", "instant", e.Instant, "checkpoint", e.Checkpoint, "outcome", res.Outcome, "files_removed", res.FilesRemoved)
-		if res.Outcome != commitlog.OutcomeLive {
+		if res.Outcome != hudi.OutcomeLive {
 			if err := j.Committed(e.Instant); err != nil {
 				return err
 			}

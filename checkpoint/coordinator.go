@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/lakestream/lakestream/bucketing"
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/schemas"
 	"github.com/lakestream/lakestream/writer"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -48,7 +48,7 @@ type DeadLetters interface {
 
 // Config holds what a Coordinator works with. Every field is required.
 type Config struct {
-	Table       *commitlog.Table
+	Table       *hudi.Table
 	Topic       string
 	WriterID    string
 	Schema      *schemas.TableSchema
@@ -71,7 +71,7 @@ func (c Config) validate() error {
 	if c.Table == nil {
 		errs = append(errs, errors.New("table is required"))
 	}
-	if err := commitlog.ValidateTopic(c.Topic); err != nil {
+	if err := hudi.ValidateTopic(c.Topic); err != nil {
 		errs = append(errs, err)
 	}
 	if c.WriterID == "" {
@@ -139,8 +139,8 @@ type Coordinator struct {
 	lastWorker  int
 	specWorker  int // the worker whose batch the next row is decoded into (see intakeOne)
 	rowLen      int // the values of a row (of a flat schema; nested rows may need more)
-	txn         *commitlog.Txn
-	abandoned   *commitlog.Txn  // aborted when partitions were lost, not yet rolled back (settleAbandonedLocked)
+	txn         *hudi.Txn
+	abandoned   *hudi.Txn  // aborted when partitions were lost, not yet rolled back (settleAbandonedLocked)
 	txnParts    map[int32]bool  // partitions the open instant lists (nil: unchecked)
 	checkpoint  int64           // ID of the checkpoint being filled
 	next        map[int32]int64 // next offset per owned partition, as processed
@@ -605,10 +605,10 @@ func (c *Coordinator) ensureTxn(ctx context.Context) error {
 	if err := c.settleAbandonedLocked(ctx); err != nil {
 		return err
 	}
-	var txn *commitlog.Txn
+	var txn *hudi.Txn
 	err := c.retry(ctx, PhaseBegin, "begin instant", -1, func() error {
 		var err error
-		o := commitlog.BeginOptions{WriterID: c.cfg.WriterID, Topic: c.cfg.Topic}
+		o := hudi.BeginOptions{WriterID: c.cfg.WriterID, Topic: c.cfg.Topic}
 		held := c.heldClaims()
 		c.txnParts = nil
 		if held != nil {
@@ -652,7 +652,7 @@ func (c *Coordinator) retry(ctx context.Context, phase, what string, worker int,
 			}
 			return nil
 		}
-		if errors.Is(err, commitlog.ErrFenced) || errors.Is(err, ErrJournalFailed) || errors.Is(err, errFatal) || ctx.Err() != nil {
+		if errors.Is(err, hudi.ErrFenced) || errors.Is(err, ErrJournalFailed) || errors.Is(err, errFatal) || ctx.Err() != nil {
 			c.health.failed(what, phase, worker, err, false)
 			return fmt.Errorf("%s: %w", what, err)
 		}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2"
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -61,12 +61,12 @@ func TestCheckpointsCommitEverythingOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		var id int64
-		fmt.Sscan(m.ExtraMetadata[commitlog.MetaCheckpointID], &id)
+		fmt.Sscan(m.ExtraMetadata[hudi.MetaCheckpointID], &id)
 		if lastID >= 0 && id != lastID+1 {
 			t.Fatalf("commit %s has checkpoint %d after %d", e.Time, id, lastID)
 		}
 		lastID = id
-		if m.ExtraMetadata[commitlog.MetaSchema] == "" || m.ExtraMetadata[commitlog.MetaCheckpointKey] == "" {
+		if m.ExtraMetadata[hudi.MetaSchema] == "" || m.ExtraMetadata[hudi.MetaCheckpointKey] == "" {
 			t.Fatalf("commit %s lacks schema or offsets: %v", e.Time, m.ExtraMetadata)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/redact"
 )
@@ -73,7 +73,7 @@ func ErrorClass(err error) string {
 		return ""
 	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
 		return ClassNoSpace
-	case errors.Is(err, commitlog.ErrFenced) || errors.Is(err, objstore.ErrExists):
+	case errors.Is(err, hudi.ErrFenced) || errors.Is(err, objstore.ErrExists):
 		return ClassFenced
 	case errors.Is(err, ErrJournalFailed) || errors.Is(err, ErrJournalClosed) || errors.Is(err, ErrJournalCorrupt) || errors.Is(err, ErrJournalLocked):
 		return ClassJournal

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/smithy-go"
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 )
@@ -184,7 +184,7 @@ func TestErrorClass(t *testing.T) {
 	}{
 		{diskFull, ClassNoSpace},
 		{fatal(fmt.Errorf("worker 1: %w", diskFull)), ClassNoSpace},
-		{fmt.Errorf("commit: %w", &commitlog.FencedError{Instant: "1", Reason: "rolled back"}), ClassFenced},
+		{fmt.Errorf("commit: %w", &hudi.FencedError{Instant: "1", Reason: "rolled back"}), ClassFenced},
 		{fmt.Errorf("put if absent x: %w", objstore.ErrExists), ClassFenced},
 		{fmt.Errorf("writer: before upload of k: %w", fmt.Errorf("journal: add: %w", ErrJournalFailed)), ClassJournal},
 		{fmt.Errorf("put k: %w", context.DeadlineExceeded), ClassTimeout},

@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
 )
 
 // openTable opens the table stored in b, failing the test on error.
-func openTable(t *testing.T, b objstore.Bucket) *commitlog.Table {
+func openTable(t *testing.T, b objstore.Bucket) *hudi.Table {
 	t.Helper()
-	tbl, err := commitlog.Open(context.Background(), b)
+	tbl, err := hudi.Open(context.Background(), b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,7 +21,7 @@ func openTable(t *testing.T, b objstore.Bucket) *commitlog.Table {
 }
 
 // committedRows sums the rows written by the commits of instants.
-func committedRows(t *testing.T, tbl *commitlog.Table, instants []commitlog.TimelineEntry) int64 {
+func committedRows(t *testing.T, tbl *hudi.Table, instants []hudi.TimelineEntry) int64 {
 	t.Helper()
 	var rows int64
 	for _, e := range instants {

@@ -18,7 +18,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 )
 
 // The journal's errors.
@@ -64,10 +64,10 @@ const (
 // begun and not yet committed and of every object key their files were (or
 // were about to be) uploaded to. After a crash it tells the next start which
 // files an incomplete checkpoint left behind, so that they can be removed
-// without listing the table (commitlog.Table.RollbackInstant).
+// without listing the table (hudi.Table.RollbackInstant).
 //
 // It is an optimisation, never a dependency: a lost or reset journal means
-// the table's own recovery (commitlog.Table.Recover) lists the table.
+// the table's own recovery (hudi.Table.Recover) lists the table.
 //
 // BeginCheckpoint and AddFile are durable (the WAL is synced) when they
 // return. A Journal is safe for concurrent use.
@@ -104,7 +104,7 @@ type JournalEntry struct {
 	// Files are the object keys recorded by AddFile, in key order. An
 	// upload of each may have started; some may never have happened. Never
 	// nil (empty when nothing was uploaded), so that it can be passed to
-	// commitlog.Table.RollbackInstant, for which nil means "list the table".
+	// hudi.Table.RollbackInstant, for which nil means "list the table".
 	Files []string
 }
 
@@ -441,7 +441,7 @@ func (j *Journal) AddFile(instant, key string) error {
 		return err
 	}
 	i := strings.LastIndexByte(key, '/')
-	if _, _, ts, ok := commitlog.ParseBaseFileName(key[i+1:]); !ok || ts != instant {
+	if _, _, ts, ok := hudi.ParseBaseFileName(key[i+1:]); !ok || ts != instant {
 		return fmt.Errorf("journal: %q is not a base file of instant %s", key, instant)
 	}
 	return j.do("add "+key, func(db *pebble.DB) error {
@@ -460,7 +460,7 @@ func (j *Journal) AddFile(instant, key string) error {
 // BeforeUpload is AddFile for the instant named in key's file name: pass
 // it to writer.WithBeforeUpload.
 func (j *Journal) BeforeUpload(key string) error {
-	_, _, instant, ok := commitlog.ParseBaseFileName(key[strings.LastIndexByte(key, '/')+1:])
+	_, _, instant, ok := hudi.ParseBaseFileName(key[strings.LastIndexByte(key, '/')+1:])
 	if !ok {
 		return fmt.Errorf("journal: %q is not a base file", key)
 	}

@@ -18,13 +18,13 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 )
 
 func jInstant(i int) string { return fmt.Sprintf("20261101%09d", i) }
 
 func jFile(instant, part string, n int) string {
-	return commitlog.BaseFilePath(part, commitlog.BaseFileName(fmt.Sprintf("fg%04d-0", n), commitlog.WriteToken(0, 1, n), instant))
+	return hudi.BaseFilePath(part, hudi.BaseFileName(fmt.Sprintf("fg%04d-0", n), hudi.WriteToken(0, 1, n), instant))
 }
 
 func openTestJournal(t testing.TB, dir string, opts ...JournalOption) *Journal {
@@ -576,7 +576,7 @@ func BenchmarkJournalAddFileConcurrent(b *testing.B) {
 // of its newest WAL for a write torn by a crash and drops it, so the
 // journal opens without those records. Nothing is lost for the table: the
 // instants they named are still pending on its timeline, and
-// commitlog.Table.Recover settles them by listing.
+// hudi.Table.Recover settles them by listing.
 func TestJournalGarbageWAL(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "journal")
 	j, err := OpenJournal(dir)

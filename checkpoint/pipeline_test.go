@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/lakestream/lakestream/bucketing"
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/schemas"
 	"github.com/lakestream/lakestream/writer"
@@ -153,7 +153,7 @@ const pageviewSchema = `
 // pipeline is a coordinator over a fetched source, for tests and benchmarks.
 type pipeline struct {
 	coord  *Coordinator
-	table  *commitlog.Table
+	table  *hudi.Table
 	bucket objstore.Bucket
 	src    *fetchedSource
 	dlq    *deadLetterList
@@ -193,7 +193,7 @@ func newPipelineWith(tb testing.TB, bucket objstore.Bucket, workers int, recs []
 	if err != nil {
 		tb.Fatal(err)
 	}
-	table, err := commitlog.Create(ctx, bucket, commitlog.Config{Name: "pageviews", RecordKeyFields: []string{"_kafka_partition", "_kafka_offset"},
+	table, err := hudi.Create(ctx, bucket, hudi.Config{Name: "pageviews", RecordKeyFields: []string{"_kafka_partition", "_kafka_offset"},
 		PartitionFields: tmpl.PartitionFields(), Schema: ts.Avro("pageviews_record", "hoodie.pageviews")})
 	if err != nil {
 		tb.Fatal(err)

@@ -10,7 +10,7 @@
 // torture table (ingestd crashed at every failpoint of the commit path,
 // rolled back, SIGKILLed, archived) and a table with dead-lettered
 // (malformed, schema-mismatched) and late records, unicode and binary
-// values. DuckDB reads each table's snapshot (the files commitlog says a
+// values. DuckDB reads each table's snapshot (the files table/hudi says a
 // reader sees) for the reference: row count, a checksum of every column,
 // the rows per partition, an older snapshot for time travel and the rows
 // of the later commits for an incremental query. spark_check.py and

@@ -6,7 +6,7 @@ package compat
 // published as an Iceberg table by the publisher's catch-up (ingestd does
 // not publish yet), and a copy of the e2e table gets a hand-made
 // replacecommit (the compactor does not exist yet). This is the only file
-// of the Iceberg checks that uses commitlog.
+// of the Iceberg checks that uses hudi.
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/iceberg"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/writer"
@@ -55,7 +55,7 @@ type icebergSnapshot struct {
 	Operation string `json:"operation"` // append, replace...
 }
 
-// icebergRef is DuckDB's (and commitlog's) answer for one Iceberg table.
+// icebergRef is DuckDB's (and table/hudi's) answer for one Iceberg table.
 type icebergRef struct {
 	Spec      icebergSpec `json:"spec"`
 	Snapshot  result      `json:"snapshot"`
@@ -81,7 +81,7 @@ type compaction struct {
 	Instant   string               // the replacecommit
 	Before    string               // the instant before it
 	Partition string               // the partition compacted
-	Replaced  []commitlog.BaseFile // the files it retired
+	Replaced  []hudi.BaseFile // the files it retired
 }
 
 // icebergLocation is the Iceberg location of a local table.
@@ -94,13 +94,13 @@ func icebergLocation(t *testing.T, root string) string {
 	return loc
 }
 
-func openTable(ctx context.Context, t *testing.T, root string) (*commitlog.Table, func()) {
+func openTable(ctx context.Context, t *testing.T, root string) (*hudi.Table, func()) {
 	t.Helper()
 	b, err := objstore.NewFilesystem(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tab, err := commitlog.Open(ctx, b)
+	tab, err := hudi.Open(ctx, b)
 	if err != nil {
 		b.Close()
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func makeCompacted(ctx context.Context, t *testing.T, dir string, src table) (ta
 	if err != nil {
 		t.Fatal(err)
 	}
-	groups := map[string][]commitlog.BaseFile{}
+	groups := map[string][]hudi.BaseFile{}
 	for _, f := range snap.Files {
 		groups[f.Partition] = append(groups[f.Partition], f)
 	}
@@ -158,7 +158,7 @@ func makeCompacted(ctx context.Context, t *testing.T, dir string, src table) (ta
 	}
 	c := compaction{Before: snap.Instant, Partition: part, Replaced: groups[part]}
 
-	x, err := tab.Begin(ctx, commitlog.BeginOptions{WriterID: "compat-compactor", Action: commitlog.ActionReplaceCommit})
+	x, err := tab.Begin(ctx, hudi.BeginOptions{WriterID: "compat-compactor", Action: hudi.ActionReplaceCommit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +185,7 @@ func makeCompacted(ctx context.Context, t *testing.T, dir string, src table) (ta
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := commitlog.CommitRequest{Replaced: map[string][]string{part: ids}}
+	req := hudi.CommitRequest{Replaced: map[string][]string{part: ids}}
 	for _, f := range files {
 		req.Files = append(req.Files, f.Stat())
 	}
@@ -270,7 +270,7 @@ func copyTreeExcept(src, dst, skip string) error {
 	return os.RemoveAll(filepath.Join(dst, skip))
 }
 
-// makeIcebergReference reads the table with commitlog (timeline, snapshot)
+// makeIcebergReference reads the table with table/hudi (timeline, snapshot)
 // and DuckDB (the rows of the snapshot's files), and the Iceberg metadata
 // for the snapshot IDs. c is the table's compaction, if any.
 func makeIcebergReference(ctx context.Context, t *testing.T, db *sql.DB, tb table, c *compaction) icebergRef {
@@ -287,7 +287,7 @@ func makeIcebergReference(ctx context.Context, t *testing.T, db *sql.DB, tb tabl
 	}
 	var instants []string
 	for _, e := range tl.Completed() {
-		if e.Action == commitlog.ActionCommit || e.Action == commitlog.ActionReplaceCommit {
+		if e.Action == hudi.ActionCommit || e.Action == hudi.ActionReplaceCommit {
 			instants = append(instants, e.Time)
 		}
 	}

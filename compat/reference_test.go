@@ -13,7 +13,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2" // database/sql driver "duckdb"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
 )
 
@@ -59,7 +59,7 @@ type slice struct {
 	Instant   string `json:"instant"`
 }
 
-// reference is DuckDB's (and commitlog's) answer for one table.
+// reference is DuckDB's (and table/hudi's) answer for one table.
 type reference struct {
 	Spec        spec         `json:"spec"`
 	Snapshot    result       `json:"snapshot"`
@@ -71,7 +71,7 @@ type reference struct {
 	AsOfSlices  []slice      `json:"as_of_slices"`
 }
 
-// makeReference reads the table with commitlog (timeline, snapshot, commit
+// makeReference reads the table with table/hudi (timeline, snapshot, commit
 // metadata) and DuckDB (the rows of the snapshot's files).
 func makeReference(ctx context.Context, t *testing.T, tb table) reference {
 	t.Helper()
@@ -80,7 +80,7 @@ func makeReference(ctx context.Context, t *testing.T, tb table) reference {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	tab, err := commitlog.Open(ctx, b)
+	tab, err := hudi.Open(ctx, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func makeReference(ctx context.Context, t *testing.T, tb table) reference {
 	}
 	var commits []commitInfo
 	for _, e := range completed {
-		if e.Action != commitlog.ActionCommit {
+		if e.Action != hudi.ActionCommit {
 			t.Fatalf("%s: instant %s is a %s: the references assume commits only", tb.Name, e.Time, e.Action)
 		}
 		m, err := tab.ReadCommitMetadata(ctx, e)
@@ -128,7 +128,7 @@ func makeReference(ctx context.Context, t *testing.T, tb table) reference {
 				ci.Records += s.NumWrites
 				ci.Files++
 				inMeta[*s.Path] = true
-				if s.PrevCommit != commitlog.NoPrevCommit {
+				if s.PrevCommit != hudi.NoPrevCommit {
 					t.Fatalf("%s: %s updates file group %s: the references assume inserts only", tb.Name, e.Time, s.FileID)
 				}
 			}

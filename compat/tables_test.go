@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/e2e/harness"
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
@@ -415,7 +415,7 @@ func uncommittedFiles(ctx context.Context, t *testing.T, root string) int {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	tab, err := commitlog.Open(ctx, b)
+	tab, err := hudi.Open(ctx, b)
 	if err != nil {
 		t.Fatal(err)
 	}

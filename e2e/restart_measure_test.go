@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/e2e/harness"
 	"github.com/lakestream/lakestream/internal/objstore"
 )
@@ -121,7 +121,7 @@ admin:
 // latestCommit is the newest completed instant of the table ("" if none).
 func latestCommit(t *testing.T, ctx context.Context, b objstore.Bucket) string {
 	t.Helper()
-	tbl, err := commitlog.Open(ctx, b)
+	tbl, err := hudi.Open(ctx, b)
 	if err != nil {
 		return ""
 	}

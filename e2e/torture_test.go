@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/e2e/harness"
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
@@ -66,7 +66,7 @@ const (
 	tortureSession   = 3 * time.Second
 	tortureRebalance = 10 * time.Second
 	tortureInterval  = 500 * time.Millisecond // checkpoint interval
-	// heartbeatExpiry is commitlog's default (10s x 3 misses): an instant
+	// heartbeatExpiry is table/hudi's default (10s x 3 misses): an instant
 	// another writer left pending is settled only after it.
 	heartbeatExpiry = 30 * time.Second
 	// failpointWait bounds the wait for an armed replica to reach its
@@ -974,7 +974,7 @@ func (tt *torture) cleanRestartAll() {
 
 // committedString renders the table's committed offsets of the topic.
 func (tt *torture) committedString(ctx context.Context) string {
-	tbl, err := commitlog.Open(ctx, tt.table)
+	tbl, err := hudi.Open(ctx, tt.table)
 	if err != nil {
 		return err.Error()
 	}
@@ -994,7 +994,7 @@ func (tt *torture) committedString(ctx context.Context) string {
 // pending lists the table's pending instants.
 func (tt *torture) pending(ctx context.Context) []string {
 	tt.t.Helper()
-	tbl, err := commitlog.Open(ctx, tt.table)
+	tbl, err := hudi.Open(ctx, tt.table)
 	if err != nil {
 		tt.fatalf("open table: %v", err)
 	}

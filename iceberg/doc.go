@@ -27,7 +27,7 @@
 // (package filestats), else the Parquet footers, read back (two ranged
 // reads per file).
 //
-// Who feeds it: the owner of the commitlog.Table (ingestd, the compactor)
+// Who feeds it: the owner of the hudi.Table (ingestd, the compactor)
 // calls CatchUp at start, Publish after each commit and Expire before each
 // archival. It feeds nothing inside lakestream: it writes the Iceberg
 // metadata, which outside readers read. It starts no goroutines (the

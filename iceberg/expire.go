@@ -9,7 +9,7 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/iceberg/filestats"
 	"github.com/lakestream/lakestream/internal/objstore"
 )
@@ -46,7 +46,7 @@ func (p *Publisher) Expire(ctx context.Context, through string) (*Result, error)
 		return res, err
 	}
 	for _, e := range tl.Pending() {
-		if e.Time <= through && (e.Action == commitlog.ActionCommit || e.Action == commitlog.ActionReplaceCommit) {
+		if e.Time <= through && (e.Action == hudi.ActionCommit || e.Action == hudi.ActionReplaceCommit) {
 			return res, fmt.Errorf("expire iceberg snapshots through %s: instant %s is pending", through, e.Time)
 		}
 	}

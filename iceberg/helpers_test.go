@@ -17,7 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/e2e/harness"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/objstore/s3test"
@@ -29,12 +29,12 @@ const testTopic = "events"
 
 // fixture is a lakestream table written the way ingestd writes one: the
 // schemas package's row (meta, user, Kafka and partition columns with
-// their field IDs), the writer's files, commitlog's commits.
+// their field IDs), the writer's files, table/hudi's commits.
 type fixture struct {
 	t        *testing.T
 	ctx      context.Context
 	bucket   objstore.Bucket
-	table    *commitlog.Table
+	table    *hudi.Table
 	schema   *schemas.TableSchema
 	location string
 	dir      string
@@ -85,7 +85,7 @@ func newFixture(t *testing.T, storage string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.table, err = commitlog.Create(ctx, f.bucket, commitlog.Config{Name: "events", RecordKeyFields: []string{"_hoodie_record_key"},
+	f.table, err = hudi.Create(ctx, f.bucket, hudi.Config{Name: "events", RecordKeyFields: []string{"_hoodie_record_key"},
 		PartitionFields: []string{"dt", "hr"}})
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ func (f *fixture) newSet() *writer.Set {
 // instant.
 func (f *fixture) commit(byPart map[string][]event) string {
 	f.t.Helper()
-	x, err := f.table.Begin(f.ctx, commitlog.BeginOptions{WriterID: "test-0"})
+	x, err := f.table.Begin(f.ctx, hudi.BeginOptions{WriterID: "test-0"})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func (f *fixture) commit(byPart map[string][]event) string {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	req := commitlog.CommitRequest{Checkpoint: &commitlog.Checkpoint{ID: f.cp, Offsets: commitlog.Offsets{Topic: testTopic, Next: f.offsetsCopy()}}}
+	req := hudi.CommitRequest{Checkpoint: &hudi.Checkpoint{ID: f.cp, Offsets: hudi.Offsets{Topic: testTopic, Next: f.offsetsCopy()}}}
 	for _, fl := range files {
 		req.Files = append(req.Files, fl.Stat())
 	}
@@ -276,15 +276,15 @@ func (f *fixture) replace(partition string) string {
 
 // replaceFileGroups rewrites every file group of partition of table into
 // one new file group of the same rows with a replacecommit (the
-// compactor's job, by hand): writer.Set writes the file, commitlog commits
+// compactor's job, by hand): writer.Set writes the file, table/hudi commits
 // it with CommitRequest.Replaced.
-func replaceFileGroups(t *testing.T, ctx context.Context, tbl *commitlog.Table, schema *parquet.Schema, partCols []string, partition string) string {
+func replaceFileGroups(t *testing.T, ctx context.Context, tbl *hudi.Table, schema *parquet.Schema, partCols []string, partition string) string {
 	t.Helper()
 	snap, err := tbl.Snapshot(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := tbl.Begin(ctx, commitlog.BeginOptions{WriterID: "compactor", Action: commitlog.ActionReplaceCommit})
+	x, err := tbl.Begin(ctx, hudi.BeginOptions{WriterID: "compactor", Action: hudi.ActionReplaceCommit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,7 +316,7 @@ func replaceFileGroups(t *testing.T, ctx context.Context, tbl *commitlog.Table, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := commitlog.CommitRequest{Replaced: map[string][]string{partition: ids}}
+	req := hudi.CommitRequest{Replaced: map[string][]string{partition: ids}}
 	for _, fl := range files {
 		req.Files = append(req.Files, fl.Stat())
 	}
@@ -554,7 +554,7 @@ func (f *fixture) completed() []string {
 
 var _ = sql.ErrNoRows
 
-func harnessDuckDB(t *testing.T, f *fixture) (*sql.DB, []commitlog.BaseFile, error) {
+func harnessDuckDB(t *testing.T, f *fixture) (*sql.DB, []hudi.BaseFile, error) {
 	return harness.DuckDB(f.ctx, f.bucket, filepath.Join(f.dir, fmt.Sprint(time.Now().UnixNano())), "hudi")
 }
 

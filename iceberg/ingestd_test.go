@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/e2e/harness"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/objstore/s3test"
@@ -158,7 +158,7 @@ admin:
 	}
 	run(recs[:len(recs)/2])
 
-	tbl, err := commitlog.Open(ctx, bucket)
+	tbl, err := hudi.Open(ctx, bucket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ admin:
 }
 
 // New2 is New for a second process's publisher.
-func New2(t *testing.T, tbl *commitlog.Table, location string) *Publisher {
+func New2(t *testing.T, tbl *hudi.Table, location string) *Publisher {
 	t.Helper()
 	p, err := New(tbl, location)
 	if err != nil {

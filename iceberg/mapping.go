@@ -10,7 +10,7 @@ import (
 
 	"github.com/apache/iceberg-go"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/iceberg/filestats"
 )
 
@@ -152,7 +152,7 @@ func typedValue(t iceberg.Type, v string) (any, error) {
 
 // dataFile builds the manifest entry of one base file: its absolute path,
 // partition values, record count and size from the commit, metrics from st.
-func (p *Publisher) dataFile(spec iceberg.PartitionSpec, schema *iceberg.Schema, ws commitlog.WriteStat, st *filestats.File) (iceberg.DataFile, error) {
+func (p *Publisher) dataFile(spec iceberg.PartitionSpec, schema *iceberg.Schema, ws hudi.WriteStat, st *filestats.File) (iceberg.DataFile, error) {
 	rel := *ws.Path
 	part := ""
 	if ws.PartitionPath != nil {
@@ -204,7 +204,7 @@ func fileGroup(rel string) (group, instant string, ok bool) {
 	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
 		dir, name = rel[:i], rel[i+1:]
 	}
-	fileID, _, ts, ok := commitlog.ParseBaseFileName(name)
+	fileID, _, ts, ok := hudi.ParseBaseFileName(name)
 	if !ok {
 		return "", "", false
 	}

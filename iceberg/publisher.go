@@ -14,7 +14,7 @@ import (
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/iceberg/filestats"
 	"github.com/lakestream/lakestream/internal/objstore"
 )
@@ -45,7 +45,7 @@ const (
 // processes serialise through the put-if-absent of the next metadata
 // version.
 type Publisher struct {
-	table      *commitlog.Table
+	table      *hudi.Table
 	bucket     objstore.Bucket
 	location   string
 	name       string
@@ -60,7 +60,7 @@ type Publisher struct {
 
 // New returns a Publisher of t, whose Iceberg location (the table root as
 // readers name it, TableLocation) is location. It reads nothing yet.
-func New(t *commitlog.Table, location string, opts ...Option) (*Publisher, error) {
+func New(t *hudi.Table, location string, opts ...Option) (*Publisher, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
@@ -191,8 +191,8 @@ func (p *Publisher) CatchUp(ctx context.Context) (*Result, error) {
 type pendingInstant struct {
 	ts       string
 	action   string
-	entry    commitlog.TimelineEntry // active timeline
-	meta     *commitlog.CommitMetadata
+	entry    hudi.TimelineEntry // active timeline
+	meta     *hudi.CommitMetadata
 	archived bool
 }
 
@@ -306,7 +306,7 @@ func (p *Publisher) backoff(ctx context.Context, attempt int) error {
 // first.
 func (p *Publisher) unpublished(ctx context.Context, st *state) ([]pendingInstant, error) {
 	var todo []pendingInstant
-	err := p.table.ArchivedInstants(ctx, st.watermark, func(ts, action string, m *commitlog.CommitMetadata) error {
+	err := p.table.ArchivedInstants(ctx, st.watermark, func(ts, action string, m *hudi.CommitMetadata) error {
 		if !st.published[ts] {
 			todo = append(todo, pendingInstant{ts: ts, action: action, meta: m, archived: true})
 		}
@@ -323,7 +323,7 @@ func (p *Publisher) unpublished(ctx context.Context, st *state) ([]pendingInstan
 		if st.published[e.Time] || (st.watermark != "" && e.Time <= st.watermark) {
 			continue
 		}
-		if e.Action != commitlog.ActionCommit && e.Action != commitlog.ActionReplaceCommit {
+		if e.Action != hudi.ActionCommit && e.Action != hudi.ActionReplaceCommit {
 			return nil, fmt.Errorf("instant %s is a %s: the Iceberg publisher maps copy-on-write commits and replacecommits only", e.Time, e.Action)
 		}
 		if len(todo) > 0 && todo[len(todo)-1].ts >= e.Time {
@@ -347,7 +347,7 @@ func (p *Publisher) publishOne(ctx context.Context, s *session, st *state, in *p
 		}
 		meta = m
 	}
-	var stats []commitlog.WriteStat
+	var stats []hudi.WriteStat
 	for _, part := range slices.Sorted(mapsKeys(meta.PartitionToWriteStats)) {
 		stats = append(stats, meta.PartitionToWriteStats[part]...)
 	}
@@ -390,7 +390,7 @@ func (p *Publisher) publishOne(ctx context.Context, s *session, st *state, in *p
 			return fmt.Errorf("publish %s: %s is not a base file name", in.ts, *ws.Path)
 		}
 		written[g] = true
-		if ws.PrevCommit != "" && ws.PrevCommit != commitlog.NoPrevCommit {
+		if ws.PrevCommit != "" && ws.PrevCommit != hudi.NoPrevCommit {
 			needScan = true
 		}
 	}
@@ -444,10 +444,10 @@ func (p *Publisher) publishOne(ctx context.Context, s *session, st *state, in *p
 	}
 
 	props := iceberg.Properties{SummaryInstant: in.ts, SummaryAction: in.action}
-	if v := meta.ExtraMetadata[commitlog.MetaWriterID]; v != "" {
+	if v := meta.ExtraMetadata[hudi.MetaWriterID]; v != "" {
 		props[SummaryWriterID] = v
 	}
-	if v := meta.ExtraMetadata[commitlog.MetaCheckpointID]; v != "" {
+	if v := meta.ExtraMetadata[hudi.MetaCheckpointID]; v != "" {
 		props[SummaryCheckpointID] = v
 	}
 	tx := tbl.NewTransaction()
@@ -456,7 +456,7 @@ func (p *Publisher) publishOne(ctx context.Context, s *session, st *state, in *p
 		err = tx.AddFiles(ctx, nil, props, false)
 	case len(deletes) == 0:
 		err = tx.AddDataFiles(ctx, adds, props, table.WithoutDuplicateCheck(), table.WithoutAutoNameMapping())
-	case in.action == commitlog.ActionReplaceCommit:
+	case in.action == hudi.ActionReplaceCommit:
 		rw := tx.NewRewrite(props)
 		for _, d := range deletes {
 			rw.DeleteFile(d)

@@ -14,7 +14,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 	"go.uber.org/goleak"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
 )
 
@@ -130,7 +130,7 @@ func testPublish(t *testing.T, storage string) {
 	if res, err := p.Expire(f.ctx, through); err != nil || res.Expired != 5 || !slices.Equal(res.Published, []string{t7}) {
 		t.Fatalf("expire: %+v, %v", res, err)
 	}
-	ar, err := f.table.Archive(f.ctx, commitlog.ArchiveOptions{KeepCompleted: 2})
+	ar, err := f.table.Archive(f.ctx, hudi.ArchiveOptions{KeepCompleted: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/iceberg/filestats"
 	"github.com/lakestream/lakestream/internal/objstore"
 )
@@ -99,7 +99,7 @@ func TestCatchUpArchived(t *testing.T) {
 	if _, err := f.bucket.Stat(f.ctx, VersionHintKey); !errors.Is(err, objstore.ErrNotExist) {
 		t.Fatalf("a disabled publisher wrote metadata: %v", err)
 	}
-	ar, err := f.table.Archive(f.ctx, commitlog.ArchiveOptions{KeepCompleted: 2})
+	ar, err := f.table.Archive(f.ctx, hudi.ArchiveOptions{KeepCompleted: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestSidecarStats(t *testing.T) {
 		// What the writer will do before its commit decision: here from
 		// the footers, which the writer has in memory.
 		m := f.commitMetadata(ts)
-		var ws []commitlog.WriteStat
+		var ws []hudi.WriteStat
 		for _, s := range m.PartitionToWriteStats {
 			ws = append(ws, s...)
 		}
@@ -175,12 +175,12 @@ func TestSidecarStats(t *testing.T) {
 
 type failStats struct{ t *testing.T }
 
-func (s failStats) InstantStats(_ context.Context, instant string, _ []commitlog.WriteStat) (*filestats.Instant, error) {
+func (s failStats) InstantStats(_ context.Context, instant string, _ []hudi.WriteStat) (*filestats.Instant, error) {
 	s.t.Errorf("instant %s: the footers were read despite the sidecar", instant)
 	return nil, errors.New("no footer reads")
 }
 
-func (f *fixture) commitMetadata(ts string) *commitlog.CommitMetadata {
+func (f *fixture) commitMetadata(ts string) *hudi.CommitMetadata {
 	f.t.Helper()
 	tl, err := f.table.Timeline(f.ctx)
 	if err != nil {

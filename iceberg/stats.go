@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/iceberg/filestats"
 	"github.com/lakestream/lakestream/internal/objstore"
 )
@@ -19,7 +19,7 @@ type Stats interface {
 	// metadata lists in files. The result has one File per write stat, in
 	// any order, matched by Path. A File without Columns is published with
 	// its record count and size only.
-	InstantStats(ctx context.Context, instant string, files []commitlog.WriteStat) (*filestats.Instant, error)
+	InstantStats(ctx context.Context, instant string, files []hudi.WriteStat) (*filestats.Instant, error)
 }
 
 // SidecarStats reads the instant's stats sidecar (filestats.WriteSidecar),
@@ -36,7 +36,7 @@ type sidecarStats struct {
 	fallback Stats
 }
 
-func (s sidecarStats) InstantStats(ctx context.Context, instant string, files []commitlog.WriteStat) (*filestats.Instant, error) {
+func (s sidecarStats) InstantStats(ctx context.Context, instant string, files []hudi.WriteStat) (*filestats.Instant, error) {
 	st, err := filestats.ReadSidecar(ctx, s.bucket, instant)
 	switch {
 	case errors.Is(err, objstore.ErrNotExist):
@@ -51,7 +51,7 @@ func (s sidecarStats) InstantStats(ctx context.Context, instant string, files []
 	return s.fallback.InstantStats(ctx, instant, files)
 }
 
-func coversAll(st *filestats.Instant, files []commitlog.WriteStat) bool {
+func coversAll(st *filestats.Instant, files []hudi.WriteStat) bool {
 	have := make(map[string]bool, len(st.Files))
 	for _, f := range st.Files {
 		have[f.Path] = true
@@ -65,7 +65,7 @@ func coversAll(st *filestats.Instant, files []commitlog.WriteStat) bool {
 }
 
 // countsOnly describes the files by their write stats alone.
-func countsOnly(files []commitlog.WriteStat) *filestats.Instant {
+func countsOnly(files []hudi.WriteStat) *filestats.Instant {
 	out := &filestats.Instant{Files: make([]filestats.File, 0, len(files))}
 	for _, ws := range files {
 		if ws.Path != nil {
@@ -90,7 +90,7 @@ type footerStats struct {
 	concurrency int
 }
 
-func (s footerStats) InstantStats(ctx context.Context, instant string, files []commitlog.WriteStat) (*filestats.Instant, error) {
+func (s footerStats) InstantStats(ctx context.Context, instant string, files []hudi.WriteStat) (*filestats.Instant, error) {
 	out := countsOnly(files)
 	schemas := make([][]byte, len(out.Files))
 	ncols := make([]int, len(out.Files))

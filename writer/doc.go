@@ -10,7 +10,7 @@
 // Write) with the rows of its buckets, RollIdle on a timer, FlushLargest
 // when its memory budget is exceeded, then Finish, or Abort. A Set uploads
 // its files to the object store (internal/objstore) and returns them from
-// Finish; the worker turns them into commitlog.FileStat (File.Stat) for the
+// Finish; the worker turns them into hudi.FileStat (File.Stat) for the
 // commit, through package checkpoint.
 //
 // # Goroutines
@@ -32,7 +32,7 @@
 // the rows of the buckets without a file are staged (stage.go) and written
 // at the checkpoint rather than rolling small files. Every file is a new
 // file group. Files are not visible to readers until the commit that lists
-// them (commitlog), so they are written to their final names directly;
+// them (table/hudi), so they are written to their final names directly;
 // Abort deletes them.
 //
 // Each file has the schema given to NewSet, whose first five leaf columns

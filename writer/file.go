@@ -9,7 +9,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -34,8 +34,8 @@ type File struct {
 
 // Stat returns the commit's description of the file: a new file group
 // (no previous commit), its record count and event time range.
-func (f File) Stat() commitlog.FileStat {
-	st := commitlog.FileStat{Path: f.Path, NumRecords: f.Records}
+func (f File) Stat() hudi.FileStat {
+	st := hudi.FileStat{Path: f.Path, NumRecords: f.Records}
 	if f.Records > 0 && f.HasEventTime {
 		lo, hi := f.MinEventTime, f.MaxEventTime
 		st.MinEventTime, st.MaxEventTime = &lo, &hi

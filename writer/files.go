@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -27,9 +27,9 @@ func (m *fileMaker) begin() { m.seq = 0 }
 
 // make makes a new file of bucket for checkpoint cp.
 func (m *fileMaker) make(bucket string, cp *checkpointMeta) (*file, error) {
-	fileID := commitlog.NewFileID()
-	name := commitlog.BaseFileName(fileID, commitlog.WriteToken(m.worker, cp.id, m.seq), cp.instant)
-	if _, _, _, ok := commitlog.ParseBaseFileName(name); !ok {
+	fileID := hudi.NewFileID()
+	name := hudi.BaseFileName(fileID, hudi.WriteToken(m.worker, cp.id, m.seq), cp.instant)
+	if _, _, _, ok := hudi.ParseBaseFileName(name); !ok {
 		return nil, fmt.Errorf("writer: base file name %q is not valid", name) // unreachable
 	}
 	sh := m.shape
@@ -37,7 +37,7 @@ func (m *fileMaker) make(bucket string, cp *checkpointMeta) (*file, error) {
 		bucket:      bucket,
 		fileID:      fileID,
 		name:        name,
-		key:         commitlog.BaseFilePath(bucket, name),
+		key:         hudi.BaseFilePath(bucket, name),
 		openedAt:    m.now().UnixNano(),
 		bucketValue: parquet.ByteArrayValue([]byte(bucket)).Level(0, 1, sh.metaIdx[3]),
 		nameValue:   parquet.ByteArrayValue([]byte(name)).Level(0, 1, sh.metaIdx[4]),

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
@@ -70,10 +70,10 @@ func TestRoundTrip(t *testing.T) {
 	total := 0
 	for fi, f := range files {
 		name := path.Base(f.Path)
-		if f.Path != commitlog.BaseFilePath(f.Partition, name) {
+		if f.Path != hudi.BaseFilePath(f.Partition, name) {
 			t.Errorf("path %s is not under bucket %s", f.Path, f.Partition)
 		}
-		fileID, token, ts, ok := commitlog.ParseBaseFileName(name)
+		fileID, token, ts, ok := hudi.ParseBaseFileName(name)
 		if !ok || fileID != f.FileID || ts != testInstant || token != fmt.Sprintf("7-42-%d", fi) {
 			t.Errorf("file name %s: id %q token %q instant %q ok %v", name, fileID, token, ts, ok)
 		}

@@ -20,7 +20,7 @@ import (
 
 	"github.com/lakestream/lakestream/bucketing"
 	"github.com/lakestream/lakestream/checkpoint"
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/metrics"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/redact"
@@ -522,7 +522,7 @@ func (c Config) validateKafka(p *problems) {
 	}
 	if c.Kafka.Topic == "" {
 		p.add("kafka.topic is required")
-	} else if err := commitlog.ValidateTopic(c.Kafka.Topic); err != nil {
+	} else if err := hudi.ValidateTopic(c.Kafka.Topic); err != nil {
 		p.add("kafka.topic: %v", err)
 	}
 	p.name("kafka.group", c.Kafka.Group)
@@ -573,7 +573,7 @@ func (c Config) validateKafka(p *problems) {
 	c.validateKafkaSecurity(p)
 	if c.DLQ.Topic == "" {
 		p.add("dlq.topic is required")
-	} else if err := commitlog.ValidateTopic(c.DLQ.Topic); err != nil {
+	} else if err := hudi.ValidateTopic(c.DLQ.Topic); err != nil {
 		p.add("dlq.topic: %v", err)
 	} else if c.DLQ.Topic == c.Kafka.Topic {
 		p.add("dlq.topic %q: must not be kafka.topic (dead letters would be read again)", c.DLQ.Topic)
@@ -641,10 +641,10 @@ func (c Config) validateTable(p *problems) {
 	}
 }
 
-// validateTableConfig applies commitlog's rules to the table's name,
+// validateTableConfig applies table/hudi's rules to the table's name,
 // database and partition fields.
 func (c Config) validateTableConfig(p *problems, tmpl *bucketing.Template) {
-	err := commitlog.Config{Name: c.Table.Name, Database: c.Table.Database, RecordKeyFields: recordKeyFields, PartitionFields: tmpl.PartitionFields()}.Validate()
+	err := hudi.Config{Name: c.Table.Name, Database: c.Table.Database, RecordKeyFields: recordKeyFields, PartitionFields: tmpl.PartitionFields()}.Validate()
 	for _, e := range splitErrors(err) {
 		switch {
 		case strings.HasPrefix(e, "table name"):

@@ -15,7 +15,7 @@
 // status is 2. Then it wires the pipeline (run.go): first a connection to
 // the brokers with kafka.tls and kafka.sasl (source.Check; a refused
 // password or certificate ends the start at once, exit 1, before the table
-// is touched), then the table (commitlog), the journal, the dead-letter
+// is touched), then the table (table/hudi), the journal, the dead-letter
 // producer and the Kafka reader (source, both with the same TLS and SASL),
 // the coordinator and its workers (checkpoint, writer), the metrics and the
 // admin endpoint. Its logger redacts the configuration's URLs and the SASL
@@ -24,7 +24,7 @@
 //
 // table inspect prints the timeline, the snapshot, the checkpoints and the
 // offsets, and the committed files of the active timeline that are missing,
-// hidden or of another size than recorded (commitlog.Table.Check). table
+// hidden or of another size than recorded (hudi.Table.Check). table
 // check verifies every committed file of the snapshot, archived instants
 // included, and reads every Parquet footer. Both escape what they print
 // from the table (text: Go escapes; JSON: \u escapes) and exit 0 when all

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/redact"
 )
@@ -20,13 +20,13 @@ type report struct {
 	Table           tableReport                   `json:"table"`
 	Timeline        []instantReport               `json:"timeline"`
 	SnapshotInstant string                        `json:"snapshotInstant"`
-	Snapshot        []commitlog.BaseFile          `json:"snapshot"`
-	Checkpoints     []commitlog.WriterCheckpoint  `json:"checkpoints"`
-	Offsets         []commitlog.PartitionPosition `json:"offsets"`
+	Snapshot        []hudi.BaseFile          `json:"snapshot"`
+	Checkpoints     []hudi.WriterCheckpoint  `json:"checkpoints"`
+	Offsets         []hudi.PartitionPosition `json:"offsets"`
 	// Status is "ok", or "damaged" when Problems lists committed files of
 	// the active timeline that are missing, hidden or of another size.
 	Status   string                  `json:"status"`
-	Problems []commitlog.FileProblem `json:"problems"`
+	Problems []hudi.FileProblem `json:"problems"`
 }
 
 // Values of report.Status.
@@ -54,7 +54,7 @@ type instantReport struct {
 
 // inspect prints the table's report and returns how many problems it
 // found with the committed files of the active timeline (see
-// commitlog.Table.Check: presence and size, from the listing it makes
+// hudi.Table.Check: presence and size, from the listing it makes
 // anyway).
 func inspect(ctx context.Context, location string, asJSON bool, w io.Writer) (int, error) {
 	tbl, closeTable, err := openTable(ctx, location)
@@ -74,7 +74,7 @@ func inspect(ctx context.Context, location string, asJSON bool, w io.Writer) (in
 
 // openTable opens the table at location for reading; it never creates
 // anything (a local location that does not exist is an error).
-func openTable(ctx context.Context, location string) (*commitlog.Table, func(), error) {
+func openTable(ctx context.Context, location string) (*hudi.Table, func(), error) {
 	if err := checkLocalTable(location); err != nil {
 		return nil, nil, err
 	}
@@ -82,7 +82,7 @@ func openTable(ctx context.Context, location string) (*commitlog.Table, func(), 
 	if err != nil {
 		return nil, nil, err
 	}
-	tbl, err := commitlog.Open(ctx, bucket)
+	tbl, err := hudi.Open(ctx, bucket)
 	if err != nil {
 		bucket.Close()
 		return nil, nil, err
@@ -101,13 +101,13 @@ func writeJSON(w io.Writer, v any) error {
 	return err
 }
 
-func buildReport(ctx context.Context, tbl *commitlog.Table, location string) (*report, error) {
+func buildReport(ctx context.Context, tbl *hudi.Table, location string) (*report, error) {
 	props := tbl.Properties()
 	cfg := tbl.Config()
 	rep := &report{
 		Table: tableReport{
 			Location: redact.URL(location), Name: cfg.Name, Database: cfg.Database,
-			Type: props[commitlog.PropType], Version: props[commitlog.PropVersion],
+			Type: props[hudi.PropType], Version: props[hudi.PropVersion],
 			RecordKeyFields: nonNil(cfg.RecordKeyFields), PartitionFields: nonNil(cfg.PartitionFields),
 		},
 		Timeline: []instantReport{},
@@ -119,7 +119,7 @@ func buildReport(ctx context.Context, tbl *commitlog.Table, location string) (*r
 	for _, e := range tl.Entries {
 		rep.Timeline = append(rep.Timeline, instantReport{Instant: e.Time, Action: e.Action, State: e.State.String(), Files: e.Files})
 	}
-	chk, err := tbl.Check(ctx, commitlog.CheckOptions{})
+	chk, err := tbl.Check(ctx, hudi.CheckOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -132,13 +132,13 @@ func buildReport(ctx context.Context, tbl *commitlog.Table, location string) (*r
 	if err != nil {
 		return nil, err
 	}
-	rep.Checkpoints = []commitlog.WriterCheckpoint{}
+	rep.Checkpoints = []hudi.WriterCheckpoint{}
 	for _, id := range sortedKeys(cps.Writers) {
 		rep.Checkpoints = append(rep.Checkpoints, cps.Writers[id])
 	}
 	rep.Offsets = cps.SortedPartitions()
 	if rep.Offsets == nil {
-		rep.Offsets = []commitlog.PartitionPosition{}
+		rep.Offsets = []hudi.PartitionPosition{}
 	}
 	return rep, nil
 }
@@ -183,7 +183,7 @@ func writeText(w io.Writer, rep *report) error {
 }
 
 // writeProblems lists the committed files that are missing or damaged.
-func writeProblems(w io.Writer, problems []commitlog.FileProblem) error {
+func writeProblems(w io.Writer, problems []hudi.FileProblem) error {
 	if len(problems) == 0 {
 		return nil
 	}
@@ -200,12 +200,12 @@ func writeProblems(w io.Writer, problems []commitlog.FileProblem) error {
 type checkReport struct {
 	Location        string `json:"location"`
 	SnapshotInstant string `json:"snapshotInstant"`
-	*commitlog.CheckReport
+	*hudi.CheckReport
 	Status string `json:"status"`
 }
 
 // check verifies every committed file of the snapshot, archived instants
-// included, and reads every footer (commitlog.Table.Check); it returns the
+// included, and reads every footer (hudi.Table.Check); it returns the
 // number of problems.
 func check(ctx context.Context, location string, asJSON bool, w io.Writer) (int, error) {
 	tbl, closeTable, err := openTable(ctx, location)
@@ -213,7 +213,7 @@ func check(ctx context.Context, location string, asJSON bool, w io.Writer) (int,
 		return 0, err
 	}
 	defer closeTable()
-	chk, err := tbl.Check(ctx, commitlog.CheckOptions{Archived: true, Footers: true})
+	chk, err := tbl.Check(ctx, hudi.CheckOptions{Archived: true, Footers: true})
 	if err != nil {
 		return 0, err
 	}

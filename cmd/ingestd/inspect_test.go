@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/hudifixtures"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/objstore/s3test"
@@ -34,7 +34,7 @@ func inspectJSON(t *testing.T, args ...string) map[string]any {
 // TestInspectFixtures inspects every Spark-written fixture, as a plain path
 // and as a file:// URL, with --json before and after the table.
 func TestInspectFixtures(t *testing.T) {
-	want := map[string]int{ // snapshot sizes, from commitlog/testdata/fixtures
+	want := map[string]int{ // snapshot sizes, from table/hudi/testdata/fixtures
 		"v6_empty": 0, "v6_nonpartitioned": 1, "v6_simplekeygen_hivestyle_no_metafields": 3,
 		"v6_simplekeygen_nonhivestyle": 3, "v6_simplekeygen_nonhivestyle_overwritetable": 1,
 	}
@@ -81,28 +81,28 @@ func TestInspectFixtures(t *testing.T) {
 	}
 }
 
-// TestInspectS3 writes a table on versitygw with commitlog and inspects it
+// TestInspectS3 writes a table on versitygw with table/hudi and inspects it
 // through an s3:// URL.
 func TestInspectS3(t *testing.T) {
 	srv := s3test.Start(t)
 	ctx := context.Background()
 	b := srv.NewBucket(t, "warehouse/pageviews")
-	tbl, err := commitlog.Create(ctx, b, commitlog.Config{Name: "pageviews", RecordKeyFields: []string{"_hoodie_record_key"}, PartitionFields: []string{"dt", "hr"}})
+	tbl, err := hudi.Create(ctx, b, hudi.Config{Name: "pageviews", RecordKeyFields: []string{"_hoodie_record_key"}, PartitionFields: []string{"dt", "hr"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := tbl.Begin(ctx, commitlog.BeginOptions{WriterID: "ingestd-0"})
+	x, err := tbl.Begin(ctx, hudi.BeginOptions{WriterID: "ingestd-0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer x.Close()
-	path := commitlog.BaseFilePath("dt=2026-11-21/hr=07", commitlog.BaseFileName(commitlog.NewFileID(), commitlog.WriteToken(0, 7, 0), x.Instant()))
+	path := hudi.BaseFilePath("dt=2026-11-21/hr=07", hudi.BaseFileName(hudi.NewFileID(), hudi.WriteToken(0, 7, 0), x.Instant()))
 	if err := b.Put(ctx, path, strings.NewReader("PAR1 not really parquet PAR1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := x.Commit(ctx, commitlog.CommitRequest{
-		Files:      []commitlog.FileStat{{Path: path, NumRecords: 3}},
-		Checkpoint: &commitlog.Checkpoint{ID: 7, Offsets: commitlog.Offsets{Topic: "pageviews", Next: map[int32]int64{0: 100, 1: 42}}},
+	if _, err := x.Commit(ctx, hudi.CommitRequest{
+		Files:      []hudi.FileStat{{Path: path, NumRecords: 3}},
+		Checkpoint: &hudi.Checkpoint{ID: 7, Offsets: hudi.Offsets{Topic: "pageviews", Next: map[int32]int64{0: 100, 1: 42}}},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -184,23 +184,23 @@ func parquetFile(t *testing.T, n int) []byte {
 func writeTable(t *testing.T, b objstore.Bucket, partition, writerID string, rows ...int) []string {
 	t.Helper()
 	ctx := context.Background()
-	tbl, err := commitlog.Create(ctx, b, commitlog.Config{Name: "orders", RecordKeyFields: []string{"_hoodie_record_key"}, PartitionFields: []string{"dt"}})
+	tbl, err := hudi.Create(ctx, b, hudi.Config{Name: "orders", RecordKeyFields: []string{"_hoodie_record_key"}, PartitionFields: []string{"dt"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var paths []string
 	for i, n := range rows {
-		x, err := tbl.Begin(ctx, commitlog.BeginOptions{WriterID: writerID})
+		x, err := tbl.Begin(ctx, hudi.BeginOptions{WriterID: writerID})
 		if err != nil {
 			t.Fatal(err)
 		}
-		path := commitlog.BaseFilePath(partition, commitlog.BaseFileName(commitlog.NewFileID(), commitlog.WriteToken(0, int64(i+1), 0), x.Instant()))
+		path := hudi.BaseFilePath(partition, hudi.BaseFileName(hudi.NewFileID(), hudi.WriteToken(0, int64(i+1), 0), x.Instant()))
 		if err := b.Put(ctx, path, bytes.NewReader(parquetFile(t, n))); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := x.Commit(ctx, commitlog.CommitRequest{
-			Files:      []commitlog.FileStat{{Path: path, NumRecords: int64(n)}},
-			Checkpoint: &commitlog.Checkpoint{ID: int64(i + 1), Offsets: commitlog.Offsets{Topic: "orders", Next: map[int32]int64{0: int64(100 * (i + 1))}}},
+		if _, err := x.Commit(ctx, hudi.CommitRequest{
+			Files:      []hudi.FileStat{{Path: path, NumRecords: int64(n)}},
+			Checkpoint: &hudi.Checkpoint{ID: int64(i + 1), Offsets: hudi.Offsets{Topic: "orders", Next: map[int32]int64{0: int64(100 * (i + 1))}}},
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -247,7 +247,7 @@ func TestInspectReportsMissingFile(t *testing.T) {
 	var rep struct {
 		Status   string
 		Snapshot []any
-		Problems []commitlog.FileProblem
+		Problems []hudi.FileProblem
 	}
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatal(err)
@@ -307,7 +307,7 @@ func TestTableCheck(t *testing.T) {
 			var rep struct {
 				Status   string
 				Files    int
-				Problems []commitlog.FileProblem
+				Problems []hudi.FileProblem
 			}
 			if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 				t.Fatal(err)
@@ -332,17 +332,17 @@ func TestInspectEscapesHostileTable(t *testing.T) {
 	ctx := context.Background()
 	writeTable(t, b, "dt=2026-01-01", "w0", 10)
 	// A hostile commit, written by hand as another tool could.
-	tbl, err := commitlog.Open(ctx, b)
+	tbl, err := hudi.Open(ctx, b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := tbl.Begin(ctx, commitlog.BeginOptions{WriterID: "w1"})
+	x, err := tbl.Begin(ctx, hudi.BeginOptions{WriterID: "w1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	part := "dt=" + hostile
-	path := commitlog.BaseFilePath(part, commitlog.BaseFileName(commitlog.NewFileID(), "0-1-0", x.Instant()))
-	for key, body := range map[string][]byte{part + "/" + commitlog.PartitionMetadataFile: []byte("#partition metadata\n"), path: parquetFile(t, 5)} {
+	path := hudi.BaseFilePath(part, hudi.BaseFileName(hudi.NewFileID(), "0-1-0", x.Instant()))
+	for key, body := range map[string][]byte{part + "/" + hudi.PartitionMetadataFile: []byte("#partition metadata\n"), path: parquetFile(t, 5)} {
 		if err := b.Put(ctx, key, bytes.NewReader(body)); err != nil {
 			t.Fatal(err)
 		}
@@ -373,7 +373,7 @@ func TestInspectEscapesHostileTable(t *testing.T) {
 	if code != 0 || strings.ContainsAny(stdout+stderr, "\x1b\x07\u009b\u202e") {
 		t.Fatalf("--json: exit %d, raw escapes in:\n%q", code, stdout)
 	}
-	var rep struct{ Checkpoints []commitlog.WriterCheckpoint }
+	var rep struct{ Checkpoints []hudi.WriterCheckpoint }
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || len(rep.Checkpoints) != 2 || rep.Checkpoints[0].WriterID != "evil"+hostile {
 		t.Fatalf("--json does not decode to the table's strings: %v %+v", err, rep)
 	}

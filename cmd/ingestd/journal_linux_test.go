@@ -15,7 +15,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/lakestream/lakestream/checkpoint"
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -159,7 +159,7 @@ checkpoint:
 		t.Fatal(err)
 	}
 	committed := func() int64 {
-		tbl, err := commitlog.Open(context.Background(), bucket)
+		tbl, err := hudi.Open(context.Background(), bucket)
 		if err != nil {
 			return -1
 		}
@@ -239,7 +239,7 @@ checkpoint:
 	}
 
 	// Every record once: DuckDB over the snapshot's files.
-	tbl, err := commitlog.Open(context.Background(), bucket)
+	tbl, err := hudi.Open(context.Background(), bucket)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/source"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -106,7 +106,7 @@ admin:
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		tbl, err := commitlog.Open(context.Background(), bucket)
+		tbl, err := hudi.Open(context.Background(), bucket)
 		if err == nil {
 			if cps, err := tbl.Checkpoints(context.Background()); err == nil {
 				if pos, ok := cps.Next(topic, 0); ok && pos.Next == 1 {

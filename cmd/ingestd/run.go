@@ -13,7 +13,7 @@ import (
 
 	"github.com/lakestream/lakestream/bucketing"
 	"github.com/lakestream/lakestream/checkpoint"
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/metrics"
 	"github.com/lakestream/lakestream/internal/objstore"
@@ -151,10 +151,10 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	if fps != nil {
 		logger.Warn("failpoints armed", "spec", os.Getenv("LAKESTREAM_FAILPOINTS"))
 	}
-	table, err := commitlog.Create(setup, bucket, commitlog.Config{
+	table, err := hudi.Create(setup, bucket, hudi.Config{
 		Name: cfg.Table.Name, Database: cfg.Table.Database, RecordKeyFields: recordKeyFields,
 		PartitionFields: tmpl.PartitionFields(), Schema: ts.Avro(cfg.Table.Name+"_record", "hoodie."+cfg.Table.Name),
-	}, commitlog.WithLogger(logger), commitlog.WithFailpoints(fps))
+	}, hudi.WithLogger(logger), hudi.WithFailpoints(fps))
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
 )
 
@@ -39,12 +39,12 @@ func (s OffsetStep) String() string {
 // moved the partition's offset, and where to.
 func OffsetHistory(ctx context.Context, b objstore.Bucket, topic string, p int32) ([]OffsetStep, error) {
 	byInstant := map[string]OffsetStep{}
-	add := func(instant string, m *commitlog.CommitMetadata, archived bool) error {
-		key, ok := m.ExtraMetadata[commitlog.MetaCheckpointKey]
+	add := func(instant string, m *hudi.CommitMetadata, archived bool) error {
+		key, ok := m.ExtraMetadata[hudi.MetaCheckpointKey]
 		if !ok {
 			return nil
 		}
-		off, err := commitlog.ParseCheckpointKey(key)
+		off, err := hudi.ParseCheckpointKey(key)
 		if err != nil {
 			return err
 		}
@@ -58,11 +58,11 @@ func OffsetHistory(ctx context.Context, b objstore.Bucket, topic string, p int32
 				rows += s.NumWrites
 			}
 		}
-		byInstant[instant] = OffsetStep{Instant: instant, Writer: m.ExtraMetadata[commitlog.MetaWriterID],
-			Checkpoint: m.ExtraMetadata[commitlog.MetaCheckpointID], Next: next, Rows: rows, Archived: archived}
+		byInstant[instant] = OffsetStep{Instant: instant, Writer: m.ExtraMetadata[hudi.MetaWriterID],
+			Checkpoint: m.ExtraMetadata[hudi.MetaCheckpointID], Next: next, Rows: rows, Archived: archived}
 		return nil
 	}
-	err := b.List(ctx, commitlog.ArchiveDir+"/lakestream.archive.", func(info objstore.ObjectInfo) error {
+	err := b.List(ctx, hudi.ArchiveDir+"/lakestream.archive.", func(info objstore.ObjectInfo) error {
 		data, err := objstore.ReadAll(ctx, b, info.Key)
 		if err != nil {
 			return err
@@ -80,7 +80,7 @@ func OffsetHistory(ctx context.Context, b objstore.Bucket, topic string, p int32
 			if len(in.Metadata) == 0 {
 				continue
 			}
-			m, err := commitlog.ParseCommitMetadata(info.Key, in.Metadata, true)
+			m, err := hudi.ParseCommitMetadata(info.Key, in.Metadata, true)
 			if err != nil {
 				return err
 			}
@@ -93,7 +93,7 @@ func OffsetHistory(ctx context.Context, b objstore.Bucket, topic string, p int32
 	if err != nil {
 		return nil, err
 	}
-	t, err := commitlog.Open(ctx, b)
+	t, err := hudi.Open(ctx, b)
 	if err != nil {
 		return nil, err
 	}

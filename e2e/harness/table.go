@@ -11,14 +11,14 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2" // database/sql driver "duckdb"
 
-	"github.com/lakestream/lakestream/commitlog"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
 )
 
 // Committed reports whether the table's offsets have reached want for every
 // partition of topic.
 func Committed(ctx context.Context, b objstore.Bucket, topic string, want map[int32]int64) (bool, error) {
-	t, err := commitlog.Open(ctx, b)
+	t, err := hudi.Open(ctx, b)
 	if err != nil {
 		return false, nil // not created yet
 	}
@@ -43,8 +43,8 @@ func Committed(ctx context.Context, b objstore.Bucket, topic string, want map[in
 // first when the table is not on the local filesystem) read with
 // read_parquet, without hive partitioning: what the files hold, partition
 // columns included.
-func DuckDB(ctx context.Context, b objstore.Bucket, dir, view string) (*sql.DB, []commitlog.BaseFile, error) {
-	t, err := commitlog.Open(ctx, b)
+func DuckDB(ctx context.Context, b objstore.Bucket, dir, view string) (*sql.DB, []hudi.BaseFile, error) {
+	t, err := hudi.Open(ctx, b)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/failpoint"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/writer"
 )
 

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/lakestream/lakestream/bucketing"
-	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/schemas"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/writer"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -140,7 +140,7 @@ type Coordinator struct {
 	specWorker  int // the worker whose batch the next row is decoded into (see intakeOne)
 	rowLen      int // the values of a row (of a flat schema; nested rows may need more)
 	txn         *hudi.Txn
-	abandoned   *hudi.Txn  // aborted when partitions were lost, not yet rolled back (settleAbandonedLocked)
+	abandoned   *hudi.Txn       // aborted when partitions were lost, not yet rolled back (settleAbandonedLocked)
 	txnParts    map[int32]bool  // partitions the open instant lists (nil: unchecked)
 	checkpoint  int64           // ID of the checkpoint being filled
 	next        map[int32]int64 // next offset per owned partition, as processed

@@ -15,9 +15,9 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/redact"
+	"github.com/lakestream/lakestream/table/hudi"
 )
 
 // The phases of the pipeline whose operations can fail, as Health and the

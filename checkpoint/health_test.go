@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/aws/smithy-go"
-	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/table/hudi"
 )
 
 // waitUntil polls cond until it holds, failing the test after a minute.

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/table/hudi"
 )
 
 // openTable opens the table stored in b, failing the test on error.

@@ -23,9 +23,9 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
-	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/iceberg"
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/writer"
 )
 
@@ -78,9 +78,9 @@ type partitionStats struct {
 
 // compaction is what makeCompacted did.
 type compaction struct {
-	Instant   string               // the replacecommit
-	Before    string               // the instant before it
-	Partition string               // the partition compacted
+	Instant   string          // the replacecommit
+	Before    string          // the instant before it
+	Partition string          // the partition compacted
 	Replaced  []hudi.BaseFile // the files it retired
 }
 

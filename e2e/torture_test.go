@@ -18,11 +18,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/e2e/harness"
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/objstore/s3test"
+	"github.com/lakestream/lakestream/table/hudi"
 )
 
 // The torture tests prove exactly-once delivery by force: ingestd replicas

@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/e2e/harness"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/objstore/s3test"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 

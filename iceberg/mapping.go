@@ -10,8 +10,8 @@ import (
 
 	"github.com/apache/iceberg-go"
 
-	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/iceberg/filestats"
+	"github.com/lakestream/lakestream/table/hudi"
 )
 
 // hiveDefaultPartition stands for a null partition value in a partition

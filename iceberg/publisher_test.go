@@ -14,8 +14,8 @@ import (
 	"github.com/apache/iceberg-go/table"
 	"go.uber.org/goleak"
 
-	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/table/hudi"
 )
 
 func TestMain(m *testing.M) {

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/iceberg/filestats"
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/table/hudi"
 )
 
 // TestPublishersRace: two publishers (two ingestd replicas, or one and the

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/iceberg/filestats"
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/table/hudi"
 )
 
 // Stats gives the publisher the Iceberg schema and the metrics of the base

@@ -156,7 +156,6 @@ func TestCloseContextIsBounded(t *testing.T) {
 	}
 }
 
-
 // TestReleaseStaticMemberAfterCrash: under KIP-848 a static member whose
 // process died without leaving (here: a membership joined by a raw
 // heartbeat that never heartbeats again) holds its instance ID until the

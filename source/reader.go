@@ -869,7 +869,6 @@ func (r *Reader) resolveStarts(ctx context.Context, parts []int32) (map[int32]st
 	return out, nil
 }
 
-
 // ReleaseStaticMember prepares the start of a static member (WithStaticMember)
 // under the consumer group protocol (KIP-848). There, a member whose process
 // died without leaving (SIGKILL, OOM, a node lost) keeps its instance ID

@@ -10,22 +10,22 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/redact"
+	"github.com/lakestream/lakestream/table/hudi"
 )
 
 // report is what `ingestd table inspect --json` prints.
 type report struct {
-	Table           tableReport                   `json:"table"`
-	Timeline        []instantReport               `json:"timeline"`
-	SnapshotInstant string                        `json:"snapshotInstant"`
+	Table           tableReport              `json:"table"`
+	Timeline        []instantReport          `json:"timeline"`
+	SnapshotInstant string                   `json:"snapshotInstant"`
 	Snapshot        []hudi.BaseFile          `json:"snapshot"`
 	Checkpoints     []hudi.WriterCheckpoint  `json:"checkpoints"`
 	Offsets         []hudi.PartitionPosition `json:"offsets"`
 	// Status is "ok", or "damaged" when Problems lists committed files of
 	// the active timeline that are missing, hidden or of another size.
-	Status   string                  `json:"status"`
+	Status   string             `json:"status"`
 	Problems []hudi.FileProblem `json:"problems"`
 }
 

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/hudifixtures"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/objstore/s3test"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/parquet-go/parquet-go"
 )
 

@@ -15,8 +15,8 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/lakestream/lakestream/checkpoint"
-	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/source"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )

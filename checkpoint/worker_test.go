@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/table/hudi/hudimeta"
 	"github.com/lakestream/lakestream/writer"
 	"github.com/parquet-go/parquet-go"
 )
@@ -16,7 +17,7 @@ import (
 // workerTestSchema is the five meta columns and an int64.
 func workerTestSchema() *parquet.Schema {
 	g := parquet.Group{}
-	for i, name := range writer.MetaColumns {
+	for i, name := range hudimeta.Columns {
 		g[name] = parquet.FieldID(parquet.Optional(parquet.String()), i+1)
 	}
 	g["n"] = parquet.FieldID(parquet.Int(64), 6)
@@ -34,7 +35,7 @@ func workerTestBatch(t *testing.T, schema *parquet.Schema, n int) *rowBatch {
 		}
 		return l.ColumnIndex
 	}
-	keyCol, nCol := leaf(writer.ColRecordKey), leaf("n")
+	keyCol, nCol := leaf(hudimeta.ColRecordKey), leaf("n")
 	b := &rowBatch{}
 	row := make(parquet.Row, 6)
 	for i := range n {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/lakestream/lakestream/table/hudi/hudimeta"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -33,16 +34,11 @@ const (
 	MetaPartitionPath = 3
 	MetaFileName      = 4
 
-	numMetaColumns = 5
+	numMetaColumns = hudimeta.NumColumns
 )
 
 // Names of the columns lakestream adds around the user fields.
 const (
-	ColCommitTime     = "_hoodie_commit_time"
-	ColCommitSeqNo    = "_hoodie_commit_seqno"
-	ColRecordKey      = "_hoodie_record_key"
-	ColPartitionPath  = "_hoodie_partition_path"
-	ColFileName       = "_hoodie_file_name"
 	ColKafkaPartition = "_kafka_partition"
 	ColKafkaOffset    = "_kafka_offset"
 	ColKafkaTimestamp = "_kafka_timestamp"
@@ -96,7 +92,7 @@ func NewTableSchema(user Schema, opts TableOptions) (*TableSchema, error) {
 	}
 
 	str := func(name string) Field { return Field{Name: name, Type: Type{Kind: KindString}, Optional: true} }
-	fields := []Field{str(ColCommitTime), str(ColCommitSeqNo), str(ColRecordKey), str(ColPartitionPath), str(ColFileName)}
+	fields := []Field{str(hudimeta.ColCommitTime), str(hudimeta.ColCommitSeqNo), str(hudimeta.ColRecordKey), str(hudimeta.ColPartitionPath), str(hudimeta.ColFileName)}
 	for i := range fields {
 		fields[i].ID = int32(i + 1)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/table/hudi/hudimeta"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -64,14 +65,14 @@ func readByBucket(t *testing.T, b objstore.Bucket, files []File) map[string][]re
 			recs[i].fileName = ""
 		}
 		out[f.Partition] = append(out[f.Partition], recs...)
-		for _, k := range []string{MetaMinRecordKey, MetaMaxRecordKey} {
+		for _, k := range []string{hudimeta.MinRecordKey, hudimeta.MaxRecordKey} {
 			v, _ := footerValue(pf.Metadata(), k)
 			keys := make([]string, len(recs))
 			for i, r := range recs {
 				keys[i] = r.key
 			}
 			want := slices.Min(keys)
-			if k == MetaMaxRecordKey {
+			if k == hudimeta.MaxRecordKey {
 				want = slices.Max(keys)
 			}
 			if v != want {

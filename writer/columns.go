@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/lakestream/lakestream/table/hudi/hudimeta"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -57,13 +58,13 @@ func (fl *filler) columns(f *file, rows []parquet.Row) [][]parquet.Value {
 	cols := fl.cols
 	if sh.flat {
 		for c := range cols {
-			if c < len(MetaColumns) && c != keyCol && f.generated {
+			if c < len(hudimeta.Columns) && c != keyCol && f.generated {
 				continue // made by the encoder
 			}
 			cols[c] = slices.Grow(cols[c][:0], len(rows))[:len(rows)]
 		}
 		for c := range cols {
-			if c < len(MetaColumns) && c != keyCol {
+			if c < len(hudimeta.Columns) && c != keyCol {
 				continue // filled below, or made by the encoder
 			}
 			vals := cols[c]

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/lakestream/lakestream/table/hudi"
+	"github.com/lakestream/lakestream/table/hudi/hudimeta"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -114,8 +115,8 @@ func (f *file) observe(key []byte, eventTime int64) {
 // The encoder is returned for reuse; on an error the file is discarded.
 func (f *file) close() (encoder, error) {
 	enc := f.enc
-	enc.setKeyValue(MetaMinRecordKey, string(f.minKey))
-	enc.setKeyValue(MetaMaxRecordKey, string(f.maxKey))
+	enc.setKeyValue(hudimeta.MinRecordKey, string(f.minKey))
+	enc.setKeyValue(hudimeta.MaxRecordKey, string(f.maxKey))
 	err := enc.close()
 	var size int64
 	if err == nil {

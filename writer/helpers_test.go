@@ -16,6 +16,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/table/hudi/hudimeta"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
 )
@@ -78,11 +79,11 @@ func testSchema() *parquet.Schema {
 func withMetaColumns(cols ...namedNode) []namedNode {
 	str := func(id int) parquet.Node { return parquet.FieldID(parquet.Optional(parquet.String()), id) }
 	return append([]namedNode{
-		{ColCommitTime, str(1)},
-		{ColCommitSeqno, str(2)},
-		{ColRecordKey, str(3)},
-		{ColPartitionPath, str(4)},
-		{ColFileName, str(5)},
+		{hudimeta.ColCommitTime, str(1)},
+		{hudimeta.ColCommitSeqNo, str(2)},
+		{hudimeta.ColRecordKey, str(3)},
+		{hudimeta.ColPartitionPath, str(4)},
+		{hudimeta.ColFileName, str(5)},
 	}, cols...)
 }
 

@@ -1,34 +1,15 @@
 package writer
 
-// The Hudi meta columns: their names, and the checkpoint being written with
-// the values of those it fills (the commit time and the sequence numbers);
-// a file's own constants (partition path, file name) are made with the file
-// (files.go).
+// The checkpoint being written, with the values of the Hudi meta columns
+// it fills (the commit time and the sequence numbers; the names are
+// hudimeta's); a file's own constants (partition path, file name) are made
+// with the file (files.go).
 
 import (
 	"fmt"
 	"strconv"
 
 	"github.com/parquet-go/parquet-go"
-)
-
-// The Hudi meta columns. They must be the first five leaf columns of the
-// schema: top-level, optional BYTE_ARRAY (strings).
-const (
-	ColCommitTime    = "_hoodie_commit_time"
-	ColCommitSeqno   = "_hoodie_commit_seqno"
-	ColRecordKey     = "_hoodie_record_key"
-	ColPartitionPath = "_hoodie_partition_path"
-	ColFileName      = "_hoodie_file_name"
-)
-
-// MetaColumns lists the meta columns in Hudi's order.
-var MetaColumns = [5]string{ColCommitTime, ColCommitSeqno, ColRecordKey, ColPartitionPath, ColFileName}
-
-// Footer key-value metadata keys Hudi reads for key range pruning.
-const (
-	MetaMinRecordKey = "hoodie_min_record_key"
-	MetaMaxRecordKey = "hoodie_max_record_key"
 )
 
 // checkpointMeta is the checkpoint being written and the meta column

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/table/hudi/hudimeta"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -96,7 +97,7 @@ func TestPartitionColumnsHoldThePathValues(t *testing.T) {
 			v, _ := partValues(f.Partition)
 			wantDt, wantHr := string(v[0]), string(v[1])
 			r := parquet.NewReader(strings.NewReader(string(data)))
-			dtCol, hrCol := len(MetaColumns)+len(cols)-2, len(MetaColumns)+len(cols)-1 // the last two leaves
+			dtCol, hrCol := len(hudimeta.Columns)+len(cols)-2, len(hudimeta.Columns)+len(cols)-1 // the last two leaves
 			for {
 				buf := make([]parquet.Row, 32)
 				k, err := r.ReadRows(buf)

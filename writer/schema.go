@@ -4,6 +4,7 @@ package writer
 // of the meta columns that set none.
 
 import (
+	"github.com/lakestream/lakestream/table/hudi/hudimeta"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding"
 )
@@ -17,11 +18,11 @@ import (
 // Parquet reader decodes (Spark's vectorized reader before 3.3 has no DELTA_*
 // decoders).
 var metaEncodings = map[string]encoding.Encoding{
-	ColCommitTime:    &parquet.RLEDictionary,
-	ColCommitSeqno:   &parquet.Plain,
-	ColRecordKey:     &parquet.Plain,
-	ColPartitionPath: &parquet.RLEDictionary,
-	ColFileName:      &parquet.RLEDictionary,
+	hudimeta.ColCommitTime:    &parquet.RLEDictionary,
+	hudimeta.ColCommitSeqNo:   &parquet.Plain,
+	hudimeta.ColRecordKey:     &parquet.Plain,
+	hudimeta.ColPartitionPath: &parquet.RLEDictionary,
+	hudimeta.ColFileName:      &parquet.RLEDictionary,
 }
 
 // writeSchema returns schema with the meta column encodings above applied

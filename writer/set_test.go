@@ -17,6 +17,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/table/hudi"
+	"github.com/lakestream/lakestream/table/hudi/hudimeta"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
 )
@@ -142,7 +143,7 @@ func TestRoundTrip(t *testing.T) {
 		if !strings.HasPrefix(md.CreatedBy, "lakestream version ") || !strings.Contains(md.CreatedBy, "(build ") {
 			t.Errorf("created_by %q", md.CreatedBy)
 		}
-		wantIDs := map[string]int32{ColCommitTime: 1, ColCommitSeqno: 2, ColRecordKey: 3, ColPartitionPath: 4, ColFileName: 5,
+		wantIDs := map[string]int32{hudimeta.ColCommitTime: 1, hudimeta.ColCommitSeqNo: 2, hudimeta.ColRecordKey: 3, hudimeta.ColPartitionPath: 4, hudimeta.ColFileName: 5,
 			"userId": 6, "sessionNumber": 7, "url": 8, "referrer": 9, "eventTime": 10}
 		var order []string
 		for _, el := range md.Schema[1:] {
@@ -151,14 +152,14 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("schema element %s: field_id %d, want %d", el.Name, el.FieldID, wantIDs[el.Name])
 			}
 		}
-		if got := strings.Join(order[:5], ","); got != strings.Join(MetaColumns[:], ",") {
+		if got := strings.Join(order[:5], ","); got != strings.Join(hudimeta.Columns[:], ",") {
 			t.Errorf("column order %s", got)
 		}
-		if v, _ := footerValue(md, MetaMinRecordKey); v != minKey {
-			t.Errorf("%s = %q, want %q", MetaMinRecordKey, v, minKey)
+		if v, _ := footerValue(md, hudimeta.MinRecordKey); v != minKey {
+			t.Errorf("%s = %q, want %q", hudimeta.MinRecordKey, v, minKey)
 		}
-		if v, _ := footerValue(md, MetaMaxRecordKey); v != maxKey {
-			t.Errorf("%s = %q, want %q", MetaMaxRecordKey, v, maxKey)
+		if v, _ := footerValue(md, hudimeta.MaxRecordKey); v != maxKey {
+			t.Errorf("%s = %q, want %q", hudimeta.MaxRecordKey, v, maxKey)
 		}
 		for _, rg := range md.RowGroups {
 			for _, cc := range rg.Columns {
@@ -175,11 +176,11 @@ func TestRoundTrip(t *testing.T) {
 				}
 				dict := slices.Contains(cc.MetaData.Encoding, format.RLEDictionary)
 				switch col {
-				case ColCommitSeqno, ColRecordKey:
+				case hudimeta.ColCommitSeqNo, hudimeta.ColRecordKey:
 					if dict {
 						t.Errorf("column %s is dictionary encoded", col)
 					}
-				case ColCommitTime, ColPartitionPath, ColFileName, "url":
+				case hudimeta.ColCommitTime, hudimeta.ColPartitionPath, hudimeta.ColFileName, "url":
 					if !dict {
 						t.Errorf("column %s is not dictionary encoded", col)
 					}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lakestream/lakestream/table/hudi/hudimeta"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -36,8 +37,8 @@ func newRowShape(schema *parquet.Schema, partitionColumns []string, hasValues bo
 	var sh rowShape
 	cols := schema.Columns()
 	sh.numColumns = len(cols)
-	if sh.numColumns < len(MetaColumns) {
-		return sh, fmt.Errorf("writer: schema has %d leaf columns, want the %d Hudi meta columns first", sh.numColumns, len(MetaColumns))
+	if sh.numColumns < len(hudimeta.Columns) {
+		return sh, fmt.Errorf("writer: schema has %d leaf columns, want the %d Hudi meta columns first", sh.numColumns, len(hudimeta.Columns))
 	}
 	sh.kinds = make([]parquet.Kind, sh.numColumns)
 	sh.maxDef = make([]int, sh.numColumns)
@@ -54,19 +55,19 @@ func newRowShape(schema *parquet.Schema, partitionColumns []string, hasValues bo
 	sh.flat = !slices.ContainsFunc(sh.maxRep, func(r int) bool { return r > 0 })
 	sh.filled = make([]bool, sh.numColumns)
 	var errs []error
-	for i, name := range MetaColumns {
+	for i, name := range hudimeta.Columns {
 		leaf, ok := schema.Lookup(name)
 		switch {
 		case !ok:
 			errs = append(errs, fmt.Errorf("writer: schema has no top-level column %s", name))
 			continue
-		case leaf.ColumnIndex >= len(MetaColumns):
-			errs = append(errs, fmt.Errorf("writer: meta column %s is leaf column %d, want one of the first %d", name, leaf.ColumnIndex, len(MetaColumns)))
+		case leaf.ColumnIndex >= len(hudimeta.Columns):
+			errs = append(errs, fmt.Errorf("writer: meta column %s is leaf column %d, want one of the first %d", name, leaf.ColumnIndex, len(hudimeta.Columns)))
 		case leaf.Node.Type().Kind() != parquet.ByteArray || !leaf.Node.Optional() || leaf.MaxDefinitionLevel != 1 || leaf.MaxRepetitionLevel != 0:
 			errs = append(errs, fmt.Errorf("writer: meta column %s must be an optional top-level string", name))
 		}
 		sh.metaIdx[i] = leaf.ColumnIndex
-		sh.filled[leaf.ColumnIndex] = name != ColRecordKey
+		sh.filled[leaf.ColumnIndex] = name != hudimeta.ColRecordKey
 	}
 	if len(partitionColumns) > 0 && !hasValues {
 		errs = append(errs, errors.New("writer: partition columns without a function for their values"))
@@ -151,7 +152,7 @@ func (sh *rowShape) checkAny(row parquet.Row) error {
 		} else if sh.maxRep[c] == 0 {
 			return fmt.Errorf("writer: row has several values for non-repeated column %d", c)
 		}
-		if c < len(MetaColumns) && c != sh.metaIdx[2] {
+		if c < len(hudimeta.Columns) && c != sh.metaIdx[2] {
 			continue // filled by Write
 		}
 		def := v.DefinitionLevel()
@@ -172,7 +173,7 @@ func (sh *rowShape) checkAny(row parquet.Row) error {
 		return fmt.Errorf("writer: row ends at column %d, want %d columns", col, sh.numColumns)
 	}
 	if row[sh.metaIdx[2]].IsNull() {
-		return fmt.Errorf("writer: row has no record key (%s)", ColRecordKey)
+		return fmt.Errorf("writer: row has no record key (%s)", hudimeta.ColRecordKey)
 	}
 	return nil
 }

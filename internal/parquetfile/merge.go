@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/lakestream/lakestream/table/hudi/hudimeta"
 	"github.com/parquet-go/parquet-go/format"
 )
 
@@ -153,9 +154,9 @@ func MergeKeyRange(minKey, maxKey string) MergeOption {
 
 // The Hudi meta column and footer keys MergeHudi sets.
 const (
-	HudiFileNameColumn = "_hoodie_file_name"
-	HudiMinRecordKey   = "hoodie_min_record_key"
-	HudiMaxRecordKey   = "hoodie_max_record_key"
+	HudiFileNameColumn = hudimeta.ColFileName
+	HudiMinRecordKey   = hudimeta.MinRecordKey
+	HudiMaxRecordKey   = hudimeta.MaxRecordKey
 )
 
 // MergeHudi makes the output a Hudi base file named fileName (the object

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/lakestream/lakestream/internal/failpoint"
+	"github.com/lakestream/lakestream/table"
 	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/writer"
 )
@@ -122,11 +123,36 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	if elapsed > c.opts.interval/2 {
 		c.opts.logger.Warn("slow checkpoint", "checkpoint", c.checkpoint, "took", elapsed, "interval", c.opts.interval, "workers", c.WorkerStates())
 	}
+	if len(c.opts.publishers) > 0 {
+		c.toPublish = append(c.toPublish, table.Commit{Instant: instant, WriterID: c.cfg.WriterID, CheckpointID: c.checkpoint,
+			Topic: c.cfg.Topic, Next: cloneOffsets(c.next), Files: len(files), Rows: rows})
+	}
 	c.checkpoint++
 	if c.opts.maintainEvery > 0 && c.checkpoint%int64(c.opts.maintainEvery) == 0 {
 		c.maintainDue = true // Run does it outside the lock, never in a rebalance hook
 	}
 	return nil
+}
+
+// publish hands the commits made since the last call to every publisher,
+// in order, outside the lock (a commit made in a rebalance hook waits for
+// Run's next turn). A failure is logged and counted in phase publish and
+// is not retried: the commit stands, and the publisher catches up at the
+// next one (table.Publisher).
+func (c *Coordinator) publish(ctx context.Context) {
+	c.mu.Lock()
+	commits := c.toPublish
+	c.toPublish = nil
+	c.mu.Unlock()
+	for _, cm := range commits {
+		for i, p := range c.opts.publishers {
+			if err := p.Publish(ctx, cm); err != nil {
+				op := fmt.Sprintf("publisher %d: publish instant %s", i, cm.Instant)
+				msg := c.health.failed(op, PhasePublish, -1, err, false)
+				c.opts.logger.Warn("publish commit: the commit stands, the publisher catches up later", "publisher", i, "instant", cm.Instant, "err", msg)
+			}
+		}
+	}
 }
 
 // maintain bounds the active timeline: instants of dead writers are rolled

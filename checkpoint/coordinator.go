@@ -12,6 +12,7 @@ import (
 
 	"github.com/lakestream/lakestream/bucketing"
 	"github.com/lakestream/lakestream/schemas"
+	"github.com/lakestream/lakestream/table"
 	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/writer"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -148,6 +149,7 @@ type Coordinator struct {
 	nextDue     time.Time       // when the next checkpoint is due
 	fatal       error           // set by a rebalance hook, returned by Run
 	maintainDue bool
+	toPublish   []table.Commit // commits not yet handed to the publishers (publish)
 	closed      bool
 
 	claimMu   sync.Mutex
@@ -457,7 +459,9 @@ func (c *Coordinator) Run(ctx context.Context, src Source) (err error) {
 	}
 	for {
 		if ctx.Err() != nil {
-			return c.shutdown()
+			err := c.shutdown()
+			c.publish(work)
+			return err
 		}
 		wait := max(time.Until(c.due()), 10*time.Millisecond)
 		pctx, cancel := context.WithTimeout(ctx, wait)
@@ -474,6 +478,7 @@ func (c *Coordinator) Run(ctx context.Context, src Source) (err error) {
 			}
 			return err
 		}
+		c.publish(work)
 		if maintain {
 			c.maintain(work)
 		}

@@ -4,7 +4,9 @@
 // shutdown, stops intake at a barrier, has every worker close its files,
 // and makes exactly one table commit carrying the checkpoint ID, the files
 // and the next offset of every partition the process owns. A restart
-// resumes from that commit.
+// resumes from that commit. After each commit, the publishers
+// (WithPublishers, table.Publisher: the Iceberg publisher) observe it; a
+// publisher's failure is logged and counted, never undoes the commit.
 //
 // The source's rebalance hooks plug in: StartOffsets claims newly assigned
 // partitions and reads their offsets from the table; Revoked checkpoints

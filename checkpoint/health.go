@@ -23,7 +23,8 @@ import (
 // The phases of the pipeline whose operations can fail, as Health and the
 // failure counters name them. A checkpoint goes through begin, barrier,
 // upload, dead_letters and commit in that order; write, roll and decode
-// happen between checkpoints, maintenance after some.
+// happen between checkpoints, maintenance after some, publish after each
+// commit.
 const (
 	// PhaseBegin: the checkpoint's instant is opened on the timeline
 	// (Table.Begin), journaled, and the workers start its files.
@@ -47,6 +48,10 @@ const (
 	// PhaseMaintenance: dead writers' instants are rolled back and old
 	// instants archived (a failure waits for the next round).
 	PhaseMaintenance = "maintenance"
+	// PhasePublish: a publisher (WithPublishers) failed to publish a
+	// commit. The commit stands; the failure is counted, not retried
+	// (the publisher catches up at the next commit).
+	PhasePublish = "publish"
 	// PhaseDecode: a record's schema could not be fetched from the
 	// registry (retried until it can).
 	PhaseDecode = "decode"

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/lakestream/lakestream/internal/failpoint"
+	"github.com/lakestream/lakestream/table"
 )
 
 // Option configures a Coordinator.
@@ -24,6 +26,7 @@ type options struct {
 	logger         *slog.Logger
 	now            func() time.Time
 	failpoints     *failpoint.Set
+	publishers     []table.Publisher
 	keepInstants   int
 	maintainEvery  int
 
@@ -120,6 +123,14 @@ func WithLateData(allowed, max time.Duration, beyondMax LatePolicy, bufferBytes 
 // limit). Default 256 MiB.
 func WithMemoryBudget(n int64) Option { return func(o *options) { o.memoryBudget = n } }
 
+// WithPublishers has every commit observed by publishers, called in
+// order after each commit completes; their contract (what a publisher may
+// do, and that its failure is logged and counted but never undoes or
+// blocks the commit) is table.Publisher's. Default none.
+func WithPublishers(p ...table.Publisher) Option {
+	return func(o *options) { o.publishers = append(o.publishers, p...) }
+}
+
 // WithFailpoints arms the checkpoint's failpoints (tests only). Default none.
 func WithFailpoints(s *failpoint.Set) Option { return func(o *options) { o.failpoints = s } }
 
@@ -157,6 +168,9 @@ func (o options) validate() error {
 	}
 	if o.memoryBudget < 0 || (o.memoryBudget > 0 && o.memoryBudget < 1<<20) {
 		errs = append(errs, fmt.Errorf("memory budget %d bytes: want 0 (off) or at least 1 MiB", o.memoryBudget))
+	}
+	if slices.Contains(o.publishers, nil) {
+		errs = append(errs, errors.New("publishers must not be nil"))
 	}
 	if o.logger == nil || o.now == nil {
 		errs = append(errs, errors.New("logger and clock must not be nil"))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/lakestream/lakestream/table"
 	"github.com/lakestream/lakestream/table/hudi"
 )
 
@@ -72,9 +73,10 @@ const (
 // BeginCheckpoint and AddFile are durable (the WAL is synced) when they
 // return. A Journal is safe for concurrent use.
 type Journal struct {
-	dir  string
-	log  *slog.Logger
-	lock *pebble.Lock
+	dir    string
+	log    *slog.Logger
+	lock   *pebble.Lock
+	layout table.Layout // finds the instant of a file key
 
 	mu     sync.RWMutex // write-held by Close (and open) only
 	db     *pebble.DB
@@ -113,6 +115,7 @@ type JournalOption func(*journalOptions)
 
 type journalOptions struct {
 	logger *slog.Logger
+	layout table.Layout
 	fs     vfs.FS // tests only
 	// retryMin and retryMax bound the wait after a background error
 	// (journal_background.go); tests shorten them.
@@ -123,6 +126,13 @@ type journalOptions struct {
 // information at debug level). Default: discard.
 func WithJournalLogger(l *slog.Logger) JournalOption {
 	return func(o *journalOptions) { o.logger = l }
+}
+
+// WithJournalLayout sets the table layout whose data file keys the
+// journal records (it finds the instant of a key with it). Default
+// hudi.BaseFileLayout.
+func WithJournalLayout(l table.Layout) JournalOption {
+	return func(o *journalOptions) { o.layout = l }
 }
 
 // withJournalFS runs the journal on fs (fault injection in tests).
@@ -173,20 +183,20 @@ func OpenJournal(dir string, opts ...JournalOption) (*Journal, error) {
 // returns (space was freed). It is the only goroutine the journal
 // starts; pebble starts its own, which Close ends.
 func OpenJournalContext(ctx context.Context, dir string, opts ...JournalOption) (*Journal, error) {
-	o := journalOptions{logger: slog.New(slog.DiscardHandler), fs: vfs.Default, retryMin: time.Second, retryMax: 30 * time.Second}
+	o := journalOptions{logger: slog.New(slog.DiscardHandler), layout: hudi.BaseFileLayout{}, fs: vfs.Default, retryMin: time.Second, retryMax: 30 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if dir == "" {
 		return nil, errors.New("journal: empty directory name")
 	}
-	if o.logger == nil {
-		return nil, errors.New("journal: nil logger")
+	if o.logger == nil || o.layout == nil {
+		return nil, errors.New("journal: nil logger or layout")
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("journal %s: %w: %w", dir, ErrJournalUnavailable, err)
 	}
-	j := &Journal{dir: dir, log: o.logger, trouble: make(chan error, 1), stop: make(chan struct{})}
+	j := &Journal{dir: dir, log: o.logger, layout: o.layout, trouble: make(chan error, 1), stop: make(chan struct{})}
 	j.bg.init(o)
 	o.fs = vfs.OnDiskFull(o.fs, func() { j.diskFull.Store(true) })
 	if err := o.fs.MkdirAll(dir, 0o755); err != nil {
@@ -440,8 +450,7 @@ func (j *Journal) AddFile(instant, key string) error {
 	if err := checkInstant(instant); err != nil {
 		return err
 	}
-	i := strings.LastIndexByte(key, '/')
-	if _, _, ts, ok := hudi.ParseBaseFileName(key[i+1:]); !ok || ts != instant {
+	if ts, ok := j.layout.FileInstant(key); !ok || ts != instant {
 		return fmt.Errorf("journal: %q is not a base file of instant %s", key, instant)
 	}
 	return j.do("add "+key, func(db *pebble.DB) error {
@@ -460,7 +469,7 @@ func (j *Journal) AddFile(instant, key string) error {
 // BeforeUpload is AddFile for the instant named in key's file name: pass
 // it to writer.WithBeforeUpload.
 func (j *Journal) BeforeUpload(key string) error {
-	_, _, instant, ok := hudi.ParseBaseFileName(key[strings.LastIndexByte(key, '/')+1:])
+	instant, ok := j.layout.FileInstant(key)
 	if !ok {
 		return fmt.Errorf("journal: %q is not a base file", key)
 	}

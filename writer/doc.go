@@ -33,7 +33,10 @@
 // at the checkpoint rather than rolling small files. Every file is a new
 // file group. Files are not visible to readers until the commit that lists
 // them (table/hudi), so they are written to their final names directly;
-// Abort deletes them.
+// Abort deletes them. The table's layout (WithLayout, a table.Layout;
+// default hudi.BaseFileLayout) names each file, gives the values of its
+// per-file meta columns and the footer keys of its record key range;
+// partition paths are held to table.ValidatePartitionPath.
 //
 // Each file has the schema given to NewSet, whose first five leaf columns
 // are the Hudi meta columns. The Set fills four of them: _hoodie_commit_time

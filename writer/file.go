@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/lakestream/lakestream/table/hudi"
-	"github.com/lakestream/lakestream/table/hudi/hudimeta"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -111,12 +110,13 @@ func (f *file) observe(key []byte, eventTime int64) {
 	f.records++
 }
 
-// close finishes the Parquet file in its spool file and records its size.
+// close finishes the Parquet file in its spool file, with its record key
+// range under the footer keys minKey and maxKey, and records its size.
 // The encoder is returned for reuse; on an error the file is discarded.
-func (f *file) close() (encoder, error) {
+func (f *file) close(minKey, maxKey string) (encoder, error) {
 	enc := f.enc
-	enc.setKeyValue(hudimeta.MinRecordKey, string(f.minKey))
-	enc.setKeyValue(hudimeta.MaxRecordKey, string(f.maxKey))
+	enc.setKeyValue(minKey, string(f.minKey))
+	enc.setKeyValue(maxKey, string(f.maxKey))
 	err := enc.close()
 	var size int64
 	if err == nil {

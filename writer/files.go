@@ -7,7 +7,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/lakestream/lakestream/table/hudi"
+	"github.com/lakestream/lakestream/table"
+	"github.com/lakestream/lakestream/table/hudi/hudimeta"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -18,6 +19,7 @@ type fileMaker struct {
 	spool           *spool
 	encs            *encoders
 	now             func() time.Time
+	layout          table.Layout                          // WithLayout
 	partitionValues func(bucket string) ([][]byte, error) // WithPartitionColumns
 	seq             int                                   // files made since begin (the <n> of the write token)
 }
@@ -27,20 +29,27 @@ func (m *fileMaker) begin() { m.seq = 0 }
 
 // make makes a new file of bucket for checkpoint cp.
 func (m *fileMaker) make(bucket string, cp *checkpointMeta) (*file, error) {
-	fileID := hudi.NewFileID()
-	name := hudi.BaseFileName(fileID, hudi.WriteToken(m.worker, cp.id, m.seq), cp.instant)
-	if _, _, _, ok := hudi.ParseBaseFileName(name); !ok {
-		return nil, fmt.Errorf("writer: base file name %q is not valid", name) // unreachable
+	df, err := m.layout.NewFile(bucket, table.FileSpec{Instant: cp.instant, Checkpoint: cp.id, Worker: m.worker, Seq: m.seq})
+	if err != nil {
+		return nil, fmt.Errorf("writer: bucket %s: %w", bucket, err)
 	}
 	sh := m.shape
 	f := &file{
-		bucket:      bucket,
-		fileID:      fileID,
-		name:        name,
-		key:         hudi.BaseFilePath(bucket, name),
-		openedAt:    m.now().UnixNano(),
-		bucketValue: parquet.ByteArrayValue([]byte(bucket)).Level(0, 1, sh.metaIdx[3]),
-		nameValue:   parquet.ByteArrayValue([]byte(name)).Level(0, 1, sh.metaIdx[4]),
+		bucket:   bucket,
+		fileID:   df.ID,
+		name:     df.Name,
+		key:      df.Key,
+		openedAt: m.now().UnixNano(),
+	}
+	for _, c := range m.layout.Constants(df) {
+		switch c.Column {
+		case hudimeta.ColPartitionPath:
+			f.bucketValue = parquet.ByteArrayValue(c.Value).Level(0, 1, sh.metaIdx[3])
+		case hudimeta.ColFileName:
+			f.nameValue = parquet.ByteArrayValue(c.Value).Level(0, 1, sh.metaIdx[4])
+		default:
+			return nil, fmt.Errorf("writer: the layout's constant column %s is not one the writer fills", c.Column)
+		}
 	}
 	if err := m.spool.open(&f.spool); err != nil {
 		return nil, fmt.Errorf("writer: create spool file: %w", err)
@@ -63,7 +72,6 @@ func (m *fileMaker) make(bucket string, cp *checkpointMeta) (*file, error) {
 			f.partColValues = append(f.partColValues, pv)
 		}
 	}
-	var err error
 	if f.enc, err = m.encs.get(); err != nil {
 		_ = f.discard()
 		return nil, fmt.Errorf("writer: new encoder: %w", err)
@@ -94,7 +102,7 @@ func (m *fileMaker) close() { m.encs.free, m.spool.bufs = nil, nil }
 // finish finishes f's Parquet file in its spool file, ready for upload, and
 // keeps its encoder for reuse. After an error the file is discarded.
 func (m *fileMaker) finish(f *file) error {
-	enc, err := f.close()
+	enc, err := f.close(m.layout.KeyRangeFooter())
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lakestream/lakestream/table"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -40,7 +41,7 @@ func (s *Set) shouldStage(bucket string) bool {
 // memory bound.
 func (s *Set) stageRows(bucket string, rows []parquet.Row, eventTimes []int64) error {
 	if !s.stage.has(bucket) {
-		if err := ValidatePartition(bucket); err != nil {
+		if err := table.ValidatePartitionPath(bucket); err != nil {
 			return err
 		}
 	}
@@ -113,7 +114,7 @@ func (s *Set) fileFor(ctx context.Context, bucket string) (*file, error) {
 // openFile starts a new file for bucket, first rolling the least recently
 // written file if MaxOpenFiles are open.
 func (s *Set) openFile(ctx context.Context, bucket string) (*file, error) {
-	if err := ValidatePartition(bucket); err != nil {
+	if err := table.ValidatePartitionPath(bucket); err != nil {
 		return nil, err
 	}
 	if len(s.open) >= s.maxOpen {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/lakestream/lakestream/table"
+	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/compress/zstd"
@@ -50,6 +52,7 @@ type options struct {
 	now                func() time.Time
 	logger             *slog.Logger
 	beforeUpload       func(key string) error
+	layout             table.Layout
 	partitionColumns   []string
 	partitionValues    func(bucket string) ([][]byte, error)
 }
@@ -70,6 +73,7 @@ func defaultOptions() options {
 		spoolFS:            defaultSpoolFS,
 		now:                time.Now,
 		logger:             slog.New(slog.DiscardHandler),
+		layout:             hudi.BaseFileLayout{},
 	}
 }
 
@@ -194,6 +198,11 @@ func WithBeforeUpload(fn func(key string) error) Option {
 	return func(o *options) { o.beforeUpload = fn }
 }
 
+// WithLayout sets the table layout that names the files, gives the values
+// of their per-file constant columns and the footer keys of their record
+// key range. Default hudi.BaseFileLayout (Hudi base files).
+func WithLayout(l table.Layout) Option { return func(o *options) { o.layout = l } }
+
 // zstdFast is zstd at its fastest level. A Codec pools its encoders.
 var zstdFast = &zstd.Codec{Level: zstd.SpeedFastest}
 
@@ -270,6 +279,9 @@ func (o *options) validate() error {
 	}
 	if o.logger == nil {
 		bad("logger: nil")
+	}
+	if o.layout == nil {
+		bad("layout: nil")
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("writer options: %w", errors.Join(errs...))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/table"
 	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/table/hudi/hudimeta"
 	"github.com/parquet-go/parquet-go"
@@ -493,7 +494,7 @@ func TestBadPartitions(t *testing.T) {
 		"a\\b", "a\x00b", "a\nb", "x/./y"}
 	for _, p := range bad {
 		err := s.Write(ctx, p, makeRow(testRec(0)), 0)
-		var pe *PartitionError
+		var pe *table.PartitionPathError
 		if !errors.As(err, &pe) || pe.Partition != p || !strings.Contains(err.Error(), fmt.Sprintf("%q", p)) {
 			t.Errorf("partition path %q: %v", p, err)
 		}

@@ -176,7 +176,9 @@ func validateRelativePath(p string) error {
 }
 
 // validatePartitionPath accepts "" (non-partitioned) or a clean relative path
-// that does not point into .hoodie.
+// that does not point into .hoodie: the check of the partitions a table's
+// metadata names, which other writers made. What lakestream writes is
+// held to table.ValidatePartitionPath, the one rule for new partitions.
 func validatePartitionPath(p string) error {
 	if p == "" {
 		return nil

@@ -8,12 +8,13 @@ import (
 	"time"
 
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/table"
 )
 
 // ensurePartition writes the partition's .hoodie_partition_metadata unless
 // it exists (Hudi recognises only directories holding it as partitions).
 func (t *Table) ensurePartition(ctx context.Context, partition, ts string) error {
-	if err := validatePartitionPath(partition); err != nil {
+	if err := table.ValidatePartitionPath(partition); err != nil {
 		return err
 	}
 	t.mu.Lock()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/table"
 )
 
 // BeginOptions describe the instant a writer opens.
@@ -385,7 +386,7 @@ func (x *Txn) buildMetadata(ctx context.Context, req CommitRequest) (*CommitMeta
 			return nil, err
 		}
 		part, name := splitTablePath(f.Path)
-		if err := validatePartitionPath(part); err != nil {
+		if err := table.ValidatePartitionPath(part); err != nil {
 			return nil, err
 		}
 		fileID, _, ts, ok := ParseBaseFileName(name)
@@ -431,7 +432,7 @@ func (x *Txn) buildMetadata(ctx context.Context, req CommitRequest) (*CommitMeta
 	if len(req.Replaced) > 0 {
 		m.PartitionToReplaceFileIDs = map[string][]string{}
 		for part, ids := range req.Replaced {
-			if err := validatePartitionPath(part); err != nil {
+			if err := table.ValidatePartitionPath(part); err != nil {
 				return nil, err
 			}
 			m.PartitionToReplaceFileIDs[part] = append([]string(nil), ids...)

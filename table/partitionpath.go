@@ -1,20 +1,20 @@
-package writer
+package table
 
-// The validation of a bucket's partition path: it names a directory inside
-// the table, not a hidden one.
+// The validation of a partition path: it names a directory inside the
+// table, not a hidden one.
 
 import (
 	"fmt"
 	"strings"
 )
 
-// ValidatePartition reports whether p can name a partition directory inside
+// ValidatePartitionPath reports whether p can name a partition directory inside
 // the table: "" (the table root, for non-partitioned tables) or
 // slash-separated segments with no leading or trailing slash, no empty, "."
 // or ".." segment, no segment starting with "." (hidden directories, among
 // them .hoodie, which readers skip or own), and no NUL, backslash or other
 // control character. The error names the path.
-func ValidatePartition(p string) error {
+func ValidatePartitionPath(p string) error {
 	if p == "" {
 		return nil
 	}
@@ -42,18 +42,18 @@ func ValidatePartition(p string) error {
 		}
 	}
 	if reason != "" {
-		return &PartitionError{Partition: p, Reason: reason}
+		return &PartitionPathError{Partition: p, Reason: reason}
 	}
 	return nil
 }
 
-// PartitionError is returned for a partition path that could escape the
+// PartitionPathError is returned for a partition path that could escape the
 // table root or name a hidden directory.
-type PartitionError struct {
+type PartitionPathError struct {
 	Partition string
 	Reason    string
 }
 
-func (e *PartitionError) Error() string {
+func (e *PartitionPathError) Error() string {
 	return fmt.Sprintf("invalid partition path %q: %s", e.Partition, e.Reason)
 }

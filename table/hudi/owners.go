@@ -1,17 +1,13 @@
 package hudi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/table/fence"
 )
 
 // OwnersDir holds the owner claims of Kafka partitions:
@@ -24,64 +20,22 @@ const OwnersDir = MetaDir + "/.lakestream/owners"
 // the writer owned when it opened the instant: "topic,0,1,2".
 const MetaPartitions = "lakestream.partitions"
 
-// claimsKept is how many claims per partition Claim leaves behind.
-const claimsKept = 3
-
 // Claim is one owner claim.
-type Claim struct {
-	Topic     string `json:"topic"`
-	Partition int32  `json:"partition"`
-	Seq       int64  `json:"seq"`
-	WriterID  string `json:"writerId"`
-}
+type Claim = fence.Claim
 
-func claimKey(topic string, p int32, seq int64) string {
-	return fmt.Sprintf("%s/%s/%d/%020d", OwnersDir, topic, p, seq)
+// ownerClaims are the table's owner claims, under OwnersDir.
+func (t *Table) ownerClaims() fence.Claims {
+	return fence.Claims{Bucket: t.bucket, Dir: OwnersDir, Logger: t.opts.logger}
 }
 
 // Owners returns the newest claim of every claimed partition of topic.
 func (t *Table) Owners(ctx context.Context, topic string) (map[int32]Claim, error) {
-	all, err := t.claims(ctx, topic)
-	if err != nil {
-		return nil, err
-	}
-	out := map[int32]Claim{}
-	for p, seqs := range all {
-		newest := seqs[len(seqs)-1]
-		data, err := objstore.ReadAll(ctx, t.bucket, claimKey(topic, p, newest))
-		if err != nil {
-			return nil, fmt.Errorf("read claim: %w", err)
-		}
-		var c Claim
-		if err := json.Unmarshal(data, &c); err != nil {
-			return nil, &FileError{Path: claimKey(topic, p, newest), Problem: "corrupt claim", Err: err}
-		}
-		out[p] = c
-	}
-	return out, nil
+	return t.ownerClaims().Owners(ctx, topic)
 }
 
 // claims lists the claim sequences of every partition of topic, ascending.
 func (t *Table) claims(ctx context.Context, topic string) (map[int32][]int64, error) {
-	prefix := OwnersDir + "/" + topic + "/"
-	out := map[int32][]int64{}
-	err := t.bucket.List(ctx, prefix, func(info objstore.ObjectInfo) error {
-		ps, ss, ok := strings.Cut(strings.TrimPrefix(info.Key, prefix), "/")
-		p, perr := strconv.ParseInt(ps, 10, 32)
-		seq, serr := strconv.ParseInt(ss, 10, 64)
-		if !ok || perr != nil || serr != nil {
-			return &FileError{Path: info.Key, Problem: "not an owner claim"}
-		}
-		out[int32(p)] = append(out[int32(p)], seq)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list owner claims: %w", err)
-	}
-	for p := range out {
-		slices.Sort(out[p])
-	}
-	return out, nil
+	return t.ownerClaims().List(ctx, topic)
 }
 
 // Claim makes writerID the owner of partitions of topic: for each, a claim
@@ -90,42 +44,7 @@ func (t *Table) claims(ctx context.Context, topic string) (map[int32][]int64, er
 // partition, to be passed with each commit (CommitRequest.Claims). Call
 // FenceOthers next, then read the offsets.
 func (t *Table) Claim(ctx context.Context, writerID, topic string, partitions []int32) (map[int32]int64, error) {
-	if err := ValidateTopic(topic); err != nil {
-		return nil, err
-	}
-	existing, err := t.claims(ctx, topic)
-	if err != nil {
-		return nil, err
-	}
-	out := map[int32]int64{}
-	for _, p := range partitions {
-		seqs := existing[p]
-		seq := int64(1)
-		if len(seqs) > 0 {
-			seq = seqs[len(seqs)-1] + 1
-		}
-		for {
-			c, _ := json.Marshal(Claim{Topic: topic, Partition: p, Seq: seq, WriterID: writerID})
-			err := t.bucket.PutIfAbsent(ctx, claimKey(topic, p, seq), bytes.NewReader(c))
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, objstore.ErrExists) {
-				return nil, fmt.Errorf("claim %s/%d: %w", topic, p, err)
-			}
-			seq++
-		}
-		out[p] = seq
-		for _, old := range seqs {
-			if old <= seq-claimsKept {
-				if err := t.bucket.Delete(ctx, claimKey(topic, p, old)); err != nil {
-					t.opts.logger.Warn("prune owner claim", "topic", topic, "partition", p, "seq", old, "err", err)
-				}
-			}
-		}
-	}
-	t.opts.logger.Info("claimed partitions", "writer", writerID, "topic", topic, "claims", out)
-	return out, nil
+	return t.ownerClaims().Claim(ctx, writerID, topic, partitions)
 }
 
 // FenceOthers settles, at once, every pending instant another process
@@ -226,39 +145,20 @@ func (t *Table) pendingPartitions(ctx context.Context, e TimelineEntry) (parts O
 	if !ok {
 		return Offsets{}, false, nil
 	}
-	topic, list, _ := strings.Cut(spec, ",")
-	parts = Offsets{Topic: topic, Next: map[int32]int64{}}
-	if list != "" {
-		for _, s := range strings.Split(list, ",") {
-			p, err := strconv.ParseInt(s, 10, 32)
-			if err != nil {
-				return Offsets{}, false, &FileError{Path: name, Problem: "bad " + MetaPartitions}
-			}
-			parts.Next[int32(p)] = 0
-		}
+	parts, err = fence.ParsePartitions(spec)
+	if err != nil {
+		return Offsets{}, false, &FileError{Path: name, Problem: "bad " + MetaPartitions}
 	}
 	return parts, true, nil
 }
 
 // checkClaims verifies that writerID still holds every claim in held.
 func (t *Table) checkClaims(ctx context.Context, writerID, topic string, offsets map[int32]int64, held map[int32]int64) error {
-	all, err := t.claims(ctx, topic)
-	if err != nil {
-		return err
-	}
-	for p := range offsets {
-		seq, ok := held[p]
-		if !ok {
-			return &FencedError{Reason: fmt.Sprintf("no owner claim held for %s/%d", topic, p)}
-		}
-		seqs := all[p]
-		if len(seqs) == 0 || seqs[len(seqs)-1] != seq {
-			newest := int64(0)
-			if len(seqs) > 0 {
-				newest = seqs[len(seqs)-1]
-			}
-			return &FencedError{Reason: fmt.Sprintf("partition %s/%d: claim %d held, the newest is %d (another writer owns it now)", topic, p, seq, newest)}
-		}
-	}
-	return nil
+	return t.ownerClaims().Check(ctx, topic, offsets, held)
+}
+
+// heartbeats are the heartbeats of the table's open instants, under
+// HeartbeatDir.
+func (t *Table) heartbeats() fence.Heartbeats {
+	return fence.Heartbeats{Bucket: t.bucket, Dir: HeartbeatDir, Interval: t.opts.heartbeatInterval, Misses: t.opts.heartbeatMisses}
 }

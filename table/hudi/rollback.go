@@ -106,16 +106,7 @@ func (t *Table) rollbackFailed(ctx context.Context, by string, own bool) ([]Roll
 // Without a heartbeat file, the requested file's age stands in for it (a
 // writer creates the heartbeat just after the requested file).
 func (t *Table) isLive(ctx context.Context, e TimelineEntry) (bool, error) {
-	now := t.opts.now()
-	info, err := t.bucket.Stat(ctx, HeartbeatDir+"/"+e.Time)
-	switch {
-	case err == nil:
-		return now.Sub(info.ModTime) < t.opts.heartbeatExpiry(), nil
-	case errors.Is(err, objstore.ErrNotExist):
-		return !e.RequestedModTime.IsZero() && now.Sub(e.RequestedModTime) < t.opts.heartbeatExpiry(), nil
-	default:
-		return false, fmt.Errorf("stat heartbeat of %s: %w", e.Time, err)
-	}
+	return t.heartbeats().Live(ctx, e.Time, e.RequestedModTime, t.opts.now())
 }
 
 // RollbackInstant settles one pending commit or replacecommit instant whose

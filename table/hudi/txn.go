@@ -15,6 +15,7 @@ import (
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/table"
+	"github.com/lakestream/lakestream/table/fence"
 )
 
 // BeginOptions describe the instant a writer opens.
@@ -119,13 +120,7 @@ func (t *Table) Begin(ctx context.Context, o BeginOptions) (*Txn, error) {
 	}
 	inflight := CommitMetadata{OperationType: o.Operation, ExtraMetadata: map[string]string{MetaWriterID: o.WriterID}}
 	if o.Topic != "" {
-		parts := slices.Clone(o.Partitions)
-		slices.Sort(parts)
-		spec := o.Topic
-		for _, p := range parts {
-			spec += "," + strconv.Itoa(int(p))
-		}
-		inflight.ExtraMetadata[MetaPartitions] = spec
+		inflight.ExtraMetadata[MetaPartitions] = fence.FormatPartitions(o.Topic, o.Partitions)
 	}
 	body, err := inflight.Marshal()
 	if err != nil {
@@ -168,14 +163,9 @@ func (x *Txn) Instant() string { return x.instant }
 // Action returns ActionCommit or ActionReplaceCommit.
 func (x *Txn) Action() string { return x.action }
 
-func (x *Txn) heartbeatKey() string { return HeartbeatDir + "/" + x.instant }
+func (x *Txn) heartbeatKey() string { return x.table.heartbeats().Key(x.instant) }
 
-func (x *Txn) beat(ctx context.Context) error {
-	if err := x.table.bucket.Put(ctx, x.heartbeatKey(), bytes.NewReader(nil)); err != nil {
-		return fmt.Errorf("heartbeat %s: %w", x.instant, err)
-	}
-	return nil
-}
+func (x *Txn) beat(ctx context.Context) error { return x.table.heartbeats().Beat(ctx, x.instant) }
 
 func (x *Txn) heartbeatLoop() {
 	defer close(x.done)

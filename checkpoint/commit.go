@@ -10,7 +10,7 @@ import (
 
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/table"
-	"github.com/lakestream/lakestream/table/hudi"
+	"github.com/lakestream/lakestream/table/fence"
 	"github.com/lakestream/lakestream/writer"
 )
 
@@ -85,10 +85,12 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	if err := c.cfg.DeadLetters.Flush(ctx); err != nil {
 		return c.failed(PhaseDeadLetters, fatal(fmt.Errorf("flush dead letters: %w", err)))
 	}
-	req := hudi.CommitRequest{
-		Schema:     c.cfg.Schema.Avro(c.cfg.Table.Config().Name+"_record", "hoodie."+c.cfg.Table.Config().Name),
-		Checkpoint: &hudi.Checkpoint{ID: c.checkpoint, Offsets: hudi.Offsets{Topic: c.cfg.Topic, Next: cloneOffsets(c.next)}},
-		Claims:     c.heldClaims(),
+	req := table.CommitRequest{
+		Schema:       c.cfg.Schema,
+		CheckpointID: c.checkpoint,
+		Topic:        c.cfg.Topic,
+		Next:         cloneOffsets(c.next),
+		Claims:       c.heldClaims(),
 	}
 	var rows int64
 	for _, f := range files {
@@ -97,10 +99,9 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	}
 	c.health.enter(PhaseCommit)
 	err = c.retry(ctx, PhaseCommit, "commit", -1, func() error {
-		_, err := c.txn.Commit(ctx, req)
-		return err
+		return c.txn.Commit(ctx, req)
 	})
-	if errors.Is(err, hudi.ErrFenced) {
+	if errors.Is(err, table.ErrFenced) {
 		c.journalSettled(c.txn.Instant()) // the fenced instant removed its files
 	}
 	if err != nil {
@@ -119,7 +120,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	elapsed := c.opts.now().Sub(start)
 	c.stats.committed(instant, c.checkpoint, len(files), rows, staged, elapsed)
 	c.opts.logger.Info("checkpoint committed", "checkpoint", c.checkpoint, "instant", instant,
-		"files", len(files), "rows", rows, "staged_rows", staged, "offsets", req.Checkpoint.Offsets.String(), "took", elapsed)
+		"files", len(files), "rows", rows, "staged_rows", staged, "offsets", fence.Offsets{Topic: req.Topic, Next: req.Next}.String(), "took", elapsed)
 	if elapsed > c.opts.interval/2 {
 		c.opts.logger.Warn("slow checkpoint", "checkpoint", c.checkpoint, "took", elapsed, "interval", c.opts.interval, "workers", c.WorkerStates())
 	}
@@ -164,19 +165,19 @@ func (c *Coordinator) maintain(ctx context.Context) {
 		c.opts.logger.Warn("roll back dead writers' instants", "err", msg)
 	} else {
 		for _, r := range res {
-			if r.Outcome != hudi.OutcomeLive {
+			if r.Outcome != table.OutcomeLive {
 				c.opts.logger.Info("settled a dead writer's instant", "instant", r.Instant, "outcome", r.Outcome)
 			}
 		}
 	}
-	res, err := c.cfg.Table.Archive(ctx, hudi.ArchiveOptions{KeepCompleted: c.opts.keepInstants})
+	res, err := c.cfg.Table.Archive(ctx, c.opts.keepInstants)
 	if err != nil {
 		msg := c.health.failed("archive timeline", PhaseMaintenance, -1, err, false)
 		c.opts.logger.Warn("archive timeline", "err", msg)
 		return
 	}
-	if len(res.Archived) > 0 || res.FilesRemoved > 0 {
-		c.opts.logger.Info("archived instants", "count", len(res.Archived), "file", res.File, "files_removed", res.FilesRemoved)
+	if len(res.Instants) > 0 || res.FilesRemoved > 0 {
+		c.opts.logger.Info("archived instants", "count", len(res.Instants), "file", res.File, "files_removed", res.FilesRemoved)
 	}
 }
 
@@ -213,7 +214,7 @@ func (c *Coordinator) abortLocked(ctx context.Context) {
 // abortTxn rolls txn back, then has every worker delete its files. Run
 // again after a failure, it goes on where it stopped (both steps are
 // idempotent).
-func (c *Coordinator) abortTxn(ctx context.Context, txn *hudi.Txn) error {
+func (c *Coordinator) abortTxn(ctx context.Context, txn table.Txn) error {
 	instant := txn.Instant()
 	if err := txn.Abort(ctx); err != nil {
 		if strings.Contains(err.Error(), "already committed") {
@@ -262,19 +263,19 @@ func (c *Coordinator) journalSettled(instant string) {
 // SettleJournal rolls back, with their journaled files, the checkpoints a
 // previous run of this writer began and did not commit. Call it at start,
 // before Table.Recover, which settles whatever the journal does not know.
-func SettleJournal(ctx context.Context, j *Journal, table *hudi.Table, writerID string, logger *slog.Logger) error {
+func SettleJournal(ctx context.Context, j *Journal, t table.Recoverer, writerID string, logger *slog.Logger) error {
 	pending, err := j.Pending()
 	if err != nil {
 		return err
 	}
 	for _, e := range pending {
-		res, err := table.RollbackInstant(ctx, e.Instant, writerID, e.Files)
+		res, err := t.RollbackInstant(ctx, e.Instant, writerID, e.Files)
 		if err != nil {
 			logger.Warn("journal: settle instant", "instant", e.Instant, "err", err)
 			continue
 		}
 		logger.Info("journal: settled instant", "instant", e.Instant, "checkpoint", e.Checkpoint, "outcome", res.Outcome, "files_removed", res.FilesRemoved)
-		if res.Outcome != hudi.OutcomeLive {
+		if res.Outcome != table.OutcomeLive {
 			if err := j.Committed(e.Instant); err != nil {
 				return err
 			}

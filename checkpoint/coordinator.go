@@ -13,7 +13,7 @@ import (
 	"github.com/lakestream/lakestream/bucketing"
 	"github.com/lakestream/lakestream/schemas"
 	"github.com/lakestream/lakestream/table"
-	"github.com/lakestream/lakestream/table/hudi"
+	"github.com/lakestream/lakestream/table/fence"
 	"github.com/lakestream/lakestream/writer"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -49,7 +49,7 @@ type DeadLetters interface {
 
 // Config holds what a Coordinator works with. Every field is required.
 type Config struct {
-	Table       *hudi.Table
+	Table       table.Table // hudi.AsTable for a Hudi table
 	Topic       string
 	WriterID    string
 	Schema      *schemas.TableSchema
@@ -72,7 +72,7 @@ func (c Config) validate() error {
 	if c.Table == nil {
 		errs = append(errs, errors.New("table is required"))
 	}
-	if err := hudi.ValidateTopic(c.Topic); err != nil {
+	if err := fence.ValidateTopic(c.Topic); err != nil {
 		errs = append(errs, err)
 	}
 	if c.WriterID == "" {
@@ -140,8 +140,8 @@ type Coordinator struct {
 	lastWorker  int
 	specWorker  int // the worker whose batch the next row is decoded into (see intakeOne)
 	rowLen      int // the values of a row (of a flat schema; nested rows may need more)
-	txn         *hudi.Txn
-	abandoned   *hudi.Txn       // aborted when partitions were lost, not yet rolled back (settleAbandonedLocked)
+	txn         table.Txn
+	abandoned   table.Txn       // aborted when partitions were lost, not yet rolled back (settleAbandonedLocked)
 	txnParts    map[int32]bool  // partitions the open instant lists (nil: unchecked)
 	checkpoint  int64           // ID of the checkpoint being filled
 	next        map[int32]int64 // next offset per owned partition, as processed
@@ -175,7 +175,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Coordinator, error) 
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint coordinator: %w", err)
 	}
-	cps, err := cfg.Table.Checkpoints(ctx)
+	lastCheckpoint, err := cfg.Table.LastCheckpoint(ctx, cfg.WriterID)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint coordinator: %w", err)
 	}
@@ -185,7 +185,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Coordinator, error) 
 		fields:      fields,
 		next:        map[int32]int64{},
 		committed:   map[int32]int64{},
-		checkpoint:  cps.Writers[cfg.WriterID].CheckpointID + 1,
+		checkpoint:  lastCheckpoint + 1,
 		stats:       newStats(),
 		health:      newHealth(o.now),
 		hotSplit:    cfg.Router.HotSplit().Enabled,
@@ -221,11 +221,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Coordinator, error) 
 // (a zombie) can never commit them again, and the offsets read include
 // everything it committed.
 func (c *Coordinator) StartOffsets(ctx context.Context, topic string, partitions []int32) (map[int32]int64, error) {
-	held, err := c.cfg.Table.Claim(ctx, c.cfg.WriterID, topic, partitions)
-	if err != nil {
-		return nil, err
-	}
-	fenced, err := c.cfg.Table.FenceOthers(ctx, c.cfg.WriterID, topic, partitions)
+	held, fenced, err := c.cfg.Table.Acquire(ctx, c.cfg.WriterID, topic, partitions)
 	if err != nil {
 		return nil, err
 	}
@@ -240,15 +236,9 @@ func (c *Coordinator) StartOffsets(ctx context.Context, topic string, partitions
 		c.claims[p] = seq
 	}
 	c.claimMu.Unlock()
-	cps, err := c.cfg.Table.Checkpoints(ctx)
+	out, err := c.cfg.Table.NextOffsets(ctx, topic, partitions)
 	if err != nil {
 		return nil, err
-	}
-	out := map[int32]int64{}
-	for _, p := range partitions {
-		if pos, ok := cps.Next(topic, p); ok {
-			out[p] = pos.Next
-		}
 	}
 	c.claimMu.Lock()
 	if c.fromTable == nil {
@@ -610,10 +600,10 @@ func (c *Coordinator) ensureTxn(ctx context.Context) error {
 	if err := c.settleAbandonedLocked(ctx); err != nil {
 		return err
 	}
-	var txn *hudi.Txn
+	var txn table.Txn
 	err := c.retry(ctx, PhaseBegin, "begin instant", -1, func() error {
 		var err error
-		o := hudi.BeginOptions{WriterID: c.cfg.WriterID, Topic: c.cfg.Topic}
+		o := table.BeginOptions{WriterID: c.cfg.WriterID, Topic: c.cfg.Topic}
 		held := c.heldClaims()
 		c.txnParts = nil
 		if held != nil {
@@ -657,7 +647,7 @@ func (c *Coordinator) retry(ctx context.Context, phase, what string, worker int,
 			}
 			return nil
 		}
-		if errors.Is(err, hudi.ErrFenced) || errors.Is(err, ErrJournalFailed) || errors.Is(err, errFatal) || ctx.Err() != nil {
+		if errors.Is(err, table.ErrFenced) || errors.Is(err, ErrJournalFailed) || errors.Is(err, errFatal) || ctx.Err() != nil {
 			c.health.failed(what, phase, worker, err, false)
 			return fmt.Errorf("%s: %w", what, err)
 		}

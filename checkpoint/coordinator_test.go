@@ -277,7 +277,7 @@ func TestJournalSettlesAbortedCheckpoint(t *testing.T) {
 	if len(pending) != len(tl.Pending()) {
 		t.Fatalf("journal knows %d open checkpoints, the timeline has %d pending instants", len(pending), len(tl.Pending()))
 	}
-	if err := SettleJournal(ctx, j, tbl, "bench-0", slog.New(slog.DiscardHandler)); err != nil {
+	if err := SettleJournal(ctx, j, hudi.AsTable(tbl), "bench-0", slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	if left, _ := j.Pending(); len(left) != 0 {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/redact"
-	"github.com/lakestream/lakestream/table/hudi"
+	"github.com/lakestream/lakestream/table"
 )
 
 // The phases of the pipeline whose operations can fail, as Health and the
@@ -78,7 +78,7 @@ func ErrorClass(err error) string {
 		return ""
 	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
 		return ClassNoSpace
-	case errors.Is(err, hudi.ErrFenced) || errors.Is(err, objstore.ErrExists):
+	case errors.Is(err, table.ErrFenced) || errors.Is(err, objstore.ErrExists):
 		return ClassFenced
 	case errors.Is(err, ErrJournalFailed) || errors.Is(err, ErrJournalClosed) || errors.Is(err, ErrJournalCorrupt) || errors.Is(err, ErrJournalLocked):
 		return ClassJournal

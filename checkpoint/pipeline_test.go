@@ -201,7 +201,7 @@ func newPipelineWith(tb testing.TB, bucket objstore.Bucket, workers int, recs []
 	p := &pipeline{table: table, bucket: bucket, src: &fetchedSource{recs: recs, batch: 10000}, dlq: &deadLetterList{}}
 	spool := tb.TempDir()
 	p.coord, err = New(ctx, Config{
-		Table: table, Topic: "pageviews", WriterID: "bench-0", Schema: ts, Decoder: schemas.NewJSONDecoder(ts),
+		Table: hudi.AsTable(table), Topic: "pageviews", WriterID: "bench-0", Schema: ts, Decoder: schemas.NewJSONDecoder(ts),
 		Template: tmpl, Router: router, DeadLetters: p.dlq,
 		NewWriterSet: func(w int) (*writer.Set, error) {
 			wo := append([]writer.Option{writer.WithSpoolDir(spool), writer.WithPartitionColumns(ts.PartitionColumns(), tmpl.ColumnValues)}, wopts...)

@@ -169,7 +169,7 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	}
 	if journal != nil {
 		defer journal.Close()
-		if err := checkpoint.SettleJournal(setup, journal, table, cfg.Checkpoint.WriterID, logger); err != nil {
+		if err := checkpoint.SettleJournal(setup, journal, hudi.AsTable(table), cfg.Checkpoint.WriterID, logger); err != nil {
 			return fmt.Errorf("settle journal: %w", err)
 		}
 	}
@@ -225,7 +225,7 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	}
 	defer closeBounded(&closing, "dead-letter producer", logger, func(context.Context) error { dlq.Close(); return nil })
 	coord, err := checkpoint.New(setup, checkpoint.Config{
-		Table: table, Topic: cfg.Kafka.Topic, WriterID: cfg.Checkpoint.WriterID,
+		Table: hudi.AsTable(table), Topic: cfg.Kafka.Topic, WriterID: cfg.Checkpoint.WriterID,
 		Schema: ts, Decoder: decoder, Template: tmpl, Router: router, DeadLetters: dlq, Journal: journal,
 		NewWriterSet: func(worker int) (*writer.Set, error) {
 			opts := []writer.Option{

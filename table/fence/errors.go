@@ -1,8 +1,9 @@
 package fence
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/lakestream/lakestream/table"
 )
 
 // FileError reports a table file that cannot be used: truncated, corrupt,
@@ -25,7 +26,7 @@ func (e *FileError) Unwrap() error { return e.Err }
 
 // ErrFenced is matched by the error of a commit that lost its instant to a
 // rollback (the writer was presumed dead) or to another writer.
-var ErrFenced = errors.New("instant fenced")
+var ErrFenced = table.ErrFenced
 
 // FencedError says why a commit could not complete its instant.
 type FencedError struct {

@@ -10,22 +10,15 @@ import (
 
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/table"
 )
 
-// Rollback outcomes.
+// Rollback outcomes (table's).
 const (
-	// OutcomeRolledBack: the instant's files were removed and it left the
-	// timeline.
-	OutcomeRolledBack = "rolled back"
-	// OutcomeCompleted: its writer had decided to commit before dying; the
-	// commit was finished instead.
-	OutcomeCompleted = "completed"
-	// OutcomeLive: its writer's heartbeat is fresh; it was left alone.
-	OutcomeLive = "live"
-	// OutcomeAbsent (RollbackInstant only): the instant is not on the active
-	// timeline and no decision names it, so it completed and was archived,
-	// or never reached the table. Nothing was done.
-	OutcomeAbsent = "absent"
+	OutcomeRolledBack = table.OutcomeRolledBack
+	OutcomeCompleted  = table.OutcomeCompleted
+	OutcomeLive       = table.OutcomeLive
+	OutcomeAbsent     = table.OutcomeAbsent
 )
 
 // RollbackResult says what happened to one pending instant.

@@ -198,19 +198,9 @@ func (x *Txn) Close() error {
 	return nil
 }
 
-// FileStat describes one base file the transaction wrote.
-type FileStat struct {
-	// Path is relative to the table root: <partition>/<BaseFileName>, whose
-	// instant must be the transaction's.
-	Path         string
-	NumRecords   int64
-	NumUpdates   int64
-	MinEventTime *int64
-	MaxEventTime *int64
-	// PrevCommit is the instant of the base file this one replaces in its
-	// file group; "" for a new file group.
-	PrevCommit string
-}
+// FileStat describes one base file the transaction wrote (table.FileStat):
+// its Path is <partition>/<BaseFileName>.
+type FileStat = table.FileStat
 
 // Checkpoint is what a commit records about the writer's progress.
 type Checkpoint struct {

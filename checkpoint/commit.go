@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 
@@ -250,38 +249,15 @@ func (c *Coordinator) settleAbandonedLocked(ctx context.Context) error {
 	return nil
 }
 
-// journalSettled forgets a settled instant in the journal. A failure only
-// costs a needless rollback attempt at the next start.
+// journalSettled records in the journal that an instant is settled
+// (committed, aborted or fenced). A failure only costs a needless rollback
+// attempt at the next start.
 func (c *Coordinator) journalSettled(instant string) {
 	if j := c.cfg.Journal; j != nil {
-		if err := j.Committed(instant); err != nil {
+		if err := j.Settled(instant); err != nil {
 			c.opts.logger.Warn("journal: forget settled instant", "instant", instant, "err", err)
 		}
 	}
-}
-
-// SettleJournal rolls back, with their journaled files, the checkpoints a
-// previous run of this writer began and did not commit. Call it at start,
-// before Table.Recover, which settles whatever the journal does not know.
-func SettleJournal(ctx context.Context, j *Journal, t table.Recoverer, writerID string, logger *slog.Logger) error {
-	pending, err := j.Pending()
-	if err != nil {
-		return err
-	}
-	for _, e := range pending {
-		res, err := t.RollbackInstant(ctx, e.Instant, writerID, e.Files)
-		if err != nil {
-			logger.Warn("journal: settle instant", "instant", e.Instant, "err", err)
-			continue
-		}
-		logger.Info("journal: settled instant", "instant", e.Instant, "checkpoint", e.Checkpoint, "outcome", res.Outcome, "files_removed", res.FilesRemoved)
-		if res.Outcome != table.OutcomeLive {
-			if err := j.Committed(e.Instant); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 func offsetsMoved(next, committed map[int32]int64) bool {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lakestream/lakestream/bucketing"
+	"github.com/lakestream/lakestream/journal"
 	"github.com/lakestream/lakestream/schemas"
 	"github.com/lakestream/lakestream/table"
 	"github.com/lakestream/lakestream/table/fence"
@@ -64,7 +65,7 @@ type Config struct {
 	// Journal, optional, records each checkpoint's files before they are
 	// uploaded, so that a restart removes an incomplete checkpoint's files
 	// without listing the table.
-	Journal *Journal
+	Journal *journal.Journal
 }
 
 func (c Config) validate() error {
@@ -647,7 +648,7 @@ func (c *Coordinator) retry(ctx context.Context, phase, what string, worker int,
 			}
 			return nil
 		}
-		if errors.Is(err, table.ErrFenced) || errors.Is(err, ErrJournalFailed) || errors.Is(err, errFatal) || ctx.Err() != nil {
+		if errors.Is(err, table.ErrFenced) || errors.Is(err, journal.ErrFailed) || errors.Is(err, errFatal) || ctx.Err() != nil {
 			c.health.failed(what, phase, worker, err, false)
 			return fmt.Errorf("%s: %w", what, err)
 		}

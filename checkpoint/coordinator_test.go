@@ -12,6 +12,7 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/journal"
 	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -254,7 +255,7 @@ func TestAbortCommitsNothingMore(t *testing.T) {
 // leaving storage with the snapshot's files only.
 func TestJournalSettlesAbortedCheckpoint(t *testing.T) {
 	mem := objstore.NewMemory()
-	j, err := OpenJournal(t.TempDir())
+	j, err := journal.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +278,7 @@ func TestJournalSettlesAbortedCheckpoint(t *testing.T) {
 	if len(pending) != len(tl.Pending()) {
 		t.Fatalf("journal knows %d open checkpoints, the timeline has %d pending instants", len(pending), len(tl.Pending()))
 	}
-	if err := SettleJournal(ctx, j, hudi.AsTable(tbl), "bench-0", slog.New(slog.DiscardHandler)); err != nil {
+	if err := journal.Settle(ctx, j, hudi.AsTable(tbl), "bench-0", slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	if left, _ := j.Pending(); len(left) != 0 {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/redact"
+	"github.com/lakestream/lakestream/journal"
 	"github.com/lakestream/lakestream/table"
 )
 
@@ -80,7 +81,7 @@ func ErrorClass(err error) string {
 		return ClassNoSpace
 	case errors.Is(err, table.ErrFenced) || errors.Is(err, objstore.ErrExists):
 		return ClassFenced
-	case errors.Is(err, ErrJournalFailed) || errors.Is(err, ErrJournalClosed) || errors.Is(err, ErrJournalCorrupt) || errors.Is(err, ErrJournalLocked):
+	case errors.Is(err, journal.ErrFailed) || errors.Is(err, journal.ErrClosed) || errors.Is(err, journal.ErrCorrupt) || errors.Is(err, journal.ErrLocked):
 		return ClassJournal
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
 		(errors.As(err, &netErr) && netErr.Timeout()):

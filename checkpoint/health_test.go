@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/journal"
 	"github.com/lakestream/lakestream/table/hudi"
 )
 
@@ -186,7 +187,7 @@ func TestErrorClass(t *testing.T) {
 		{fatal(fmt.Errorf("worker 1: %w", diskFull)), ClassNoSpace},
 		{fmt.Errorf("commit: %w", &hudi.FencedError{Instant: "1", Reason: "rolled back"}), ClassFenced},
 		{fmt.Errorf("put if absent x: %w", objstore.ErrExists), ClassFenced},
-		{fmt.Errorf("writer: before upload of k: %w", fmt.Errorf("journal: add: %w", ErrJournalFailed)), ClassJournal},
+		{fmt.Errorf("writer: before upload of k: %w", fmt.Errorf("journal: add: %w", journal.ErrFailed)), ClassJournal},
 		{fmt.Errorf("put k: %w", context.DeadlineExceeded), ClassTimeout},
 		{&net.OpError{Op: "dial", Err: timeoutError{}}, ClassTimeout},
 		{fmt.Errorf("put k: %w", context.Canceled), ClassCanceled},

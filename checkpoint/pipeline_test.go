@@ -10,6 +10,7 @@ import (
 
 	"github.com/lakestream/lakestream/bucketing"
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/journal"
 	"github.com/lakestream/lakestream/schemas"
 	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/writer"
@@ -163,13 +164,13 @@ func newPipeline(tb testing.TB, bucket objstore.Bucket, workers int, recs []*kgo
 	return newJournaledPipeline(tb, bucket, workers, recs, nil, opts...)
 }
 
-func newJournaledPipeline(tb testing.TB, bucket objstore.Bucket, workers int, recs []*kgo.Record, j *Journal, opts ...Option) *pipeline {
+func newJournaledPipeline(tb testing.TB, bucket objstore.Bucket, workers int, recs []*kgo.Record, j *journal.Journal, opts ...Option) *pipeline {
 	tb.Helper()
 	return newPipelineWith(tb, bucket, workers, recs, j, nil, opts...)
 }
 
 // newPipelineWith is newJournaledPipeline with extra writer options.
-func newPipelineWith(tb testing.TB, bucket objstore.Bucket, workers int, recs []*kgo.Record, j *Journal, wopts []writer.Option, opts ...Option) *pipeline {
+func newPipelineWith(tb testing.TB, bucket objstore.Bucket, workers int, recs []*kgo.Record, j *journal.Journal, wopts []writer.Option, opts ...Option) *pipeline {
 	tb.Helper()
 	ctx := context.Background()
 	var specs []schemas.FieldSpec

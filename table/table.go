@@ -106,7 +106,7 @@ type Maintainer interface {
 }
 
 // Recoverer settles, at start, what a previous run of a writer left
-// pending. The engine calls SettleJournal's RollbackInstant for the
+// pending. The engine's journal.Settle calls RollbackInstant for the
 // instants its local journal knows, then Recover for the rest.
 type Recoverer interface {
 	// RollbackInstant settles one instant writerID began: rolled back

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2"
-	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/journal"
 	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -200,8 +200,8 @@ checkpoint:
 			}
 		}
 	}
-	if !errors.Is(runErr, checkpoint.ErrJournalFailed) || !errors.Is(runErr, syscall.ENOSPC) {
-		t.Fatalf("ingest on a full state volume stopped with %v, want ErrJournalFailed and ENOSPC", runErr)
+	if !errors.Is(runErr, journal.ErrFailed) || !errors.Is(runErr, syscall.ENOSPC) {
+		t.Fatalf("ingest on a full state volume stopped with %v, want journal.ErrFailed and ENOSPC", runErr)
 	}
 	t.Logf("run 1 stopped: %v", runErr)
 

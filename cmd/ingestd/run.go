@@ -17,6 +17,7 @@ import (
 	"github.com/lakestream/lakestream/internal/metrics"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/redact"
+	"github.com/lakestream/lakestream/journal"
 	"github.com/lakestream/lakestream/schemas"
 	"github.com/lakestream/lakestream/source"
 	"github.com/lakestream/lakestream/table/hudi"
@@ -158,7 +159,7 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	if err != nil {
 		return err
 	}
-	journal, err := openJournal(ctx, cfg.Checkpoint.StateDir, logger)
+	jnl, err := openJournal(ctx, cfg.Checkpoint.StateDir, logger)
 	if err != nil {
 		if ctx.Err() != nil {
 			// SIGTERM during the start: nothing was read, the stop is clean.
@@ -167,9 +168,9 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 		}
 		return err
 	}
-	if journal != nil {
-		defer journal.Close()
-		if err := checkpoint.SettleJournal(setup, journal, hudi.AsTable(table), cfg.Checkpoint.WriterID, logger); err != nil {
+	if jnl != nil {
+		defer jnl.Close()
+		if err := journal.Settle(setup, jnl, hudi.AsTable(table), cfg.Checkpoint.WriterID, logger); err != nil {
 			return fmt.Errorf("settle journal: %w", err)
 		}
 	}
@@ -226,7 +227,7 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	defer closeBounded(&closing, "dead-letter producer", logger, func(context.Context) error { dlq.Close(); return nil })
 	coord, err := checkpoint.New(setup, checkpoint.Config{
 		Table: hudi.AsTable(table), Topic: cfg.Kafka.Topic, WriterID: cfg.Checkpoint.WriterID,
-		Schema: ts, Decoder: decoder, Template: tmpl, Router: router, DeadLetters: dlq, Journal: journal,
+		Schema: ts, Decoder: decoder, Template: tmpl, Router: router, DeadLetters: dlq, Journal: jnl,
 		NewWriterSet: func(worker int) (*writer.Set, error) {
 			opts := []writer.Option{
 				writer.WithTargetFileSize(int64(cfg.Writer.TargetFileSize)),
@@ -243,8 +244,8 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 				writer.WithLogger(logger),
 				writer.WithPartitionColumns(ts.PartitionColumns(), tmpl.ColumnValues),
 			}
-			if journal != nil {
-				opts = append(opts, writer.WithBeforeUpload(journal.BeforeUpload))
+			if jnl != nil {
+				opts = append(opts, writer.WithBeforeUpload(jnl.BeforeUpload))
 			}
 			if cfg.Writer.SpoolDir != "" {
 				opts = append(opts, writer.WithSpoolDir(cfg.Writer.SpoolDir))
@@ -347,16 +348,16 @@ const journalOpenTimeout = 30 * time.Second
 // instead. It returns an error when the journal is locked by another
 // process, when a corrupt one cannot be moved aside, or when ctx ends
 // (SIGTERM while starting).
-func openJournal(ctx context.Context, dir string, logger *slog.Logger) (*checkpoint.Journal, error) {
-	open := func() (*checkpoint.Journal, error) {
+func openJournal(ctx context.Context, dir string, logger *slog.Logger) (*journal.Journal, error) {
+	open := func() (*journal.Journal, error) {
 		octx, cancel := context.WithTimeout(ctx, journalOpenTimeout)
 		defer cancel()
-		return checkpoint.OpenJournalContext(octx, dir, checkpoint.WithJournalLogger(logger))
+		return journal.OpenContext(octx, dir, journal.WithLogger(logger))
 	}
 	j, err := open()
-	if errors.Is(err, checkpoint.ErrJournalCorrupt) {
+	if errors.Is(err, journal.ErrCorrupt) {
 		logger.Error("journal corrupt: moving it aside and starting afresh", "dir", dir, "err", err)
-		if rerr := checkpoint.ResetJournal(dir); rerr != nil {
+		if rerr := journal.Reset(dir); rerr != nil {
 			return nil, rerr
 		}
 		j, err = open()
@@ -366,7 +367,7 @@ func openJournal(ctx context.Context, dir string, logger *slog.Logger) (*checkpo
 		return j, nil
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("stopped while opening the journal %s: %w", dir, ctx.Err())
-	case errors.Is(err, checkpoint.ErrJournalLocked):
+	case errors.Is(err, journal.ErrLocked):
 		// Two replicas on one journal most often share a writer ID (the
 		// default state_dir follows it): giving them separate state_dirs
 		// alone would leave two writers with one ID, and each one's start

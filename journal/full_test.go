@@ -1,4 +1,4 @@
-package checkpoint
+package journal
 
 import (
 	"bytes"
@@ -85,7 +85,7 @@ func within[T any](t *testing.T, d time.Duration, what string, fn func() T) T {
 }
 
 // waitOpeners waits for the goroutines running pebble's Open, including
-// those OpenJournalContext gave up on.
+// those OpenContext gave up on.
 func waitOpeners(t *testing.T) {
 	t.Helper()
 	within(t, 10*time.Second, "the abandoned open", func() struct{} { openers.Wait(); return struct{}{} })
@@ -98,13 +98,13 @@ type openResult struct {
 
 // fillJournal writes n checkpoints of 4 files into a journal on fs and
 // closes it.
-func fillJournal(t *testing.T, fs vfs.FS, n int) []JournalEntry {
+func fillJournal(t *testing.T, fs vfs.FS, n int) []Entry {
 	t.Helper()
-	j, err := OpenJournal("/journal", withJournalFS(fs))
+	j, err := Open("/journal", withFS(fs))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []JournalEntry
+	var want []Entry
 	for i := 1; i <= n; i++ {
 		want = append(want, writeCheckpoint(t, j, jInstant(i), int64(i), 4))
 	}
@@ -117,7 +117,7 @@ func fillJournal(t *testing.T, fs vfs.FS, n int) []JournalEntry {
 // TestJournalOpenFullDisk is issue 12 item 1: a restart on a full volume
 // hung in pebble's Open, which flushes the WAL it replays and retried the
 // failed flush at once, forever (50,000 log lines in 8 s, 124% CPU). Now
-// OpenJournal gives up with ErrJournalUnavailable (and ENOSPC) at once,
+// Open gives up with ErrUnavailable (and ENOSPC) at once,
 // the retries are spaced and logged once per interval, and when space is
 // back the abandoned open ends and the journal holds everything.
 func TestJournalOpenFullDisk(t *testing.T) {
@@ -128,16 +128,16 @@ func TestJournalOpenFullDisk(t *testing.T) {
 
 	disk.on.Store(true)
 	var logs logBuffer
-	r := within(t, 10*time.Second, "OpenJournal on a full disk", func() openResult {
-		j, err := OpenJournal("/journal", withJournalFS(fs), WithJournalLogger(logs.logger()), withJournalRetry(50*time.Millisecond, 200*time.Millisecond))
+	r := within(t, 10*time.Second, "Open on a full disk", func() openResult {
+		j, err := Open("/journal", withFS(fs), WithLogger(logs.logger()), withRetry(50*time.Millisecond, 200*time.Millisecond))
 		return openResult{j, err}
 	})
 	if r.err == nil {
 		r.j.Close()
-		t.Fatal("OpenJournal on a full disk succeeded")
+		t.Fatal("Open on a full disk succeeded")
 	}
-	if !errors.Is(r.err, ErrJournalUnavailable) || !errors.Is(r.err, syscall.ENOSPC) || errors.Is(r.err, ErrJournalCorrupt) {
-		t.Fatalf("OpenJournal on a full disk: %v, want ErrJournalUnavailable and ENOSPC, not ErrJournalCorrupt", r.err)
+	if !errors.Is(r.err, ErrUnavailable) || !errors.Is(r.err, syscall.ENOSPC) || errors.Is(r.err, ErrCorrupt) {
+		t.Fatalf("Open on a full disk: %v, want ErrUnavailable and ENOSPC, not ErrCorrupt", r.err)
 	}
 	t.Logf("full disk: %v", r.err)
 
@@ -150,8 +150,8 @@ func TestJournalOpenFullDisk(t *testing.T) {
 	if n := logs.count("journal: pebble background error"); n != 1 {
 		t.Errorf("%d logs of the background error in a second, want 1", n)
 	}
-	if _, err := OpenJournal("/journal", withJournalFS(fs)); !errors.Is(err, ErrJournalLocked) {
-		t.Fatalf("OpenJournal while the abandoned open goes on: %v, want ErrJournalLocked", err)
+	if _, err := Open("/journal", withFS(fs)); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Open while the abandoned open goes on: %v, want ErrLocked", err)
 	}
 
 	disk.on.Store(false) // space freed
@@ -159,11 +159,11 @@ func TestJournalOpenFullDisk(t *testing.T) {
 	if n := logs.count("journal: the open given up on has ended; journal closed"); n != 1 {
 		t.Errorf("%d logs of the abandoned open's end, want 1", n)
 	}
-	j := openTestJournal(t, "/journal", withJournalFS(fs))
+	j := openTestJournal(t, "/journal", withFS(fs))
 	checkPending(t, j, want)
 }
 
-// TestJournalOpenVolumeFull: on a volume that says it is full, OpenJournal
+// TestJournalOpenVolumeFull: on a volume that says it is full, Open
 // refuses at once, before pebble writes anything, and names the free
 // space; the journal is intact when space is back.
 func TestJournalOpenVolumeFull(t *testing.T) {
@@ -174,16 +174,16 @@ func TestJournalOpenVolumeFull(t *testing.T) {
 
 	disk.on.Store(true)
 	mem.TestingSetDiskUsage(vfs.DiskUsage{AvailBytes: 4 << 10, TotalBytes: 2 << 20, UsedBytes: 2<<20 - 4<<10})
-	r := within(t, 10*time.Second, "OpenJournal on a full volume", func() openResult {
-		j, err := OpenJournal("/journal", withJournalFS(fs))
+	r := within(t, 10*time.Second, "Open on a full volume", func() openResult {
+		j, err := Open("/journal", withFS(fs))
 		return openResult{j, err}
 	})
 	if r.err == nil {
 		r.j.Close()
-		t.Fatal("OpenJournal on a full volume succeeded")
+		t.Fatal("Open on a full volume succeeded")
 	}
-	if !errors.Is(r.err, ErrJournalUnavailable) || !errors.Is(r.err, syscall.ENOSPC) || !strings.Contains(r.err.Error(), "4 KiB free") {
-		t.Fatalf("OpenJournal on a full volume: %v, want ErrJournalUnavailable, ENOSPC and the free space", r.err)
+	if !errors.Is(r.err, ErrUnavailable) || !errors.Is(r.err, syscall.ENOSPC) || !strings.Contains(r.err.Error(), "4 KiB free") {
+		t.Fatalf("Open on a full volume: %v, want ErrUnavailable, ENOSPC and the free space", r.err)
 	}
 	t.Logf("full volume: %v", r.err)
 	if n := disk.refused.Load() + disk.ssts.Load(); n != 0 {
@@ -193,7 +193,7 @@ func TestJournalOpenVolumeFull(t *testing.T) {
 
 	disk.on.Store(false)
 	mem.TestingSetDiskUsage(vfs.DiskUsage{AvailBytes: 1 << 30, TotalBytes: 2 << 30, UsedBytes: 1 << 30})
-	j := openTestJournal(t, "/journal", withJournalFS(fs))
+	j := openTestJournal(t, "/journal", withFS(fs))
 	checkPending(t, j, want)
 }
 
@@ -214,7 +214,7 @@ func (d *blockingDisk) MaybeError(op errorfs.Op) error {
 	return nil
 }
 
-// TestJournalOpenContext: OpenJournalContext returns when its context
+// TestJournalOpenContext: OpenContext returns when its context
 // ends, even while pebble's Open is stuck (here on a disk that does not
 // answer); that Open closes the journal when it ends.
 func TestJournalOpenContext(t *testing.T) {
@@ -226,24 +226,24 @@ func TestJournalOpenContext(t *testing.T) {
 		<-disk.blocked
 		cancel()
 	}()
-	r := within(t, 10*time.Second, "OpenJournalContext with a cancelled context", func() openResult {
-		j, err := OpenJournalContext(ctx, "/journal", withJournalFS(errorfs.Wrap(mem, disk)))
+	r := within(t, 10*time.Second, "OpenContext with a cancelled context", func() openResult {
+		j, err := OpenContext(ctx, "/journal", withFS(errorfs.Wrap(mem, disk)))
 		return openResult{j, err}
 	})
 	if r.err == nil {
 		r.j.Close()
-		t.Fatal("OpenJournalContext succeeded")
+		t.Fatal("OpenContext succeeded")
 	}
-	if !errors.Is(r.err, context.Canceled) || !errors.Is(r.err, ErrJournalUnavailable) {
-		t.Fatalf("OpenJournalContext: %v, want context.Canceled and ErrJournalUnavailable", r.err)
+	if !errors.Is(r.err, context.Canceled) || !errors.Is(r.err, ErrUnavailable) {
+		t.Fatalf("OpenContext: %v, want context.Canceled and ErrUnavailable", r.err)
 	}
 	close(disk.release)
 	waitOpeners(t)
-	j := openTestJournal(t, "/journal", withJournalFS(mem))
+	j := openTestJournal(t, "/journal", withFS(mem))
 	checkPending(t, j, want)
 
-	if _, err := OpenJournalContext(ctx, "/other", withJournalFS(mem)); !errors.Is(err, context.Canceled) {
-		t.Fatalf("OpenJournalContext with an ended context: %v", err)
+	if _, err := OpenContext(ctx, "/other", withFS(mem)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("OpenContext with an ended context: %v", err)
 	}
 }
 
@@ -257,11 +257,11 @@ func TestJournalBackgroundFailure(t *testing.T) {
 	disk := &fullDisk{suffix: ".sst"}
 	fs := errorfs.Wrap(mem, disk)
 	var logs logBuffer
-	j, err := OpenJournal("/journal", withJournalFS(fs), WithJournalLogger(logs.logger()), withJournalRetry(time.Second, time.Second))
+	j, err := Open("/journal", withFS(fs), WithLogger(logs.logger()), withRetry(time.Second, time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []JournalEntry{writeCheckpoint(t, j, jInstant(1), 1, 4)}
+	want := []Entry{writeCheckpoint(t, j, jInstant(1), 1, 4)}
 	disk.on.Store(true)
 	if err := j.do("flush", func(db *pebble.DB) error { _, err := db.AsyncFlush(); return err }); err != nil {
 		t.Fatal(err)
@@ -275,8 +275,8 @@ func TestJournalBackgroundFailure(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	})
-	if !errors.Is(err, ErrJournalFailed) || !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("BeginCheckpoint after a failed flush: %v, want ErrJournalFailed and ENOSPC", err)
+	if !errors.Is(err, ErrFailed) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("BeginCheckpoint after a failed flush: %v, want ErrFailed and ENOSPC", err)
 	}
 	// The next retry is a second away.
 	time.Sleep(300 * time.Millisecond)
@@ -289,14 +289,14 @@ func TestJournalBackgroundFailure(t *testing.T) {
 	if n := logs.count("journal failed: it takes no more writes until reopened"); n != 1 {
 		t.Errorf("%d logs of the failure, want 1", n)
 	}
-	if err := j.AddFile(in, jFile(in, "p", 1)); !errors.Is(err, ErrJournalFailed) {
-		t.Fatalf("AddFile after the failure: %v, want ErrJournalFailed", err)
+	if err := j.AddFile(in, jFile(in, "p", 1)); !errors.Is(err, ErrFailed) {
+		t.Fatalf("AddFile after the failure: %v, want ErrFailed", err)
 	}
 	if err := within(t, 10*time.Second, "Close", j.Close); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	disk.on.Store(false)
-	j2 := openTestJournal(t, "/journal", withJournalFS(fs))
+	j2 := openTestJournal(t, "/journal", withFS(fs))
 	got, err := j2.Pending()
 	if err != nil {
 		t.Fatal(err)
@@ -309,7 +309,7 @@ func TestJournalBackgroundFailure(t *testing.T) {
 	}
 }
 
-func equalEntry(a, b JournalEntry) bool {
+func equalEntry(a, b Entry) bool {
 	return a.Instant == b.Instant && a.Checkpoint == b.Checkpoint && strings.Join(a.Files, ",") == strings.Join(b.Files, ",")
 }
 
@@ -318,7 +318,7 @@ func equalEntry(a, b JournalEntry) bool {
 func TestJournalBackgroundLogLimit(t *testing.T) {
 	now := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 	var b backgroundErrors
-	b.init(journalOptions{retryMin: time.Second, retryMax: 4 * time.Second})
+	b.init(options{retryMin: time.Second, retryMax: 4 * time.Second})
 	b.now = func() time.Time { return now }
 	type logged struct {
 		ok bool

@@ -1,4 +1,4 @@
-package checkpoint
+package journal
 
 import (
 	"errors"
@@ -27,9 +27,9 @@ func jFile(instant, part string, n int) string {
 	return hudi.BaseFilePath(part, hudi.BaseFileName(fmt.Sprintf("fg%04d-0", n), hudi.WriteToken(0, 1, n), instant))
 }
 
-func openTestJournal(t testing.TB, dir string, opts ...JournalOption) *Journal {
+func openTestJournal(t testing.TB, dir string, opts ...Option) *Journal {
 	t.Helper()
-	j, err := OpenJournal(dir, opts...)
+	j, err := Open(dir, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func openTestJournal(t testing.TB, dir string, opts ...JournalOption) *Journal {
 	return j
 }
 
-func checkPending(t *testing.T, j *Journal, want []JournalEntry) {
+func checkPending(t *testing.T, j *Journal, want []Entry) {
 	t.Helper()
 	got, err := j.Pending()
 	if err != nil {
@@ -53,12 +53,12 @@ func checkPending(t *testing.T, j *Journal, want []JournalEntry) {
 }
 
 // writeCheckpoint begins checkpoint cp under instant and adds n files.
-func writeCheckpoint(t testing.TB, j *Journal, instant string, cp int64, n int) JournalEntry {
+func writeCheckpoint(t testing.TB, j *Journal, instant string, cp int64, n int) Entry {
 	t.Helper()
 	if err := j.BeginCheckpoint(instant, cp); err != nil {
 		t.Fatal(err)
 	}
-	e := JournalEntry{Instant: instant, Checkpoint: cp, Files: []string{}}
+	e := Entry{Instant: instant, Checkpoint: cp, Files: []string{}}
 	for i := range n {
 		f := jFile(instant, fmt.Sprintf("dt=2026-11-%02d", i%3+1), i)
 		if err := j.AddFile(instant, f); err != nil {
@@ -93,7 +93,7 @@ func TestJournalRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	e2 := writeCheckpoint(t, j, i2, 8, 2)
-	checkPending(t, j, []JournalEntry{
+	checkPending(t, j, []Entry{
 		{Instant: i1, Checkpoint: 7, Files: []string{files[1], files[0], files[2]}}, // key order
 		e2,
 		{Instant: i3, Checkpoint: 9, Files: []string{}},
@@ -109,7 +109,7 @@ func TestJournalRoundTrip(t *testing.T) {
 		{"instant not begun", j.AddFile(jInstant(4), jFile(jInstant(4), "p", 0))},
 		{"bad instant", j.BeginCheckpoint("2026-11-01", 1)},
 		{"negative checkpoint", j.BeginCheckpoint(jInstant(5), -1)},
-		{"bad instant to forget", j.Committed("")},
+		{"bad instant to forget", j.Settled("")},
 	} {
 		if bad.err == nil {
 			t.Errorf("%s: accepted", bad.name)
@@ -125,7 +125,7 @@ func TestJournalRoundTrip(t *testing.T) {
 	if err := j.BeforeUpload(jFile(jInstant(6), "p", 1)); err == nil {
 		t.Error("BeforeUpload accepted a file of an instant not begun")
 	}
-	checkPending(t, j, []JournalEntry{
+	checkPending(t, j, []Entry{
 		{Instant: i1, Checkpoint: 7, Files: []string{files[1], files[0], files[2]}},
 		e2,
 		{Instant: i3, Checkpoint: 9, Files: []string{jFile(i3, "p", 1)}},
@@ -135,46 +135,46 @@ func TestJournalRoundTrip(t *testing.T) {
 	}
 }
 
-func TestJournalCommittedForgets(t *testing.T) {
+func TestJournalSettledForgets(t *testing.T) {
 	j := openTestJournal(t, t.TempDir())
 	e1 := writeCheckpoint(t, j, jInstant(1), 1, 3)
 	e2 := writeCheckpoint(t, j, jInstant(2), 2, 2)
 	e3 := writeCheckpoint(t, j, jInstant(3), 3, 0)
-	if err := j.Committed(e2.Instant); err != nil {
+	if err := j.Settled(e2.Instant); err != nil {
 		t.Fatal(err)
 	}
-	checkPending(t, j, []JournalEntry{e1, e3})
-	if err := j.Committed(e2.Instant); err != nil { // again: harmless
+	checkPending(t, j, []Entry{e1, e3})
+	if err := j.Settled(e2.Instant); err != nil { // again: harmless
 		t.Fatal(err)
 	}
-	if err := j.Committed(jInstant(99)); err != nil { // never begun
+	if err := j.Settled(jInstant(99)); err != nil { // never begun
 		t.Fatal(err)
 	}
 	// Forgetting an instant whose time is a prefix of others' (14 digits,
 	// as older Hudi wrote) forgets only that instant.
-	if err := j.Committed(e1.Instant[:14]); err != nil {
+	if err := j.Settled(e1.Instant[:14]); err != nil {
 		t.Fatal(err)
 	}
-	checkPending(t, j, []JournalEntry{e1, e3})
-	if err := j.Committed(e1.Instant); err != nil {
+	checkPending(t, j, []Entry{e1, e3})
+	if err := j.Settled(e1.Instant); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.Committed(e3.Instant); err != nil {
+	if err := j.Settled(e3.Instant); err != nil {
 		t.Fatal(err)
 	}
 	checkPending(t, j, nil)
 }
 
-// TestJournalReopen: what was written is there after Close and OpenJournal.
+// TestJournalReopen: what was written is there after Close and Open.
 func TestJournalReopen(t *testing.T) {
 	dir := t.TempDir()
-	j, err := OpenJournal(dir)
+	j, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e1 := writeCheckpoint(t, j, jInstant(1), 41, 4)
 	e2 := writeCheckpoint(t, j, jInstant(2), 42, 1)
-	if err := j.Committed(e1.Instant); err != nil {
+	if err := j.Settled(e1.Instant); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.Close(); err != nil {
@@ -183,13 +183,13 @@ func TestJournalReopen(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	for _, err := range []error{j.BeginCheckpoint(jInstant(3), 1), j.AddFile(e2.Instant, e2.Files[0]), j.Committed(e2.Instant), func() error { _, err := j.Pending(); return err }()} {
-		if !errors.Is(err, ErrJournalClosed) {
-			t.Errorf("after Close: %v, want ErrJournalClosed", err)
+	for _, err := range []error{j.BeginCheckpoint(jInstant(3), 1), j.AddFile(e2.Instant, e2.Files[0]), j.Settled(e2.Instant), func() error { _, err := j.Pending(); return err }()} {
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("after Close: %v, want ErrClosed", err)
 		}
 	}
 	j2 := openTestJournal(t, dir)
-	checkPending(t, j2, []JournalEntry{e2})
+	checkPending(t, j2, []Entry{e2})
 }
 
 // TestJournalManyCheckpoints: a long run of checkpoints, most committed,
@@ -197,11 +197,11 @@ func TestJournalReopen(t *testing.T) {
 // after a reopen.
 func TestJournalManyCheckpoints(t *testing.T) {
 	dir := t.TempDir()
-	j, err := OpenJournal(dir)
+	j, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []JournalEntry
+	var want []Entry
 	const n = 400
 	for i := range n {
 		e := writeCheckpoint(t, j, jInstant(i), int64(i), 1+i%5)
@@ -209,7 +209,7 @@ func TestJournalManyCheckpoints(t *testing.T) {
 			want = append(want, e)
 			continue
 		}
-		if err := j.Committed(e.Instant); err != nil {
+		if err := j.Settled(e.Instant); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -231,7 +231,7 @@ func TestJournalConcurrentAddFile(t *testing.T) {
 	const workers, each = 8, 25
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*each)
-	want := JournalEntry{Instant: in, Checkpoint: 1, Files: []string{}}
+	want := Entry{Instant: in, Checkpoint: 1, Files: []string{}}
 	for w := range workers {
 		for i := range each {
 			want.Files = append(want.Files, jFile(in, fmt.Sprintf("w=%d", w), i))
@@ -250,7 +250,7 @@ func TestJournalConcurrentAddFile(t *testing.T) {
 		}
 	}
 	slices.Sort(want.Files)
-	checkPending(t, j, []JournalEntry{want})
+	checkPending(t, j, []Entry{want})
 }
 
 // TestJournalSurvivesPowerLoss: BeginCheckpoint and AddFile are synced
@@ -258,31 +258,31 @@ func TestJournalConcurrentAddFile(t *testing.T) {
 // synced.
 func TestJournalSurvivesPowerLoss(t *testing.T) {
 	fs := vfs.NewCrashableMem()
-	j := openTestJournal(t, "/journal", withJournalFS(fs))
+	j := openTestJournal(t, "/journal", withFS(fs))
 	e0 := writeCheckpoint(t, j, jInstant(0), 10, 2)
-	if err := j.Committed(e0.Instant); err != nil { // not synced by itself...
+	if err := j.Settled(e0.Instant); err != nil { // not synced by itself...
 		t.Fatal(err)
 	}
 	e1 := writeCheckpoint(t, j, jInstant(1), 11, 3) // ...but synced with these
 	e2 := writeCheckpoint(t, j, jInstant(2), 12, 0)
 
 	crashed := fs.CrashClone(vfs.CrashCloneCfg{})
-	j2 := openTestJournal(t, "/journal", withJournalFS(crashed))
-	checkPending(t, j2, []JournalEntry{e1, e2})
+	j2 := openTestJournal(t, "/journal", withFS(crashed))
+	checkPending(t, j2, []Entry{e1, e2})
 
-	// A Committed lost in a crash brings the whole entry back, never part
+	// A Settled lost in a crash brings the whole entry back, never part
 	// of it: the next start then finds the instant settled on the table.
-	if err := j.Committed(e2.Instant); err != nil {
+	if err := j.Settled(e2.Instant); err != nil {
 		t.Fatal(err)
 	}
 	crashed = fs.CrashClone(vfs.CrashCloneCfg{})
-	j3 := openTestJournal(t, "/journal", withJournalFS(crashed))
+	j3 := openTestJournal(t, "/journal", withFS(crashed))
 	got, err := j3.Pending()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, []JournalEntry{e1}) && !reflect.DeepEqual(got, []JournalEntry{e1, e2}) {
-		t.Fatalf("after a crash following Committed: %+v", got)
+	if !reflect.DeepEqual(got, []Entry{e1}) && !reflect.DeepEqual(got, []Entry{e1, e2}) {
+		t.Fatalf("after a crash following Settled: %+v", got)
 	}
 }
 
@@ -304,11 +304,11 @@ func TestJournalProcessCrash(t *testing.T) {
 	checkPending(t, j, crashEntries())
 }
 
-func crashEntries() []JournalEntry {
-	var out []JournalEntry
+func crashEntries() []Entry {
+	var out []Entry
 	for i := range 3 {
 		in := jInstant(100 + i)
-		e := JournalEntry{Instant: in, Checkpoint: int64(i), Files: []string{}}
+		e := Entry{Instant: in, Checkpoint: int64(i), Files: []string{}}
 		for f := range i * 2 {
 			e.Files = append(e.Files, jFile(in, "p", f))
 		}
@@ -323,7 +323,7 @@ func TestJournalCrashHelper(t *testing.T) {
 	if dir == "" {
 		t.Skip("the child process of TestJournalProcessCrash")
 	}
-	j, err := OpenJournal(dir)
+	j, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,14 +346,14 @@ func TestJournalCrashHelper(t *testing.T) {
 func TestJournalLocked(t *testing.T) {
 	dir := t.TempDir()
 	openTestJournal(t, dir)
-	_, err := OpenJournal(dir)
-	if !errors.Is(err, ErrJournalLocked) || errors.Is(err, ErrJournalCorrupt) {
-		t.Fatalf("second OpenJournal: %v, want ErrJournalLocked", err)
+	_, err := Open(dir)
+	if !errors.Is(err, ErrLocked) || errors.Is(err, ErrCorrupt) {
+		t.Fatalf("second Open: %v, want ErrLocked", err)
 	}
 }
 
 // TestResetJournal: a journal that cannot be opened is reported as corrupt;
-// ResetJournal moves it aside and a fresh one opens.
+// Reset moves it aside and a fresh one opens.
 func TestResetJournal(t *testing.T) {
 	garbage := func(pattern string) func(t *testing.T, dir string) {
 		return func(t *testing.T, dir string) {
@@ -433,7 +433,7 @@ func TestResetJournal(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			parent := t.TempDir()
 			dir := filepath.Join(parent, "journal")
-			j, err := OpenJournal(dir)
+			j, err := Open(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -448,16 +448,16 @@ func TestResetJournal(t *testing.T) {
 			}
 			tc.corrupt(t, dir)
 
-			_, err = OpenJournal(dir)
-			if !errors.Is(err, ErrJournalCorrupt) {
-				t.Fatalf("OpenJournal of a corrupt journal: %v, want ErrJournalCorrupt", err)
+			_, err = Open(dir)
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("Open of a corrupt journal: %v, want ErrCorrupt", err)
 			}
 			t.Logf("corrupt journal: %v", err)
-			if err := ResetJournal(dir); err != nil {
+			if err := Reset(dir); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := os.Stat(dir); !os.IsNotExist(err) {
-				t.Fatalf("%s still there after ResetJournal: %v", dir, err)
+				t.Fatalf("%s still there after Reset: %v", dir, err)
 			}
 			moved, _ := filepath.Glob(dir + ".corrupt-*")
 			if len(moved) != 1 {
@@ -473,7 +473,7 @@ func TestResetJournal(t *testing.T) {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			if err := ResetJournal(dir); err != nil {
+			if err := Reset(dir); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -482,7 +482,7 @@ func TestResetJournal(t *testing.T) {
 		}
 	})
 	t.Run("missing", func(t *testing.T) {
-		if err := ResetJournal(filepath.Join(t.TempDir(), "none")); err != nil {
+		if err := Reset(filepath.Join(t.TempDir(), "none")); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -500,27 +500,27 @@ func TestJournalWriteFailure(t *testing.T) {
 		}
 		return nil
 	})}
-	j, err := OpenJournal("/journal", withJournalFS(errorfs.Wrap(mem, toggle)))
+	j, err := Open("/journal", withFS(errorfs.Wrap(mem, toggle)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e1 := writeCheckpoint(t, j, jInstant(1), 1, 2)
 	toggle.On()
 	in := e1.Instant
-	if err := j.AddFile(in, jFile(in, "q", 9)); !errors.Is(err, ErrJournalFailed) {
-		t.Fatalf("AddFile on a failing disk: %v, want ErrJournalFailed", err)
+	if err := j.AddFile(in, jFile(in, "q", 9)); !errors.Is(err, ErrFailed) {
+		t.Fatalf("AddFile on a failing disk: %v, want ErrFailed", err)
 	}
 	toggle.Off()
-	if err := j.AddFile(in, jFile(in, "q", 10)); !errors.Is(err, ErrJournalFailed) {
-		t.Fatalf("AddFile after a failure: %v, want ErrJournalFailed", err)
+	if err := j.AddFile(in, jFile(in, "q", 10)); !errors.Is(err, ErrFailed) {
+		t.Fatalf("AddFile after a failure: %v, want ErrFailed", err)
 	}
-	if _, err := j.Pending(); !errors.Is(err, ErrJournalFailed) {
-		t.Fatalf("Pending after a failure: %v, want ErrJournalFailed", err)
+	if _, err := j.Pending(); !errors.Is(err, ErrFailed) {
+		t.Fatalf("Pending after a failure: %v, want ErrFailed", err)
 	}
 	if err := j.Close(); err != nil {
 		t.Fatalf("Close after a failure: %v", err)
 	}
-	j2 := openTestJournal(t, "/journal", withJournalFS(mem))
+	j2 := openTestJournal(t, "/journal", withFS(mem))
 	got, err := j2.Pending()
 	if err != nil {
 		t.Fatal(err)
@@ -529,7 +529,7 @@ func TestJournalWriteFailure(t *testing.T) {
 	// it guarded never started.
 	withFailed := e1
 	withFailed.Files = append(slices.Clone(e1.Files), jFile(in, "q", 9))
-	if !reflect.DeepEqual(got, []JournalEntry{e1}) && !reflect.DeepEqual(got, []JournalEntry{withFailed}) {
+	if !reflect.DeepEqual(got, []Entry{e1}) && !reflect.DeepEqual(got, []Entry{withFailed}) {
 		t.Fatalf("after reopening: %+v, want %+v", got, e1)
 	}
 }
@@ -579,7 +579,7 @@ func BenchmarkJournalAddFileConcurrent(b *testing.B) {
 // hudi.Table.Recover settles them by listing.
 func TestJournalGarbageWAL(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "journal")
-	j, err := OpenJournal(dir)
+	j, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

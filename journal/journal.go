@@ -1,4 +1,4 @@
-package checkpoint
+package journal
 
 import (
 	"bytes"
@@ -24,28 +24,28 @@ import (
 
 // The journal's errors.
 var (
-	// ErrJournalClosed: the Journal was closed.
-	ErrJournalClosed = errors.New("journal is closed")
-	// ErrJournalLocked: another Journal, in this process or another one,
+	// ErrClosed: the Journal was closed.
+	ErrClosed = errors.New("journal is closed")
+	// ErrLocked: another Journal, in this process or another one,
 	// holds the directory. Do not reset it.
-	ErrJournalLocked = errors.New("journal directory is locked by another user")
-	// ErrJournalCorrupt: the directory cannot be opened or read as a
-	// journal. Log it, ResetJournal, and open a fresh one.
-	ErrJournalCorrupt = errors.New("journal is corrupt or unreadable")
-	// ErrJournalFailed: pebble cannot go on: a WAL write or sync failed (its
+	ErrLocked = errors.New("journal directory is locked by another user")
+	// ErrCorrupt: the directory cannot be opened or read as a
+	// journal. Log it, Reset, and open a fresh one.
+	ErrCorrupt = errors.New("journal is corrupt or unreadable")
+	// ErrFailed: pebble cannot go on: a WAL write or sync failed (its
 	// Fatalf), a flush or compaction failed in the background (a full disk,
 	// an I/O error), or it found corruption while the journal was open (then
-	// the error matches ErrJournalCorrupt too). It sticks until Close: stop
+	// the error matches ErrCorrupt too). It sticks until Close: stop
 	// uploading, and restart. What the journal acknowledged before a write
 	// failure is durable.
-	ErrJournalFailed = errors.New("journal failed")
-	// ErrJournalUnavailable: the journal cannot be opened now, and its
+	ErrFailed = errors.New("journal failed")
+	// ErrUnavailable: the journal cannot be opened now, and its
 	// directory is not to blame: the volume is full (or read-only), pebble
 	// failed to write while opening it, or the context ended first. Do not
 	// reset it: go on without a journal (recovery lists the table) and try
 	// again at the next start. The error also matches syscall.ENOSPC when
 	// the volume is full, and the context's error when that ended.
-	ErrJournalUnavailable = errors.New("journal unavailable")
+	ErrUnavailable = errors.New("journal unavailable")
 )
 
 // journalFormat is the layout version stored under keyFormat.
@@ -65,10 +65,10 @@ const (
 // begun and not yet committed and of every object key their files were (or
 // were about to be) uploaded to. After a crash it tells the next start which
 // files an incomplete checkpoint left behind, so that they can be removed
-// without listing the table (hudi.Table.RollbackInstant).
+// without listing the table (table.Recoverer.RollbackInstant, Settle).
 //
 // It is an optimisation, never a dependency: a lost or reset journal means
-// the table's own recovery (hudi.Table.Recover) lists the table.
+// the table's own recovery (table.Recoverer.Recover) lists the table.
 //
 // BeginCheckpoint and AddFile are durable (the WAL is synced) when they
 // return. A Journal is safe for concurrent use.
@@ -85,20 +85,20 @@ type Journal struct {
 	failMu sync.Mutex
 	failed error
 
-	// Opening: see OpenJournalContext and journal_background.go.
+	// Opening: see OpenContext and background.go.
 	opening   atomic.Bool   // pebble.Open or the read-through is running
 	trouble   chan error    // a background error while opening (buffered 1)
 	diskFull  atomic.Bool   // a write met ENOSPC (vfs.OnDiskFull)
 	openMu    sync.Mutex    // guards openDone, abandoned
 	openDone  bool          // the opening goroutine finished
-	abandoned bool          // OpenJournalContext returned before it did
+	abandoned bool          // OpenContext returned before it did
 	stop      chan struct{} // closed by Close: ends the waits between pebble's retries
 	stopOnce  sync.Once
 	bg        backgroundErrors
 }
 
-// JournalEntry is a checkpoint begun and not committed.
-type JournalEntry struct {
+// Entry is a checkpoint begun and not committed.
+type Entry struct {
 	Instant string
 	// Checkpoint is the checkpoint ID, -1 if the begin record is missing
 	// (a damaged journal).
@@ -110,66 +110,66 @@ type JournalEntry struct {
 	Files []string
 }
 
-// JournalOption configures OpenJournal.
-type JournalOption func(*journalOptions)
+// Option configures Open.
+type Option func(*options)
 
-type journalOptions struct {
+type options struct {
 	logger *slog.Logger
 	layout table.Layout
 	fs     vfs.FS // tests only
 	// retryMin and retryMax bound the wait after a background error
-	// (journal_background.go); tests shorten them.
+	// (background.go); tests shorten them.
 	retryMin, retryMax time.Duration
 }
 
-// WithJournalLogger sets the logger of the journal and of pebble (pebble's
+// WithLogger sets the logger of the journal and of pebble (pebble's
 // information at debug level). Default: discard.
-func WithJournalLogger(l *slog.Logger) JournalOption {
-	return func(o *journalOptions) { o.logger = l }
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.logger = l }
 }
 
-// WithJournalLayout sets the table layout whose data file keys the
+// WithLayout sets the table layout whose data file keys the
 // journal records (it finds the instant of a key with it). Default
 // hudi.BaseFileLayout.
-func WithJournalLayout(l table.Layout) JournalOption {
-	return func(o *journalOptions) { o.layout = l }
+func WithLayout(l table.Layout) Option {
+	return func(o *options) { o.layout = l }
 }
 
-// withJournalFS runs the journal on fs (fault injection in tests).
-func withJournalFS(fs vfs.FS) JournalOption { return func(o *journalOptions) { o.fs = fs } }
+// withFS runs the journal on fs (fault injection in tests).
+func withFS(fs vfs.FS) Option { return func(o *options) { o.fs = fs } }
 
-// withJournalRetry sets the bounds of the wait after a background error.
-func withJournalRetry(min, max time.Duration) JournalOption {
-	return func(o *journalOptions) { o.retryMin, o.retryMax = min, max }
+// withRetry sets the bounds of the wait after a background error.
+func withRetry(min, max time.Duration) Option {
+	return func(o *options) { o.retryMin, o.retryMax = min, max }
 }
 
 // journalMemory is the pebble memtable size and block cache size: the
 // journal holds a few keys per file of the open checkpoint.
 const journalMemory = 4 << 20
 
-// journalOpenReserve is the free space OpenJournal wants on the journal's
+// journalOpenReserve is the free space Open wants on the journal's
 // volume before pebble opens it for writing. Opening writes: pebble
 // flushes the WAL it replays to an sstable (smaller than the WAL: 2 MB of
 // WAL made a 190 KB sstable, 2.8 MB of incompressible keys 2.6 MB), and
 // writes an OPTIONS file and a MANIFEST. Without the space, the flush
 // fails, pebble retries it at once, forever, and its Open waits for it:
-// OpenJournalContext then gives up on the open (see there).
+// OpenContext then gives up on the open (see there).
 const journalOpenReserve = 1 << 20
 
-// OpenJournal is OpenJournalContext without a context: it still returns
+// Open is OpenContext without a context: it still returns
 // as soon as the volume turns out to be full.
-func OpenJournal(dir string, opts ...JournalOption) (*Journal, error) {
-	return OpenJournalContext(context.Background(), dir, opts...)
+func Open(dir string, opts ...Option) (*Journal, error) {
+	return OpenContext(context.Background(), dir, opts...)
 }
 
-// OpenJournalContext opens the journal in dir, creating it if needed. It
+// OpenContext opens the journal in dir, creating it if needed. It
 // reads the whole journal once to check it.
 //
-// An error matching ErrJournalCorrupt means the directory cannot be used:
-// the caller logs it, calls ResetJournal(dir) and opens a fresh journal
+// An error matching ErrCorrupt means the directory cannot be used:
+// the caller logs it, calls Reset(dir) and opens a fresh journal
 // (recovery then relies on the table alone). An error matching
-// ErrJournalLocked means another process (or Journal) has the directory
-// open: it must not be reset. An error matching ErrJournalUnavailable
+// ErrLocked means another process (or Journal) has the directory
+// open: it must not be reset. An error matching ErrUnavailable
 // means the journal cannot be opened now (the volume is full, or ctx
 // ended): go on without it, and do not reset it.
 //
@@ -182,8 +182,8 @@ func OpenJournal(dir string, opts ...JournalOption) (*Journal, error) {
 // doubling up to 30 s), and closes the journal once pebble's Open
 // returns (space was freed). It is the only goroutine the journal
 // starts; pebble starts its own, which Close ends.
-func OpenJournalContext(ctx context.Context, dir string, opts ...JournalOption) (*Journal, error) {
-	o := journalOptions{logger: slog.New(slog.DiscardHandler), layout: hudi.BaseFileLayout{}, fs: vfs.Default, retryMin: time.Second, retryMax: 30 * time.Second}
+func OpenContext(ctx context.Context, dir string, opts ...Option) (*Journal, error) {
+	o := options{logger: slog.New(slog.DiscardHandler), layout: hudi.BaseFileLayout{}, fs: vfs.Default, retryMin: time.Second, retryMax: 30 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -194,7 +194,7 @@ func OpenJournalContext(ctx context.Context, dir string, opts ...JournalOption) 
 		return nil, errors.New("journal: nil logger or layout")
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("journal %s: %w: %w", dir, ErrJournalUnavailable, err)
+		return nil, fmt.Errorf("journal %s: %w: %w", dir, ErrUnavailable, err)
 	}
 	j := &Journal{dir: dir, log: o.logger, layout: o.layout, trouble: make(chan error, 1), stop: make(chan struct{})}
 	j.bg.init(o)
@@ -205,9 +205,9 @@ func OpenJournalContext(ctx context.Context, dir string, opts ...JournalOption) 
 	lock, err := pebble.LockDirectory(dir, o.fs)
 	if err != nil {
 		if diskUnusable(err) {
-			return nil, fmt.Errorf("journal %s: %w: %w", dir, ErrJournalUnavailable, err)
+			return nil, fmt.Errorf("journal %s: %w: %w", dir, ErrUnavailable, err)
 		}
-		return nil, fmt.Errorf("journal %s: %w: %w", dir, ErrJournalLocked, err)
+		return nil, fmt.Errorf("journal %s: %w: %w", dir, ErrLocked, err)
 	}
 	j.lock = lock
 	j.opening.Store(true)
@@ -243,14 +243,14 @@ func OpenJournalContext(ctx context.Context, dir string, opts ...JournalOption) 
 	}
 	j.abandoned = true
 	j.openMu.Unlock()
-	return nil, fmt.Errorf("journal %s: %w: %w", dir, ErrJournalUnavailable, stopped)
+	return nil, fmt.Errorf("journal %s: %w: %w", dir, ErrUnavailable, stopped)
 }
 
 // openers counts the goroutines running pebble's Open, including those
-// OpenJournalContext gave up waiting for (tests wait for them).
+// OpenContext gave up waiting for (tests wait for them).
 var openers sync.WaitGroup
 
-// opened finishes OpenJournalContext once the opening goroutine returned
+// opened finishes OpenContext once the opening goroutine returned
 // err.
 func (j *Journal) opened(err error) (*Journal, error) {
 	j.opening.Store(false)
@@ -272,9 +272,9 @@ func (j *Journal) opened(err error) (*Journal, error) {
 // (corrupt), or the volume is (full or read-only: unavailable).
 func (j *Journal) openError(err error) error {
 	if j.diskFull.Load() || diskUnusable(err) {
-		return fmt.Errorf("journal %s: %w: %w", j.dir, ErrJournalUnavailable, err)
+		return fmt.Errorf("journal %s: %w: %w", j.dir, ErrUnavailable, err)
 	}
-	return fmt.Errorf("journal %s: %w: %w", j.dir, ErrJournalCorrupt, err)
+	return fmt.Errorf("journal %s: %w: %w", j.dir, ErrCorrupt, err)
 }
 
 // checkSpace refuses to open the journal for writing on a volume with
@@ -297,7 +297,7 @@ func diskUnusable(err error) bool {
 // open opens the database and reads it through. A panic in pebble while it
 // does (its Fatalf, or a decoder meeting garbage) is an error: a journal
 // that cannot be read must not stop the process.
-func (j *Journal) open(o journalOptions) (err error) {
+func (j *Journal) open(o options) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			if f, ok := r.(pebbleFatal); ok {
@@ -322,7 +322,7 @@ func (j *Journal) open(o journalOptions) (err error) {
 		EventListener: &pebble.EventListener{
 			// pebble's default calls Fatalf, even from its own goroutines.
 			DataCorruption: func(info pebble.DataCorruptionInfo) {
-				j.fail(fmt.Errorf("journal: %w: %w: %s", ErrJournalFailed, ErrJournalCorrupt, info))
+				j.fail(fmt.Errorf("journal: %w: %w: %s", ErrFailed, ErrCorrupt, info))
 			},
 			// pebble's default logs every one, and pebble retries a
 			// failed flush at once, forever.
@@ -372,11 +372,11 @@ func (j *Journal) checkFormat() error {
 	return nil
 }
 
-// ResetJournal moves the journal directory aside, to
+// Reset moves the journal directory aside, to
 // <dir>.corrupt-<unix seconds> (with a -<n> suffix if that exists), so that
-// the next OpenJournal starts a fresh one. A missing dir is not an error.
+// the next Open starts a fresh one. A missing dir is not an error.
 // The moved directory is kept for inspection; nothing deletes it.
-func ResetJournal(dir string) error {
+func Reset(dir string) error {
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -476,12 +476,13 @@ func (j *Journal) BeforeUpload(key string) error {
 	return j.AddFile(instant, key)
 }
 
-// Committed forgets instant, once it completed or was rolled back: its
-// records are deleted with one range deletion. The deletion is not synced:
-// if a crash loses it, the next start finds the instant settled on the
-// timeline (RollbackInstant answers completed or rolled back, and deletes
-// nothing that was committed) and calls Committed again.
-func (j *Journal) Committed(instant string) error {
+// Settled records that instant is settled, committed or rolled back
+// (aborted, fenced, or settled at start), and forgets it: its records are
+// deleted with one range deletion. The deletion is not synced: if a crash
+// loses it, the next start finds the instant settled on the timeline
+// (RollbackInstant answers completed or rolled back, and deletes nothing
+// that was committed) and calls Settled again.
+func (j *Journal) Settled(instant string) error {
 	if err := checkInstant(instant); err != nil {
 		return err
 	}
@@ -491,9 +492,9 @@ func (j *Journal) Committed(instant string) error {
 	})
 }
 
-// Pending returns the instants begun and not committed, oldest first, each
+// Pending returns the instants begun and not settled, oldest first, each
 // with the file keys recorded for it.
-func (j *Journal) Pending() (out []JournalEntry, err error) {
+func (j *Journal) Pending() (out []Entry, err error) {
 	err = j.do("read", func(db *pebble.DB) error {
 		lower := []byte(prefixInstant)
 		it, err := db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
@@ -507,7 +508,7 @@ func (j *Journal) Pending() (out []JournalEntry, err error) {
 				break
 			}
 			if n := len(out); n == 0 || out[n-1].Instant != instant {
-				out = append(out, JournalEntry{Instant: instant, Checkpoint: -1, Files: []string{}})
+				out = append(out, Entry{Instant: instant, Checkpoint: -1, Files: []string{}})
 			}
 			e := &out[len(out)-1]
 			switch kind {
@@ -578,7 +579,7 @@ func (j *Journal) do(what string, fn func(db *pebble.DB) error) error {
 	j.mu.RLock()
 	defer j.mu.RUnlock()
 	if j.closed || j.db == nil {
-		return fmt.Errorf("journal: %s: %w", what, ErrJournalClosed)
+		return fmt.Errorf("journal: %s: %w", what, ErrClosed)
 	}
 	if err := j.failure(); err != nil {
 		return err
@@ -587,7 +588,7 @@ func (j *Journal) do(what string, fn func(db *pebble.DB) error) error {
 }
 
 // guard turns pebble's Fatalf (see pebbleLogger) into the sticky
-// ErrJournalFailed: pebble's commit pipeline is unusable after one, so the
+// ErrFailed: pebble's commit pipeline is unusable after one, so the
 // database is not written again.
 func (j *Journal) guard(what string, fn func() error) (err error) {
 	defer func() {
@@ -596,7 +597,7 @@ func (j *Journal) guard(what string, fn func() error) (err error) {
 			if !ok {
 				panic(r)
 			}
-			err = j.fail(fmt.Errorf("journal: %s: %w: %w", what, ErrJournalFailed, f))
+			err = j.fail(fmt.Errorf("journal: %s: %w: %w", what, ErrFailed, f))
 		}
 	}()
 	if err := fn(); err != nil {
@@ -635,7 +636,7 @@ func (f pebbleFatal) Unwrap() error { return f.err }
 // pebbleLogger sends pebble's logs to slog. pebble calls Fatalf when it
 // cannot go on (a WAL or MANIFEST write failed) and expects it not to
 // return; it panics with pebbleFatal, which the Journal's methods recover
-// into ErrJournalFailed. A Fatalf in one of pebble's background goroutines
+// into ErrFailed. A Fatalf in one of pebble's background goroutines
 // (a flush or compaction) ends the process, as pebble's default logger
 // would.
 type pebbleLogger struct{ log *slog.Logger }

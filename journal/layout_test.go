@@ -1,4 +1,4 @@
-package checkpoint
+package journal
 
 import (
 	"strings"
@@ -19,7 +19,7 @@ func (suffixLayout) FileInstant(key string) (string, bool) {
 // TestJournalLayout: the journal finds the instant of a key with its
 // layout: keys of that layout are recorded, Hudi base files are not.
 func TestJournalLayout(t *testing.T) {
-	j := openTestJournal(t, t.TempDir(), WithJournalLayout(suffixLayout{}))
+	j := openTestJournal(t, t.TempDir(), WithLayout(suffixLayout{}))
 	in := jInstant(1)
 	if err := j.BeginCheckpoint(in, 1); err != nil {
 		t.Fatal(err)
@@ -31,5 +31,5 @@ func TestJournalLayout(t *testing.T) {
 	if err := j.BeforeUpload(jFile(in, "dt=2026-11-01", 0)); err == nil {
 		t.Fatal("a Hudi base file was recorded by a journal of another layout")
 	}
-	checkPending(t, j, []JournalEntry{{Instant: in, Checkpoint: 1, Files: []string{key}}})
+	checkPending(t, j, []Entry{{Instant: in, Checkpoint: 1, Files: []string{key}}})
 }

@@ -1,4 +1,4 @@
-package checkpoint
+package journal
 
 import (
 	"fmt"
@@ -24,7 +24,7 @@ type backgroundErrors struct {
 	retryMax   time.Duration
 }
 
-func (b *backgroundErrors) init(o journalOptions) {
+func (b *backgroundErrors) init(o options) {
 	b.now = time.Now
 	b.wait = o.retryMin
 	b.retryMax = max(o.retryMin, o.retryMax)
@@ -59,9 +59,9 @@ func (b *backgroundErrors) nextWait() time.Duration {
 // compaction failed (a full disk, an I/O error), or pebble could not read
 // the free space of the volume.
 //
-// While the journal opens, it tells OpenJournalContext, which gives up on
+// While the journal opens, it tells OpenContext, which gives up on
 // the open (unless pebble says the journal is corrupt, which the
-// read-through finds); once open, the journal fails (ErrJournalFailed). pebble
+// read-through finds); once open, the journal fails (ErrFailed). pebble
 // retries a failed flush as soon as this returns, with no limit (and its
 // Open waits for that flush): it waits before returning, from retryMin
 // doubling up to retryMax, or until Close, so that the retries do not
@@ -82,7 +82,7 @@ func (j *Journal) backgroundError(err error) {
 		default:
 		}
 	default:
-		j.fail(fmt.Errorf("journal: %w: pebble failed in the background: %w", ErrJournalFailed, err))
+		j.fail(fmt.Errorf("journal: %w: pebble failed in the background: %w", ErrFailed, err))
 	}
 	t := time.NewTimer(j.bg.nextWait())
 	defer t.Stop()

@@ -68,7 +68,7 @@ func startIngest(cfg Config) *ingestRun {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &ingestRun{cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	go func() { r.done <- ingest(ctx, nil, cfg, logger) }()
+	go func() { r.done <- ingestTable(ctx, nil, cfg, logger) }()
 	return r
 }
 
@@ -270,16 +270,5 @@ checkpoint:
 	}
 	if rows != int64(produced) || distinct != int64(produced) || maxID != int64(produced-1) {
 		t.Fatalf("rows %d, distinct ids %d, max id %d; want %d records once", rows, distinct, maxID, produced)
-	}
-}
-
-// TestOpenJournalStopped: SIGTERM while the journal opens (ctx ended)
-// stops the start with an error, instead of being ignored.
-func TestOpenJournalStopped(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	j, err := openJournal(ctx, t.TempDir(), slog.New(slog.DiscardHandler))
-	if j != nil || !errors.Is(err, context.Canceled) {
-		t.Fatalf("openJournal with an ended context: %v, %v; want context.Canceled", j, err)
 	}
 }

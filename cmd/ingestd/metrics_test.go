@@ -147,7 +147,7 @@ admin:
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	done := make(chan error, 1)
-	go func() { done <- ingest(ctx, nil, cfg, logger) }()
+	go func() { done <- ingestTable(ctx, nil, cfg, logger) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,22 +12,19 @@ import (
 
 	"github.com/lakestream/lakestream/bucketing"
 	"github.com/lakestream/lakestream/checkpoint"
+	"github.com/lakestream/lakestream/ingest"
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/metrics"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/redact"
-	"github.com/lakestream/lakestream/journal"
 	"github.com/lakestream/lakestream/schemas"
 	"github.com/lakestream/lakestream/source"
 	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/writer"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// recordKeyFields are the table's record key columns: a record is
-// identified by where it was read. _hoodie_record_key holds the same as
-// topic-partition-offset.
-var recordKeyFields = []string{"_kafka_partition", "_kafka_offset"}
+// recordKeyFields are the table's record key columns (ingest's).
+var recordKeyFields = ingest.RecordKeyFields
 
 func runIngest(ctx context.Context, abort <-chan struct{}, args []string, stdout, stderr io.Writer) int {
 	cfg, logger, code := configure(args, stderr)
@@ -36,7 +32,7 @@ func runIngest(ctx context.Context, abort <-chan struct{}, args []string, stdout
 		return code
 	}
 	defer shutdownWatchdog(ctx, time.Duration(cfg.ShutdownTimeout), logger)()
-	if err := ingest(ctx, abort, cfg, logger); err != nil {
+	if err := ingestTable(ctx, abort, cfg, logger); err != nil {
 		logger.Error("ingestd stopped", "err", err)
 		return 1
 	}
@@ -80,13 +76,13 @@ func shutdownWatchdog(ctx context.Context, bound time.Duration, logger *slog.Log
 	}
 }
 
-// ingest wires the pipeline for one table and runs it until ctx ends (final
+// ingestTable wires the pipeline for one table and runs it until ctx ends (final
 // checkpoint) or abort closes (no commit).
-func ingest(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog.Logger) (err error) {
+func ingestTable(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog.Logger) (err error) {
 	return ingestWith(ctx, abort, cfg, logger, nil)
 }
 
-// ingestWith is ingest with the table's bucket wrapped by wrap, if not nil
+// ingestWith is ingestTable with the table's bucket wrapped by wrap, if not nil
 // (tests: objstore.Faulty).
 func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog.Logger, wrap func(objstore.Bucket) objstore.Bucket) (err error) {
 	setup, cancelSetup := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -152,128 +148,57 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	if fps != nil {
 		logger.Warn("failpoints armed", "spec", os.Getenv("LAKESTREAM_FAILPOINTS"))
 	}
-	table, err := hudi.Create(setup, bucket, hudi.Config{
-		Name: cfg.Table.Name, Database: cfg.Table.Database, RecordKeyFields: recordKeyFields,
-		PartitionFields: tmpl.PartitionFields(), Schema: ts.Avro(cfg.Table.Name+"_record", "hoodie."+cfg.Table.Name),
-	}, hudi.WithLogger(logger), hudi.WithFailpoints(fps))
-	if err != nil {
-		return err
-	}
-	jnl, err := openJournal(ctx, cfg.Checkpoint.StateDir, logger)
-	if err != nil {
-		if ctx.Err() != nil {
-			// SIGTERM during the start: nothing was read, the stop is clean.
-			logger.Info("stopped while opening the journal: nothing was read")
-			return nil
-		}
-		return err
-	}
-	if jnl != nil {
-		defer jnl.Close()
-		if err := journal.Settle(setup, jnl, hudi.AsTable(table), cfg.Checkpoint.WriterID, logger); err != nil {
-			return fmt.Errorf("settle journal: %w", err)
-		}
-	}
-	recovered, err := table.Recover(setup, cfg.Checkpoint.WriterID)
-	if err != nil {
-		return fmt.Errorf("recover: %w", err)
-	}
-	for _, r := range recovered {
-		logger.Info("recovered instant", "instant", r.Instant, "outcome", r.Outcome, "files_removed", r.FilesRemoved)
-	}
-	spool := cfg.Writer.SpoolDir
-	if spool == "" {
-		spool = os.TempDir()
-	}
-	if n, err := writer.SweepSpool(spool, time.Hour); err != nil {
-		logger.Warn("sweep spool files", "dir", spool, "err", err)
-	} else if n > 0 {
-		logger.Info("removed spool files left by a crash", "dir", spool, "files", n)
-	}
-	var decoder schemas.Decoder
-	switch cfg.Format.Type {
-	case "avro":
-		reg, err := schemas.NewRegistry(cfg.Format.Registry)
-		if err != nil {
-			return err
-		}
-		decoder = schemas.NewAvroDecoder(ts, reg)
-	default:
-		decoder = schemas.NewJSONDecoder(ts)
-	}
-	if cfg.Kafka.StaticMembership && cfg.Kafka.GroupProtocol == source.GroupProtocolConsumer {
-		// Under KIP-848 a crashed process's static membership holds its
-		// instance ID (and its partitions) for the session timeout: let
-		// this restart take it over at once.
-		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		_, err := source.ReleaseStaticMember(rctx, cfg.sourceConfig(), cfg.instanceID(), source.WithLogger(logger))
-		cancel()
-		if err != nil {
-			logger.Warn("could not release the previous process's group membership: its partitions may wait for the session timeout", "err", err)
-		}
-	}
-	// Dead letters carry the original value (a too-large one cut to
-	// checkpoint.MaxDeadLetterValue): let the producer batch hold one.
-	dlqBatch := int32(max(int64(cfg.Format.MaxRecordBytes), checkpoint.MaxDeadLetterValue) + 64<<10)
 	// Bounded once Run has returned: leaving the group and closing the
 	// clients get what is left of shutdown_timeout (see shutdownBudget).
 	grace, closeReserve := cfg.shutdownBudget()
-	closing := closeBudget{reserve: closeReserve}
-	dlq, err := source.NewDeadLetter(source.DeadLetterConfig{SourceTopic: cfg.Kafka.Topic, Topic: cfg.DLQ.Topic, Brokers: cfg.Kafka.Brokers, EnsureTopic: true, Security: security},
-		source.WithLogger(logger), source.WithKgoOpts(kgo.ProducerBatchMaxBytes(max(dlqBatch, 1_000_012))))
-	if err != nil {
-		return err
-	}
-	defer closeBounded(&closing, "dead-letter producer", logger, func(context.Context) error { dlq.Close(); return nil })
-	coord, err := checkpoint.New(setup, checkpoint.Config{
-		Table: hudi.AsTable(table), Topic: cfg.Kafka.Topic, WriterID: cfg.Checkpoint.WriterID,
-		Schema: ts, Decoder: decoder, Template: tmpl, Router: router, DeadLetters: dlq, Journal: jnl,
-		NewWriterSet: func(worker int) (*writer.Set, error) {
-			opts := []writer.Option{
-				writer.WithTargetFileSize(int64(cfg.Writer.TargetFileSize)),
-				writer.WithMaxFileAge(time.Duration(cfg.Writer.MaxFileAge)),
-				writer.WithMaxOpenFiles(cfg.Writer.MaxOpenFiles),
-				writer.WithMinFileSize(int64(cfg.Writer.MinFileSize)),
-				writer.WithStageMemory(int64(cfg.Writer.StageMemory)),
-				writer.WithUploadConcurrency(cfg.Writer.UploadConcurrency),
-				// Half of the worker's share of the budget for the open
-				// writers' page buffers (the other half: buffered data).
-				writer.WithWriterMemory(int64(cfg.Writer.MemoryBudget) / int64(cfg.Writer.Workers) / 2),
-				writer.WithRowGroupBytes(int64(cfg.Writer.RowGroupSize)),
-				writer.WithCompression(cfg.Writer.Compression),
-				writer.WithLogger(logger),
-				writer.WithPartitionColumns(ts.PartitionColumns(), tmpl.ColumnValues),
-			}
-			if jnl != nil {
-				opts = append(opts, writer.WithBeforeUpload(jnl.BeforeUpload))
-			}
-			if cfg.Writer.SpoolDir != "" {
-				opts = append(opts, writer.WithSpoolDir(cfg.Writer.SpoolDir))
-			}
-			return writer.NewSet(bucket, ts.Parquet(), worker, opts...)
-		},
-	},
-		checkpoint.WithInterval(time.Duration(cfg.Checkpoint.Interval)),
-		checkpoint.WithMaxRecordBytes(int(cfg.Format.MaxRecordBytes)),
-		checkpoint.WithEventTimeBounds(time.Duration(cfg.Partitioning.MaxPast), time.Duration(cfg.Partitioning.MaxFuture)),
-		checkpoint.WithLogger(logger),
-		checkpoint.WithTimelineMaintenance(cfg.Checkpoint.KeepInstants, 10),
-		checkpoint.WithMemoryBudget(int64(cfg.Writer.MemoryBudget)),
-		checkpoint.WithShutdownGrace(grace),
-		cfg.Checkpoint.Lateness.option(),
-		checkpoint.WithFailpoints(fps))
-	if err != nil {
-		return err
-	}
-	defer func() { err = errors.Join(err, coord.Close()) }()
 	readerCfg := cfg.sourceConfig()
 	readerCfg.Security = security
-	reader, err := source.NewReader(readerCfg, source.Hooks{StartOffsets: coord.StartOffsets, Revoked: coord.Revoked},
-		append(cfg.groupOptions(), source.WithLogger(logger))...)
+	eng, err := ingest.Open(ctx, ingest.Options{
+		Bucket: bucket, TableName: cfg.Table.Name, Database: cfg.Table.Database,
+		TableOptions: []hudi.Option{hudi.WithLogger(logger), hudi.WithFailpoints(fps)},
+		Topic:        cfg.Kafka.Topic, WriterID: cfg.Checkpoint.WriterID,
+		Schema: ts, Template: tmpl, Router: router, Format: cfg.Format.Type, Registry: cfg.Format.Registry,
+		MaxRecordBytes: int64(cfg.Format.MaxRecordBytes),
+		JournalDir:     cfg.Checkpoint.StateDir, SpoolDir: cfg.Writer.SpoolDir,
+		Kafka: readerCfg, SourceOptions: append(cfg.groupOptions(), source.WithLogger(logger)),
+		DeadLetterTopic:   cfg.DLQ.Topic,
+		BeforeDeadLetters: releaseStaticMember(cfg, logger),
+		WriterOptions: []writer.Option{
+			writer.WithTargetFileSize(int64(cfg.Writer.TargetFileSize)),
+			writer.WithMaxFileAge(time.Duration(cfg.Writer.MaxFileAge)),
+			writer.WithMaxOpenFiles(cfg.Writer.MaxOpenFiles),
+			writer.WithMinFileSize(int64(cfg.Writer.MinFileSize)),
+			writer.WithStageMemory(int64(cfg.Writer.StageMemory)),
+			writer.WithUploadConcurrency(cfg.Writer.UploadConcurrency),
+			// Half of the worker's share of the budget for the open
+			// writers' page buffers (the other half: buffered data).
+			writer.WithWriterMemory(int64(cfg.Writer.MemoryBudget) / int64(cfg.Writer.Workers) / 2),
+			writer.WithRowGroupBytes(int64(cfg.Writer.RowGroupSize)),
+			writer.WithCompression(cfg.Writer.Compression),
+			writer.WithLogger(logger),
+		},
+		CheckpointOptions: []checkpoint.Option{
+			checkpoint.WithInterval(time.Duration(cfg.Checkpoint.Interval)),
+			checkpoint.WithMaxRecordBytes(int(cfg.Format.MaxRecordBytes)),
+			checkpoint.WithEventTimeBounds(time.Duration(cfg.Partitioning.MaxPast), time.Duration(cfg.Partitioning.MaxFuture)),
+			checkpoint.WithLogger(logger),
+			checkpoint.WithTimelineMaintenance(cfg.Checkpoint.KeepInstants, 10),
+			checkpoint.WithMemoryBudget(int64(cfg.Writer.MemoryBudget)),
+			checkpoint.WithShutdownGrace(grace),
+			cfg.Checkpoint.Lateness.option(),
+			checkpoint.WithFailpoints(fps),
+		},
+		CloseReserve: closeReserve,
+		Logger:       logger,
+	})
+	if errors.Is(err, ingest.ErrStopped) {
+		return nil // SIGTERM during the start: nothing was read, the stop is clean
+	}
 	if err != nil {
 		return err
 	}
-	defer closeBounded(&closing, "Kafka reader (leaving the group)", logger, reader.CloseContext)
+	defer func() { err = errors.Join(err, eng.Close()) }()
+	coord, reader := eng.Coordinator(), eng.Reader()
 	var metricsHandler http.Handler
 	if cfg.Admin.Addr != "" || cfg.Metrics.OTLPEndpoint != "" {
 		provider, stop, err := newMetrics(setup, cfg, metricSources(coord, reader, router, storage), logger)
@@ -296,85 +221,29 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 		select {
 		case <-abort:
 			logger.Warn("second signal: aborting without a final checkpoint")
-			coord.Abort()
+			eng.Abort()
 		case <-running:
 		}
 	}()
 	logger.Info("ingestd running", "topic", cfg.Kafka.Topic, "table", redact.URL(cfg.Table.URL), "location", location, "writer", cfg.Checkpoint.WriterID, "workers", cfg.Writer.Workers,
 		"hot_split", router.HotSplit().Enabled, "allowed_lateness", cfg.Checkpoint.Lateness.Allowed.String())
-	err = coord.Run(ctx, reader)
+	err = eng.Run(ctx)
 	close(running)
-	closing.start()
 	return err
 }
 
-// closeBudget bounds the closing of the clients once Run has returned:
-// together they get reserve (see Config.shutdownBudget).
-type closeBudget struct {
-	reserve  time.Duration
-	deadline time.Time // zero until start
-}
-
-func (b *closeBudget) start() { b.deadline = time.Now().Add(b.reserve) }
-
-// closeBounded runs close within what is left of b's budget (all of the
-// reserve if Run did not return normally), logging when it is cut short.
-func closeBounded(b *closeBudget, what string, logger *slog.Logger, close func(context.Context) error) {
-	if b.deadline.IsZero() {
-		b.start()
+// releaseStaticMember, under KIP-848 with static membership, releases the
+// previous process's membership: a crashed process's static membership
+// holds its instance ID (and its partitions) for the session timeout; this
+// restart takes it over at once.
+func releaseStaticMember(cfg Config, logger *slog.Logger) func(context.Context) error {
+	if !cfg.Kafka.StaticMembership || cfg.Kafka.GroupProtocol != source.GroupProtocolConsumer {
+		return nil
 	}
-	ctx, cancel := context.WithDeadline(context.Background(), b.deadline)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- close(ctx) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			logger.Warn("closing "+what+": cut short by shutdown_timeout", "err", err)
-		}
-	case <-ctx.Done():
-		logger.Warn("closing " + what + ": cut short by shutdown_timeout; exiting without waiting for it")
-	}
-}
-
-// journalOpenTimeout bounds the opening of the journal: past it, ingestd
-// goes on without one.
-const journalOpenTimeout = 30 * time.Second
-
-// openJournal opens the checkpoint journal in dir. A corrupt journal is
-// moved aside and a fresh one opened. A journal that cannot be opened
-// (its volume is full, it takes longer than journalOpenTimeout, or it is
-// corrupt again) is logged once and left out: recovery lists the table
-// instead. It returns an error when the journal is locked by another
-// process, when a corrupt one cannot be moved aside, or when ctx ends
-// (SIGTERM while starting).
-func openJournal(ctx context.Context, dir string, logger *slog.Logger) (*journal.Journal, error) {
-	open := func() (*journal.Journal, error) {
-		octx, cancel := context.WithTimeout(ctx, journalOpenTimeout)
+	return func(ctx context.Context) error {
+		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
-		return journal.OpenContext(octx, dir, journal.WithLogger(logger))
-	}
-	j, err := open()
-	if errors.Is(err, journal.ErrCorrupt) {
-		logger.Error("journal corrupt: moving it aside and starting afresh", "dir", dir, "err", err)
-		if rerr := journal.Reset(dir); rerr != nil {
-			return nil, rerr
-		}
-		j, err = open()
-	}
-	switch {
-	case err == nil:
-		return j, nil
-	case ctx.Err() != nil:
-		return nil, fmt.Errorf("stopped while opening the journal %s: %w", dir, ctx.Err())
-	case errors.Is(err, journal.ErrLocked):
-		// Two replicas on one journal most often share a writer ID (the
-		// default state_dir follows it): giving them separate state_dirs
-		// alone would leave two writers with one ID, and each one's start
-		// (Table.Recover) rolls back the other's open checkpoint.
-		return nil, fmt.Errorf("journal %s is used by another process: stop it if it is this replica's previous process; otherwise give each replica its own checkpoint.writer_id (the default state_dir follows it) and, if set, its own checkpoint.state_dir: %w", dir, err)
-	default:
-		logger.Error("journal unavailable: running without it; recovery lists the table", "dir", dir, "err", err)
-		return nil, nil
+		_, err := source.ReleaseStaticMember(rctx, cfg.sourceConfig(), cfg.instanceID(), source.WithLogger(logger))
+		return err
 	}
 }

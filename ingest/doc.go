@@ -1,0 +1,21 @@
+// Package ingest is the engine: it wires the pipeline of one table from
+// Options, with one constructor, Open, which owns what every caller would
+// otherwise wire by hand and in the right order: create or open the table
+// (table/hudi), open the checkpoint journal (package journal), settle it,
+// recover the table and sweep the writers' spool (in that order), pick the
+// decoder (schemas), make the dead-letter producer (source) with its batch
+// sized for the largest record, make the coordinator (checkpoint) whose
+// writer sets (writer) journal every upload, and the Kafka reader (source)
+// whose rebalance hooks are the coordinator's.
+//
+// Who feeds it: cmd/ingestd turns its YAML into Options and calls Open,
+// then Run; the Kafka reader feeds the coordinator records. What it feeds:
+// the table, through the coordinator's commits.
+//
+// Goroutines: Open starts none of its own (the Kafka clients, the journal
+// and the coordinator start theirs). Run drives the coordinator on the
+// caller's goroutine until its context ends (final checkpoint) or Abort;
+// Close, once Run has returned, stops them all: the reader leaves the
+// group and the dead-letter producer closes within Options.CloseReserve,
+// the coordinator stops its workers, the journal closes.
+package ingest

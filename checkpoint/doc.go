@@ -1,5 +1,11 @@
-// Package checkpoint runs ingestion as a sequence of checkpoints. A
-// Coordinator polls records, decodes them straight into rows, routes each
+// Package checkpoint runs ingestion as a sequence of checkpoints. Package
+// ingest makes its Coordinator (New) and feeds it the Kafka reader
+// (source); it feeds the writers (writer, one Set per worker goroutine) and
+// the table, through the format-independent seam (table.Table; the Hudi
+// table is hudi.AsTable), and records each checkpoint in the journal
+// (journal).
+//
+// A Coordinator polls records, decodes them straight into rows, routes each
 // row by bucket to the worker that owns it and, every interval and at
 // shutdown, stops intake at a barrier, has every worker close its files,
 // and makes exactly one table commit carrying the checkpoint ID, the files
@@ -21,4 +27,8 @@
 // error class, what is being retried since when, and when a checkpoint last
 // completed. It is recorded when an operation fails or recovers and at
 // each checkpoint, never per record.
+//
+// Goroutines: Run runs on its caller's goroutine and starts one goroutine
+// per worker (each owns its writer.Set) and one that ends Run's work once
+// the shutdown grace period passes; Close stops the workers.
 package checkpoint

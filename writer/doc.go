@@ -6,7 +6,7 @@
 // # Who feeds it, what it feeds
 //
 // Package checkpoint's workers feed it: each worker owns one Set (made by
-// cmd/ingestd with NewSet) and, per checkpoint, calls Begin, WriteBatch (or
+// ingest.Open's factory with NewSet) and, per checkpoint, calls Begin, WriteBatch (or
 // Write) with the rows of its buckets, RollIdle on a timer, FlushLargest
 // when its memory budget is exceeded, then Finish, or Abort. A Set uploads
 // its files to the object store (internal/objstore) and returns them from

@@ -12,13 +12,14 @@
 // every problem (a value of the wrong type, a count or size past its bound,
 // a value a package would refuse at run time) is printed, with URLs
 // redacted (internal/redact) and control characters escaped, and the exit
-// status is 2. Then it wires the pipeline (run.go): first a connection to
+// status is 2. Then it starts the pipeline (run.go): first a connection to
 // the brokers with kafka.tls and kafka.sasl (source.Check; a refused
 // password or certificate ends the start at once, exit 1, before the table
-// is touched), then the table (table/hudi), the journal, the dead-letter
-// producer and the Kafka reader (source, both with the same TLS and SASL),
-// the coordinator and its workers (checkpoint, writer), the metrics and the
-// admin endpoint. Its logger redacts the configuration's URLs and the SASL
+// is touched), then the engine (ingest.Open, from the configuration turned
+// into ingest.Options: the table (table/hudi), the journal and recovery,
+// the dead-letter producer and the Kafka reader (source, both with the
+// same TLS and SASL), the coordinator and its workers (checkpoint,
+// writer)), then the metrics and the admin endpoint. Its logger redacts the configuration's URLs and the SASL
 // password (read from kafka.sasl.password_file or password_env, never from
 // the YAML) from every line.
 //

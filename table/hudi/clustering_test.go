@@ -1,0 +1,128 @@
+package hudi
+
+import (
+	"bytes"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/twmb/avro/ocf"
+)
+
+// TestClusteringPlanRoundTrip: the plan is an Avro object container of a
+// HoodieRequestedReplaceMetadata of operation type CLUSTER, with Hudi's
+// record names, and reads back as it was written.
+func TestClusteringPlanRoundTrip(t *testing.T) {
+	p := &ClusteringPlan{
+		Groups: []ClusteringGroup{{
+			Slices: []ClusteringSlice{
+				{DataFilePath: "dt=1/a_0-1-0_1.parquet", FileID: "a", PartitionPath: "dt=1"},
+				{DataFilePath: "dt=1/b_0-1-0_1.parquet", FileID: "b", PartitionPath: "dt=1"},
+			},
+			NumOutputFileGroups: 1,
+			Metrics:             map[string]float64{"TOTAL_IO_MB": 2},
+		}},
+		Extra: map[string]string{"lakestream.fingerprint": "f"},
+	}
+	data, err := EncodeClusteringPlan(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(data, []byte("Obj\x01")) {
+		t.Fatalf("not an Avro object container: %q", data[:8])
+	}
+	r, err := ocf.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Metadata()["avro.schema"]; !bytes.Contains(got, []byte(`"org.apache.hudi.avro.model"`)) || !bytes.Contains(got, []byte("HoodieClusteringPlan")) {
+		t.Fatalf("writer schema %s", got)
+	}
+	r.Close()
+	got, err := DecodeClusteringPlan("x", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, p) {
+		t.Fatalf("decoded %+v, want %+v", got, p)
+	}
+	if fg := got.FileGroups(); !reflect.DeepEqual(fg, map[string][]string{"dt=1": {"a", "b"}}) {
+		t.Fatalf("file groups %v", fg)
+	}
+	if got, err := DecodeClusteringPlan("x", nil); got != nil || err != nil {
+		t.Fatalf("empty requested: %v, %v", got, err)
+	}
+	if _, err := DecodeClusteringPlan("x", []byte("garbage")); err == nil {
+		t.Fatal("garbage decoded")
+	}
+}
+
+// TestClusteringConflicts: overlapping plans conflict, pending or
+// completed; disjoint ones do not; a rolled-back one is ignored; a pending
+// replacecommit without a plan conflicts with everything.
+func TestClusteringConflicts(t *testing.T) {
+	c := newCheckTable(t)
+	a := c.commit("dt=1", 10, 10)
+	b := c.commit("dt=1", 10, 10)
+	d := c.commit("dt=2", 10, 10)
+	slice := func(path string) ClusteringSlice {
+		part, name := splitTablePath(path)
+		id, _, _, _ := ParseBaseFileName(name)
+		return ClusteringSlice{DataFilePath: path, FileID: id, PartitionPath: part}
+	}
+	begin := func(p *ClusteringPlan) *Txn {
+		var req []byte
+		if p != nil {
+			var err error
+			if req, err = EncodeClusteringPlan(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		x, err := c.tbl.Begin(c.ctx, BeginOptions{WriterID: "compactor", Action: ActionReplaceCommit, Requested: req})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { x.Close() })
+		return x
+	}
+	pa := &ClusteringPlan{Groups: []ClusteringGroup{{Slices: []ClusteringSlice{slice(a), slice(b)}}}}
+	pb := &ClusteringPlan{Groups: []ClusteringGroup{{Slices: []ClusteringSlice{slice(b)}}}}
+	pd := &ClusteringPlan{Groups: []ClusteringGroup{{Slices: []ClusteringSlice{slice(d)}}}}
+	xa, xb, xd := begin(pa), begin(pb), begin(pd)
+	conflicts := func(x *Txn, p *ClusteringPlan) []string {
+		got, err := c.tbl.ClusteringConflicts(c.ctx, x.Instant(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := conflicts(xa, pa); !slices.Equal(got, []string{xb.Instant()}) {
+		t.Fatalf("a conflicts with %v, want b %s", got, xb.Instant())
+	}
+	if got := conflicts(xd, pd); len(got) != 0 {
+		t.Fatalf("d conflicts with %v", got)
+	}
+	if err := xb.Abort(c.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := conflicts(xa, pa); len(got) != 0 {
+		t.Fatalf("after b's rollback, a conflicts with %v", got)
+	}
+	// a completes; a later plan over a's file groups conflicts with it.
+	merged := BaseFilePath("dt=1", BaseFileName(NewFileID(), WriteToken(0, 0, 0), xa.Instant()))
+	if err := c.b.Put(c.ctx, merged, bytes.NewReader(parquetRows(t, 20, 100))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := xa.Commit(c.ctx, CommitRequest{Files: []FileStat{{Path: merged, NumRecords: 20}}, Replaced: pa.FileGroups()}); err != nil {
+		t.Fatal(err)
+	}
+	xc := begin(pb)
+	if got := conflicts(xc, pb); !slices.Equal(got, []string{xa.Instant()}) {
+		t.Fatalf("c conflicts with %v, want the completed a %s", got, xa.Instant())
+	}
+	// A replacecommit without a plan: its file groups are unknown.
+	xu := begin(nil)
+	if got := conflicts(xd, pd); !slices.Equal(got, []string{xu.Instant()}) {
+		t.Fatalf("d conflicts with %v, want the planless %s", got, xu.Instant())
+	}
+}

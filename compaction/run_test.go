@@ -1,0 +1,180 @@
+package compaction
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/table/hudi"
+)
+
+// TestRun: ten checkpoints leave ten files in each of two partitions; a
+// run merges each partition's into one file group, in one replacecommit
+// whose requested file holds the clustering plan, and DuckDB reads the
+// same multiset of rows before and after. A second run finds nothing.
+func TestRun(t *testing.T) {
+	for _, storage := range []string{"filesystem", "s3"} {
+		t.Run(storage, func(t *testing.T) {
+			f := newFixture(t, storage)
+			for range 10 {
+				f.commit(300, 0, 1)
+			}
+			before := f.rows()
+			if total(before) != 6000 {
+				t.Fatalf("%d rows before", total(before))
+			}
+			c := f.compactor(f.table)
+			res, err := c.Run(f.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tot := res.Totals()
+			if len(res.Groups) != 2 || tot.InputFiles != 20 || tot.Rows != 6000 {
+				t.Fatalf("groups %d, files in %d, rows %d; want 2, 20, 6000", len(res.Groups), tot.InputFiles, tot.Rows)
+			}
+			snap := f.snapshot()
+			for _, h := range []int{0, 1} {
+				files := snap[partitionOf(h)]
+				if len(files) != 1 {
+					t.Fatalf("partition %s: %d files after compaction, want 1", partitionOf(h), len(files))
+				}
+			}
+			sameRows(t, f.rows(), before)
+			// The replacecommit is a clustering: its plan names the inputs.
+			for _, g := range res.Groups {
+				p, err := f.table.ReadClusteringPlan(f.ctx, g.Instant)
+				if err != nil || p == nil {
+					t.Fatalf("plan of %s: %v, %v", g.Instant, p, err)
+				}
+				if ids := p.FileGroups()[g.Partition]; len(ids) != 10 {
+					t.Fatalf("plan of %s names %d file groups, want 10", g.Instant, len(ids))
+				}
+				tl, err := f.table.Timeline(f.ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e, _ := tl.Find(g.Instant)
+				m, err := f.table.ReadCommitMetadata(f.ctx, e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.OperationType != hudi.OperationCluster || len(m.PartitionToReplaceFileIDs[g.Partition]) != 10 {
+					t.Fatalf("replacecommit %s: operation %s, replaced %v", g.Instant, m.OperationType, m.PartitionToReplaceFileIDs)
+				}
+			}
+			res, err = c.Run(f.ctx)
+			if err != nil || len(res.Plan.Groups) != 0 {
+				t.Fatalf("second run: %v, %d groups", err, len(res.Plan.Groups))
+			}
+		})
+	}
+}
+
+// TestRunBesideIngest: files an ingest commits between the plan and the
+// compaction's commit are left alone, and every row is there once.
+func TestRunBesideIngest(t *testing.T) {
+	f := newFixture(t, "filesystem")
+	for range 4 {
+		f.commit(200, 0)
+	}
+	c := f.compactor(f.table)
+	p, err := Plan(f.ctx, f.table, SmallFileBytes(1<<20), TargetFileBytes(4<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Groups) != 1 {
+		t.Fatalf("%d groups", len(p.Groups))
+	}
+	// Ingest commits meanwhile, to the same partition and another.
+	f.commit(100, 0, 1)
+	want := f.rows()
+	if total(want) != 1000 {
+		t.Fatalf("%d rows", total(want))
+	}
+	if _, err := c.runGroup(f.ctx, 0, &p.Groups[0]); err != nil {
+		t.Fatal(err)
+	}
+	f.commit(100, 0)
+	if got := f.snapshot()[partitionOf(0)]; len(got) != 3 {
+		t.Fatalf("%d files in the partition, want the merged one and two ingested", len(got))
+	}
+	got := f.rows()
+	if total(got) != 1100 {
+		t.Fatalf("%d rows, want 1100", total(got))
+	}
+	for r, n := range want {
+		if got[r] != n {
+			t.Fatalf("row %s: %d times, want %d", r, got[r], n)
+		}
+	}
+}
+
+// TestConflict: two compactors never both replace a file group. The
+// second to check sees the other's plan, pending or completed, gives its
+// group up (ErrConflict) and leaves no file behind.
+func TestConflict(t *testing.T) {
+	f := newFixture(t, "filesystem")
+	for range 4 {
+		f.commit(100, 0)
+	}
+	before := f.rows()
+	a := f.compactor(f.open(), WriterID("compactor-a"))
+	b := f.compactor(f.open(), WriterID("compactor-b"))
+	pb, err := plan(f.ctx, b.tbl, &b.o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a completes first; b's plan is now stale.
+	if _, err := a.Run(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	filesBefore := f.baseFiles()
+	_, err = b.runGroup(f.ctx, 0, &pb.Groups[0])
+	var ce *ConflictError
+	if !errors.Is(err, ErrConflict) || !errors.As(err, &ce) || len(ce.Conflicts[0].With) != 1 {
+		t.Fatalf("b: %v, want a conflict with a", err)
+	}
+	if got := f.baseFiles(); strings.Join(got, "\n") != strings.Join(filesBefore, "\n") {
+		t.Fatalf("b left files:\n%v\nwant\n%v", got, filesBefore)
+	}
+	sameRows(t, f.rows(), before)
+
+	// Pending against pending: a replacecommit whose requested file holds
+	// a plan over the same files, not yet committed.
+	f.commit(100, 0)
+	f.commit(100, 0)
+	pc, err := plan(f.ctx, b.tbl, &b.o)
+	if err != nil || len(pc.Groups) != 1 {
+		t.Fatalf("plan: %v, %+v", err, pc)
+	}
+	req, err := hudi.EncodeClusteringPlan(pc.Groups[0].ClusteringPlan())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := f.table.Begin(f.ctx, hudi.BeginOptions{WriterID: "compactor-x", Action: hudi.ActionReplaceCommit, Requested: req})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if _, err := b.runGroup(f.ctx, 0, &pc.Groups[0]); !errors.Is(err, ErrConflict) {
+		t.Fatalf("b beside a pending plan: %v, want a conflict", err)
+	}
+	// And its plan leaves them out of the next plan.
+	pd, err := plan(f.ctx, b.tbl, &b.o)
+	if err != nil || len(pd.Groups) != 0 || pd.Skipped[SkipPending] != 3 {
+		t.Fatalf("plan beside a pending plan: %v, %+v", err, pd)
+	}
+	if err := x.Abort(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.Run(f.ctx)
+	if err != nil || len(res.Groups) != 1 {
+		t.Fatalf("after the abort: %v, %+v", err, res)
+	}
+	if len(f.snapshot()[partitionOf(0)]) != 1 {
+		t.Fatal("not one file")
+	}
+}
+
+var _ = objstore.ErrNotExist

@@ -98,7 +98,9 @@ func partitionColumnValues(path string) ([][]byte, error) {
 
 var base = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 
-func partitionOf(hour int) string { return base.Add(time.Duration(hour) * time.Hour).Format("dt=2006-01-02/hr=15") }
+func partitionOf(hour int) string {
+	return base.Add(time.Duration(hour) * time.Hour).Format("dt=2006-01-02/hr=15")
+}
 
 // commit writes n rows to each partition (hours after base) in one commit,
 // as one ingest checkpoint does: a new file group per partition.

@@ -89,4 +89,3 @@ func (f *fixture) checkNoOrphans() {
 		}
 	}
 }
-

@@ -106,14 +106,20 @@ func partitionOf(hour int) string {
 // as one ingest checkpoint does: a new file group per partition.
 func (f *fixture) commit(n int, hours ...int) string {
 	f.t.Helper()
+	return f.commitWith(nil, n, hours...)
+}
+
+// commitWith is commit with writer options.
+func (f *fixture) commitWith(wopts []writer.Option, n int, hours ...int) string {
+	f.t.Helper()
 	x, err := f.table.Begin(f.ctx, hudi.BeginOptions{WriterID: "ingest-0"})
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	defer x.Close()
 	f.cp++
-	set, err := writer.NewSet(f.bucket, f.schema.Parquet(), 0, writer.WithSpoolDir(f.t.TempDir()),
-		writer.WithPartitionColumns([]string{"dt", "hr"}, partitionColumnValues))
+	set, err := writer.NewSet(f.bucket, f.schema.Parquet(), 0, append([]writer.Option{writer.WithSpoolDir(f.t.TempDir()),
+		writer.WithPartitionColumns([]string{"dt", "hr"}, partitionColumnValues)}, wopts...)...)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -165,7 +165,7 @@ func TestValidate(t *testing.T) {
 	if err := Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if err := Validate(SmallFileBytes(256<<20)); err == nil || !strings.Contains(err.Error(), "must not exceed the target") {
+	if err := Validate(SmallFileBytes(256 << 20)); err == nil || !strings.Contains(err.Error(), "must not exceed the target") {
 		t.Fatalf("small above target: %v", err)
 	}
 }

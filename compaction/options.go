@@ -9,6 +9,7 @@ import (
 
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/parquetfile"
+	"github.com/lakestream/lakestream/table/hudi"
 )
 
 // Defaults of the options.
@@ -38,6 +39,7 @@ type options struct {
 	progressEvery   time.Duration
 	mergeOpts       []parquetfile.MergeOption
 	dryRun          bool
+	retention       time.Duration
 }
 
 func defaultOptions() options {
@@ -52,6 +54,7 @@ func defaultOptions() options {
 		logger:          slog.New(slog.DiscardHandler),
 		now:             time.Now,
 		progressEvery:   DefaultProgressEvery,
+		retention:       hudi.DefaultReplacedRetention,
 	}
 }
 
@@ -114,6 +117,12 @@ func MergeOptions(opts ...parquetfile.MergeOption) Option {
 // DryRun makes Run plan and stop: nothing is written. Default false.
 func DryRun(b bool) Option { return func(o *options) { o.dryRun = b } }
 
+// Retention is how long replaced files are kept after their
+// replacecommit completed: queries that planned before it may still read
+// them. Each run removes those past it (hudi.Table.CleanReplaced). Default
+// 1h (hudi.DefaultReplacedRetention).
+func Retention(d time.Duration) Option { return func(o *options) { o.retention = d } }
+
 // Validate reports every problem of the options at once.
 func (o *options) Validate() error {
 	var errs []error
@@ -151,6 +160,9 @@ func (o *options) Validate() error {
 	}
 	if o.progressEvery <= 0 {
 		errs = append(errs, fmt.Errorf("progress every %s: must be positive", o.progressEvery))
+	}
+	if o.retention <= 0 {
+		errs = append(errs, fmt.Errorf("retention %s: must be positive", o.retention))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("compaction: options: %w", errors.Join(errs...))

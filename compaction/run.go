@@ -91,7 +91,9 @@ type Result struct {
 	Plan      *PlanResult
 	Groups    []GroupResult
 	Conflicts []Conflict
-	Duration  time.Duration
+	// Cleaned counts the replaced files removed past their retention.
+	Cleaned  int
+	Duration time.Duration
 }
 
 // Totals of a run's committed groups.
@@ -142,8 +144,11 @@ func (c *Compactor) Run(ctx context.Context) (*Result, error) {
 	}
 	res.Plan = p
 	c.o.logger.Info("planned", "snapshot", p.Snapshot, "groups", len(p.Groups), "files", p.InputFiles(), "bytes", p.InputBytes())
-	if c.o.dryRun || len(p.Groups) == 0 {
+	if c.o.dryRun {
 		return res, nil
+	}
+	if len(p.Groups) == 0 {
+		return res, c.clean(ctx, res)
 	}
 
 	var done, filesDone atomic.Int64
@@ -187,10 +192,23 @@ func (c *Compactor) Run(ctx context.Context) (*Result, error) {
 			"row_groups", gr.RowGroups, "pages_copied", gr.PagesCopied, "pages_rewritten", gr.PagesRewritten,
 			"chunks_reencoded", gr.ChunksReencoded, "duration", gr.Duration.Round(time.Millisecond).String())
 	}
+	if err := c.clean(ctx, res); err != nil {
+		return res, err
+	}
 	if len(res.Conflicts) > 0 {
 		return res, &ConflictError{Conflicts: res.Conflicts}
 	}
 	return res, nil
+}
+
+// clean removes the replaced files past their retention.
+func (c *Compactor) clean(ctx context.Context, res *Result) error {
+	cr, err := c.tbl.CleanReplaced(ctx, hudi.CleanOptions{Retention: c.o.retention})
+	if err != nil {
+		return fmt.Errorf("compaction: %w", err)
+	}
+	res.Cleaned = cr.FilesRemoved
+	return nil
 }
 
 // runGroup merges and commits one group in its own replacecommit.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/table/hudi"
@@ -178,3 +179,30 @@ func TestConflict(t *testing.T) {
 }
 
 var _ = objstore.ErrNotExist
+
+// TestRunCleans: a run removes the files replaced more than the retention
+// ago, and only those.
+func TestRunCleans(t *testing.T) {
+	f := newFixture(t, "filesystem")
+	for range 3 {
+		f.commit(100, 0)
+	}
+	before := f.rows()
+	if _, err := f.compactor(f.table).Run(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	n := len(f.baseFiles())
+	if n != 4 {
+		t.Fatalf("%d base files after the compaction, want 3 replaced and 1 merged", n)
+	}
+	res, err := f.compactor(f.table).Run(f.ctx)
+	if err != nil || res.Cleaned != 0 || len(f.baseFiles()) != 4 {
+		t.Fatalf("within the retention: %v, cleaned %d, %d files", err, res.Cleaned, len(f.baseFiles()))
+	}
+	time.Sleep(50 * time.Millisecond)
+	res, err = f.compactor(f.table, Retention(10*time.Millisecond)).Run(f.ctx)
+	if err != nil || res.Cleaned != 3 || len(f.baseFiles()) != 1 {
+		t.Fatalf("past the retention: %v, cleaned %d, %d files", err, res.Cleaned, len(f.baseFiles()))
+	}
+	sameRows(t, f.rows(), before)
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -280,4 +281,35 @@ func TestKilled(t *testing.T) {
 			sameRows(t, got, before)
 		})
 	}
+}
+
+// TestMeasure (LAKESTREAM_MEASURE=N): a table of N checkpoints of 2,000
+// rows in each of two partitions, compacted by the binary; logs the
+// summary line and the time. Not a check: a measurement for the docs.
+func TestMeasure(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("LAKESTREAM_MEASURE"))
+	if n == 0 {
+		t.Skip("set LAKESTREAM_MEASURE=<checkpoints> to measure")
+	}
+	bin := filepath.Join(t.TempDir(), "compactor")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	root, b := newTable(t, n, 2000)
+	before, files := rowsOf(t, b)
+	start := time.Now()
+	cmd := exec.Command("/usr/bin/time", "-f", "maxrss_kb=%M", bin, "run", "--table", root)
+	cmd.Env = append(os.Environ(), "LAKESTREAM_PUSHGATEWAY_URL=")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	elapsed := time.Since(start)
+	after, outFiles := rowsOf(t, b)
+	sameRows(t, after, before)
+	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+	t.Logf("%d files -> %d, wall %s\n%s%s", files, outFiles, elapsed.Round(time.Millisecond), stdout.String(), lines[len(lines)-1])
 }

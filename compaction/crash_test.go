@@ -59,7 +59,7 @@ func TestCrash(t *testing.T) {
 // in a file group a completed replacecommit replaced.
 func (f *fixture) checkNoOrphans() {
 	f.t.Helper()
-	intents, err := f.table.Replacements(f.ctx)
+	intents, err := f.table.Replacements(f.ctx, nil)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -54,6 +54,9 @@ type PlanResult struct {
 	Groups   []Group
 	// Skipped counts the small files left out, by reason.
 	Skipped map[string]int
+	// settled are the replacecommits completed before the snapshot was
+	// read, and those the run committed: none holds a planned file group.
+	settled map[string]bool
 }
 
 // Skip reasons.
@@ -120,22 +123,36 @@ func Plan(ctx context.Context, tbl *hudi.Table, opts ...Option) (*PlanResult, er
 }
 
 func plan(ctx context.Context, tbl *hudi.Table, o *options) (*PlanResult, error) {
-	snap, err := tbl.Snapshot(ctx)
+	// The replacecommits completed before the snapshot is read retired
+	// file groups the snapshot does not hold: the conflict checks need not
+	// read them (settled). Pending ones hold file groups the plan leaves
+	// alone.
+	tl, err := tbl.Timeline(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("compaction: plan: %w", err)
 	}
-	intents, err := tbl.Replacements(ctx)
+	settled := map[string]bool{}
+	for _, e := range tl.Entries {
+		if e.Action == hudi.ActionReplaceCommit && e.State == hudi.StateCompleted {
+			settled[e.Time] = true
+		}
+	}
+	intents, err := tbl.Replacements(ctx, func(e hudi.TimelineEntry) bool { return settled[e.Time] })
+	if err != nil {
+		return nil, fmt.Errorf("compaction: plan: %w", err)
+	}
+	snap, err := tbl.Snapshot(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("compaction: plan: %w", err)
 	}
 	held := map[string]bool{}
 	for _, ri := range intents {
 		if ri.State == hudi.StateCompleted {
-			continue // its file groups are out of the snapshot
+			continue // completed since the timeline was read: out of the snapshot
 		}
 		if ri.Unknown {
 			// A replacecommit that may replace anything: wait for it.
-			return &PlanResult{Snapshot: snap.Instant, Skipped: map[string]int{"pending replacecommit " + ri.Instant + " without a plan": len(snap.Files)}}, nil
+			return &PlanResult{Snapshot: snap.Instant, settled: settled, Skipped: map[string]int{"pending replacecommit " + ri.Instant + " without a plan": len(snap.Files)}}, nil
 		}
 		for part, ids := range ri.FileGroups {
 			for _, id := range ids {
@@ -143,7 +160,7 @@ func plan(ctx context.Context, tbl *hudi.Table, o *options) (*PlanResult, error)
 			}
 		}
 	}
-	res := &PlanResult{Snapshot: snap.Instant, Skipped: map[string]int{}}
+	res := &PlanResult{Snapshot: snap.Instant, Skipped: map[string]int{}, settled: settled}
 	byPart := map[string][]hudi.BaseFile{}
 	newest := map[string]string{}
 	for _, f := range snap.Files {

@@ -174,7 +174,7 @@ func (c *Compactor) Run(ctx context.Context) (*Result, error) {
 
 	for i := range p.Groups {
 		g := &p.Groups[i]
-		gr, err := c.runGroup(ctx, i, g)
+		gr, err := c.runGroup(ctx, i, g, p.settled)
 		done.Add(1)
 		var ce *ConflictError
 		switch {
@@ -212,10 +212,11 @@ func (c *Compactor) clean(ctx context.Context, res *Result) error {
 }
 
 // runGroup merges and commits one group in its own replacecommit.
-func (c *Compactor) runGroup(ctx context.Context, idx int, g *Group) (_ *GroupResult, err error) {
+func (c *Compactor) runGroup(ctx context.Context, idx int, g *Group, settled map[string]bool) (_ *GroupResult, err error) {
 	start := time.Now()
 	tbl := c.tbl
 	cp := g.ClusteringPlan()
+	cp.Extra[hudi.ClusteringPlanWriter] = c.o.writerID
 	requested, err := hudi.EncodeClusteringPlan(cp)
 	if err != nil {
 		return nil, err
@@ -238,10 +239,27 @@ func (c *Compactor) runGroup(ctx context.Context, idx int, g *Group) (_ *GroupRe
 			c.o.logger.Warn("abort instant", "instant", x.Instant(), "err", aerr)
 		}
 	}()
+	// The conflict rule (hudi.Table.ClusteringConflicts): give up to a
+	// completed replacecommit, to a pending one of an earlier instant, and
+	// to one that cannot be fenced; fence a pending one of a later instant.
 	conflict := func() error {
-		with, err := tbl.ClusteringConflicts(ctx, x.Instant(), cp)
+		intents, err := tbl.ClusteringConflicts(ctx, x.Instant(), cp, func(e hudi.TimelineEntry) bool { return settled[e.Time] })
 		if err != nil {
 			return fmt.Errorf("compaction: %s: %w", g.Partition, err)
+		}
+		var with []string
+		for _, ri := range intents {
+			if ri.State != hudi.StateCompleted && !ri.Unknown && ri.Instant > x.Instant() {
+				fenced, err := tbl.FenceClustering(ctx, ri.Instant, c.o.writerID)
+				if err != nil {
+					return fmt.Errorf("compaction: %s: %w", g.Partition, err)
+				}
+				if fenced {
+					c.o.logger.Info("fenced a later replacecommit holding a file group of the group", "partition", g.Partition, "instant", x.Instant(), "fenced", ri.Instant)
+					continue
+				}
+			}
+			with = append(with, ri.Instant)
 		}
 		if len(with) > 0 {
 			c.o.logger.Warn("conflict: another replacecommit holds a file group of the group; giving it up", "partition", g.Partition, "instant", x.Instant(), "with", strings.Join(with, ","))
@@ -335,6 +353,7 @@ func (c *Compactor) runGroup(ctx context.Context, idx int, g *Group) (_ *GroupRe
 		return nil, fmt.Errorf("compaction: %w", err)
 	}
 	committed = true
+	settled[x.Instant()] = true // this run's groups are disjoint
 	gr := &GroupResult{Partition: g.Partition, Instant: x.Instant(), Output: outPath, InputFiles: len(g.Files), InputBytes: g.Bytes,
 		OutputBytes: mr.Bytes, Rows: mr.Rows, RowGroups: len(mr.RowGroups),
 		ChunksCopied: mr.ChunksCopied, ChunksRemapped: mr.ChunksRemapped, ChunksConstant: mr.ChunksConstant, ChunksReencoded: mr.ChunksReencoded,

@@ -93,7 +93,7 @@ func TestRunBesideIngest(t *testing.T) {
 	if total(want) != 1000 {
 		t.Fatalf("%d rows", total(want))
 	}
-	if _, err := c.runGroup(f.ctx, 0, &p.Groups[0]); err != nil {
+	if _, err := c.runGroup(f.ctx, 0, &p.Groups[0], p.settled); err != nil {
 		t.Fatal(err)
 	}
 	f.commit(100, 0)
@@ -131,7 +131,7 @@ func TestConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	filesBefore := f.baseFiles()
-	_, err = b.runGroup(f.ctx, 0, &pb.Groups[0])
+	_, err = b.runGroup(f.ctx, 0, &pb.Groups[0], pb.settled)
 	var ce *ConflictError
 	if !errors.Is(err, ErrConflict) || !errors.As(err, &ce) || len(ce.Conflicts[0].With) != 1 {
 		t.Fatalf("b: %v, want a conflict with a", err)
@@ -158,7 +158,7 @@ func TestConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x.Close()
-	if _, err := b.runGroup(f.ctx, 0, &pc.Groups[0]); !errors.Is(err, ErrConflict) {
+	if _, err := b.runGroup(f.ctx, 0, &pc.Groups[0], pc.settled); !errors.Is(err, ErrConflict) {
 		t.Fatalf("b beside a pending plan: %v, want a conflict", err)
 	}
 	// And its plan leaves them out of the next plan.
@@ -205,4 +205,44 @@ func TestRunCleans(t *testing.T) {
 		t.Fatalf("past the retention: %v, cleaned %d, %d files", err, res.Cleaned, len(f.baseFiles()))
 	}
 	sameRows(t, f.rows(), before)
+}
+
+// TestConcurrentCompactors: two compactors run at once, again and again,
+// beside ingest commits: each run succeeds or gives groups up
+// (ErrConflict), and the table always holds every row once.
+func TestConcurrentCompactors(t *testing.T) {
+	f := newFixture(t, "filesystem")
+	a := f.compactor(f.open(), WriterID("compactor-a"))
+	b := f.compactor(f.open(), WriterID("compactor-b"))
+	conflicts := 0
+	for range 6 {
+		for range 3 {
+			f.commit(50, 0, 1)
+		}
+		want := f.rows()
+		errs := make(chan error, 2)
+		for _, c := range []*Compactor{a, b} {
+			go func() {
+				_, err := c.Run(f.ctx)
+				errs <- err
+			}()
+		}
+		for range 2 {
+			err := <-errs
+			if errors.Is(err, ErrConflict) {
+				conflicts++
+			} else if err != nil {
+				t.Fatal(err)
+			}
+		}
+		sameRows(t, f.rows(), want)
+		f.checkNoOrphans()
+		// Of overlapping plans the earliest wins: never both give up.
+		for part, files := range f.snapshot() {
+			if len(files) != 1 {
+				t.Fatalf("partition %s: %d files after both runs, want 1", part, len(files))
+			}
+		}
+	}
+	t.Logf("%d runs gave groups up to the other compactor", conflicts)
 }

@@ -283,10 +283,11 @@ type ReplaceIntent struct {
 
 // Replacements returns every replacecommit of the active timeline, pending
 // or completed, with the file groups it replaces, except rolled-back ones
-// (a zombie's timeline files are ignored). The compactor's planner leaves
-// their file groups alone, and two compactors use it to find that their
-// plans overlap (ClusteringConflicts).
-func (t *Table) Replacements(ctx context.Context) ([]ReplaceIntent, error) {
+// (a zombie's timeline files are ignored) and those skip (if not nil)
+// returns true for, of which nothing is read. The compactor's planner
+// leaves their file groups alone, and two compactors use it to find that
+// their plans overlap (ClusteringConflicts).
+func (t *Table) Replacements(ctx context.Context, skip func(TimelineEntry) bool) ([]ReplaceIntent, error) {
 	tl, err := t.Timeline(ctx)
 	if err != nil {
 		return nil, err
@@ -297,7 +298,7 @@ func (t *Table) Replacements(ctx context.Context) ([]ReplaceIntent, error) {
 	}
 	var out []ReplaceIntent
 	for _, e := range tl.Entries {
-		if e.Action != ActionReplaceCommit || dead[e.Time] {
+		if e.Action != ActionReplaceCommit || dead[e.Time] || (skip != nil && skip(e)) {
 			continue
 		}
 		ri := ReplaceIntent{Instant: e.Time, State: e.State}
@@ -343,15 +344,22 @@ func (t *Table) ReadClusteringPlan(ctx context.Context, ts string) (*ClusteringP
 // completed, not rolled back) that replace or plan to replace one of the
 // file groups of plan, the plan of the caller's own replacecommit ts. A
 // pending replacecommit whose file groups are unknown conflicts with
-// every plan.
+// every plan. Those skip (if not nil) returns true for are not read: the
+// completed replacecommits the caller knows hold none of its file groups
+// (completed before the snapshot its plan came from), so that a check
+// reads only what completed since.
 //
 // Two compactors whose plans overlap never both commit: each calls this
 // after its requested file (with its plan) is on the timeline and before
-// its commit, and gives up on a conflict. The store is strongly
-// consistent, so of two such calls at least one sees the other's plan; both
-// may give up, neither can miss the other.
-func (t *Table) ClusteringConflicts(ctx context.Context, ts string, plan *ClusteringPlan) ([]string, error) {
-	intents, err := t.Replacements(ctx)
+// its commit. The store is strongly consistent, so of two such calls at
+// least one sees the other's plan. The compactor gives up on a completed
+// conflict, on a pending one of an earlier instant time, and on one it
+// cannot fence; a pending one of a later instant time it fences
+// (FenceClustering), which only one of a fence and a commit decision can
+// win. So the earliest of overlapping plans commits, unless a later one had
+// already decided its commit.
+func (t *Table) ClusteringConflicts(ctx context.Context, ts string, plan *ClusteringPlan, skip func(TimelineEntry) bool) ([]ReplaceIntent, error) {
+	intents, err := t.Replacements(ctx, func(e TimelineEntry) bool { return e.Time == ts || (skip != nil && skip(e)) })
 	if err != nil {
 		return nil, err
 	}
@@ -361,24 +369,56 @@ func (t *Table) ClusteringConflicts(ctx context.Context, ts string, plan *Cluste
 			mine[part+"\x00"+id] = true
 		}
 	}
-	var out []string
+	var out []ReplaceIntent
 	for _, ri := range intents {
-		if ri.Instant == ts {
-			continue
-		}
 		if ri.Unknown {
-			out = append(out, ri.Instant)
+			out = append(out, ri)
 			continue
 		}
 	scan:
 		for part, ids := range ri.FileGroups {
 			for _, id := range ids {
 				if mine[part+"\x00"+id] {
-					out = append(out, ri.Instant)
+					out = append(out, ri)
 					break scan
 				}
 			}
 		}
 	}
 	return out, nil
+}
+
+// ClusteringPlanWriter is the plan's extraMetadata key naming the
+// lakestream writer that wrote it: FenceClustering fences only plans that
+// carry it.
+const ClusteringPlanWriter = "lakestream.writer"
+
+// FenceClustering rolls back the pending replacecommit ts of another
+// lakestream compactor, live or not (ClusteringConflicts says when), by
+// deciding its rollback: its commit then fails with ErrFenced and removes
+// its files. It returns true if ts is rolled back (now or before), false
+// if it cannot be: its commit was decided first (and is finished here), or
+// its plan was not written by a lakestream writer (ClusteringPlanWriter;
+// Hudi's own clustering knows nothing of decisions). by names the caller.
+func (t *Table) FenceClustering(ctx context.Context, ts, by string) (bool, error) {
+	plan, err := t.ReadClusteringPlan(ctx, ts)
+	if err != nil {
+		return false, fmt.Errorf("fence %s: %w", ts, err)
+	}
+	if plan == nil {
+		// Settled meanwhile (or never a clustering): its decision says.
+		d, found, err := t.readDecision(ctx, ts)
+		if err != nil {
+			return false, fmt.Errorf("fence %s: %w", ts, err)
+		}
+		return found && d.Decision == decisionRollback, nil
+	}
+	if plan.Extra[ClusteringPlanWriter] == "" {
+		return false, nil
+	}
+	res, err := t.rollbackInstantFiles(ctx, ts, ActionReplaceCommit, by, nil)
+	if err != nil {
+		return false, fmt.Errorf("fence %s: %w", ts, err)
+	}
+	return res.Outcome == OutcomeRolledBack, nil
 }

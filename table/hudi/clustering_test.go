@@ -2,11 +2,14 @@ package hudi
 
 import (
 	"bytes"
+	"errors"
 	"reflect"
 	"slices"
 	"testing"
 
 	"github.com/twmb/avro/ocf"
+
+	"github.com/lakestream/lakestream/internal/objstore"
 )
 
 // TestClusteringPlanRoundTrip: the plan is an Avro object container of a
@@ -90,11 +93,15 @@ func TestClusteringConflicts(t *testing.T) {
 	pd := &ClusteringPlan{Groups: []ClusteringGroup{{Slices: []ClusteringSlice{slice(d)}}}}
 	xa, xb, xd := begin(pa), begin(pb), begin(pd)
 	conflicts := func(x *Txn, p *ClusteringPlan) []string {
-		got, err := c.tbl.ClusteringConflicts(c.ctx, x.Instant(), p)
+		got, err := c.tbl.ClusteringConflicts(c.ctx, x.Instant(), p, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return got
+		var out []string
+		for _, ri := range got {
+			out = append(out, ri.Instant)
+		}
+		return out
 	}
 	if got := conflicts(xa, pa); !slices.Equal(got, []string{xb.Instant()}) {
 		t.Fatalf("a conflicts with %v, want b %s", got, xb.Instant())
@@ -120,9 +127,77 @@ func TestClusteringConflicts(t *testing.T) {
 	if got := conflicts(xc, pb); !slices.Equal(got, []string{xa.Instant()}) {
 		t.Fatalf("c conflicts with %v, want the completed a %s", got, xa.Instant())
 	}
+	// Skipped (known to hold none of c's file groups): not read.
+	if got, err := c.tbl.ClusteringConflicts(c.ctx, xc.Instant(), pb, func(e TimelineEntry) bool { return e.Time == xa.Instant() }); err != nil || len(got) != 0 {
+		t.Fatalf("skipping a: %v, %v", got, err)
+	}
 	// A replacecommit without a plan: its file groups are unknown.
 	xu := begin(nil)
 	if got := conflicts(xd, pd); !slices.Equal(got, []string{xu.Instant()}) {
 		t.Fatalf("d conflicts with %v, want the planless %s", got, xu.Instant())
+	}
+}
+
+// TestFenceClustering: a live pending replacecommit is fenced (its commit
+// fails with ErrFenced, its file removed); a decided one is not.
+func TestFenceClustering(t *testing.T) {
+	c := newCheckTable(t)
+	c.commit("dt=1", 10, 10)
+	plan := func(writer string) []byte {
+		p := &ClusteringPlan{Groups: []ClusteringGroup{{Slices: []ClusteringSlice{{FileID: "a", PartitionPath: "dt=1"}}}}, Extra: map[string]string{}}
+		if writer != "" {
+			p.Extra[ClusteringPlanWriter] = writer
+		}
+		data, err := EncodeClusteringPlan(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	x, err := c.tbl.Begin(c.ctx, BeginOptions{WriterID: "compactor-b", Action: ActionReplaceCommit, Requested: plan("compactor-b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	out := BaseFilePath("dt=1", BaseFileName(NewFileID(), WriteToken(0, 0, 0), x.Instant()))
+	if err := c.b.Put(c.ctx, out, bytes.NewReader(parquetRows(t, 10, 100))); err != nil {
+		t.Fatal(err)
+	}
+	fenced, err := c.tbl.FenceClustering(c.ctx, x.Instant(), "compactor-a")
+	if err != nil || !fenced {
+		t.Fatalf("fence a live replacecommit: %v, %v", fenced, err)
+	}
+	if _, err := x.Commit(c.ctx, CommitRequest{Files: []FileStat{{Path: out, NumRecords: 10}}}); !errors.Is(err, ErrFenced) {
+		t.Fatalf("commit after the fence: %v, want ErrFenced", err)
+	}
+	if _, err := c.b.Stat(c.ctx, out); !errors.Is(err, objstore.ErrNotExist) {
+		t.Fatalf("the fenced instant's file: %v", err)
+	}
+	if fenced, err := c.tbl.FenceClustering(c.ctx, x.Instant(), "compactor-a"); err != nil || !fenced {
+		t.Fatalf("fence again: %v, %v", fenced, err)
+	}
+	// Nor one whose plan no lakestream writer wrote.
+	z, err := c.tbl.Begin(c.ctx, BeginOptions{WriterID: "compactor-b", Action: ActionReplaceCommit, Requested: plan("")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	if fenced, err := c.tbl.FenceClustering(c.ctx, z.Instant(), "compactor-a"); err != nil || fenced {
+		t.Fatalf("fence Hudi's clustering: %v, %v", fenced, err)
+	}
+	if err := z.Abort(c.ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A completed one cannot be fenced.
+	y, err := c.tbl.Begin(c.ctx, BeginOptions{WriterID: "compactor-b", Action: ActionReplaceCommit, Requested: plan("compactor-b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	if _, err := y.Commit(c.ctx, CommitRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if fenced, err := c.tbl.FenceClustering(c.ctx, y.Instant(), "compactor-a"); err != nil || fenced {
+		t.Fatalf("fence a completed replacecommit: %v, %v", fenced, err)
 	}
 }

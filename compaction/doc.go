@@ -18,12 +18,16 @@
 //     size that no replacecommit holds, grouped by parquetfile.Fingerprint
 //     and bin-packed to the target file size;
 //  3. for each group: opens a replacecommit whose requested file carries
-//     the group's clustering plan, checks no other replacecommit holds one
-//     of its file groups (hudi.Table.ClusteringConflicts), merges the
+//     the group's clustering plan, checks which other replacecommits hold
+//     one of its file groups (hudi.Table.ClusteringConflicts), merges the
 //     inputs into a new file group, verifies the output
-//     (parquetfile.VerifyMerge, locally and read back from the store) and
-//     commits. A conflict aborts the instant, removing its output, and is
-//     an error matching ErrConflict.
+//     (parquetfile.VerifyMerge, locally and read back from the store),
+//     checks again and commits. Of overlapping plans the earliest instant
+//     wins: a later pending one is fenced (hudi.Table.FenceClustering); an
+//     earlier or completed one makes the group give up, its instant rolled
+//     back and its output removed (an error matching ErrConflict);
+//  4. removes the files replaced more than the retention ago
+//     (hudi.Table.CleanReplaced).
 //
 // Ingest commits only create file groups, so they never conflict with a
 // compaction. Goroutines: the table's heartbeat of each open instant

@@ -42,6 +42,12 @@ func TestRun(t *testing.T) {
 				}
 			}
 			sameRows(t, f.rows(), before)
+			// table check: every committed file there, its footer's rows
+			// as the commit says.
+			rep, err := f.table.Check(f.ctx, hudi.CheckOptions{Footers: true})
+			if err != nil || len(rep.Problems) != 0 {
+				t.Fatalf("check: %v, %+v", err, rep)
+			}
 			// The replacecommit is a clustering: its plan names the inputs.
 			for _, g := range res.Groups {
 				p, err := f.table.ReadClusteringPlan(f.ctx, g.Instant)

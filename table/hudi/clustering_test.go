@@ -3,12 +3,15 @@ package hudi
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
 
 	"github.com/twmb/avro/ocf"
 
+	"github.com/lakestream/lakestream/internal/hudifixtures"
 	"github.com/lakestream/lakestream/internal/objstore"
 )
 
@@ -199,5 +202,52 @@ func TestFenceClustering(t *testing.T) {
 	}
 	if fenced, err := c.tbl.FenceClustering(c.ctx, y.Instant(), "compactor-a"); err != nil || fenced {
 		t.Fatalf("fence a completed replacecommit: %v, %v", fenced, err)
+	}
+}
+
+// TestClusteringPlanHudiSchema: the requested replace Spark with Hudi 0.14
+// wrote (an insert overwrite) reads as "not a clustering"; and a plan
+// written here decodes under Hudi's own writer schema, taken from that
+// file, with the same slices: Hudi's readers resolve it.
+func TestClusteringPlanHudiSchema(t *testing.T) {
+	root := hudifixtures.Unpack(t, "v6_simplekeygen_nonhivestyle_overwritetable")
+	data, err := os.ReadFile(filepath.Join(root, ".hoodie", "20240707001303088.replacecommit.requested"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := DecodeClusteringPlan("x", data); p != nil || err != nil {
+		t.Fatalf("Hudi's insert overwrite: %+v, %v; want no clustering", p, err)
+	}
+	r, err := ocf.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hudiSchema := r.Schema()
+	r.Close()
+	ours, err := EncodeClusteringPlan(&ClusteringPlan{Groups: []ClusteringGroup{{Slices: []ClusteringSlice{
+		{DataFilePath: "dt=1/a_0-1-0_1.parquet", FileID: "a", PartitionPath: "dt=1"},
+		{DataFilePath: "dt=1/b_0-1-0_1.parquet", FileID: "b", PartitionPath: "dt=1"},
+	}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = ocf.NewReader(bytes.NewReader(ours), ocf.WithReaderSchema(hudiSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var rec avroRequestedReplace
+	if err := r.Decode(&rec); err != nil {
+		t.Fatalf("decode under Hudi's schema: %v", err)
+	}
+	if rec.OperationType == nil || *rec.OperationType != OperationCluster || rec.ClusteringPlan == nil || rec.ClusteringPlan.InputGroups == nil {
+		t.Fatalf("decoded %+v", rec)
+	}
+	slices := *(*rec.ClusteringPlan.InputGroups)[0].Slices
+	if len(slices) != 2 || *slices[1].FileID != "b" || *slices[1].PartitionPath != "dt=1" || *slices[0].DataFilePath != "dt=1/a_0-1-0_1.parquet" {
+		t.Fatalf("slices %+v", slices)
+	}
+	if p := rec.ClusteringPlan.PreserveHoodieMetadata; p == nil || !*p {
+		t.Fatal("preserveHoodieMetadata not true")
 	}
 }

@@ -11,9 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -239,6 +241,22 @@ func TestRun(t *testing.T) {
 		!strings.Contains(pushes[0], "lakestream_compactor_last_run_input_files") || !strings.Contains(pushes[0], "lakestream_compactor_last_success_timestamp_seconds") {
 		t.Fatalf("pushes: %q", pushes)
 	}
+	// Every gauge of the contract (docs/operations.md, "Compactor metrics").
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(doc), "## Compactor metrics")
+	section, _, _ = strings.Cut(section, "\n## ")
+	names := regexp.MustCompile("`(lakestream_compactor_[a-z_]+)`").FindAllStringSubmatch(section, -1)
+	if len(names) < 7 {
+		t.Fatalf("docs/operations.md lists %d compactor metrics", len(names))
+	}
+	for _, m := range names {
+		if !strings.Contains(pushes[0], m[1]) {
+			t.Errorf("metric %s of docs/operations.md not pushed", m[1])
+		}
+	}
 	mu.Unlock()
 	code, stdout, _ = runCmd("run", "--config", cfg, "--small-file-size", "1MiB", "--target-file-size", "4MiB")
 	if code != exitOK || !strings.Contains(stdout, "0 groups, files 0 -> 0") {
@@ -312,4 +330,57 @@ func TestMeasure(t *testing.T) {
 	sameRows(t, after, before)
 	lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
 	t.Logf("%d files -> %d, wall %s\n%s%s", files, outFiles, elapsed.Round(time.Millisecond), stdout.String(), lines[len(lines)-1])
+}
+
+// TestLoopSIGTERM: --loop compacts, then waits; SIGTERM ends it with
+// status 0.
+func TestLoopSIGTERM(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "compactor")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	root, b := newTable(t, 3, 100)
+	cmd := exec.Command(bin, "run", "--table", root, "--small-file-size", "1MiB", "--loop", "--interval", "1h")
+	cmd.Env = append(os.Environ(), "LAKESTREAM_PUSHGATEWAY_URL=")
+	stdout := &syncBuffer{}
+	cmd.Stdout = stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stdout.String(), "files 6 -> 2") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no summary: %s", stdout.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v", err)
+	}
+	if _, n := rowsOf(t, b); n != 2 {
+		t.Fatalf("%d files", n)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -301,8 +301,8 @@ func TestKilled(t *testing.T) {
 	}
 }
 
-// TestMeasure (LAKESTREAM_MEASURE=N): a table of N checkpoints of 2,000
-// rows in each of two partitions, compacted by the binary; logs the
+// TestMeasure (LAKESTREAM_MEASURE=N, LAKESTREAM_MEASURE_ROWS=R, default
+// 2000): a table of N checkpoints of R rows in each of two partitions, compacted by the binary; logs the
 // summary line and the time. Not a check: a measurement for the docs.
 func TestMeasure(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("LAKESTREAM_MEASURE"))
@@ -315,7 +315,11 @@ func TestMeasure(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	root, b := newTable(t, n, 2000)
+	rows, _ := strconv.Atoi(os.Getenv("LAKESTREAM_MEASURE_ROWS"))
+	if rows == 0 {
+		rows = 2000
+	}
+	root, b := newTable(t, n, rows)
 	before, files := rowsOf(t, b)
 	start := time.Now()
 	cmd := exec.Command("/usr/bin/time", "-f", "maxrss_kb=%M", bin, "run", "--table", root)

@@ -89,3 +89,40 @@ func (f *fixture) checkNoOrphans() {
 		}
 	}
 }
+
+// TestCrashDuringRecovery: a run stops after uploading its file; the next
+// stops part way through rolling that instant back (its files removed,
+// its timeline files not); the one after finishes: the same rows, one
+// file per partition, no orphan.
+func TestCrashDuringRecovery(t *testing.T) {
+	f := newFixture(t, "filesystem")
+	for range 4 {
+		f.commit(200, 0, 1)
+	}
+	before := f.rows()
+	for _, fp := range []string{failpoint.AfterFileWrite, failpoint.DuringRollback} {
+		set, err := failpoint.Parse(fp+"=error", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := f.compactor(f.open(hudi.WithFailpoints(set)), Failpoints(set))
+		if _, err := c.Run(f.ctx); !errors.Is(err, failpoint.ErrInjected) {
+			t.Fatalf("run with %s: %v, want the injected error", fp, err)
+		}
+		sameRows(t, f.rows(), before)
+	}
+	res, err := f.compactor(f.open()).Run(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Recovered) == 0 || len(res.Groups) != 2 {
+		t.Fatalf("recovered %+v, %d groups", res.Recovered, len(res.Groups))
+	}
+	for part, files := range f.snapshot() {
+		if len(files) != 1 {
+			t.Fatalf("partition %s: %d files", part, len(files))
+		}
+	}
+	sameRows(t, f.rows(), before)
+	f.checkNoOrphans()
+}

@@ -40,6 +40,7 @@ type options struct {
 	mergeOpts       []parquetfile.MergeOption
 	dryRun          bool
 	retention       time.Duration
+	progress        func(Progress)
 }
 
 func defaultOptions() options {
@@ -122,6 +123,20 @@ func DryRun(b bool) Option { return func(o *options) { o.dryRun = b } }
 // them. Each run removes those past it (hudi.Table.CleanReplaced). Default
 // 1h (hudi.DefaultReplacedRetention).
 func Retention(d time.Duration) Option { return func(o *options) { o.retention = d } }
+
+// Progress is how far a run is.
+type Progress struct {
+	GroupsDone, Groups int
+	FilesDone, Files   int
+	BytesDone, Bytes   int64
+	Elapsed            time.Duration
+}
+
+// ProgressFunc is called with the run's progress after the plan, every
+// ProgressEvery and after each group (cmd/compactor draws a progress bar
+// on a terminal with it), from the goroutine of Run or the progress
+// goroutine, never two at once. Default nil.
+func ProgressFunc(fn func(Progress)) Option { return func(o *options) { o.progress = fn } }
 
 // Validate reports every problem of the options at once.
 func (o *options) Validate() error {

@@ -10,7 +10,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/lakestream/lakestream/internal/failpoint"
@@ -151,8 +151,24 @@ func (c *Compactor) Run(ctx context.Context) (*Result, error) {
 		return res, c.clean(ctx, res)
 	}
 
-	var done, filesDone atomic.Int64
-	var bytesDone atomic.Int64
+	var mu sync.Mutex // serializes the progress reports
+	var done, filesDone int
+	var bytesDone int64
+	report := func(log bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		pr := Progress{GroupsDone: done, Groups: len(p.Groups), FilesDone: filesDone, Files: p.InputFiles(),
+			BytesDone: bytesDone, Bytes: p.InputBytes(), Elapsed: time.Since(start)}
+		if log {
+			c.o.logger.Info("progress", "groups_done", pr.GroupsDone, "groups", pr.Groups,
+				"files_done", pr.FilesDone, "files", pr.Files, "bytes_done", pr.BytesDone, "bytes", pr.Bytes,
+				"elapsed", pr.Elapsed.Round(time.Millisecond).String())
+		}
+		if c.o.progress != nil {
+			c.o.progress(pr)
+		}
+	}
+	report(false)
 	stop := make(chan struct{})
 	stopped := make(chan struct{})
 	go func() {
@@ -164,9 +180,7 @@ func (c *Compactor) Run(ctx context.Context) (*Result, error) {
 			case <-stop:
 				return
 			case <-tick.C:
-				c.o.logger.Info("progress", "groups_done", done.Load(), "groups", len(p.Groups),
-					"files_done", filesDone.Load(), "files", p.InputFiles(), "bytes_done", bytesDone.Load(), "bytes", p.InputBytes(),
-					"elapsed", time.Since(start).Round(time.Millisecond).String())
+				report(true)
 			}
 		}
 	}()
@@ -175,7 +189,14 @@ func (c *Compactor) Run(ctx context.Context) (*Result, error) {
 	for i := range p.Groups {
 		g := &p.Groups[i]
 		gr, err := c.runGroup(ctx, i, g, p.settled)
-		done.Add(1)
+		mu.Lock()
+		done++
+		if err == nil {
+			filesDone += len(g.Files)
+			bytesDone += g.Bytes
+		}
+		mu.Unlock()
+		report(false)
 		var ce *ConflictError
 		switch {
 		case errors.As(err, &ce):
@@ -184,8 +205,6 @@ func (c *Compactor) Run(ctx context.Context) (*Result, error) {
 		case err != nil:
 			return res, err
 		}
-		filesDone.Add(int64(len(g.Files)))
-		bytesDone.Add(g.Bytes)
 		res.Groups = append(res.Groups, *gr)
 		c.o.logger.Info("group committed", "partition", gr.Partition, "instant", gr.Instant, "output", gr.Output,
 			"files_in", gr.InputFiles, "bytes_in", gr.InputBytes, "bytes_out", gr.OutputBytes, "rows", gr.Rows,

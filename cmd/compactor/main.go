@@ -195,7 +195,8 @@ func runOnce(ctx context.Context, c *compaction.Compactor, dryRun bool, pusher *
 }
 
 // options turns the flags into the compactor's options, the table location
-// and the shard label, reporting every problem.
+// and the shard label, reporting every problem. On a terminal, a progress
+// bar is drawn on stderr besides the log lines.
 func (f *runFlags) options(stderr io.Writer) (opts []compaction.Option, location, shard string, logger *slog.Logger, errs []error) {
 	location = f.table
 	if f.config != "" {
@@ -260,6 +261,9 @@ func (f *runFlags) options(stderr io.Writer) (opts []compaction.Option, location
 		compaction.RowGroupBytes(size("row-group-size", f.rowGroupSize)),
 		compaction.MinFiles(minFiles),
 		compaction.Logger(logger),
+	}
+	if isTerminal(stderr) && !f.dryRun {
+		opts = append(opts, compaction.ProgressFunc(progressBar(stderr)))
 	}
 	if err := compaction.Validate(opts...); err != nil {
 		errs = append(errs, err)

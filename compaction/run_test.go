@@ -25,10 +25,15 @@ func TestRun(t *testing.T) {
 			if total(before) != 6000 {
 				t.Fatalf("%d rows before", total(before))
 			}
-			c := f.compactor(f.table)
+			var last Progress
+			reports := 0
+			c := f.compactor(f.table, ProgressFunc(func(p Progress) { last = p; reports++ }))
 			res, err := c.Run(f.ctx)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if reports < 3 || last.GroupsDone != 2 || last.Groups != 2 || last.FilesDone != 20 || last.BytesDone != last.Bytes {
+				t.Fatalf("%d progress reports, the last %+v", reports, last)
 			}
 			tot := res.Totals()
 			if len(res.Groups) != 2 || tot.InputFiles != 20 || tot.Rows != 6000 {

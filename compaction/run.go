@@ -335,17 +335,20 @@ func (c *Compactor) runGroup(ctx context.Context, idx int, g *Group, settled map
 	if err := tbl.Bucket().Put(ctx, outPath, io.LimitReader(out, mr.Bytes)); err != nil {
 		return nil, fmt.Errorf("compaction: upload %s: %w", outPath, err)
 	}
-	// Read back what the store holds, with the product's reader.
-	info, err := tbl.Bucket().Stat(ctx, outPath)
+	// Read back what the store holds (one GET, to a local file: the check
+	// reads every page), with the product's reader.
+	back, size, err := download(ctx, tbl.Bucket(), outPath, c.o.tempDir)
 	if err != nil {
 		return nil, fmt.Errorf("compaction: read back %s: %w", outPath, err)
 	}
-	if info.Size != mr.Bytes {
-		return nil, fmt.Errorf("compaction: read back %s: %d bytes, wrote %d", outPath, info.Size, mr.Bytes)
+	defer back.Close()
+	if size != mr.Bytes {
+		return nil, fmt.Errorf("compaction: read back %s: %d bytes, wrote %d", outPath, size, mr.Bytes)
 	}
-	if err := parquetfile.VerifyMerge(ctx, &objectReader{ctx: ctx, bucket: tbl.Bucket(), key: outPath, size: info.Size}, info.Size, mr); err != nil {
+	if err := parquetfile.VerifyMerge(ctx, back, size, mr); err != nil {
 		return nil, fmt.Errorf("compaction: read back %s: %w", outPath, err)
 	}
+	back.Close()
 	if err := c.o.failpoints.Hit(failpoint.AfterFileWrite); err != nil {
 		return nil, fmt.Errorf("compaction: %s: %w", g.Partition, err)
 	}

@@ -371,6 +371,13 @@ func (c *Compactor) runGroup(ctx context.Context, idx int, g *Group, settled map
 			"lakestream.compaction.fingerprint": g.Fingerprint,
 		},
 	})
+	if errors.Is(err, hudi.ErrFenced) {
+		// Rolled back by another compactor holding an earlier plan over
+		// these file groups (or, the heartbeat lost, by a writer that took
+		// the instant for dead): the commit removed the output.
+		c.o.logger.Warn("fenced: the instant was rolled back by another writer; giving the group up", "partition", g.Partition, "instant", x.Instant(), "err", err)
+		return nil, &ConflictError{Conflicts: []Conflict{{Partition: g.Partition, Instant: x.Instant(), With: []string{"fenced"}}}}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("compaction: %w", err)
 	}

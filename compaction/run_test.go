@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/table/hudi"
 )
@@ -256,4 +257,49 @@ func TestConcurrentCompactors(t *testing.T) {
 		}
 	}
 	t.Logf("%d runs gave groups up to the other compactor", conflicts)
+}
+
+// TestFencedGivesUp: a compactor whose instant another compactor fenced
+// (an earlier plan over the same files) gives the group up: ErrConflict,
+// no file left, the rows as before.
+func TestFencedGivesUp(t *testing.T) {
+	f := newFixture(t, "filesystem")
+	for range 3 {
+		f.commit(100, 0)
+	}
+	before := f.rows()
+	filesBefore := f.baseFiles()
+	// The fence lands after the file is uploaded and verified, before the
+	// second check: a sleep failpoint holds the run there.
+	set, err := failpoint.Parse(failpoint.AfterFileWrite+"=sleep(300ms)", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := f.compactor(f.open(), WriterID("compactor-b"), Failpoints(set))
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.Run(f.ctx)
+		errc <- err
+	}()
+	// Wait for b's instant, then fence it.
+	var ts string
+	for deadline := time.Now().Add(10 * time.Second); ts == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		intents, err := f.table.Replacements(f.ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(intents) > 0 {
+			ts = intents[0].Instant
+		}
+	}
+	if fenced, err := f.table.FenceClustering(f.ctx, ts, "compactor-a"); err != nil || !fenced {
+		t.Fatalf("fence %s: %v, %v", ts, fenced, err)
+	}
+	if err := <-errc; !errors.Is(err, ErrConflict) {
+		t.Fatalf("fenced run: %v, want ErrConflict", err)
+	}
+	if got := f.baseFiles(); strings.Join(got, "\n") != strings.Join(filesBefore, "\n") {
+		t.Fatalf("files after the fenced run:\n%v\nwant\n%v", got, filesBefore)
+	}
+	sameRows(t, f.rows(), before)
 }

@@ -2,8 +2,11 @@ package hudi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/lakestream/lakestream/internal/objstore"
 )
 
 // Cleaning replaced files. A replacecommit (a compaction) retires file
@@ -121,33 +124,12 @@ func (t *Table) CleanReplaced(ctx context.Context, opts CleanOptions) (*CleanRes
 // may archive: it stops at the first completed replacecommit younger than
 // retention (default DefaultReplacedRetention) whose replaced files still
 // exist. Older ones are archived; Archive removes their replaced files
-// first.
+// first. Only the replaced partitions of young replacecommits are listed.
 func (t *Table) holdReplaced(ctx context.Context, tl *Timeline, cut int, retention time.Duration) (int, error) {
 	if retention <= 0 {
 		retention = DefaultReplacedRetention
 	}
 	now := t.opts.now()
-	young := false
-	for _, e := range tl.Entries[:cut] {
-		if e.Action == ActionReplaceCommit && e.State == StateCompleted && now.Sub(e.ModTime) < retention {
-			young = true
-			break
-		}
-	}
-	if !young {
-		return cut, nil
-	}
-	retired, err := t.retiredFiles(ctx, tl, cut)
-	if err != nil {
-		return 0, fmt.Errorf("archive: %w", err)
-	}
-	held := map[string]bool{}
-	for f := range retired {
-		// Which replacecommit retired it: the first at or after the file's
-		// instant that lists its file group; any young one holding a file
-		// is enough to hold the cut there.
-		held[f.Partition+"\x00"+f.FileID] = true
-	}
 	for i, e := range tl.Entries[:cut] {
 		if e.Action != ActionReplaceCommit || e.State != StateCompleted || now.Sub(e.ModTime) >= retention {
 			continue
@@ -157,13 +139,46 @@ func (t *Table) holdReplaced(ctx context.Context, tl *Timeline, cut int, retenti
 			return 0, fmt.Errorf("archive: %w", err)
 		}
 		for part, ids := range m.PartitionToReplaceFileIDs {
-			for _, id := range ids {
-				if held[part+"\x00"+id] {
-					t.opts.logger.Info("archive holds a replacecommit whose replaced files are kept", "instant", e.Time, "retention", retention.String())
-					return i, nil
-				}
+			exist, err := t.replacedFilesExist(ctx, part, ids, e.Time)
+			if err != nil {
+				return 0, fmt.Errorf("archive: %w", err)
+			}
+			if exist {
+				t.opts.logger.Info("archive holds a replacecommit whose replaced files are kept", "instant", e.Time, "retention", retention.String())
+				return i, nil
 			}
 		}
 	}
 	return cut, nil
+}
+
+// replacedFilesExist reports whether partition part holds a base file of
+// one of the file groups ids written at or before ts.
+func (t *Table) replacedFilesExist(ctx context.Context, part string, ids []string, ts string) (bool, error) {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	prefix := ""
+	if part != "" {
+		prefix = part + "/"
+	}
+	errFound := errors.New("found")
+	err := t.bucket.List(ctx, prefix, func(info objstore.ObjectInfo) error {
+		dir, name := splitTablePath(info.Key)
+		if dir != part {
+			return nil
+		}
+		if id, _, fts, ok := ParseBaseFileName(name); ok && want[id] && fts <= ts {
+			return errFound
+		}
+		return nil
+	})
+	if errors.Is(err, errFound) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("list %s: %w", part, err)
+	}
+	return false, nil
 }

@@ -30,7 +30,8 @@
 //     (hudi.Table.CleanReplaced).
 //
 // Ingest commits only create file groups, so they never conflict with a
-// compaction. Goroutines: the table's heartbeat of each open instant
-// (hudi.Txn), and parquetfile.Merge's workers, all ended before Run
+// compaction. Goroutines: Run's progress reporter, the table's heartbeat
+// of each open instant (hudi.Txn), parquetfile.Merge's workers, and
+// Plan's footer readers (8 at a time), all ended before Run or Plan
 // returns.
 package compaction

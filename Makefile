@@ -36,6 +36,7 @@ all: build test
 # image builds them (deploy/Dockerfile).
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/ingestd ./cmd/ingestd
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/compactor ./cmd/compactor
 
 # The main job on embedded defaults: in-process Kafka, a table under
 # ./demo-warehouse, DuckDB reading the result.

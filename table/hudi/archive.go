@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/lakestream/lakestream/internal/objstore"
 )
@@ -38,6 +39,11 @@ type ArchiveOptions struct {
 	// KeepCompleted is how many completed commits and replacecommits stay on
 	// the active timeline (at least 1). Default 30.
 	KeepCompleted int
+	// ReplacedRetention: a replacecommit completed less than this ago whose
+	// replaced files still exist stays on the active timeline, and so do
+	// the instants after it (see holdReplaced). Default 1h
+	// (DefaultReplacedRetention).
+	ReplacedRetention time.Duration
 }
 
 // ArchiveResult says what Archive did.
@@ -71,6 +77,9 @@ func (t *Table) Archive(ctx context.Context, opts ArchiveOptions) (*ArchiveResul
 		return nil, err
 	}
 	cut := archiveCut(tl, opts.KeepCompleted)
+	if cut, err = t.holdReplaced(ctx, tl, cut, opts.ReplacedRetention); err != nil {
+		return nil, err
+	}
 	if cut == 0 {
 		return res, nil
 	}

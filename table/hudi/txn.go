@@ -32,6 +32,10 @@ type BeginOptions struct {
 	// can fence this instant (FenceOthers).
 	Topic      string
 	Partitions []int32
+	// Requested is the body of the requested file (a replacecommit's
+	// clustering plan, EncodeClusteringPlan); default empty, as Hudi
+	// writes a commit's.
+	Requested []byte
 }
 
 // Txn is an open instant: requested and inflight are on the timeline, its
@@ -93,7 +97,7 @@ func (t *Table) Begin(ctx context.Context, o BeginOptions) (*Txn, error) {
 		if err := t.opts.failpoints.Hit(failpoint.BeforeRequested); err != nil {
 			return nil, fmt.Errorf("begin: %w", err)
 		}
-		err := t.bucket.PutIfAbsent(ctx, MetaDir+"/"+req.FileName(), bytes.NewReader(nil))
+		err := t.bucket.PutIfAbsent(ctx, MetaDir+"/"+req.FileName(), bytes.NewReader(o.Requested))
 		if errors.Is(err, objstore.ErrExists) {
 			continue
 		}

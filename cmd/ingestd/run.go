@@ -218,8 +218,11 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	// clients get what is left of shutdown_timeout (see shutdownBudget).
 	grace, closeReserve := cfg.shutdownBudget()
 	closing := closeBudget{reserve: closeReserve}
+	// The Kafka clients' own metrics (lakestream_kafka_*, telemetry.go).
+	kafkaMetrics := metrics.NewKafkaClientMetrics(cfg.Kafka.Topic)
 	dlq, err := source.NewDeadLetter(source.DeadLetterConfig{SourceTopic: cfg.Kafka.Topic, Topic: cfg.DLQ.Topic, Brokers: cfg.Kafka.Brokers, EnsureTopic: true, Security: security},
-		source.WithLogger(logger), source.WithKgoOpts(kgo.ProducerBatchMaxBytes(max(dlqBatch, 1_000_012))))
+		source.WithLogger(logger), source.WithKgoOpts(kgo.ProducerBatchMaxBytes(max(dlqBatch, 1_000_012))),
+		kafkaClientHooks(kafkaMetrics, metrics.KafkaClientDeadLetter))
 	if err != nil {
 		return err
 	}
@@ -268,14 +271,14 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	readerCfg := cfg.sourceConfig()
 	readerCfg.Security = security
 	reader, err := source.NewReader(readerCfg, source.Hooks{StartOffsets: coord.StartOffsets, Revoked: coord.Revoked},
-		append(cfg.groupOptions(), source.WithLogger(logger))...)
+		append(cfg.groupOptions(), source.WithLogger(logger), kafkaClientHooks(kafkaMetrics, metrics.KafkaClientConsumer))...)
 	if err != nil {
 		return err
 	}
 	defer closeBounded(&closing, "Kafka reader (leaving the group)", logger, reader.CloseContext)
 	var metricsHandler http.Handler
 	if cfg.Admin.Addr != "" || cfg.Metrics.OTLPEndpoint != "" {
-		provider, stop, err := newMetrics(setup, cfg, metricSources(coord, reader, router, storage), logger)
+		provider, stop, err := newMetrics(setup, cfg, metricSources(coord, reader, router, storage), logger, kafkaMetrics)
 		if err != nil {
 			return err
 		}

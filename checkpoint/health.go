@@ -270,6 +270,7 @@ type health struct {
 	counts        map[[2]string]*FailureCount
 	retrying      map[string]*RetryState
 	lastErr       *Failure
+	onPhase       func(phase string) // if set: the phase changed ("" none; tasks.go)
 }
 
 func newHealth(now func() time.Time) *health {
@@ -297,6 +298,7 @@ func (h *health) enter(phase string) {
 		h.cpSince = now
 	}
 	h.phase, h.phaseSince = phase, now
+	h.phaseChangedLocked()
 	h.mu.Unlock()
 }
 
@@ -307,6 +309,7 @@ func (h *health) completed(at time.Time, committed bool) {
 	if committed {
 		h.lastCommit = at
 	}
+	h.phaseChangedLocked()
 	h.mu.Unlock()
 }
 
@@ -314,6 +317,7 @@ func (h *health) completed(at time.Time, committed bool) {
 func (h *health) left() {
 	h.mu.Lock()
 	h.phase = ""
+	h.phaseChangedLocked()
 	h.mu.Unlock()
 }
 

@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
+	"github.com/lakestream/lakestream/internal/tasks"
 	"log/slog"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 type Option func(*options)
 
 type options struct {
+	tasks          *tasks.Registry // WithTasks (tasks.go)
 	interval       time.Duration
 	maxRecordBytes int
 	maxPast        time.Duration

@@ -1,0 +1,98 @@
+package checkpoint
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/internal/tasks"
+)
+
+// taskOf returns the state of the task labelled label ("coordinator",
+// "worker 1"), or "" if there is none.
+func taskOf(reg *tasks.Registry, label string) (tasks.State, bool) {
+	for _, s := range reg.Snapshot() {
+		if s.Label() == label {
+			return s, true
+		}
+	}
+	return tasks.State{}, false
+}
+
+// TestTasks runs the pipeline with WithTasks on storage whose data file
+// uploads fail for a while: the coordinator's task names the checkpoint
+// and its phase (upload, since the phase began) while the uploads are
+// retried, each worker has one, between checkpoints the
+// coordinator says so, and every task ends with Run.
+func TestTasks(t *testing.T) {
+	reg := tasks.New()
+	faulty := objstore.NewFaulty(objstore.NewMemory())
+	all := pageviewRecords(2000, time.Now().UTC())
+	p := newPipeline(t, faulty, 2, all[:1000], WithInterval(50*time.Millisecond), WithRetry(5*time.Millisecond, 20*time.Millisecond), WithTasks(reg))
+	if n := len(reg.Snapshot()); n != 0 {
+		t.Fatalf("%d tasks before Run", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.coord.Run(ctx, p.src) }()
+	stopped := false
+	defer func() {
+		faulty.SetMatcher(nil)
+		cancel()
+		if err := <-done; err != nil && !stopped {
+			t.Errorf("run: %v", err)
+		}
+		p.coord.Close()
+	}()
+
+	waitUntil(t, "the first wave committed", func() bool { return p.coord.Stats().RowsCommitted == 1000 })
+	for _, label := range []string{"coordinator", "worker 0", "worker 1"} {
+		if _, ok := taskOf(reg, label); !ok {
+			t.Errorf("no task %q in %+v", label, reg.Snapshot())
+		}
+	}
+	waitUntil(t, "the coordinator between checkpoints", func() bool {
+		s, _ := taskOf(reg, "coordinator")
+		return s.State == stateBetween
+	})
+
+	faulty.SetMatcher(failParquetPuts)
+	p.src.mu.Lock()
+	p.src.recs = append(p.src.recs, all[1000:]...)
+	p.src.mu.Unlock()
+	var coord tasks.State
+	waitUntil(t, "the coordinator in the upload phase, retried", func() bool {
+		coord, _ = taskOf(reg, "coordinator")
+		h := p.coord.Health()
+		return strings.HasSuffix(coord.State, ": "+PhaseUpload) && len(h.Retrying) > 0 && h.Retrying[0].Attempts >= 3
+	})
+	h := p.coord.Health()
+	if !strings.HasPrefix(coord.State, "checkpoint ") || h.Checkpoint == nil || coord.Since.Sub(h.Checkpoint.PhaseSince).Abs() > 10*time.Millisecond {
+		t.Errorf("coordinator task %+v; health's checkpoint %+v: want checkpoint N: upload since the phase began", coord, h.Checkpoint)
+	}
+	// Between attempts the workers wait (WorkerStates adds what is
+	// retried); during one they close their files.
+	for _, label := range []string{"worker 0", "worker 1"} {
+		if s, _ := taskOf(reg, label); s.State != stateIdle && s.State != "closing files for checkpoint" {
+			t.Errorf("%s: %+v", label, s)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if again, _ := taskOf(reg, "coordinator"); again.State != coord.State || !again.Since.Equal(coord.Since) {
+		t.Errorf("coordinator task moved while still retrying: %+v, was %+v", again, coord)
+	}
+
+	faulty.SetMatcher(nil)
+	waitUntil(t, "everything committed", func() bool { return p.coord.Stats().RowsCommitted == 2000 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+	stopped = true
+	done <- nil
+	if got := reg.Snapshot(); len(got) != 0 {
+		t.Errorf("tasks after Run returned: %+v", got)
+	}
+}

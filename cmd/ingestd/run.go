@@ -17,6 +17,7 @@ import (
 	"github.com/lakestream/lakestream/internal/metrics"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/redact"
+	"github.com/lakestream/lakestream/internal/tasks"
 	"github.com/lakestream/lakestream/schemas"
 	"github.com/lakestream/lakestream/source"
 	"github.com/lakestream/lakestream/table/hudi"
@@ -218,8 +219,11 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	// clients get what is left of shutdown_timeout (see shutdownBudget).
 	grace, closeReserve := cfg.shutdownBudget()
 	closing := closeBudget{reserve: closeReserve}
-	// The Kafka clients' own metrics (lakestream_kafka_*, telemetry.go).
+	// The Kafka clients' own metrics (lakestream_kafka_*, telemetry.go),
+	// and what every partition, the coordinator and the workers do
+	// (/debug/tasks).
 	kafkaMetrics := metrics.NewKafkaClientMetrics(cfg.Kafka.Topic)
+	taskReg := tasks.New()
 	dlq, err := source.NewDeadLetter(source.DeadLetterConfig{SourceTopic: cfg.Kafka.Topic, Topic: cfg.DLQ.Topic, Brokers: cfg.Kafka.Brokers, EnsureTopic: true, Security: security},
 		source.WithLogger(logger), source.WithKgoOpts(kgo.ProducerBatchMaxBytes(max(dlqBatch, 1_000_012))),
 		kafkaClientHooks(kafkaMetrics, metrics.KafkaClientDeadLetter))
@@ -263,7 +267,8 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 		checkpoint.WithMemoryBudget(int64(cfg.Writer.MemoryBudget)),
 		checkpoint.WithShutdownGrace(grace),
 		cfg.Checkpoint.Lateness.option(),
-		checkpoint.WithFailpoints(fps))
+		checkpoint.WithFailpoints(fps),
+		checkpoint.WithTasks(taskReg))
 	if err != nil {
 		return err
 	}
@@ -271,7 +276,7 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	readerCfg := cfg.sourceConfig()
 	readerCfg.Security = security
 	reader, err := source.NewReader(readerCfg, source.Hooks{StartOffsets: coord.StartOffsets, Revoked: coord.Revoked},
-		append(cfg.groupOptions(), source.WithLogger(logger), kafkaClientHooks(kafkaMetrics, metrics.KafkaClientConsumer))...)
+		append(cfg.groupOptions(), source.WithLogger(logger), kafkaClientHooks(kafkaMetrics, metrics.KafkaClientConsumer), source.WithTasks(taskReg))...)
 	if err != nil {
 		return err
 	}
@@ -287,7 +292,7 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	}
 	if cfg.Admin.Addr != "" {
 		stop, err := serveAdmin(cfg.Admin.Addr, pipelineStatus(coord, reader, router, cfg.Admin.ReadyAfterIntervals, fps),
-			readiness(coord, cfg.Admin.ReadyAfterIntervals), metricsHandler, logger)
+			readiness(coord, cfg.Admin.ReadyAfterIntervals), metricsHandler, taskReg, logger)
 		if err != nil {
 			return err
 		}

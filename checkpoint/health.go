@@ -270,7 +270,7 @@ type health struct {
 	counts        map[[2]string]*FailureCount
 	retrying      map[string]*RetryState
 	lastErr       *Failure
-	onPhase       func(phase string) // if set: the phase changed ("" none; tasks.go)
+	task          *coordinatorTask // if set: the coordinator's /debug/tasks line (tasks.go)
 }
 
 func newHealth(now func() time.Time) *health {
@@ -329,6 +329,7 @@ func (h *health) failed(op, phase string, worker int, err error, retry bool) str
 	class, msg := ErrorClass(err), redactMessage(err.Error())
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	defer h.retryChangedLocked()
 	now := h.now()
 	k := [2]string{phase, class}
 	n := h.counts[k]
@@ -357,6 +358,7 @@ func (h *health) failed(op, phase string, worker int, err error, retry bool) str
 func (h *health) recovered(op string) {
 	h.mu.Lock()
 	delete(h.retrying, op)
+	h.retryChangedLocked()
 	h.mu.Unlock()
 }
 

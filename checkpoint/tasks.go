@@ -3,15 +3,17 @@ package checkpoint
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 
 	"github.com/lakestream/lakestream/internal/tasks"
 )
 
 // WithTasks registers the coordinator ("coordinator: checkpoint 42:
-// upload", or "between checkpoints: polling and routing records") and
-// every worker ("worker 0: writing 512 rows") in reg while Run runs, for
-// the admin endpoint's /debug/tasks. Default nil: none.
+// upload", "checkpoint 42: commit, retrying commit", "retrying begin
+// instant (phase begin)", or "between checkpoints: polling and routing
+// records") and every worker ("worker 0: writing 512 rows") in reg while
+// Run runs, for the admin endpoint's /debug/tasks. Default nil: none.
 func WithTasks(reg *tasks.Registry) Option {
 	return func(o *options) { o.tasks = reg }
 }
@@ -34,33 +36,79 @@ func (s *workerState) Store(state string) {
 
 func (s *workerState) Load() any { return s.v.Load() }
 
-// phaseChangedLocked tells onPhase, if set, the phase. h.mu is held.
+// coordinatorTask is the coordinator's task: what it does ("checkpoint
+// 42: upload", stateBetween) and what it retries. Guarded by health.mu.
+type coordinatorTask struct {
+	task  *tasks.Task
+	label string
+	// checkpoint is the checkpoint in progress (c.checkpoint): read only
+	// when the phase changes (health.enter, completed and left run with
+	// c.mu held).
+	checkpoint func() int64
+}
+
+// phaseChangedLocked updates the coordinator's task, if any, to the phase.
+// h.mu is held.
 func (h *health) phaseChangedLocked() {
-	if h.onPhase != nil {
-		h.onPhase(h.phase)
+	t := h.task
+	if t == nil {
+		return
+	}
+	if h.phase == "" {
+		t.label = stateBetween
+	} else {
+		t.label = fmt.Sprintf("checkpoint %d: %s", t.checkpoint(), h.phase)
+	}
+	h.refreshTaskLocked()
+}
+
+// retryChangedLocked updates the coordinator's task, if any, to what is
+// retried. h.mu is held.
+func (h *health) retryChangedLocked() {
+	if h.task != nil {
+		h.refreshTaskLocked()
+	}
+}
+
+// refreshTaskLocked sets the coordinator's task: its label, and what it
+// retries: its own operations (begin instant, commit, ...) and, during a
+// checkpoint, the workers' (close files of worker 1). Between checkpoints
+// a retried operation of the coordinator's replaces the label: it polls
+// nothing meanwhile. The attempts are left out, so that the task's since
+// is when the retries began. h.mu is held.
+func (h *health) refreshTaskLocked() {
+	var ops []string
+	phase := ""
+	for _, r := range h.retryingLocked() {
+		if r.Worker < 0 || h.phase != "" {
+			ops = append(ops, r.Op)
+			if phase == "" {
+				phase = r.Phase
+			}
+		}
+	}
+	switch {
+	case len(ops) == 0:
+		h.task.task.Set(h.task.label)
+	case h.phase == "":
+		h.task.task.Set(fmt.Sprintf("retrying %s (phase %s)", strings.Join(ops, ", "), phase))
+	default:
+		h.task.task.Set(h.task.label + ", retrying " + strings.Join(ops, ", "))
 	}
 }
 
 // attachTasks registers the coordinator and the workers in the registry of
 // WithTasks, if any; the returned function ends their tasks. Run calls it
-// before it starts the workers. The coordinator's task changes with the
-// checkpoint's phase (health.enter, completed and left, which run with
-// c.mu held, so c.checkpoint is the one in progress).
+// before it starts the workers.
 func (c *Coordinator) attachTasks() func() {
 	reg := c.opts.tasks
 	if reg == nil {
 		return func() {}
 	}
-	coord := reg.Register("coordinator", "")
-	coord.Set(stateBetween)
+	coord := &coordinatorTask{task: reg.Register("coordinator", ""), label: stateBetween, checkpoint: func() int64 { return c.checkpoint }}
 	c.health.mu.Lock()
-	c.health.onPhase = func(phase string) {
-		if phase == "" {
-			coord.Set(stateBetween)
-			return
-		}
-		coord.Set(fmt.Sprintf("checkpoint %d: %s", c.checkpoint, phase))
-	}
+	c.health.task = coord
+	c.health.refreshTaskLocked()
 	c.health.mu.Unlock()
 	ws := make([]*tasks.Task, len(c.workers))
 	for i, w := range c.workers {
@@ -70,9 +118,9 @@ func (c *Coordinator) attachTasks() func() {
 	}
 	return func() {
 		c.health.mu.Lock()
-		c.health.onPhase = nil
+		c.health.task = nil
 		c.health.mu.Unlock()
-		coord.Done()
+		coord.task.Done()
 		for i, w := range c.workers {
 			w.state.task.Store(nil)
 			ws[i].Done()

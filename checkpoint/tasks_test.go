@@ -2,7 +2,7 @@ package checkpoint
 
 import (
 	"context"
-	"strings"
+	"regexp"
 	"testing"
 	"time"
 
@@ -23,8 +23,8 @@ func taskOf(reg *tasks.Registry, label string) (tasks.State, bool) {
 
 // TestTasks runs the pipeline with WithTasks on storage whose data file
 // uploads fail for a while: the coordinator's task names the checkpoint
-// and its phase (upload, since the phase began) while the uploads are
-// retried, each worker has one, between checkpoints the
+// and its phase (upload) and what it retries (the workers' uploads) since
+// the retries began, without moving while they go on, each worker has one, between checkpoints the
 // coordinator says so, and every task ends with Run.
 func TestTasks(t *testing.T) {
 	reg := tasks.New()
@@ -66,11 +66,12 @@ func TestTasks(t *testing.T) {
 	waitUntil(t, "the coordinator in the upload phase, retried", func() bool {
 		coord, _ = taskOf(reg, "coordinator")
 		h := p.coord.Health()
-		return strings.HasSuffix(coord.State, ": "+PhaseUpload) && len(h.Retrying) > 0 && h.Retrying[0].Attempts >= 3
+		return len(h.Retrying) > 0 && h.Retrying[len(h.Retrying)-1].Attempts >= 3
 	})
 	h := p.coord.Health()
-	if !strings.HasPrefix(coord.State, "checkpoint ") || h.Checkpoint == nil || coord.Since.Sub(h.Checkpoint.PhaseSince).Abs() > 10*time.Millisecond {
-		t.Errorf("coordinator task %+v; health's checkpoint %+v: want checkpoint N: upload since the phase began", coord, h.Checkpoint)
+	wantState := regexp.MustCompile(`^checkpoint \d+: upload, retrying close files of worker [01](, close files of worker [01])?$`)
+	if !wantState.MatchString(coord.State) || h.Checkpoint == nil || coord.Since.Before(h.Checkpoint.PhaseSince) || coord.Since.Sub(h.Retrying[len(h.Retrying)-1].Since).Abs() > 10*time.Millisecond {
+		t.Errorf("coordinator task %+v; health's checkpoint %+v, retrying %+v: want checkpoint N: upload, retrying the workers' uploads, since the last one's first failure", coord, h.Checkpoint, h.Retrying)
 	}
 	// Between attempts the workers wait (WorkerStates adds what is
 	// retried); during one they close their files.

@@ -5,6 +5,7 @@ package writer
 import (
 	"errors"
 	"fmt"
+	"github.com/lakestream/lakestream/internal/slowlog"
 	"log/slog"
 	"os"
 	"time"
@@ -34,6 +35,7 @@ const (
 type Option func(*options)
 
 type options struct {
+	slow               *slowlog.Logger // WithSlowLog (slowlog.go)
 	targetFileSize     int64
 	maxFileAge         time.Duration
 	rowGroupBytes      int64

@@ -271,6 +271,7 @@ type health struct {
 	retrying      map[string]*RetryState
 	lastErr       *Failure
 	task          *coordinatorTask // if set: the coordinator's /debug/tasks line (tasks.go)
+	timing        phaseTiming      // the phases of the checkpoint in progress, and the last one's (slowlog.go)
 }
 
 func newHealth(now func() time.Time) *health {

@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
+	"github.com/lakestream/lakestream/internal/slowlog"
 	"github.com/lakestream/lakestream/internal/tasks"
 	"log/slog"
 	"time"
@@ -15,6 +16,7 @@ type Option func(*options)
 
 type options struct {
 	tasks          *tasks.Registry // WithTasks (tasks.go)
+	slow           *slowlog.Logger // WithSlowLog (slowlog.go)
 	interval       time.Duration
 	maxRecordBytes int
 	maxPast        time.Duration

@@ -47,9 +47,10 @@ type coordinatorTask struct {
 	checkpoint func() int64
 }
 
-// phaseChangedLocked updates the coordinator's task, if any, to the phase.
-// h.mu is held.
+// phaseChangedLocked records the phase's start (phaseTiming) and updates
+// the coordinator's task, if any, to the phase. h.mu is held.
 func (h *health) phaseChangedLocked() {
+	h.timing.changed(h.phase, h.now())
 	t := h.task
 	if t == nil {
 		return

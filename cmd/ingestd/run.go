@@ -224,6 +224,10 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	// (/debug/tasks).
 	kafkaMetrics := metrics.NewKafkaClientMetrics(cfg.Kafka.Topic)
 	taskReg := tasks.New()
+	slow, err := cfg.SlowOperation.logger(logger) // "slow upload", "slow commit"
+	if err != nil {
+		return err
+	}
 	dlq, err := source.NewDeadLetter(source.DeadLetterConfig{SourceTopic: cfg.Kafka.Topic, Topic: cfg.DLQ.Topic, Brokers: cfg.Kafka.Brokers, EnsureTopic: true, Security: security},
 		source.WithLogger(logger), source.WithKgoOpts(kgo.ProducerBatchMaxBytes(max(dlqBatch, 1_000_012))),
 		kafkaClientHooks(kafkaMetrics, metrics.KafkaClientDeadLetter))
@@ -248,6 +252,7 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 				writer.WithRowGroupBytes(int64(cfg.Writer.RowGroupSize)),
 				writer.WithCompression(cfg.Writer.Compression),
 				writer.WithLogger(logger),
+				writer.WithSlowLog(slow),
 				writer.WithPartitionColumns(ts.PartitionColumns(), tmpl.ColumnValues),
 			}
 			if journal != nil {
@@ -268,7 +273,8 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 		checkpoint.WithShutdownGrace(grace),
 		cfg.Checkpoint.Lateness.option(),
 		checkpoint.WithFailpoints(fps),
-		checkpoint.WithTasks(taskReg))
+		checkpoint.WithTasks(taskReg),
+		checkpoint.WithSlowLog(slow))
 	if err != nil {
 		return err
 	}

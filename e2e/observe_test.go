@@ -210,10 +210,14 @@ admin:
 	// checkpoint, opened at its first row (it polls nothing meanwhile), or
 	// a checkpoint's phase.
 	held := regexp.MustCompile(`^(retrying .+ \(phase \w+\)|checkpoint \d+: \w+, retrying .+)$`)
+	var unready time.Duration // until /readyz first answered 503
 	waitScrape("unready while storage is down", 30*time.Second, func(s scrape) bool {
+		if !s.ready && unready == 0 {
+			unready = time.Since(downAt)
+		}
 		return !s.ready && s.retrying > 0
 	})
-	t.Logf("unready %v after storage went down: %s", time.Since(downAt).Round(time.Millisecond), last.reason)
+	t.Logf("/readyz 503 %v after storage went down, with the retry %v after: %s", unready.Round(time.Millisecond), time.Since(downAt).Round(time.Millisecond), last.reason)
 	if !strings.Contains(last.reason, "no checkpoint completed for") || last.committed != n {
 		t.Errorf("while storage is down: reason %q, committed %v; want the age and what is retried, %d committed", last.reason, last.committed, n)
 	}

@@ -3,12 +3,12 @@ package checkpoint
 import (
 	"errors"
 	"fmt"
-	"github.com/lakestream/lakestream/internal/slowlog"
-	"github.com/lakestream/lakestream/internal/tasks"
 	"log/slog"
 	"time"
 
 	"github.com/lakestream/lakestream/internal/failpoint"
+	"github.com/lakestream/lakestream/internal/slowlog"
+	"github.com/lakestream/lakestream/internal/tasks"
 )
 
 // Option configures a Coordinator.

@@ -5,12 +5,12 @@ package writer
 import (
 	"errors"
 	"fmt"
-	"github.com/lakestream/lakestream/internal/slowlog"
 	"log/slog"
 	"os"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/lakestream/lakestream/internal/slowlog"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/compress/zstd"

@@ -33,7 +33,9 @@ import (
 //   - storage down (the proxy refuses and cuts every connection) with M
 //     more records to commit: /readyz drops to 503 with the reason (no
 //     checkpoint completed, what is retried), lakestream_checkpoint_retrying
-//     rises, and /debug/tasks shows what the coordinator retries;
+//     rises, and /debug/tasks shows what the coordinator retries; records
+//     produced meanwhile wait in the consumer's client
+//     (lakestream_kafka_buffered_fetch_records_total);
 //   - storage back: /readyz answers 200 again, N+M records are read and
 //     committed, the lag is 0 again;
 //     a SIGTERM stops ingestd cleanly.
@@ -203,7 +205,7 @@ admin:
 	// 2. Storage down, with M records to commit.
 	proxy.setDown(true)
 	downAt := time.Now()
-	if err := k.Produce(ctx, recs[n:]); err != nil {
+	if err := k.Produce(ctx, recs[n:n+m/2]); err != nil {
 		t.Fatal(err)
 	}
 	// The coordinator says what it retries: the instant of the next
@@ -231,6 +233,17 @@ admin:
 	if !held.MatchString(coordinator) {
 		t.Errorf("/debug/tasks while storage is down: coordinator %q, want what it retries: %+v", coordinator, last.tasks)
 	}
+	// More records while the pipeline is held: nothing polls them, so
+	// lakestream_partition_lag (from the last fetch Poll absorbed) does not
+	// see them; the consumer's client fetched them, and its buffered
+	// records (kprom) do.
+	if err := k.Produce(ctx, recs[n+m/2:]); err != nil {
+		t.Fatal(err)
+	}
+	waitScrape("the held records buffered in the Kafka client", 10*time.Second, func(s scrape) bool {
+		return s.kafkaBuf == m-m/2
+	})
+	t.Logf("held, %d more records produced: records polled %v, lag %v, lakestream_kafka_buffered_fetch_records_total %v", m-m/2, last.records, last.lag, last.kafkaBuf)
 
 	// 3. Storage back: ready again, everything committed.
 	proxy.setDown(false)

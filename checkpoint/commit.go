@@ -120,6 +120,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	c.stats.committed(instant, c.checkpoint, len(files), rows, staged, elapsed)
 	c.opts.logger.Info("checkpoint committed", "checkpoint", c.checkpoint, "instant", instant,
 		"files", len(files), "rows", rows, "staged_rows", staged, "offsets", fence.Offsets{Topic: req.Topic, Next: req.Next}.String(), "took", elapsed)
+	c.logSlowCommit(instant, files, elapsed)
 	if elapsed > c.opts.interval/2 {
 		c.opts.logger.Warn("slow checkpoint", "checkpoint", c.checkpoint, "took", elapsed, "interval", c.opts.interval, "workers", c.WorkerStates())
 	}

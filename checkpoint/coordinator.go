@@ -440,6 +440,7 @@ func (c *Coordinator) Run(ctx context.Context, src Source) (err error) {
 	c.watermarker, _ = src.(Watermarker)
 	c.nextDue = c.opts.now().Add(c.opts.interval)
 	c.mu.Unlock()
+	defer c.attachTasks()() // /debug/tasks (WithTasks)
 	rollEvery := max(time.Second, c.opts.interval/4)
 	for _, w := range c.workers {
 		c.wg.Add(1)

@@ -26,7 +26,9 @@
 // endpoint and metrics: the failed and retried operations by phase and
 // error class, what is being retried since when, and when a checkpoint last
 // completed. It is recorded when an operation fails or recovers and at
-// each checkpoint, never per record.
+// each checkpoint, never per record. With WithTasks, the coordinator's
+// phase and each worker's state are also tasks of an internal/tasks
+// registry (/debug/tasks).
 //
 // Goroutines: Run runs on its caller's goroutine and starts one goroutine
 // per worker (each owns its writer.Set) and one that ends Run's work once

@@ -276,6 +276,8 @@ type health struct {
 	counts        map[[2]string]*FailureCount
 	retrying      map[string]*RetryState
 	lastErr       *Failure
+	task          *coordinatorTask // if set: the coordinator's /debug/tasks line (tasks.go)
+	timing        phaseTiming      // the phases of the checkpoint in progress, and the last one's (slowlog.go)
 }
 
 func newHealth(now func() time.Time) *health {
@@ -303,6 +305,7 @@ func (h *health) enter(phase string) {
 		h.cpSince = now
 	}
 	h.phase, h.phaseSince = phase, now
+	h.phaseChangedLocked()
 	h.mu.Unlock()
 }
 
@@ -313,6 +316,7 @@ func (h *health) completed(at time.Time, committed bool) {
 	if committed {
 		h.lastCommit = at
 	}
+	h.phaseChangedLocked()
 	h.mu.Unlock()
 }
 
@@ -320,6 +324,7 @@ func (h *health) completed(at time.Time, committed bool) {
 func (h *health) left() {
 	h.mu.Lock()
 	h.phase = ""
+	h.phaseChangedLocked()
 	h.mu.Unlock()
 }
 
@@ -331,6 +336,7 @@ func (h *health) failed(op, phase string, worker int, err error, retry bool) str
 	class, msg := ErrorClass(err), redactMessage(err.Error())
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	defer h.retryChangedLocked()
 	now := h.now()
 	k := [2]string{phase, class}
 	n := h.counts[k]
@@ -359,6 +365,7 @@ func (h *health) failed(op, phase string, worker int, err error, retry bool) str
 func (h *health) recovered(op string) {
 	h.mu.Lock()
 	delete(h.retrying, op)
+	h.retryChangedLocked()
 	h.mu.Unlock()
 }
 

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/lakestream/lakestream/internal/failpoint"
+	"github.com/lakestream/lakestream/internal/slowlog"
+	"github.com/lakestream/lakestream/internal/tasks"
 	"github.com/lakestream/lakestream/table"
 )
 
@@ -15,6 +17,8 @@ import (
 type Option func(*options)
 
 type options struct {
+	tasks          *tasks.Registry // WithTasks (tasks.go)
+	slow           *slowlog.Logger // WithSlowLog (slowlog.go)
 	interval       time.Duration
 	maxRecordBytes int
 	maxPast        time.Duration

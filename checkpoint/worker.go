@@ -23,7 +23,7 @@ type worker struct {
 	done               chan struct{}
 	retryMin, retryMax time.Duration
 	// state for the admin endpoint and slow-operation logs
-	state atomic.Value // string
+	state workerState // string; also its /debug/tasks line (tasks.go)
 	stats atomic.Pointer[WorkerStats]
 	// the memory budget shared by all workers, and this worker's share of
 	// its total as last reported

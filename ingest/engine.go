@@ -128,7 +128,7 @@ func Open(ctx context.Context, o Options) (_ *Engine, err error) {
 	// checkpoint.MaxDeadLetterValue): let the producer batch hold one.
 	dlqBatch := int32(max(o.MaxRecordBytes, checkpoint.MaxDeadLetterValue) + 64<<10)
 	e.dlq, err = source.NewDeadLetter(source.DeadLetterConfig{SourceTopic: o.Topic, Topic: o.DeadLetterTopic, Brokers: o.Kafka.Brokers, EnsureTopic: true, Security: o.Kafka.Security},
-		source.WithLogger(log), source.WithKgoOpts(kgo.ProducerBatchMaxBytes(max(dlqBatch, 1_000_012))))
+		append([]source.Option{source.WithLogger(log), source.WithKgoOpts(kgo.ProducerBatchMaxBytes(max(dlqBatch, 1_000_012)))}, o.DeadLetterOptions...)...)
 	if err != nil {
 		return nil, err
 	}

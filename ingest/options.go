@@ -66,6 +66,9 @@ type Options struct {
 	SourceOptions []source.Option
 	// DeadLetterTopic is the dead-letter topic; default Topic + ".dlq".
 	DeadLetterTopic string
+	// DeadLetterOptions are the dead-letter producer's extra options (its
+	// client metrics hooks); Open adds the logger and the batch size.
+	DeadLetterOptions []source.Option
 	// BeforeDeadLetters, if set, runs after recovery and before the
 	// dead-letter producer is made (ingestd releases the previous
 	// process's static group membership there under KIP-848). Its error is

@@ -31,6 +31,7 @@ type partState struct {
 	lastReturned time.Time // when Poll last returned a record of it
 	pausedBytes  bool      // fetching paused: PartitionBufferBytes
 	pausedSkew   bool      // fetching paused and queue held: MaxEventTimeSkew
+	task         partTask  // its /debug/tasks line (tasks.go)
 }
 
 func newPartState(now time.Time) *partState {
@@ -274,6 +275,7 @@ func (r *Reader) adjustPauses() {
 			ps.pausedSkew = false
 		}
 		r.buf.hold(p, ps.pausedSkew)
+		ps.task.set(r.partTaskStateLocked(p, ps))
 		switch paused := ps.fetchPaused(); {
 		case paused && !was:
 			pause = append(pause, p)
@@ -317,7 +319,11 @@ func (r *Reader) recheckEvery() time.Duration {
 // publishes them to ObserveEventTime. r.mu is held.
 func (r *Reader) addPartsLocked(parts []int32, now time.Time) {
 	for _, p := range parts {
+		if old, ok := r.parts[p]; ok {
+			old.task.done()
+		}
 		r.parts[p] = newPartState(now)
+		r.parts[p].task = r.newPartTask(p)
 	}
 	r.publishLocked()
 	r.wm, r.wmSet = 0, false // a new assignment: the watermark starts again
@@ -328,6 +334,7 @@ func (r *Reader) addPartsLocked(parts []int32, now time.Time) {
 func (r *Reader) removePartsLocked(parts []int32) (paused []int32) {
 	for _, p := range parts {
 		if ps, ok := r.parts[p]; ok {
+			ps.task.done()
 			if ps.fetchPaused() {
 				paused = append(paused, p)
 			}

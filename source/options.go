@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/lakestream/lakestream/internal/tasks"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -16,6 +17,7 @@ type Option func(*options)
 type options struct {
 	log     *slog.Logger
 	kgoOpts []kgo.Opt
+	tasks   *tasks.Registry // Reader only: see WithTasks
 
 	// Reader only: the consumer group's membership (see WithStaticMember,
 	// WithGroupProtocol, WithLeaveOnClose).
@@ -95,6 +97,13 @@ func WithLogger(l *slog.Logger) Option {
 			o.log = l
 		}
 	}
+}
+
+// WithTasks registers a task per assigned partition in reg ("partition 3:
+// fetching", "paused (buffered-bytes)", "caught up"), for the admin
+// endpoint's /debug/tasks (Reader only). Default nil: none.
+func WithTasks(reg *tasks.Registry) Option {
+	return func(o *options) { o.tasks = reg }
 }
 
 // WithKgoOpts appends franz-go client options after the ones derived from the

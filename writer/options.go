@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/lakestream/lakestream/internal/slowlog"
 	"github.com/lakestream/lakestream/table"
 	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/parquet-go/parquet-go"
@@ -36,6 +37,7 @@ const (
 type Option func(*options)
 
 type options struct {
+	slow               *slowlog.Logger // WithSlowLog (slowlog.go)
 	targetFileSize     int64
 	maxFileAge         time.Duration
 	rowGroupBytes      int64

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/internal/slowlog"
 )
 
 // uploader uploads the closed files of one Set. Like the Set, it is used by
@@ -25,6 +26,7 @@ type uploader struct {
 	hook        func(key string) error // WithBeforeUpload
 	concurrency int
 	log         *slog.Logger
+	slow        *slowlog.Logger // WithSlowLog
 
 	pending []*file  // closed, not uploaded yet, in roll order
 	done    []File   // uploaded since Begin: only what the commit needs (a checkpoint of 100,000 buckets holds 100,000)
@@ -88,6 +90,7 @@ func (u *uploader) uploadPending(ctx context.Context) error {
 // upload runs the before-upload hook and uploads f. It may run on several
 // goroutines at once: it only reads the uploader and f.
 func (u *uploader) upload(ctx context.Context, f *file) error {
+	began := time.Now()
 	if u.hook != nil {
 		if err := u.hook(f.key); err != nil {
 			u.log.Warn("before-upload hook failed; the file stays spooled for a retry", "key", f.key, "error", err)
@@ -100,6 +103,7 @@ func (u *uploader) upload(ctx context.Context, f *file) error {
 		return fmt.Errorf("writer: upload %s: %w", f.key, err)
 	}
 	u.log.Debug("file uploaded", "key", f.key, "bytes", f.size, "took", time.Since(start))
+	u.logSlow(f, began, start)
 	return nil
 }
 

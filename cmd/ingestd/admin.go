@@ -7,17 +7,24 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
+
+	"github.com/lakestream/lakestream/internal/tasks"
 )
 
 // serveAdmin serves the admin endpoint: /status is the JSON that status
 // returns (see pipelineStatus), /metrics the Prometheus text of metrics
 // (left out if nil), /readyz answers 200 while ready says so and 503 with
-// its reason otherwise (JSON both ways), and /healthz answers ok while the
-// process serves (liveness). It warns when addr is not a loopback address:
-// the endpoint has no authentication. It returns a function that stops the
-// server.
-func serveAdmin(addr string, status func() any, ready func() (bool, string), metrics http.Handler, logger *slog.Logger) (func(), error) {
+// its reason otherwise (JSON both ways), /healthz answers ok while the
+// process serves (liveness), /debug/tasks lists what each goroutine group
+// of taskReg does and since when (text, or JSON with ?format=json; "no
+// tasks" if taskReg is nil) and /debug/pprof/ serves net/http/pprof's
+// profiles (registered on this server's mux; the default mux, where the
+// package registers them too, is never served). It warns when addr is not
+// a loopback address: the endpoint has no authentication. It returns a
+// function that stops the server.
+func serveAdmin(addr string, status func() any, ready func() (bool, string), metrics http.Handler, taskReg *tasks.Registry, logger *slog.Logger) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -44,6 +51,12 @@ func serveAdmin(addr string, status func() any, ready func() (bool, string), met
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
 	}
+	mux.Handle("GET /debug/tasks", taskReg.Handler())
+	mux.HandleFunc("/debug/pprof/", pprof.Index) // and the named profiles: heap, goroutine, ...
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {
@@ -54,7 +67,7 @@ func serveAdmin(addr string, status func() any, ready func() (bool, string), met
 	}()
 	logger.Info("admin endpoint listening", "addr", ln.Addr().String(), "metrics", metrics != nil)
 	if tcp, ok := ln.Addr().(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() {
-		logger.Warn("admin endpoint listens beyond the loopback interface: /status, /metrics and /readyz answer anyone who reaches it, without authentication; restrict access to the port, or set admin.addr to 127.0.0.1:<port>",
+		logger.Warn("admin endpoint listens beyond the loopback interface: /status, /metrics, /readyz, /debug/tasks and /debug/pprof/ answer anyone who reaches it, without authentication; restrict access to the port, or set admin.addr to 127.0.0.1:<port>",
 			"addr", addr, "listening", ln.Addr().String())
 	}
 	return func() {

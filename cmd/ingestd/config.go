@@ -23,6 +23,7 @@ import (
 	"github.com/lakestream/lakestream/internal/metrics"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/redact"
+	"github.com/lakestream/lakestream/internal/slowlog"
 	"github.com/lakestream/lakestream/schemas"
 	"github.com/lakestream/lakestream/source"
 	"github.com/lakestream/lakestream/table/hudi"
@@ -42,6 +43,9 @@ type Config struct {
 	DLQ          DLQConfig          `yaml:"dlq"`
 	Admin        AdminConfig        `yaml:"admin"`
 	Metrics      MetricsConfig      `yaml:"metrics"`
+	// SlowOperation: uploads and commits slower than this are logged
+	// ("slow upload", "slow commit"; config_sections.go).
+	SlowOperation SlowOperationConfig `yaml:"slow_operation"`
 	// ShutdownTimeout bounds a stop on SIGTERM: the final checkpoint (all
 	// but the last fifth, at most 5s, of it), leaving the group and
 	// closing the Kafka clients; past it the process exits with status 1,
@@ -216,8 +220,9 @@ func defaultConfig() Config {
 			MaxOpenFiles: 16, MinFileSize: writer.DefaultMinFileSize, StageMemory: writer.DefaultStageMemory, UploadConcurrency: writer.DefaultUploadConcurrency, MemoryBudget: 256 << 20, RowGroupSize: 32 << 20, Compression: "zstd"},
 		Checkpoint: CheckpointConfig{Interval: Duration(30 * time.Second), KeepInstants: 30,
 			Lateness: LatenessConfig{Allowed: Duration(checkpoint.DefaultAllowedLateness), BeyondMax: lateWrite, Buffer: 32 << 20}},
-		Admin:   AdminConfig{Addr: "127.0.0.1:9464", ReadyAfterIntervals: 3},
-		Metrics: MetricsConfig{OTLPInterval: Duration(metrics.DefaultOTLPInterval)},
+		Admin:         AdminConfig{Addr: "127.0.0.1:9464", ReadyAfterIntervals: 3},
+		Metrics:       MetricsConfig{OTLPInterval: Duration(metrics.DefaultOTLPInterval)},
+		SlowOperation: SlowOperationConfig{Threshold: Duration(slowlog.DefaultThreshold), Interval: Duration(slowlog.DefaultInterval)},
 
 		ShutdownTimeout: Duration(defaultShutdownTimeout),
 	}
@@ -501,6 +506,7 @@ func (c Config) Validate() error {
 	c.validateCheckpoint(&p)
 	c.validateAdmin(&p)
 	p = append(p, c.Metrics.validate()...)
+	p = append(p, c.SlowOperation.validate()...)
 	// Every URL in a message is redacted already; this catches one that a
 	// package's message quoted as given.
 	return scrubError(errors.Join(p...), c.urls()...)

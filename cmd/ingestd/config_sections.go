@@ -3,12 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/lakestream/lakestream/bucketing"
 	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/metrics"
+	"github.com/lakestream/lakestream/internal/slowlog"
 )
 
 // The values of checkpoint.lateness.beyond_max.
@@ -88,4 +90,34 @@ func (m MetricsConfig) validate() []error {
 		errs = append(errs, fmt.Errorf("metrics: %s", line))
 	}
 	return errs
+}
+
+// SlowOperationConfig: an upload of a data file or a checkpoint's commit
+// that takes Threshold or longer logs one warning ("slow upload", "slow
+// commit") with its bucket or partitions, rows, bytes and phase durations;
+// at most one line of each kind per Interval (the lines left out are
+// counted in the next one).
+type SlowOperationConfig struct {
+	Threshold Duration `yaml:"threshold"` // default 5s; 0 disables
+	Interval  Duration `yaml:"interval"`  // default 10s; 0 logs every one
+}
+
+func (s SlowOperationConfig) validate() []error {
+	var errs []error
+	if s.Threshold < 0 {
+		errs = append(errs, fmt.Errorf("slow_operation.threshold %v: must not be negative (0 disables the slow-operation log)", time.Duration(s.Threshold)))
+	}
+	if s.Interval < 0 {
+		errs = append(errs, fmt.Errorf("slow_operation.interval %v: must not be negative", time.Duration(s.Interval)))
+	}
+	return errs
+}
+
+// logger is the slow-operation logger of these settings (after Validate),
+// nil when the threshold is 0.
+func (s SlowOperationConfig) logger(l *slog.Logger) (*slowlog.Logger, error) {
+	if s.Threshold == 0 {
+		return nil, nil
+	}
+	return slowlog.New(slowlog.WithThreshold(time.Duration(s.Threshold)), slowlog.WithInterval(time.Duration(s.Interval)), slowlog.WithLogger(l))
 }

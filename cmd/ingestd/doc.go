@@ -38,8 +38,11 @@
 // counters, the checkpoint's health, armed failpoints), /metrics
 // (Prometheus text of the metrics in docs/metrics.md), /readyz (503 once no
 // checkpoint completed for admin.ready_after_intervals checkpoint
-// intervals) and /healthz (liveness); metrics.otlp_endpoint also pushes
-// them over OTLP/HTTP.
+// intervals), /healthz (liveness), /debug/tasks (what every partition, the
+// coordinator and each worker does and since when: internal/tasks) and
+// /debug/pprof/ (Go's profiles); metrics.otlp_endpoint also pushes them
+// over OTLP/HTTP. /metrics also has the Kafka clients' own metrics
+// (franz-go's kprom: lakestream_kafka_*, by client and broker).
 // Besides the goroutines of the packages it wires, ingestd runs one for
 // signals, one that turns a second signal into an abort, the admin
 // server's, a shutdown watchdog (exit 1 once shutdown_timeout has passed

@@ -608,7 +608,7 @@ func TestAdminWarnsBeyondLoopback(t *testing.T) {
 	}{{"127.0.0.1:0", false}, {"localhost:0", false}, {"0.0.0.0:0", true}, {":0", true}} {
 		logs := &syncBuffer{}
 		logger := slog.New(slog.NewJSONHandler(logs, nil))
-		stop, err := serveAdmin(c.addr, func() any { return map[string]any{} }, func() (bool, string) { return true, "" }, nil, logger)
+		stop, err := serveAdmin(c.addr, func() any { return map[string]any{} }, func() (bool, string) { return true, "" }, nil, nil, logger)
 		if err != nil {
 			t.Fatalf("%s: %v", c.addr, err)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/lakestream/lakestream/internal/metrics"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/redact"
+	"github.com/lakestream/lakestream/internal/tasks"
 	"github.com/lakestream/lakestream/schemas"
 	"github.com/lakestream/lakestream/source"
 	"github.com/lakestream/lakestream/table/hudi"
@@ -151,6 +152,15 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	// Bounded once Run has returned: leaving the group and closing the
 	// clients get what is left of shutdown_timeout (see shutdownBudget).
 	grace, closeReserve := cfg.shutdownBudget()
+	// The Kafka clients' own metrics (lakestream_kafka_*, telemetry.go),
+	// and what every partition, the coordinator and the workers do
+	// (/debug/tasks).
+	kafkaMetrics := metrics.NewKafkaClientMetrics(cfg.Kafka.Topic)
+	taskReg := tasks.New()
+	slow, err := cfg.SlowOperation.logger(logger) // "slow upload", "slow commit"
+	if err != nil {
+		return err
+	}
 	readerCfg := cfg.sourceConfig()
 	readerCfg.Security = security
 	eng, err := ingest.Open(ctx, ingest.Options{
@@ -160,8 +170,9 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 		Schema: ts, Template: tmpl, Router: router, Format: cfg.Format.Type, Registry: cfg.Format.Registry,
 		MaxRecordBytes: int64(cfg.Format.MaxRecordBytes),
 		JournalDir:     cfg.Checkpoint.StateDir, SpoolDir: cfg.Writer.SpoolDir,
-		Kafka: readerCfg, SourceOptions: append(cfg.groupOptions(), source.WithLogger(logger)),
+		Kafka: readerCfg, SourceOptions: append(cfg.groupOptions(), source.WithLogger(logger), kafkaClientHooks(kafkaMetrics, metrics.KafkaClientConsumer), source.WithTasks(taskReg)),
 		DeadLetterTopic:   cfg.DLQ.Topic,
+		DeadLetterOptions: []source.Option{kafkaClientHooks(kafkaMetrics, metrics.KafkaClientDeadLetter)},
 		BeforeDeadLetters: releaseStaticMember(cfg, logger),
 		WriterOptions: []writer.Option{
 			writer.WithTargetFileSize(int64(cfg.Writer.TargetFileSize)),
@@ -176,6 +187,7 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 			writer.WithRowGroupBytes(int64(cfg.Writer.RowGroupSize)),
 			writer.WithCompression(cfg.Writer.Compression),
 			writer.WithLogger(logger),
+			writer.WithSlowLog(slow),
 		},
 		CheckpointOptions: []checkpoint.Option{
 			checkpoint.WithInterval(time.Duration(cfg.Checkpoint.Interval)),
@@ -187,6 +199,8 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 			checkpoint.WithShutdownGrace(grace),
 			cfg.Checkpoint.Lateness.option(),
 			checkpoint.WithFailpoints(fps),
+			checkpoint.WithTasks(taskReg),
+			checkpoint.WithSlowLog(slow),
 		},
 		CloseReserve: closeReserve,
 		Logger:       logger,
@@ -201,7 +215,7 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	coord, reader := eng.Coordinator(), eng.Reader()
 	var metricsHandler http.Handler
 	if cfg.Admin.Addr != "" || cfg.Metrics.OTLPEndpoint != "" {
-		provider, stop, err := newMetrics(setup, cfg, metricSources(coord, reader, router, storage), logger)
+		provider, stop, err := newMetrics(setup, cfg, metricSources(coord, reader, router, storage), logger, kafkaMetrics)
 		if err != nil {
 			return err
 		}
@@ -210,7 +224,7 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	}
 	if cfg.Admin.Addr != "" {
 		stop, err := serveAdmin(cfg.Admin.Addr, pipelineStatus(coord, reader, router, cfg.Admin.ReadyAfterIntervals, fps),
-			readiness(coord, cfg.Admin.ReadyAfterIntervals), metricsHandler, logger)
+			readiness(coord, cfg.Admin.ReadyAfterIntervals), metricsHandler, taskReg, logger)
 		if err != nil {
 			return err
 		}

@@ -10,15 +10,21 @@ import (
 	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/metrics"
 	"github.com/lakestream/lakestream/source"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/attribute"
 )
 
 // newMetrics makes the MeterProvider (Prometheus for the admin endpoint,
-// OTLP push if configured) and registers the pipeline's instruments. The
+// OTLP push if configured) and registers the pipeline's instruments; the
+// Kafka clients' metrics (kafka, if not nil) are served beside them. The
 // returned function unregisters them and shuts the provider down, pushing
 // a last time.
-func newMetrics(ctx context.Context, cfg Config, src metrics.Sources, logger *slog.Logger) (*metrics.Provider, func(), error) {
-	opts := append(cfg.Metrics.providerOptions(), metrics.WithLogger(logger), metrics.WithResourceAttributes(
+func newMetrics(ctx context.Context, cfg Config, src metrics.Sources, logger *slog.Logger, kafka *metrics.KafkaClientMetrics) (*metrics.Provider, func(), error) {
+	opts := cfg.Metrics.providerOptions()
+	if kafka != nil {
+		opts = append(opts, metrics.WithGatherers(kafka.Registry()))
+	}
+	opts = append(opts, metrics.WithLogger(logger), metrics.WithResourceAttributes(
 		attribute.String("service.name", "ingestd"),
 		attribute.String("service.instance.id", cfg.Checkpoint.WriterID),
 		attribute.String("lakestream.table", cfg.Table.Name),
@@ -42,6 +48,15 @@ func newMetrics(ctx context.Context, cfg Config, src metrics.Sources, logger *sl
 		return nil, nil, err
 	}
 	return provider, func() { pipe.Close(); shutdown() }, nil
+}
+
+// kafkaClientHooks are the source options that record a Kafka client's
+// metrics (franz-go's kprom) under client=name, if kafka is not nil.
+func kafkaClientHooks(kafka *metrics.KafkaClientMetrics, name string) source.Option {
+	if kafka == nil {
+		return nil
+	}
+	return source.WithKgoOpts(kgo.WithHooks(kafka.Hook(name)))
 }
 
 // metricSources reads the pipeline for the metrics layer at collection

@@ -57,7 +57,7 @@ func NewProvider(ctx context.Context, opts ...ProviderOption) (*Provider, error)
 	}
 	return &Provider{
 		mp:      sdkmetric.NewMeterProvider(mpOpts...),
-		handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}),
+		handler: promhttp.HandlerFor(append(prometheus.Gatherers{reg}, o.gatherers...), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}),
 	}, nil
 }
 

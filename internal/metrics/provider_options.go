@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lakestream/lakestream/internal/redact"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 )
 
@@ -33,6 +34,7 @@ type providerOptions struct {
 	otlpInterval time.Duration
 	resource     []attribute.KeyValue
 	logger       *slog.Logger
+	gatherers    []prometheus.Gatherer
 }
 
 func defaultProviderOptions() providerOptions {
@@ -69,6 +71,14 @@ func WithLogger(l *slog.Logger) ProviderOption {
 	return func(o *providerOptions) { o.logger = l }
 }
 
+// WithGatherers adds Prometheus registries whose metrics /metrics serves
+// beside the provider's own (ingestd: the Kafka clients' metrics, see
+// NewKafkaClientMetrics). They are not pushed to the OTLP endpoint.
+// Default: none.
+func WithGatherers(g ...prometheus.Gatherer) ProviderOption {
+	return func(o *providerOptions) { o.gatherers = append(o.gatherers, g...) }
+}
+
 // ValidateProvider reports every problem with these options at once, or
 // nil if NewProvider would accept them.
 func ValidateProvider(opts ...ProviderOption) error {
@@ -100,6 +110,11 @@ func newProviderOptions(opts []ProviderOption) (providerOptions, error) {
 	}
 	if o.logger == nil {
 		errs = append(errs, errors.New("logger must not be nil"))
+	}
+	for i, g := range o.gatherers {
+		if g == nil {
+			errs = append(errs, fmt.Errorf("gatherer %d is nil", i))
+		}
 	}
 	return o, errors.Join(errs...)
 }

@@ -189,9 +189,10 @@ format:
 checkpoint:
   interval: 1s
   writer_id: e2e-0
+  state_dir: %q
 admin:
   addr: %s
-`, strings.Join(k.Brokers, ", "), topic, tableURL, format, registryLine, maxRecord, harness.PageviewSchemaYAML, adminAddr))
+`, strings.Join(k.Brokers, ", "), topic, tableURL, format, registryLine, maxRecord, harness.PageviewSchemaYAML, filepath.Join(dir, "state"), adminAddr))
 	logPath := filepath.Join(dir, "ingestd.log")
 	defer func() {
 		if t.Failed() {

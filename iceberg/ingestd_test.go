@@ -117,9 +117,10 @@ format:
 checkpoint:
   interval: 500ms
   writer_id: e2e-0
+  state_dir: %q
 admin:
   addr: ""
-`, k.Brokers[0], topic, tableURL, harness.PageviewSchemaYAML)), 0o644); err != nil {
+`, k.Brokers[0], topic, tableURL, harness.PageviewSchemaYAML, filepath.Join(dir, "state"))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	logPath := filepath.Join(dir, "ingestd.log")

@@ -43,8 +43,8 @@ func TestBesideIngestd(t *testing.T) {
 	defer k.Close()
 	root := filepath.Join(dir, "pageviews")
 	config := filepath.Join(dir, "table.yaml")
-	yaml := fmt.Sprintf("kafka:\n  brokers: [%s]\n  topic: %s\ntable:\n  url: %q\nformat:\n  type: json\n%swriter:\n  workers: 2\ncheckpoint:\n  interval: 1s\nadmin:\n  addr: \"\"\n",
-		strings.Join(k.Brokers, ", "), topic, root, harness.PageviewSchemaYAML)
+	yaml := fmt.Sprintf("kafka:\n  brokers: [%s]\n  topic: %s\ntable:\n  url: %q\nformat:\n  type: json\n%swriter:\n  workers: 2\ncheckpoint:\n  interval: 1s\n  state_dir: %q\nadmin:\n  addr: \"\"\n",
+		strings.Join(k.Brokers, ", "), topic, root, harness.PageviewSchemaYAML, filepath.Join(dir, "state"))
 	if err := os.WriteFile(config, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}

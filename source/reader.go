@@ -75,6 +75,16 @@ type Reader struct {
 	adm   *kadm.Client
 	ready chan struct{} // closed once cl and adm are set
 
+	// Lock order (every path takes them in this order, none backwards):
+	//
+	//	pollMu → pauseMu → commitMu → mu
+	//
+	// pollMu is held by Poll only (which takes pauseMu and mu inside,
+	// through adjustPauses); pauseMu by adjustPauses and revocations;
+	// commitMu shared by CommitGroupOffsets, exclusive by revocations;
+	// mu is the leaf, held briefly by everything. The dead-letter
+	// producer's and the group committer's locks (flushMu → its mu) are
+	// their own and never held with these.
 	pollMu sync.Mutex // one Poll at a time
 
 	// pauseMu serializes pausing and resuming fetches (adjustPauses, and

@@ -58,7 +58,7 @@ func (c *Coordinator) logSlowCommit(instant string, files []writer.File, took ti
 	for _, f := range files {
 		rows += f.Records
 		bytes += f.SizeBytes
-		buckets[f.Partition] = struct{}{}
+		buckets[f.PartitionPath] = struct{}{}
 	}
 	c.opts.slow.Log("commit", took,
 		slog.Int64("checkpoint", c.checkpoint), slog.String("instant", instant),

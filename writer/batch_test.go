@@ -64,7 +64,7 @@ func readByBucket(t *testing.T, b objstore.Bucket, files []File) map[string][]re
 			}
 			recs[i].fileName = ""
 		}
-		out[f.Partition] = append(out[f.Partition], recs...)
+		out[f.PartitionPath] = append(out[f.PartitionPath], recs...)
 		for _, k := range []string{hudimeta.MinRecordKey, hudimeta.MaxRecordKey} {
 			v, _ := footerValue(pf.Metadata(), k)
 			keys := make([]string, len(recs))

@@ -20,12 +20,12 @@ const NoEventTime = math.MinInt64
 // File is a finished base file, uploaded to its final key.
 type File struct {
 	// Path is the object key relative to the table root:
-	// <Partition>/<fileId>_<writeToken>_<instant>.parquet.
-	Path      string
-	FileID    string
-	Partition string
-	Records   int64
-	SizeBytes int64
+	// <PartitionPath>/<fileId>_<writeToken>_<instant>.parquet.
+	Path          string
+	FileID        string
+	PartitionPath string // the Hudi partition path (the bucket), not a Kafka partition
+	Records       int64
+	SizeBytes     int64
 	// MinEventTime and MaxEventTime (microseconds) are valid if Records > 0
 	// and HasEventTime, that is if at least one record had an event time.
 	MinEventTime, MaxEventTime int64
@@ -142,14 +142,14 @@ func (f *file) info() File {
 		}
 	}
 	return File{
-		Path:         f.key,
-		FileID:       fileID,
-		Partition:    bucket,
-		Records:      f.records,
-		SizeBytes:    f.size,
-		MinEventTime: f.minEventTime,
-		MaxEventTime: f.maxEventTime,
-		HasEventTime: f.hasEventTime,
+		Path:          f.key,
+		FileID:        fileID,
+		PartitionPath: bucket,
+		Records:       f.records,
+		SizeBytes:     f.size,
+		MinEventTime:  f.minEventTime,
+		MaxEventTime:  f.maxEventTime,
+		HasEventTime:  f.hasEventTime,
 	}
 }
 

@@ -342,7 +342,7 @@ func checkAllRows(t *testing.T, b objstore.Bucket, files []File, n int, part fun
 				t.Errorf("key %s written twice", r.key)
 			}
 			seen[r.key] = true
-			if r.partitionPath != f.Partition || r.fileName != path.Base(f.Path) {
+			if r.partitionPath != f.PartitionPath || r.fileName != path.Base(f.Path) {
 				t.Errorf("%s: row %s has partition path %q file %q", f.Path, r.key, r.partitionPath, r.fileName)
 			}
 		}

@@ -94,7 +94,7 @@ func TestPartitionColumnsHoldThePathValues(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			v, _ := partValues(f.Partition)
+			v, _ := partValues(f.PartitionPath)
 			wantDt, wantHr := string(v[0]), string(v[1])
 			r := parquet.NewReader(strings.NewReader(string(data)))
 			dtCol, hrCol := len(hudimeta.Columns)+len(cols)-2, len(hudimeta.Columns)+len(cols)-1 // the last two leaves
@@ -108,7 +108,7 @@ func TestPartitionColumnsHoldThePathValues(t *testing.T) {
 						t.Fatalf("partition columns at %d and %d, want %d and %d", dt.Column(), hr.Column(), dtCol, hrCol)
 					}
 					if string(dt.ByteArray()) != wantDt || hr.IsNull() != (v[1] == nil) || string(hr.ByteArray()) != wantHr {
-						t.Fatalf("repeated %t: file of %s: row with dt %v hr %v", repeated, f.Partition, dt, hr)
+						t.Fatalf("repeated %t: file of %s: row with dt %v hr %v", repeated, f.PartitionPath, dt, hr)
 					}
 				}
 				if err != nil {

@@ -72,8 +72,8 @@ func TestRoundTrip(t *testing.T) {
 	total := 0
 	for fi, f := range files {
 		name := path.Base(f.Path)
-		if f.Path != hudi.BaseFilePath(f.Partition, name) {
-			t.Errorf("path %s is not under bucket %s", f.Path, f.Partition)
+		if f.Path != hudi.BaseFilePath(f.PartitionPath, name) {
+			t.Errorf("path %s is not under bucket %s", f.Path, f.PartitionPath)
 		}
 		fileID, token, ts, ok := hudi.ParseBaseFileName(name)
 		if !ok || fileID != f.FileID || ts != testInstant || token != fmt.Sprintf("7-42-%d", fi) {
@@ -90,9 +90,9 @@ func TestRoundTrip(t *testing.T) {
 		if int64(len(recs)) != f.Records || pf.NumRows() != f.Records {
 			t.Errorf("%s: %d rows (footer %d), File says %d", f.Path, len(recs), pf.NumRows(), f.Records)
 		}
-		wantRecs := want[f.Partition]
+		wantRecs := want[f.PartitionPath]
 		if len(recs) != len(wantRecs) {
-			t.Errorf("%s: %d rows, wrote %d to %s", f.Path, len(recs), len(wantRecs), f.Partition)
+			t.Errorf("%s: %d rows, wrote %d to %s", f.Path, len(recs), len(wantRecs), f.PartitionPath)
 		}
 		seqnos := map[string]bool{}
 		minET, maxET := int64(1<<62), int64(-1<<62)
@@ -113,8 +113,8 @@ func TestRoundTrip(t *testing.T) {
 				t.Errorf("seqno %s repeated", r.seqno)
 			}
 			seqnos[r.seqno] = true
-			if r.partitionPath != f.Partition {
-				t.Errorf("partition path %q in file of %q", r.partitionPath, f.Partition)
+			if r.partitionPath != f.PartitionPath {
+				t.Errorf("partition path %q in file of %q", r.partitionPath, f.PartitionPath)
 			}
 			if r.fileName != name {
 				t.Errorf("file name %q in file %q", r.fileName, name)
@@ -311,7 +311,7 @@ func TestMaxOpenFiles(t *testing.T) {
 	}
 	perBucket := map[string]int{}
 	for _, f := range files {
-		perBucket[f.Partition]++
+		perBucket[f.PartitionPath]++
 	}
 	for _, p := range parts {
 		if perBucket[p] < 2 {

@@ -70,7 +70,7 @@ func TestSlowUploadLogged(t *testing.T) {
 			}
 			phases, _ := l["phases"].(map[string]any)
 			put, _ := phases["put"].(float64)
-			if l["msg"] != "slow upload" || f.Path == "" || l["bucket"] != f.Partition || l["rows"] != float64(f.Records) || f.Records != 50 ||
+			if l["msg"] != "slow upload" || f.Path == "" || l["bucket"] != f.PartitionPath || l["rows"] != float64(f.Records) || f.Records != 50 ||
 				l["bytes"] != float64(f.SizeBytes) || time.Duration(put) < tc.latency || l["took"].(float64) < put {
 				t.Errorf("line %v; file %+v", l, f)
 			}

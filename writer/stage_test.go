@@ -127,7 +127,7 @@ func TestStagedBucketStaysStagedWhenAFileFrees(t *testing.T) {
 	})
 	var bFiles int
 	for _, f := range files {
-		if f.Partition == "p=b" {
+		if f.PartitionPath == "p=b" {
 			bFiles++
 			_, recs := readFile(t, b, f.Path)
 			inOrder := slices.IsSortedFunc(recs, func(x, y rec) int { return strings.Compare(x.key, y.key) })

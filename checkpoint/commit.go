@@ -110,6 +110,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	c.journalSettled(instant)
 	c.txn = nil
 	c.committed = cloneOffsets(c.next)
+	c.traceCommitted(instant, files, rows, staged)
 	c.health.completed(c.opts.now(), true)
 	if err := c.opts.failpoints.Hit(failpoint.BeforeGroupCommit); err != nil {
 		return c.failed(PhaseCommit, err)
@@ -146,13 +147,16 @@ func (c *Coordinator) publish(ctx context.Context) {
 	c.toPublish = nil
 	c.mu.Unlock()
 	for _, cm := range commits {
+		span := c.startPublish(ctx, cm)
 		for i, p := range c.opts.publishers {
 			if err := p.Publish(ctx, cm); err != nil {
 				op := fmt.Sprintf("publisher %d: publish instant %s", i, cm.Instant)
 				msg := c.health.failed(op, PhasePublish, -1, err, false)
+				publishFailed(span, i, ErrorClass(err), msg)
 				c.opts.logger.Warn("publish commit: the commit stands, the publisher catches up later", "publisher", i, "instant", cm.Instant, "err", msg)
 			}
 		}
+		span.End()
 	}
 }
 

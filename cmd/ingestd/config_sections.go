@@ -10,8 +10,8 @@ import (
 	"github.com/lakestream/lakestream/bucketing"
 	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/metrics"
-	"github.com/lakestream/lakestream/internal/tracing"
 	"github.com/lakestream/lakestream/internal/slowlog"
+	"github.com/lakestream/lakestream/internal/tracing"
 )
 
 // The values of checkpoint.lateness.beyond_max.

@@ -22,10 +22,12 @@ func (c *Coordinator) finishWorkers(ctx context.Context) ([]writer.File, int64, 
 	var wg sync.WaitGroup
 	for i, w := range c.workers {
 		wg.Go(func() {
+			span := c.startCloseUpload(w.id)
 			errs[i] = c.retry(ctx, PhaseUpload, fmt.Sprintf("close files of worker %d", w.id), w.id, func() error {
 				replies[i] = w.call(ctx, workerMsg{kind: msgFinish})
 				return replies[i].err
 			})
+			endCloseUpload(span, replies[i].files, errs[i])
 		})
 	}
 	wg.Wait()

@@ -30,14 +30,20 @@ const (
 	AttrPublisher  = attribute.Key("lakestream.publisher")
 	AttrClass      = attribute.Key("lakestream.error.class")
 	AttrOp         = attribute.Key("lakestream.op")
+	AttrWorker     = attribute.Key("lakestream.worker")
 )
+
+// SpanCloseUpload is the span of one worker closing and uploading its
+// files, a child of the upload phase's span.
+const SpanCloseUpload = "close_upload"
 
 // WithTracerProvider traces every checkpoint through tp: a span
 // "checkpoint" (attributes: checkpoint ID, topic, writer ID; once
 // committed, instant, files, rows, staged rows, bytes, partitions) whose
 // children are its phases, one span each, named after the Phase constants
 // (begin, barrier, upload, dead_letters, commit), timed as the
-// slow-operation log times them; and, after the commit, a span "publish"
+// slow-operation log times them, the upload span with a child
+// SpanCloseUpload per worker (its files, rows and bytes); and, after the commit, a span "publish"
 // under it for each commit handed to the publishers. Every failed attempt
 // is an "exception" event on its phase's span (the message redacted, as
 // Health's); the phase that stops a checkpoint, and the checkpoint, end
@@ -56,6 +62,7 @@ type cpTrace struct {
 
 	cp, phase  trace.Span
 	phaseName  string
+	phaseCtx   context.Context // holds phase
 	cpCtx      context.Context // holds cp
 	ok         bool            // the checkpoint committed
 	failure    string          // the error that stopped it, redacted
@@ -84,7 +91,7 @@ func (t *cpTrace) changed(phase string, now time.Time) {
 	}
 	if t.phase != nil {
 		t.phase.End(trace.WithTimestamp(now))
-		t.phase, t.phaseName = nil, ""
+		t.phase, t.phaseName, t.phaseCtx = nil, "", nil
 	}
 	if phase == "" {
 		t.end(now)
@@ -96,7 +103,7 @@ func (t *cpTrace) changed(phase string, now time.Time) {
 			trace.WithTimestamp(now), trace.WithAttributes(attrs...), trace.WithSpanKind(trace.SpanKindInternal))
 		t.ok, t.failure = false, ""
 	}
-	_, t.phase = t.tracer.Start(t.cpCtx, phase, trace.WithTimestamp(now))
+	t.phaseCtx, t.phase = t.tracer.Start(t.cpCtx, phase, trace.WithTimestamp(now))
 	t.phaseName = phase
 }
 
@@ -176,6 +183,36 @@ func (c *Coordinator) startPublish(ctx context.Context, cm table.Commit) trace.S
 	_, span := t.tracer.Start(ctx, PhasePublish, trace.WithAttributes(
 		AttrCheckpoint.Int64(cm.CheckpointID), AttrInstant.String(cm.Instant), AttrFiles.Int(cm.Files), AttrRows.Int64(cm.Rows)))
 	return span
+}
+
+// startCloseUpload starts the span of worker closing and uploading its
+// files, under the phase in progress (upload).
+func (c *Coordinator) startCloseUpload(worker int) trace.Span {
+	c.health.mu.Lock()
+	t := c.health.trace
+	ctx := t.phaseCtx
+	c.health.mu.Unlock()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	_, span := t.tracer.Start(ctx, SpanCloseUpload, trace.WithAttributes(AttrWorker.Int(worker)))
+	return span
+}
+
+// endCloseUpload ends a worker's close_upload span with what it closed,
+// or its error (redacted).
+func endCloseUpload(span trace.Span, files []writer.File, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, redactMessage(err.Error()))
+	} else {
+		var rows, bytes int64
+		for _, f := range files {
+			rows += f.Records
+			bytes += f.SizeBytes
+		}
+		span.SetAttributes(AttrFiles.Int(len(files)), AttrRows.Int64(rows), AttrBytes.Int64(bytes))
+	}
+	span.End()
 }
 
 // publishFailed records a publisher's failure on span.

@@ -92,6 +92,20 @@ func TestCheckpointSpans(t *testing.T) {
 			if s.StartTime().Before(cp.StartTime()) || s.EndTime().After(cp.EndTime()) {
 				t.Errorf("phase %s [%v, %v] outside its checkpoint [%v, %v]", s.Name(), s.StartTime(), s.EndTime(), cp.StartTime(), cp.EndTime())
 			}
+			if s.Name() == PhaseUpload {
+				var workers int
+				var workerRows int64
+				for _, w := range ended {
+					if w.Parent().SpanID() == s.SpanContext().SpanID() && w.Name() == SpanCloseUpload {
+						workers++
+						v, _ := spanAttr(w, AttrRows)
+						workerRows += v.AsInt64()
+					}
+				}
+				if cpRows, _ := spanAttr(cp, AttrRows); workers != 2 || workerRows != cpRows.AsInt64() {
+					t.Errorf("upload: %d close_upload spans with %d rows, want 2 with %d", workers, workerRows, cpRows.AsInt64())
+				}
+			}
 			if s.Name() == PhaseCommit {
 				for _, e := range s.Events() {
 					if e.Name == "exception" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/lakestream/lakestream/internal/redact"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -66,11 +67,13 @@ func (c *Compactor) tracer() trace.Tracer {
 	return tp.Tracer(TracerName)
 }
 
-// endSpan sets span's status from err and ends it.
+// endSpan sets span's status from err and ends it. The message is
+// redacted (internal/redact.URL): a store's error may quote a URL.
 func endSpan(span trace.Span, err error) {
 	if err != nil {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
+		msg := redact.URL(err.Error())
+		span.AddEvent("exception", trace.WithAttributes(attribute.String("exception.message", msg)))
+		span.SetStatus(codes.Error, msg)
 	}
 	span.End()
 }

@@ -22,10 +22,12 @@ func (c *Coordinator) finishWorkers(ctx context.Context) ([]writer.File, int64, 
 	var wg sync.WaitGroup
 	for i, w := range c.workers {
 		wg.Go(func() {
+			span := c.startCloseUpload(w.id)
 			errs[i] = c.retry(ctx, PhaseUpload, fmt.Sprintf("close files of worker %d", w.id), w.id, func() error {
 				replies[i] = w.call(ctx, workerMsg{kind: msgFinish})
 				return replies[i].err
 			})
+			endCloseUpload(span, replies[i].files, errs[i])
 		})
 	}
 	wg.Wait()
@@ -110,6 +112,7 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	c.journalSettled(instant)
 	c.txn = nil
 	c.committed = cloneOffsets(c.next)
+	c.traceCommitted(instant, files, rows, staged)
 	c.health.completed(c.opts.now(), true)
 	if err := c.opts.failpoints.Hit(failpoint.BeforeGroupCommit); err != nil {
 		return c.failed(PhaseCommit, err)
@@ -146,13 +149,16 @@ func (c *Coordinator) publish(ctx context.Context) {
 	c.toPublish = nil
 	c.mu.Unlock()
 	for _, cm := range commits {
+		span := c.startPublish(ctx, cm)
 		for i, p := range c.opts.publishers {
 			if err := p.Publish(ctx, cm); err != nil {
 				op := fmt.Sprintf("publisher %d: publish instant %s", i, cm.Instant)
 				msg := c.health.failed(op, PhasePublish, -1, err, false)
+				publishFailed(span, i, ErrorClass(err), msg)
 				c.opts.logger.Warn("publish commit: the commit stands, the publisher catches up later", "publisher", i, "instant", cm.Instant, "err", msg)
 			}
 		}
+		span.End()
 	}
 }
 

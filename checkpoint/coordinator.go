@@ -194,6 +194,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Coordinator, error) 
 		rowLen:      len(cfg.Schema.Parquet().Columns()),
 	}
 	c.budget.limit = o.memoryBudget
+	c.attachTracer()
 	c.hard, c.cancelHard = context.WithCancel(context.Background())
 	for i := range cfg.Router.Parallelism() {
 		set, err := cfg.NewWriterSet(i)

@@ -28,7 +28,9 @@
 // completed. It is recorded when an operation fails or recovers and at
 // each checkpoint, never per record. With WithTasks, the coordinator's
 // phase and each worker's state are also tasks of an internal/tasks
-// registry (/debug/tasks).
+// registry (/debug/tasks). With WithTracerProvider, each checkpoint is a
+// span with its phases (and each worker's close and upload) as children,
+// recorded at the same points (trace.go).
 //
 // Goroutines: Run runs on its caller's goroutine and starts one goroutine
 // per worker (each owns its writer.Set) and one that ends Run's work once

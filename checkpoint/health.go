@@ -278,6 +278,7 @@ type health struct {
 	lastErr       *Failure
 	task          *coordinatorTask // if set: the coordinator's /debug/tasks line (tasks.go)
 	timing        phaseTiming      // the phases of the checkpoint in progress, and the last one's (slowlog.go)
+	trace         *cpTrace         // the checkpoint's spans (trace.go); nil: none
 }
 
 func newHealth(now func() time.Time) *health {
@@ -294,6 +295,7 @@ func (h *health) stop() {
 	h.mu.Lock()
 	h.running, h.phase = false, ""
 	clear(h.retrying)
+	h.trace.changed("", h.now())
 	h.mu.Unlock()
 }
 
@@ -346,6 +348,7 @@ func (h *health) failed(op, phase string, worker int, err error, retry bool) str
 	}
 	n.Failures++
 	h.lastErr = &Failure{Op: op, Phase: phase, Class: class, Error: msg, At: now, Retried: retry}
+	h.trace.failed(op, phase, class, msg, retry, now)
 	if !retry {
 		delete(h.retrying, op)
 		return msg

@@ -11,14 +11,16 @@ import (
 	"github.com/lakestream/lakestream/internal/slowlog"
 	"github.com/lakestream/lakestream/internal/tasks"
 	"github.com/lakestream/lakestream/table"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Option configures a Coordinator.
 type Option func(*options)
 
 type options struct {
-	tasks          *tasks.Registry // WithTasks (tasks.go)
-	slow           *slowlog.Logger // WithSlowLog (slowlog.go)
+	tasks          *tasks.Registry      // WithTasks (tasks.go)
+	slow           *slowlog.Logger      // WithSlowLog (slowlog.go)
+	tracerProvider trace.TracerProvider // WithTracerProvider (trace.go)
 	interval       time.Duration
 	maxRecordBytes int
 	maxPast        time.Duration

@@ -50,7 +50,9 @@ type coordinatorTask struct {
 // phaseChangedLocked records the phase's start (phaseTiming) and updates
 // the coordinator's task, if any, to the phase. h.mu is held.
 func (h *health) phaseChangedLocked() {
-	h.timing.changed(h.phase, h.now())
+	now := h.now()
+	h.timing.changed(h.phase, now)
+	h.trace.changed(h.phase, now)
 	t := h.task
 	if t == nil {
 		return

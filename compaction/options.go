@@ -10,6 +10,7 @@ import (
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/parquetfile"
 	"github.com/lakestream/lakestream/table/hudi"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults of the options.
@@ -41,6 +42,7 @@ type options struct {
 	dryRun          bool
 	retention       time.Duration
 	progress        func(Progress)
+	tracerProvider  trace.TracerProvider // TracerProvider (trace.go)
 }
 
 func defaultOptions() options {

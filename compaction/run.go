@@ -115,14 +115,14 @@ func (r *Result) Totals() (t GroupResult) {
 // OutputFiles is the number of files written and committed.
 func (r *Result) OutputFiles() int { return len(r.Groups) }
 
-// Run compacts the table once: it settles what failed runs left, plans,
+// run compacts the table once: it settles what failed runs left, plans,
 // and merges and commits each group (see the package doc). A group given
 // up to another replacecommit does not stop the others; the run then
 // returns its result and a *ConflictError. Any other error stops the run;
 // the groups committed before it stay committed. An error injected by a
 // failpoint (failpoint.ErrInjected) leaves the instant as a crash would,
 // for the next run to settle.
-func (c *Compactor) Run(ctx context.Context) (*Result, error) {
+func (c *Compactor) run(ctx context.Context) (*Result, error) {
 	start := time.Now()
 	res := &Result{}
 	defer func() { res.Duration = time.Since(start) }()
@@ -138,7 +138,7 @@ func (c *Compactor) Run(ctx context.Context) (*Result, error) {
 			return res, fmt.Errorf("compaction: recover: %w", err)
 		}
 	}
-	p, err := plan(ctx, c.tbl, &c.o)
+	p, err := c.tracedPlan(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -233,6 +233,8 @@ func (c *Compactor) clean(ctx context.Context, res *Result) error {
 // runGroup merges and commits one group in its own replacecommit.
 func (c *Compactor) runGroup(ctx context.Context, idx int, g *Group, settled map[string]bool) (_ *GroupResult, err error) {
 	start := time.Now()
+	ctx, tr := c.traceGroup(ctx, idx, g)
+	defer func() { tr.end(err) }()
 	tbl := c.tbl
 	cp := g.ClusteringPlan()
 	cp.Extra[hudi.ClusteringPlanWriter] = c.o.writerID
@@ -245,6 +247,7 @@ func (c *Compactor) runGroup(ctx context.Context, idx int, g *Group, settled map
 		return nil, fmt.Errorf("compaction: %s: %w", g.Partition, err)
 	}
 	defer x.Close()
+	tr.instant(x.Instant())
 	committed := false
 	defer func() {
 		if committed || err == nil || errors.Is(err, failpoint.ErrInjected) || errors.Is(err, hudi.ErrFenced) {
@@ -290,6 +293,7 @@ func (c *Compactor) runGroup(ctx context.Context, idx int, g *Group, settled map
 		return nil, err
 	}
 
+	tr.enter(StepMerge)
 	name := hudi.BaseFileName(hudi.NewFileID(), hudi.WriteToken(idx, 0, 0), x.Instant())
 	outPath := hudi.BaseFilePath(g.Partition, name)
 	inputs := make([]parquetfile.MergeInput, len(g.Files))
@@ -326,17 +330,20 @@ func (c *Compactor) runGroup(ctx context.Context, idx int, g *Group, settled map
 	if err != nil {
 		return nil, fmt.Errorf("compaction: merge %s: %w", g.Partition, err)
 	}
+	tr.enter(StepVerify)
 	if err := parquetfile.VerifyMerge(ctx, out, mr.Bytes, mr); err != nil {
 		return nil, fmt.Errorf("compaction: %s: %w", g.Partition, err)
 	}
 	if _, err := out.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
+	tr.enter(StepUpload)
 	if err := tbl.Bucket().Put(ctx, outPath, io.LimitReader(out, mr.Bytes)); err != nil {
 		return nil, fmt.Errorf("compaction: upload %s: %w", outPath, err)
 	}
 	// Read back what the store holds (one GET, to a local file: the check
 	// reads every page), with the product's reader.
+	tr.enter(StepReadBack)
 	back, size, err := download(ctx, tbl.Bucket(), outPath, c.o.tempDir)
 	if err != nil {
 		return nil, fmt.Errorf("compaction: read back %s: %w", outPath, err)
@@ -352,6 +359,7 @@ func (c *Compactor) runGroup(ctx context.Context, idx int, g *Group, settled map
 	if err := c.o.failpoints.Hit(failpoint.AfterFileWrite); err != nil {
 		return nil, fmt.Errorf("compaction: %s: %w", g.Partition, err)
 	}
+	tr.enter(StepCommit)
 	// Again, just before the commit: whatever completed meanwhile. And the
 	// inputs must still be there (a replacecommit archived meanwhile has
 	// had its replaced files removed first).
@@ -387,5 +395,5 @@ func (c *Compactor) runGroup(ctx context.Context, idx int, g *Group, settled map
 		OutputBytes: mr.Bytes, Rows: mr.Rows, RowGroups: len(mr.RowGroups),
 		ChunksCopied: mr.ChunksCopied, ChunksRemapped: mr.ChunksRemapped, ChunksConstant: mr.ChunksConstant, ChunksReencoded: mr.ChunksReencoded,
 		PagesCopied: mr.PagesCopied, PagesRewritten: mr.PagesRewritten, Fallbacks: mr.Fallbacks, Duration: time.Since(start)}
-	return gr, nil
+	return tr.done(gr), nil
 }

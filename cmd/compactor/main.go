@@ -20,7 +20,9 @@ import (
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/redact"
+	"github.com/lakestream/lakestream/internal/tracing"
 	"github.com/lakestream/lakestream/table/hudi"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 const usage = `usage:
@@ -34,6 +36,9 @@ Flags of run (compactor run -h lists them all):
   --shard i/N        compact only the partitions of shard i of N (indexed Jobs)
   --dry-run          print the plan and stop: nothing is written
   --loop             run every --interval until SIGTERM
+  --otlp-traces-endpoint URL
+                     export a span per run, plan, group and step over OTLP/HTTP
+                     ($LAKESTREAM_OTLP_TRACES_ENDPOINT; default: not exported)
 
 Exit status: 0 compacted, or nothing to compact; 1 an error (the table is as
 before the group that failed: the next run settles it); 2 usage or
@@ -70,6 +75,7 @@ type runFlags struct {
 	interval, quiet, retention, progress             time.Duration
 	targetSize, smallSize, rowGroupSize, minFilesStr string
 	logLevel                                         string
+	otlpTraces                                       string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -100,6 +106,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.rowGroupSize, "row-group-size", "32MiB", "target size of the merged row groups")
 	fs.StringVar(&f.minFilesStr, "min-files", "2", "fewest files merged into one")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.otlpTraces, "otlp-traces-endpoint", os.Getenv("LAKESTREAM_OTLP_TRACES_ENDPOINT"),
+		"OTLP/HTTP endpoint to export the runs' traces to, e.g. http://localhost:4318; credentials in $OTEL_EXPORTER_OTLP_HEADERS (default none: not exported; $LAKESTREAM_OTLP_TRACES_ENDPOINT)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -138,7 +146,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "compactor: open table %s: %s\n", objstore.Describe(bucket), redact.URL(err.Error()))
 		return exitFailed
 	}
-	opts = append(opts, compaction.Failpoints(fps))
+	tp, err := tracing.NewProvider(ctx, tracing.WithOTLPEndpoint(f.otlpTraces), tracing.WithLogger(logger),
+		tracing.WithResourceAttributes(attribute.String("service.name", "compactor"), attribute.String("lakestream.table", tbl.Config().Name),
+			attribute.String("lakestream.shard", shard)))
+	if err != nil {
+		fmt.Fprintf(stderr, "compactor: %s\n", redact.URL(err.Error()))
+		return exitUsage
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := tp.Shutdown(sctx); err != nil {
+			logger.Warn("tracing shutdown", "err", err)
+		}
+	}()
+	opts = append(opts, compaction.Failpoints(fps), compaction.TracerProvider(tp))
 	c, err := compaction.New(tbl, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "compactor: %v\n", err)
@@ -267,6 +289,9 @@ func (f *runFlags) options(stderr io.Writer) (opts []compaction.Option, location
 	}
 	if err := compaction.Validate(opts...); err != nil {
 		errs = append(errs, err)
+	}
+	if err := tracing.Validate(tracing.WithOTLPEndpoint(f.otlpTraces)); err != nil {
+		errs = append(errs, fmt.Errorf("--otlp-traces-endpoint: %w", err))
 	}
 	return opts, location, shard, logger, errs
 }

@@ -46,6 +46,8 @@ type Config struct {
 	// SlowOperation: uploads and commits slower than this are logged
 	// ("slow upload", "slow commit"; config_sections.go).
 	SlowOperation SlowOperationConfig `yaml:"slow_operation"`
+	// Tracing: checkpoint traces over OTLP/HTTP (config_sections.go).
+	Tracing TracingConfig `yaml:"tracing"`
 	// ShutdownTimeout bounds a stop on SIGTERM: the final checkpoint (all
 	// but the last fifth, at most 5s, of it), leaving the group and
 	// closing the Kafka clients; past it the process exits with status 1,
@@ -507,6 +509,7 @@ func (c Config) Validate() error {
 	c.validateAdmin(&p)
 	p = append(p, c.Metrics.validate()...)
 	p = append(p, c.SlowOperation.validate()...)
+	p = append(p, c.Tracing.validate()...)
 	// Every URL in a message is redacted already; this catches one that a
 	// package's message quoted as given.
 	return scrubError(errors.Join(p...), c.urls()...)
@@ -514,7 +517,7 @@ func (c Config) Validate() error {
 
 // urls are the configuration's URLs, which may hold credentials.
 func (c Config) urls() []string {
-	return []string{c.Table.URL, c.Format.Registry, c.Metrics.OTLPEndpoint}
+	return []string{c.Table.URL, c.Format.Registry, c.Metrics.OTLPEndpoint, c.Tracing.OTLPEndpoint}
 }
 
 func (c Config) validateKafka(p *problems) {
@@ -934,6 +937,10 @@ var overrides = []override{
 	{"admin-addr", "LAKESTREAM_ADMIN_ADDR", "admin HTTP address (empty disables)", func(c *Config, v string) error { c.Admin.Addr = v; return nil }},
 	{"otlp-endpoint", "LAKESTREAM_OTLP_ENDPOINT", "OTLP/HTTP endpoint to push metrics to (empty: none)", func(c *Config, v string) error {
 		c.Metrics.OTLPEndpoint = v
+		return nil
+	}},
+	{"otlp-traces-endpoint", "LAKESTREAM_OTLP_TRACES_ENDPOINT", "OTLP/HTTP endpoint to export checkpoint traces to (empty: none)", func(c *Config, v string) error {
+		c.Tracing.OTLPEndpoint = v
 		return nil
 	}},
 	{"checkpoint-interval", "LAKESTREAM_CHECKPOINT_INTERVAL", "checkpoint interval", func(c *Config, v string) error {

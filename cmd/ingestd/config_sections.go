@@ -11,6 +11,7 @@ import (
 	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/metrics"
 	"github.com/lakestream/lakestream/internal/slowlog"
+	"github.com/lakestream/lakestream/internal/tracing"
 )
 
 // The values of checkpoint.lateness.beyond_max.
@@ -120,4 +121,29 @@ func (s SlowOperationConfig) logger(l *slog.Logger) (*slowlog.Logger, error) {
 		return nil, nil
 	}
 	return slowlog.New(slowlog.WithThreshold(time.Duration(s.Threshold)), slowlog.WithInterval(time.Duration(s.Interval)), slowlog.WithLogger(l))
+}
+
+// TracingConfig: every checkpoint is traced (a span per checkpoint, its
+// phases as children: checkpoint.WithTracerProvider); the spans are
+// exported over OTLP/HTTP when OTLPEndpoint is set, else dropped.
+// Credentials go in $OTEL_EXPORTER_OTLP_HEADERS (or
+// $OTEL_EXPORTER_OTLP_TRACES_HEADERS), never in the URL.
+type TracingConfig struct {
+	OTLPEndpoint string `yaml:"otlp_endpoint"` // default "": no export; e.g. http://localhost:4318 (path /v1/traces)
+}
+
+func (t TracingConfig) options() []tracing.Option {
+	return []tracing.Option{tracing.WithOTLPEndpoint(t.OTLPEndpoint)}
+}
+
+func (t TracingConfig) validate() []error {
+	err := tracing.Validate(t.options()...)
+	if err == nil {
+		return nil
+	}
+	var errs []error
+	for _, line := range splitErrors(scrubError(err, t.OTLPEndpoint)) {
+		errs = append(errs, fmt.Errorf("tracing: %s", line))
+	}
+	return errs
 }

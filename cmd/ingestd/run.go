@@ -157,6 +157,11 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	// (/debug/tasks).
 	kafkaMetrics := metrics.NewKafkaClientMetrics(cfg.Kafka.Topic)
 	taskReg := tasks.New()
+	tracer, stopTracing, err := newTracing(setup, cfg, logger) // checkpoint spans, exported if tracing.otlp_endpoint is set
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	slow, err := cfg.SlowOperation.logger(logger) // "slow upload", "slow commit"
 	if err != nil {
 		return err
@@ -201,6 +206,7 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 			checkpoint.WithFailpoints(fps),
 			checkpoint.WithTasks(taskReg),
 			checkpoint.WithSlowLog(slow),
+			checkpoint.WithTracerProvider(tracer),
 		},
 		CloseReserve: closeReserve,
 		Logger:       logger,

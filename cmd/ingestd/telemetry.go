@@ -9,9 +9,11 @@ import (
 	"github.com/lakestream/lakestream/bucketing"
 	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/metrics"
+	"github.com/lakestream/lakestream/internal/tracing"
 	"github.com/lakestream/lakestream/source"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // newMetrics makes the MeterProvider (Prometheus for the admin endpoint,
@@ -114,4 +116,26 @@ func pipelineStats(st checkpoint.Stats) metrics.PipelineStats {
 		BudgetFlushes: st.BudgetFlushes,
 		RowsStaged:    st.RowsStaged,
 	}
+}
+
+// newTracing makes the checkpoint's TracerProvider: a no-op one unless
+// tracing.otlp_endpoint is set. The returned function exports the spans
+// still buffered and stops the exporter.
+func newTracing(ctx context.Context, cfg Config, logger *slog.Logger) (trace.TracerProvider, func(), error) {
+	opts := append(cfg.Tracing.options(), tracing.WithLogger(logger), tracing.WithResourceAttributes(
+		attribute.String("service.name", "ingestd"),
+		attribute.String("service.instance.id", cfg.Checkpoint.WriterID),
+		attribute.String("lakestream.table", cfg.Table.Name),
+	))
+	p, err := tracing.NewProvider(ctx, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := p.Shutdown(ctx); err != nil {
+			logger.Warn("tracing shutdown", "err", err)
+		}
+	}, nil
 }

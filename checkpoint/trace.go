@@ -151,7 +151,7 @@ func (t *cpTrace) committed(instant string, files []writer.File, rows, staged in
 	parts := map[string]struct{}{}
 	for _, f := range files {
 		bytes += f.SizeBytes
-		parts[f.Partition] = struct{}{}
+		parts[f.PartitionPath] = struct{}{}
 	}
 	t.cp.SetAttributes(AttrInstant.String(instant), AttrFiles.Int(len(files)), AttrRows.Int64(rows),
 		AttrStagedRows.Int64(staged), AttrBytes.Int64(bytes), AttrPartitions.Int(len(parts)))

@@ -31,7 +31,9 @@ import (
 //	assign partitions=0,1          StartOffsets (claim, fence, read offsets)
 //	poll partition=0 records=100 [bad=N]  one batch; N bad records after them
 //	checkpoint [expect=retrying]   make the checkpoint due and poll nothing
-//	revoke partitions=0            Revoked(lost=false) while Run waits in Poll
+//	revoke partitions=0 [expect=retrying]  Revoked(lost=false) while Run
+//	                               waits in Poll; with expect, the hook is
+//	                               left retrying until storage up
 //	lose partitions=0              Revoked(lost=true)
 //	storage down|up                every storage operation fails, or none
 //	acquire writer=w2 partitions=0 another process claims partitions (fencing)
@@ -81,7 +83,8 @@ type engineScenario struct {
 	runDone   chan error
 	runErr    error
 	ended     bool
-	idle      bool // Run is parked in Poll and its token was taken
+	idle      bool       // Run is parked in Poll and its token was taken
+	revoking  chan error // a rebalance hook retrying in the background
 }
 
 func newEngineScenario(t *testing.T) *engineScenario {
@@ -102,6 +105,9 @@ func newEngineScenario(t *testing.T) *engineScenario {
 
 func (s *engineScenario) close() {
 	s.faulty.SetFailing(false)
+	if s.revoking != nil {
+		s.await(s.revoking, "the rebalance hook to return")
+	}
 	s.end()
 	if err := s.p.coord.Close(); err != nil {
 		s.t.Errorf("close: %v", err)
@@ -242,6 +248,31 @@ func (s *engineScenario) run(t *testing.T, d *datadriven.TestData) string {
 			return s.runResult()
 		}
 		parts := scenarioPartitions(t, d)
+		if d.HasArg("expect") {
+			// The hook's checkpoint is stuck retrying: it goes on in the
+			// background, as the rebalance waits for it; storage up waits
+			// for it to return.
+			s.revoking = make(chan error, 1)
+			before := s.faulty.TotalInjected()
+			go func() {
+				s.p.coord.Revoked(s.ctx, parts, d.Cmd == "lose")
+				s.revoking <- nil
+			}()
+			s.src.unassign(parts)
+			deadline := time.Now().Add(30 * time.Second)
+			for s.faulty.TotalInjected() < before+3 {
+				if time.Now().After(deadline) {
+					t.Fatal("timed out waiting for storage faults")
+				}
+				select {
+				case <-s.revoking:
+					s.revoking = nil
+					return "the hook returned, want it retrying"
+				case <-time.After(time.Millisecond):
+				}
+			}
+			return "retrying: storage operations fail, the hook waits"
+		}
 		s.p.coord.Revoked(s.ctx, parts, d.Cmd == "lose")
 		s.src.unassign(parts)
 		return s.stats()
@@ -252,6 +283,10 @@ func (s *engineScenario) run(t *testing.T, d *datadriven.TestData) string {
 			return "storage down"
 		case d.HasArg("up"):
 			s.faulty.SetFailing(false)
+			if s.revoking != nil {
+				s.await(s.revoking, "the rebalance hook to return")
+				s.revoking = nil
+			}
 			if !s.waitIdle() {
 				return s.runResult()
 			}

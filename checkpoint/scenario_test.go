@@ -340,8 +340,9 @@ func (s *engineScenario) stats() string {
 }
 
 // table prints the committed instants in order, with their writer,
-// checkpoint, files, rows and offsets, then the pending instants and the
-// table's next offset of each partition.
+// checkpoint, files, rows and offsets (and any committed file missing
+// from storage), then the number of pending instants and of data files
+// stored.
 func (s *engineScenario) table() string {
 	tbl := openTable(s.t, s.mem)
 	tl, err := tbl.Timeline(s.ctx)
@@ -354,16 +355,24 @@ func (s *engineScenario) table() string {
 		if err != nil {
 			return "error: " + err.Error()
 		}
-		var files int
+		var files, missing int
 		var rows int64
 		for _, stats := range m.PartitionToWriteStats {
 			for _, st := range stats {
 				files++
 				rows += st.NumWrites
+				if st.Path == nil {
+					missing++
+				} else if _, err := s.mem.Stat(s.ctx, *st.Path); err != nil {
+					missing++
+				}
 			}
 		}
 		fmt.Fprintf(&b, "commit %d: writer=%s checkpoint=%s files=%d rows=%d offsets=%s\n", i+1,
 			m.ExtraMetadata[hudi.MetaWriterID], m.ExtraMetadata[hudi.MetaCheckpointID], files, rows, m.ExtraMetadata[hudi.MetaCheckpointKey])
+		if missing > 0 {
+			fmt.Fprintf(&b, "  %d committed files missing from storage\n", missing)
+		}
 	}
 	fmt.Fprintf(&b, "pending: %d\n", len(tl.Pending()))
 	var dataFiles int

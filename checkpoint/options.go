@@ -140,6 +140,18 @@ func WithPublishers(p ...table.Publisher) Option {
 // WithFailpoints arms the checkpoint's failpoints (tests only). Default none.
 func WithFailpoints(s *failpoint.Set) Option { return func(o *options) { o.failpoints = s } }
 
+// ValidateOptions reports every problem of opts (applied over the
+// defaults) at once, as New would, without making a coordinator: a
+// configuration loader checks its settings with the rules of the package
+// that uses them (cmd/ingestd names each problem's setting).
+func ValidateOptions(opts ...Option) error {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o.validate()
+}
+
 func (o options) validate() error {
 	var errs []error
 	if o.interval <= 0 {
@@ -161,7 +173,7 @@ func (o options) validate() error {
 		errs = append(errs, fmt.Errorf("timeline maintenance: keep %d instants every %d checkpoints: want keep >= 1, every >= 0", o.keepInstants, o.maintainEvery))
 	}
 	if o.allowedLateness < 0 || o.maxLateness < 0 {
-		errs = append(errs, fmt.Errorf("lateness: allowed %v, max %v: must not be negative", o.allowedLateness, o.maxLateness))
+		errs = append(errs, fmt.Errorf("allowed lateness %v, max lateness %v: must not be negative", o.allowedLateness, o.maxLateness))
 	}
 	if o.maxLateness > 0 && o.maxLateness < o.allowedLateness {
 		errs = append(errs, fmt.Errorf("max lateness %v is below the allowed lateness %v", o.maxLateness, o.allowedLateness))

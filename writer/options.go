@@ -225,6 +225,16 @@ func codecOf(name string) (compress.Codec, bool) {
 	return nil, false
 }
 
+// ValidateCompression reports whether name is a compression WithCompression
+// takes, for configuration loaders (cmd/ingestd) that check it with the
+// writer's own list.
+func ValidateCompression(name string) error {
+	if _, ok := codecOf(name); !ok {
+		return fmt.Errorf("compression %q: want zstd, zstd-fast, snappy, gzip or none", name)
+	}
+	return nil
+}
+
 // validate reports every invalid option at once.
 func (o *options) validate() error {
 	var errs []error
@@ -241,8 +251,8 @@ func (o *options) validate() error {
 	if o.pageBufferSize <= 0 {
 		bad("page buffer size %d: must be positive", o.pageBufferSize)
 	}
-	if _, ok := codecOf(o.compression); !ok {
-		bad("compression %q: want zstd, zstd-fast, snappy, gzip or none", o.compression)
+	if err := ValidateCompression(o.compression); err != nil {
+		bad("%w", err)
 	}
 	if o.dictionaryMaxBytes < 0 {
 		bad("dictionary max bytes %d: must not be negative", o.dictionaryMaxBytes)

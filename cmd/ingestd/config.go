@@ -740,10 +740,8 @@ func (w WriterConfig) validate(p *problems) {
 	}
 	p.size("writer.row_group_size", w.RowGroupSize, minRowGroupSize, maxRowGroupSize,
 		"a row group is buffered in memory for every open file, and readers hold one in memory")
-	switch w.Compression {
-	case "zstd", "zstd-fast", "snappy", "gzip", "none":
-	default:
-		p.add("writer.compression %q: want zstd, zstd-fast, snappy, gzip or none", w.Compression)
+	if err := writer.ValidateCompression(w.Compression); err != nil {
+		p.add("writer.%v", err)
 	}
 	if w.SpoolDir != "" {
 		if !isPrintable(w.SpoolDir) {

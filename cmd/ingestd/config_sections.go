@@ -29,21 +29,20 @@ func (l LatenessConfig) option() checkpoint.Option {
 	return checkpoint.WithLateData(time.Duration(l.Allowed), time.Duration(l.Max), policy, int64(l.Buffer))
 }
 
+// validate checks what only the YAML has (the beyond_max word, the
+// buffer's upper bound); the rules between the settings are checkpoint's
+// own (checkpoint.ValidateOptions), each problem prefixed with the section.
 func (l LatenessConfig) validate() []error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if l.Allowed < 0 || l.Max < 0 {
-		add("checkpoint.lateness.allowed and max must not be negative")
-	} else if l.Max > 0 && l.Max < l.Allowed {
-		add("checkpoint.lateness.max %v is below allowed %v", l.Max, l.Allowed)
-	}
 	if l.BeyondMax != lateWrite && l.BeyondMax != lateDeadLetter {
 		add("checkpoint.lateness.beyond_max %q: want %s or %s", l.BeyondMax, lateWrite, lateDeadLetter)
 	}
-	if l.Buffer < 1<<10 {
-		add("checkpoint.lateness.buffer %v: must be at least 1KiB", l.Buffer)
-	} else if l.Buffer > maxLateBuffer {
+	if l.Buffer > maxLateBuffer {
 		add("checkpoint.lateness.buffer %v: at most %v (late rows are held in memory until they pass it)", l.Buffer, ByteSize(maxLateBuffer))
+	}
+	for _, line := range splitErrors(checkpoint.ValidateOptions(l.option())) {
+		add("checkpoint.lateness: %s", line)
 	}
 	return errs
 }

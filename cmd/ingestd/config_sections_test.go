@@ -96,8 +96,8 @@ metrics:
 		t.Fatal("invalid configuration accepted")
 	}
 	for _, w := range []string{"writer.max_parallelism: max parallelism 130 is not a multiple", "writer.hot_bucket: hot spread 9",
-		"writer.hot_bucket: hot share 1.5", "checkpoint.lateness.max 10m0s is below allowed 1h0m0s", `checkpoint.lateness.beyond_max "drop"`,
-		"checkpoint.lateness.buffer 10B", "metrics: otlp endpoint", "OTEL_EXPORTER_OTLP_HEADERS", "metrics: otlp interval 0s"} {
+		"writer.hot_bucket: hot share 1.5", "checkpoint.lateness: max lateness 10m0s is below the allowed lateness 1h0m0s", `checkpoint.lateness.beyond_max "drop"`,
+		"checkpoint.lateness: late buffer 10 bytes: want at least 1 KiB", "metrics: otlp endpoint", "OTEL_EXPORTER_OTLP_HEADERS", "metrics: otlp interval 0s"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error does not mention %q:\n%v", w, err)
 		}
@@ -106,7 +106,7 @@ metrics:
 		t.Errorf("error shows the password:\n%v", err)
 	}
 	cfg.Checkpoint.Lateness = LatenessConfig{Allowed: Duration(-time.Second), BeyondMax: "write", Buffer: 1 << 20}
-	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "checkpoint.lateness.allowed and max must not be negative") {
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "checkpoint.lateness: allowed lateness -1s, max lateness 0s: must not be negative") {
 		t.Errorf("negative lateness: %v", err)
 	}
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // openTable opens the table stored in b, failing the test on error.
-func openTable(t *testing.T, b objstore.Bucket) *hudi.Table {
+func openTable(t *testing.T, b objstore.Store) *hudi.Table {
 	t.Helper()
 	tbl, err := hudi.Open(context.Background(), b)
 	if err != nil {
@@ -50,7 +50,7 @@ func abortAfterCheckpoints(p *pipeline, n int64) {
 }
 
 // storedParquetFiles counts the Parquet files under dt= in b.
-func storedParquetFiles(b objstore.Bucket) int {
+func storedParquetFiles(b objstore.Store) int {
 	var files int
 	b.List(context.Background(), "dt=", func(o objstore.ObjectInfo) error {
 		if strings.HasSuffix(o.Key, ".parquet") {

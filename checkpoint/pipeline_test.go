@@ -155,22 +155,22 @@ const pageviewSchema = `
 type pipeline struct {
 	coord  *Coordinator
 	table  *hudi.Table
-	bucket objstore.Bucket
+	bucket objstore.Store
 	src    *fetchedSource
 	dlq    *deadLetterList
 }
 
-func newPipeline(tb testing.TB, bucket objstore.Bucket, workers int, recs []*kgo.Record, opts ...Option) *pipeline {
+func newPipeline(tb testing.TB, bucket objstore.Store, workers int, recs []*kgo.Record, opts ...Option) *pipeline {
 	return newJournaledPipeline(tb, bucket, workers, recs, nil, opts...)
 }
 
-func newJournaledPipeline(tb testing.TB, bucket objstore.Bucket, workers int, recs []*kgo.Record, j *journal.Journal, opts ...Option) *pipeline {
+func newJournaledPipeline(tb testing.TB, bucket objstore.Store, workers int, recs []*kgo.Record, j *journal.Journal, opts ...Option) *pipeline {
 	tb.Helper()
 	return newPipelineWith(tb, bucket, workers, recs, j, nil, opts...)
 }
 
 // newPipelineWith is newJournaledPipeline with extra writer options.
-func newPipelineWith(tb testing.TB, bucket objstore.Bucket, workers int, recs []*kgo.Record, j *journal.Journal, wopts []writer.Option, opts ...Option) *pipeline {
+func newPipelineWith(tb testing.TB, bucket objstore.Store, workers int, recs []*kgo.Record, j *journal.Journal, wopts []writer.Option, opts ...Option) *pipeline {
 	tb.Helper()
 	ctx := context.Background()
 	var specs []schemas.FieldSpec

@@ -53,7 +53,7 @@ func workerTestBatch(t *testing.T, schema *parquet.Schema, n int) *rowBatch {
 
 // newTestWorker returns worker 0 over a Set writing rows of schema to b in
 // small files, with a checkpoint begun; the Set is closed at cleanup.
-func newTestWorker(t *testing.T, b objstore.Bucket, schema *parquet.Schema) *worker {
+func newTestWorker(t *testing.T, b objstore.Store, schema *parquet.Schema) *worker {
 	t.Helper()
 	set, err := writer.NewSet(b, schema, 0, writer.WithSpoolDir(t.TempDir()), writer.WithTargetFileSize(4<<10), writer.WithPageBufferSize(1<<10))
 	if err != nil {

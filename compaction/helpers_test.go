@@ -29,7 +29,7 @@ const testTopic = "events"
 type fixture struct {
 	t       *testing.T
 	ctx     context.Context
-	bucket  objstore.Bucket
+	bucket  objstore.Store
 	table   *hudi.Table
 	schema  *schemas.TableSchema
 	dir     string

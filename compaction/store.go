@@ -13,7 +13,7 @@ import (
 // footers and the read-back of a merged file, whose reads are large.
 type objectReader struct {
 	ctx    context.Context
-	bucket objstore.Bucket
+	bucket objstore.Store
 	key    string
 	size   int64
 }
@@ -42,7 +42,7 @@ func (r *objectReader) ReadAt(p []byte, off int64) (int, error) {
 
 // download copies the object key into a new file of dir and returns it,
 // open, with its size.
-func download(ctx context.Context, b objstore.Bucket, key, dir string) (*os.File, int64, error) {
+func download(ctx context.Context, b objstore.Store, key, dir string) (*os.File, int64, error) {
 	rc, err := b.Get(ctx, key)
 	if err != nil {
 		return nil, 0, fmt.Errorf("read %s: %w", key, err)

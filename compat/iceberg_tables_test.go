@@ -224,7 +224,7 @@ func partitionValues(p string) ([][]byte, error) {
 	return out, nil
 }
 
-func openParquet(ctx context.Context, t *testing.T, b objstore.Bucket, key string) *parquet.File {
+func openParquet(ctx context.Context, t *testing.T, b objstore.Store, key string) *parquet.File {
 	t.Helper()
 	data, err := objstore.ReadAll(ctx, b, key)
 	if err != nil {
@@ -237,7 +237,7 @@ func openParquet(ctx context.Context, t *testing.T, b objstore.Bucket, key strin
 	return pf
 }
 
-func readRows(ctx context.Context, t *testing.T, b objstore.Bucket, key string) []parquet.Row {
+func readRows(ctx context.Context, t *testing.T, b objstore.Store, key string) []parquet.Row {
 	t.Helper()
 	pf := openParquet(ctx, t, b, key)
 	var out []parquet.Row

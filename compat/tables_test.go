@@ -42,7 +42,7 @@ type ingest struct {
 	t      *testing.T
 	ctx    context.Context
 	k      *harness.Kafka
-	bucket objstore.Bucket
+	bucket objstore.Store
 	root   string
 	config string
 	log    string

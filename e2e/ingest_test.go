@@ -94,7 +94,7 @@ func testIngest(t *testing.T, kind, format, storage string) {
 		}
 	}()
 
-	var table objstore.Bucket
+	var table objstore.Store
 	var tableURL string
 	var env []string
 	switch storage {
@@ -329,7 +329,7 @@ func interleave(recs []*kgo.Record, n int) (first, second []*kgo.Record) {
 	return first, second
 }
 
-func waitCommitted(ctx context.Context, t *testing.T, k *harness.Kafka, table objstore.Bucket, proc *harness.Process) {
+func waitCommitted(ctx context.Context, t *testing.T, k *harness.Kafka, table objstore.Store, proc *harness.Process) {
 	t.Helper()
 	ends, err := k.EndOffsets(ctx, topic)
 	if err != nil {

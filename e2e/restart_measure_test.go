@@ -119,7 +119,7 @@ admin:
 }
 
 // latestCommit is the newest completed instant of the table ("" if none).
-func latestCommit(t *testing.T, ctx context.Context, b objstore.Bucket) string {
+func latestCommit(t *testing.T, ctx context.Context, b objstore.Store) string {
 	t.Helper()
 	tbl, err := hudi.Open(ctx, b)
 	if err != nil {
@@ -138,7 +138,7 @@ func latestCommit(t *testing.T, ctx context.Context, b objstore.Bucket) string {
 
 // waitNewCommit waits for a completed instant newer than after and
 // returns it.
-func waitNewCommit(t *testing.T, ctx context.Context, b objstore.Bucket, after string, timeout time.Duration) string {
+func waitNewCommit(t *testing.T, ctx context.Context, b objstore.Store, after string, timeout time.Duration) string {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {

@@ -227,7 +227,7 @@ type torture struct {
 	dir      string // the run's directory: config, logs, a filesystem table
 	s3dir    string // versitygw's root directory
 	k        *harness.Kafka
-	table    objstore.Bucket
+	table    objstore.Store
 	tableURL string
 	env      []string
 	fleet    *harness.Fleet

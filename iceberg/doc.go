@@ -13,7 +13,7 @@
 // commit and its Iceberg publish, or publishing switched off for a while,
 // loses nothing. Publishers in several processes (ingestd replicas, the
 // compactor) serialise through the put-if-absent of the next metadata
-// version (objstore.Bucket.PutIfAbsent: a compare-and-swap on the local
+// version (objstore.Store.PutIfAbsent: a compare-and-swap on the local
 // filesystem and on S3), and the loser re-reads what is published and
 // retries: no instant is published twice, none is skipped. Expire expires
 // snapshots with Hudi's archival, before the archival deletes the files

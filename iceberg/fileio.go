@@ -21,7 +21,7 @@ import (
 // Paths elsewhere are refused. It records the objects it creates so that a
 // commit that lost its race can delete what it wrote.
 type bucketIO struct {
-	bucket   objstore.Bucket
+	bucket   objstore.Store
 	location string // no trailing slash
 	ctx      context.Context
 
@@ -174,7 +174,7 @@ func (w *objectWriter) Close() error {
 // objectFile is an object opened for reading: held whole when small, else
 // read by range.
 type objectFile struct {
-	bucket objstore.Bucket
+	bucket objstore.Store
 	key    string
 	name   string
 	info   objstore.ObjectInfo

@@ -33,7 +33,7 @@ const testTopic = "events"
 type fixture struct {
 	t        *testing.T
 	ctx      context.Context
-	bucket   objstore.Bucket
+	bucket   objstore.Store
 	table    *hudi.Table
 	schema   *schemas.TableSchema
 	location string
@@ -326,7 +326,7 @@ func replaceFileGroups(t *testing.T, ctx context.Context, tbl *hudi.Table, schem
 	return x.Instant()
 }
 
-func openParquet(t *testing.T, ctx context.Context, b objstore.Bucket, key string) *parquet.File {
+func openParquet(t *testing.T, ctx context.Context, b objstore.Store, key string) *parquet.File {
 	t.Helper()
 	data, err := objstore.ReadAll(ctx, b, key)
 	if err != nil {
@@ -339,7 +339,7 @@ func openParquet(t *testing.T, ctx context.Context, b objstore.Bucket, key strin
 	return pf
 }
 
-func readRows(t *testing.T, ctx context.Context, b objstore.Bucket, key string) []parquet.Row {
+func readRows(t *testing.T, ctx context.Context, b objstore.Store, key string) []parquet.Row {
 	t.Helper()
 	pf := openParquet(t, ctx, b, key)
 	var out []parquet.Row
@@ -395,7 +395,7 @@ func (d *digest) add(fields []string) {
 const nullText = "\\N"
 
 // hudiDigest reads the Hudi snapshot with DuckDB.
-func hudiDigest(t *testing.T, ctx context.Context, b objstore.Bucket, dir string, cols []column) digest {
+func hudiDigest(t *testing.T, ctx context.Context, b objstore.Store, dir string, cols []column) digest {
 	t.Helper()
 	db, _, err := harness.DuckDB(ctx, b, filepath.Join(dir, fmt.Sprint(time.Now().UnixNano())), "hudi")
 	if err != nil {

@@ -75,7 +75,7 @@ func testIngestdTable(t *testing.T, storage string) {
 	}
 	defer k.Close()
 
-	var bucket objstore.Bucket
+	var bucket objstore.Store
 	var tableURL, location string
 	var env []string
 	switch storage {

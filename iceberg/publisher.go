@@ -46,7 +46,7 @@ const (
 // version.
 type Publisher struct {
 	table      *hudi.Table
-	bucket     objstore.Bucket
+	bucket     objstore.Store
 	location   string
 	name       string
 	partFields []string

@@ -27,12 +27,12 @@ type Stats interface {
 // for instants without one (committed before the writer recorded stats,
 // or by another writer). A sidecar that does not describe every file of
 // the commit is not used.
-func SidecarStats(b objstore.Bucket, fallback Stats) Stats {
+func SidecarStats(b objstore.Store, fallback Stats) Stats {
 	return sidecarStats{bucket: b, fallback: fallback}
 }
 
 type sidecarStats struct {
-	bucket   objstore.Bucket
+	bucket   objstore.Store
 	fallback Stats
 }
 
@@ -81,12 +81,12 @@ func countsOnly(files []hudi.WriteStat) *filestats.Instant {
 // exists (an archived instant's file the archival deleted because a
 // replacecommit retired it) is described by its write stat alone; the
 // schema is that of the file with the most columns.
-func FooterStats(b objstore.Bucket, concurrency int) Stats {
+func FooterStats(b objstore.Store, concurrency int) Stats {
 	return footerStats{bucket: b, concurrency: max(concurrency, 1)}
 }
 
 type footerStats struct {
-	bucket      objstore.Bucket
+	bucket      objstore.Store
 	concurrency int
 }
 

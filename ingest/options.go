@@ -26,7 +26,7 @@ var RecordKeyFields = []string{"_kafka_partition", "_kafka_offset"}
 // without a default are required; Validate reports every problem at once.
 type Options struct {
 	// Bucket is the table's storage. The caller opens and closes it.
-	Bucket objstore.Bucket
+	Bucket objstore.Store
 	// TableName and Database name the Hudi table (created if absent; an
 	// existing one must match).
 	TableName string

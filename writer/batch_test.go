@@ -53,7 +53,7 @@ func writeAll(t *testing.T, s *Set, n, size int, part func(i int) string) {
 // readByBucket reads files back: bucket -> records in file order,
 // the file name column checked against the file and then cleared (file
 // names hold a random file ID).
-func readByBucket(t *testing.T, b objstore.Bucket, files []File) map[string][]rec {
+func readByBucket(t *testing.T, b objstore.Store, files []File) map[string][]rec {
 	t.Helper()
 	out := map[string][]rec{}
 	for _, f := range files {
@@ -278,7 +278,7 @@ func TestWriteBatchRepeatedColumn(t *testing.T) {
 		return append(row, parquet.Int32Value(int32(i)).Level(0, 0, 6))
 	}
 	const n = 500
-	read := func(s *Set, b objstore.Bucket) []parquet.Row {
+	read := func(s *Set, b objstore.Store) []parquet.Row {
 		files, err := s.Finish(ctx)
 		if err != nil || len(files) != 1 {
 			t.Fatalf("Finish = %d files, %v", len(files), err)
@@ -304,7 +304,7 @@ func TestWriteBatchRepeatedColumn(t *testing.T) {
 		return rows
 	}
 	var sets [2]*Set
-	var buckets [2]objstore.Bucket
+	var buckets [2]objstore.Store
 	for k := range sets {
 		buckets[k] = objstore.NewMemory()
 		var err error

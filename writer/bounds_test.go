@@ -150,7 +150,7 @@ func testLargeValuesHaveBoundedBounds(t *testing.T, list bool) {
 }
 
 // readFileAny opens a file of any schema.
-func readFileAny(t *testing.T, b objstore.Bucket, key string) (*parquet.File, []byte) {
+func readFileAny(t *testing.T, b objstore.Store, key string) (*parquet.File, []byte) {
 	t.Helper()
 	data, err := objstore.ReadAll(context.Background(), b, key)
 	if err != nil {

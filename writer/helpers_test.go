@@ -135,7 +135,7 @@ func testRec(i int) rec {
 func str(v parquet.Value) string { return string(v.ByteArray()) }
 
 // readFile reads a whole base file back.
-func readFile(t *testing.T, b objstore.Bucket, key string) (*parquet.File, []rec) {
+func readFile(t *testing.T, b objstore.Store, key string) (*parquet.File, []rec) {
 	t.Helper()
 	data, err := objstore.ReadAll(context.Background(), b, key)
 	if err != nil {
@@ -182,7 +182,7 @@ func readFile(t *testing.T, b objstore.Bucket, key string) (*parquet.File, []rec
 	return f, recs
 }
 
-func newTestSet(t *testing.T, b objstore.Bucket, opts ...Option) *Set {
+func newTestSet(t *testing.T, b objstore.Store, opts ...Option) *Set {
 	t.Helper()
 	opts = append([]Option{WithSpoolDir(t.TempDir())}, opts...)
 	s, err := NewSet(b, testSchema(), 7, opts...)
@@ -241,7 +241,7 @@ func finishRolledBySize(t *testing.T, s *Set, minSize int64) []File {
 
 // abortAndCheckEmpty aborts s and checks that it left no object in b and no
 // file in spool.
-func abortAndCheckEmpty(t *testing.T, s *Set, b objstore.Bucket, spool string) {
+func abortAndCheckEmpty(t *testing.T, s *Set, b objstore.Store, spool string) {
 	t.Helper()
 	if err := s.Abort(context.Background()); err != nil {
 		t.Fatal(err)
@@ -297,7 +297,7 @@ func finishRetrying(t *testing.T, s *Set) []File {
 	}
 }
 
-func listKeys(t *testing.T, b objstore.Bucket) []string {
+func listKeys(t *testing.T, b objstore.Store) []string {
 	t.Helper()
 	var keys []string
 	if err := b.List(context.Background(), "", func(o objstore.ObjectInfo) error {
@@ -324,7 +324,7 @@ func spoolFiles(t *testing.T, dir string) []string {
 
 // checkAllRows reads every file and checks that the keys 0..n-1 are each
 // present exactly once, in the bucket part(i), with their values.
-func checkAllRows(t *testing.T, b objstore.Bucket, files []File, n int, part func(i int) string) {
+func checkAllRows(t *testing.T, b objstore.Store, files []File, n int, part func(i int) string) {
 	t.Helper()
 	seen := make(map[string]bool)
 	ids := make(map[string]bool)

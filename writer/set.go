@@ -89,7 +89,7 @@ type Set struct {
 // NewSet returns an empty Set writing rows of schema to store for worker (a
 // non-negative number that goes into the file names and sequence numbers).
 // The schema's first five leaf columns must be the Hudi meta columns.
-func NewSet(store objstore.Bucket, schema *parquet.Schema, worker int, opts ...Option) (*Set, error) {
+func NewSet(store objstore.Store, schema *parquet.Schema, worker int, opts ...Option) (*Set, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)

@@ -65,7 +65,7 @@ func TestSpoolOnAnyFS(t *testing.T) {
 }
 
 // objstoreClear deletes every object of b.
-func objstoreClear(ctx context.Context, b objstore.Bucket) error {
+func objstoreClear(ctx context.Context, b objstore.Store) error {
 	var keys []string
 	if err := b.List(ctx, "", func(o objstore.ObjectInfo) error {
 		keys = append(keys, o.Key)

@@ -381,7 +381,7 @@ func TestConcurrentUploadsFailPartway(t *testing.T) {
 	spool := t.TempDir()
 	var mu sync.Mutex
 	hooked := map[string]bool{}
-	rec := &putRecorder{Bucket: b}
+	rec := &putRecorder{Store: b}
 	s := newTestSet(t, rec, WithSpoolDir(spool), WithMaxOpenFiles(2), WithMinFileSize(1<<20), WithStageMemory(2<<10),
 		WithBeforeUpload(func(key string) error {
 			mu.Lock()

@@ -16,13 +16,13 @@ import (
 // putRecorder records the keys of the Puts that reached the bucket, in
 // order.
 type putRecorder struct {
-	objstore.Bucket
+	objstore.Store
 	mu   sync.Mutex
 	puts []string
 }
 
 func (r *putRecorder) Put(ctx context.Context, key string, body io.Reader) error {
-	if err := r.Bucket.Put(ctx, key, body); err != nil {
+	if err := r.Store.Put(ctx, key, body); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -43,7 +43,7 @@ func (r *putRecorder) keys() []string {
 // once, in any order).
 func TestBeforeUploadSeesEveryUpload(t *testing.T) {
 	ctx := context.Background()
-	b := &putRecorder{Bucket: objstore.NewMemory()}
+	b := &putRecorder{Store: objstore.NewMemory()}
 	clock := &fakeClock{t: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
 	var hookMu sync.Mutex
 	var hooked []string

@@ -22,7 +22,7 @@ import (
 // one goroutine; uploadPending starts a goroutine per upload of a batch and
 // waits for them all before it returns.
 type uploader struct {
-	store       objstore.Bucket
+	store       objstore.Store
 	hook        func(key string) error // WithBeforeUpload
 	concurrency int
 	log         *slog.Logger

@@ -31,7 +31,7 @@ import (
 
 // newTable writes commits checkpoints of rows rows in each of two hours'
 // partitions, as ingestd does, and returns the table's directory.
-func newTable(t *testing.T, commits, rows int) (string, objstore.Bucket) {
+func newTable(t *testing.T, commits, rows int) (string, objstore.Store) {
 	t.Helper()
 	ctx := context.Background()
 	root := filepath.Join(t.TempDir(), "events")
@@ -129,7 +129,7 @@ func newTable(t *testing.T, commits, rows int) (string, objstore.Bucket) {
 
 // rowsOf returns the snapshot's rows (every column but the file name)
 // with their counts, and the number of files, as DuckDB reads them.
-func rowsOf(t *testing.T, b objstore.Bucket) (map[string]int, int) {
+func rowsOf(t *testing.T, b objstore.Store) (map[string]int, int) {
 	t.Helper()
 	db, files, err := harness.DuckDB(context.Background(), b, t.TempDir(), "hudi")
 	if err != nil {

@@ -129,7 +129,7 @@ admin:
 	// The first 3 data file uploads fail: lakestream_checkpoint_failures_total
 	// appears with its first failure.
 	var failed atomic.Int32
-	wrap := func(b objstore.Bucket) objstore.Bucket {
+	wrap := func(b objstore.Store) objstore.Store {
 		return objstore.NewFaulty(b, objstore.WithMatcher(func(op objstore.Op, key string) objstore.Injection {
 			if op == objstore.OpPut && strings.HasSuffix(key, ".parquet") && failed.Add(1) <= 3 {
 				return objstore.InjectBefore

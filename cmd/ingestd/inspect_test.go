@@ -181,7 +181,7 @@ func parquetFile(t *testing.T, n int) []byte {
 // writeTable makes a table in b with one commit per entry of rows, each a
 // Parquet file of that many rows; writerID names the writer. It returns
 // the files' paths.
-func writeTable(t *testing.T, b objstore.Bucket, partition, writerID string, rows ...int) []string {
+func writeTable(t *testing.T, b objstore.Store, partition, writerID string, rows ...int) []string {
 	t.Helper()
 	ctx := context.Background()
 	tbl, err := hudi.Create(ctx, b, hudi.Config{Name: "orders", RecordKeyFields: []string{"_hoodie_record_key"}, PartitionFields: []string{"dt"}})
@@ -210,7 +210,7 @@ func writeTable(t *testing.T, b objstore.Bucket, partition, writerID string, row
 	return paths
 }
 
-func localTable(t *testing.T) (string, objstore.Bucket) {
+func localTable(t *testing.T) (string, objstore.Store) {
 	t.Helper()
 	root := t.TempDir()
 	b, err := objstore.NewFilesystem(root)

@@ -413,7 +413,7 @@ admin:
 		t.Fatal(err)
 	}
 	var faulty *objstore.Faulty
-	wrap := func(b objstore.Bucket) objstore.Bucket { faulty = objstore.NewFaulty(b); return faulty }
+	wrap := func(b objstore.Store) objstore.Store { faulty = objstore.NewFaulty(b); return faulty }
 	wave := func(from int) {
 		base := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
 		var recs []*kgo.Record

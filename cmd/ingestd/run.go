@@ -85,7 +85,7 @@ func ingestTable(ctx context.Context, abort <-chan struct{}, cfg Config, logger 
 
 // ingestWith is ingestTable with the table's bucket wrapped by wrap, if not nil
 // (tests: objstore.Faulty).
-func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog.Logger, wrap func(objstore.Bucket) objstore.Bucket) (err error) {
+func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *slog.Logger, wrap func(objstore.Store) objstore.Store) (err error) {
 	setup, cancelSetup := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancelSetup()
 	// Kafka first: a refused password or certificate stops the start at

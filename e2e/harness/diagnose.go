@@ -37,7 +37,7 @@ func (s OffsetStep) String() string {
 // OffsetHistory lists, oldest first, every completed commit (archived or on
 // the active timeline) whose checkpoint key names partition p of topic: who
 // moved the partition's offset, and where to.
-func OffsetHistory(ctx context.Context, b objstore.Bucket, topic string, p int32) ([]OffsetStep, error) {
+func OffsetHistory(ctx context.Context, b objstore.Store, topic string, p int32) ([]OffsetStep, error) {
 	byInstant := map[string]OffsetStep{}
 	add := func(instant string, m *hudi.CommitMetadata, archived bool) error {
 		key, ok := m.ExtraMetadata[hudi.MetaCheckpointKey]

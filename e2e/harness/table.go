@@ -17,7 +17,7 @@ import (
 
 // Committed reports whether the table's offsets have reached want for every
 // partition of topic.
-func Committed(ctx context.Context, b objstore.Bucket, topic string, want map[int32]int64) (bool, error) {
+func Committed(ctx context.Context, b objstore.Store, topic string, want map[int32]int64) (bool, error) {
 	t, err := hudi.Open(ctx, b)
 	if err != nil {
 		return false, nil // not created yet
@@ -43,7 +43,7 @@ func Committed(ctx context.Context, b objstore.Bucket, topic string, want map[in
 // first when the table is not on the local filesystem) read with
 // read_parquet, without hive partitioning: what the files hold, partition
 // columns included.
-func DuckDB(ctx context.Context, b objstore.Bucket, dir, view string) (*sql.DB, []hudi.BaseFile, error) {
+func DuckDB(ctx context.Context, b objstore.Store, dir, view string) (*sql.DB, []hudi.BaseFile, error) {
 	t, err := hudi.Open(ctx, b)
 	if err != nil {
 		return nil, nil, err
@@ -76,7 +76,7 @@ func DuckDB(ctx context.Context, b objstore.Bucket, dir, view string) (*sql.DB, 
 	return db, snap.Files, nil
 }
 
-func localPath(ctx context.Context, b objstore.Bucket, dir, key string) (string, error) {
+func localPath(ctx context.Context, b objstore.Store, dir, key string) (string, error) {
 	if fs, ok := b.(*objstore.Filesystem); ok {
 		return filepath.Join(fs.Root(), filepath.FromSlash(key)), nil
 	}

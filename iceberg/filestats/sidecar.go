@@ -37,7 +37,7 @@ type sidecarHeader struct {
 // "Stats sidecar"), one JSON line per file after a header line, streamed.
 // The writer calls it before its commit decision; it replaces an earlier
 // attempt's sidecar of the same instant.
-func WriteSidecar(ctx context.Context, b objstore.Bucket, instant string, st *Instant) error {
+func WriteSidecar(ctx context.Context, b objstore.Store, instant string, st *Instant) error {
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() {
@@ -64,7 +64,7 @@ func WriteSidecar(ctx context.Context, b objstore.Bucket, instant string, st *In
 
 // ReadSidecar reads the stats sidecar of instant. An absent sidecar is an
 // error matching objstore.ErrNotExist; a malformed one names the problem.
-func ReadSidecar(ctx context.Context, b objstore.Bucket, instant string) (*Instant, error) {
+func ReadSidecar(ctx context.Context, b objstore.Store, instant string) (*Instant, error) {
 	key := SidecarKey(instant)
 	rc, err := b.Get(ctx, key)
 	if err != nil {

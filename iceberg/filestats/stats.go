@@ -64,7 +64,7 @@ const magic = "PAR1"
 // ReadFooter reads and decodes the Parquet footer of the object at key,
 // whose size is size: two ranged reads (the last 8 bytes, then the
 // footer). It reads no page.
-func ReadFooter(ctx context.Context, b objstore.Bucket, key string, size int64) (*format.FileMetaData, error) {
+func ReadFooter(ctx context.Context, b objstore.Store, key string, size int64) (*format.FileMetaData, error) {
 	if size < int64(2*len(magic)+4) {
 		return nil, fmt.Errorf("%s: %d bytes: too short for a Parquet file", key, size)
 	}
@@ -90,7 +90,7 @@ func ReadFooter(ctx context.Context, b objstore.Bucket, key string, size int64) 
 	return md, nil
 }
 
-func readRange(ctx context.Context, b objstore.Bucket, key string, off, n int64) ([]byte, error) {
+func readRange(ctx context.Context, b objstore.Store, key string, off, n int64) ([]byte, error) {
 	rc, err := b.GetRange(ctx, key, off, n)
 	if err != nil {
 		return nil, err

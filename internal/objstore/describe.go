@@ -9,14 +9,14 @@ import "fmt"
 // an S3 bucket (the endpoint through redact.URL; no credentials) and
 // "memory" for a Memory. A bucket without a Location is described by its
 // type only, since its String might hold secrets.
-func Describe(b Bucket) string {
+func Describe(b Store) string {
 	for {
 		switch v := b.(type) {
 		case nil:
 			return "<nil>"
 		case interface{ Location() string }:
 			return v.Location()
-		case interface{ Inner() Bucket }:
+		case interface{ Inner() Store }:
 			b = v.Inner()
 		default:
 			return fmt.Sprintf("%T", b)

@@ -26,5 +26,5 @@
 // The package starts no goroutines of its own; the S3 client's HTTP
 // transport keeps idle connections, which S3.Close releases. It is fed by
 // cmd/ingestd (Open), and feeds the writer, checkpoint and table/hudi
-// packages, which read and write tables through a Bucket.
+// packages, which read and write tables through a Store.
 package objstore

@@ -13,10 +13,10 @@ import (
 // ErrInjected is matched (errors.Is) by every error a Faulty injects.
 var ErrInjected = errors.New("injected fault")
 
-// Op names a Bucket operation, for fault matching and counting.
+// Op names a Store operation, for fault matching and counting.
 type Op string
 
-// The operations of a Bucket that a Faulty can fail. Close is never faulted.
+// The operations of a Store that a Faulty can fail. Close is never faulted.
 const (
 	OpPut         Op = "put"
 	OpPutIfAbsent Op = "put if absent"
@@ -65,12 +65,12 @@ func (e *FaultError) Error() string {
 // Unwrap returns ErrInjected.
 func (e *FaultError) Unwrap() error { return ErrInjected }
 
-// Faulty wraps a Bucket and injects errors and latency into its calls, for
+// Faulty wraps a Store and injects errors and latency into its calls, for
 // tests. Faults come from, in order: SetFailing (every call fails before
 // running), the matcher, and the per-operation random error rates. The random
 // source is seeded (WithSeed), so a single-goroutine test is reproducible.
 type Faulty struct {
-	inner Bucket
+	inner Store
 
 	mu        sync.Mutex
 	rng       *rand.Rand
@@ -83,7 +83,7 @@ type Faulty struct {
 	injected  map[Op]int
 }
 
-var _ Bucket = (*Faulty)(nil)
+var _ Store = (*Faulty)(nil)
 
 // FaultOption configures a Faulty.
 type FaultOption func(*Faulty)
@@ -144,7 +144,7 @@ func WithMatcher(fn func(op Op, key string) Injection) FaultOption {
 }
 
 // NewFaulty wraps inner. Without options it injects nothing.
-func NewFaulty(inner Bucket, opts ...FaultOption) *Faulty {
+func NewFaulty(inner Store, opts ...FaultOption) *Faulty {
 	f := &Faulty{
 		inner:    inner,
 		rng:      rand.New(rand.NewPCG(1, 1)),
@@ -160,7 +160,7 @@ func NewFaulty(inner Bucket, opts ...FaultOption) *Faulty {
 }
 
 // Inner returns the wrapped bucket.
-func (f *Faulty) Inner() Bucket { return f.inner }
+func (f *Faulty) Inner() Store { return f.inner }
 
 // SetFailing makes every call fail before it runs, simulating storage that is
 // down, until SetFailing(false).
@@ -272,22 +272,22 @@ func (f *Faulty) call(ctx context.Context, op Op, key string, run func() error) 
 	return nil
 }
 
-// Put implements Bucket.
+// Put implements Store.
 func (f *Faulty) Put(ctx context.Context, key string, r io.Reader) error {
 	return f.call(ctx, OpPut, key, func() error { return f.inner.Put(ctx, key, r) })
 }
 
-// PutIfAbsent implements Bucket.
+// PutIfAbsent implements Store.
 func (f *Faulty) PutIfAbsent(ctx context.Context, key string, r io.Reader) error {
 	return f.call(ctx, OpPutIfAbsent, key, func() error { return f.inner.PutIfAbsent(ctx, key, r) })
 }
 
-// Get implements Bucket.
+// Get implements Store.
 func (f *Faulty) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return f.open(ctx, OpGet, key, func() (io.ReadCloser, error) { return f.inner.Get(ctx, key) })
 }
 
-// GetRange implements Bucket.
+// GetRange implements Store.
 func (f *Faulty) GetRange(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
 	return f.open(ctx, OpGetRange, key, func() (io.ReadCloser, error) { return f.inner.GetRange(ctx, key, off, length) })
 }
@@ -308,13 +308,13 @@ func (f *Faulty) open(ctx context.Context, op Op, key string, run func() (io.Rea
 	return rc, nil
 }
 
-// List implements Bucket. A fault after the call comes once the whole
+// List implements Store. A fault after the call comes once the whole
 // listing was delivered to fn.
 func (f *Faulty) List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error {
 	return f.call(ctx, OpList, prefix, func() error { return f.inner.List(ctx, prefix, fn) })
 }
 
-// Stat implements Bucket.
+// Stat implements Store.
 func (f *Faulty) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 	var info ObjectInfo
 	err := f.call(ctx, OpStat, key, func() error {
@@ -328,7 +328,7 @@ func (f *Faulty) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 	return info, nil
 }
 
-// Delete implements Bucket.
+// Delete implements Store.
 func (f *Faulty) Delete(ctx context.Context, key string) error {
 	return f.call(ctx, OpDelete, key, func() error { return f.inner.Delete(ctx, key) })
 }

@@ -13,7 +13,7 @@ import (
 )
 
 func TestFaultySuite(t *testing.T) {
-	objstoretest.Run(t, func(*testing.T) objstore.Bucket {
+	objstoretest.Run(t, func(*testing.T) objstore.Store {
 		return objstore.NewFaulty(objstore.NewMemory(), objstore.WithErrorRate(0), objstore.WithSeed(42))
 	})
 }

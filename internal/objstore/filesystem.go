@@ -17,7 +17,7 @@ import (
 // a segment that starts with it, and SweepTemp removes stale ones.
 const tempPrefix = ".lakestream-tmp-"
 
-// Filesystem is a Bucket stored in a directory of the local filesystem. A key
+// Filesystem is a Store in a directory of the local filesystem. A key
 // "a/b/c" is the file root/a/b/c. Writes are atomic and durable: the data goes
 // to a temporary file in the target directory, is fsynced and then renamed
 // (Put) or hard-linked (PutIfAbsent) into place, and the directory is fsynced.
@@ -40,7 +40,7 @@ type Filesystem struct {
 	root string
 }
 
-var _ Bucket = (*Filesystem)(nil)
+var _ Store = (*Filesystem)(nil)
 
 // NewFilesystem returns a Filesystem bucket rooted at the directory root,
 // creating it if it does not exist. Symbolic links in root itself (/data ->
@@ -136,7 +136,7 @@ func closeAll(dirs []*dir) {
 	}
 }
 
-// Put implements Bucket.
+// Put implements Store.
 func (f *Filesystem) Put(ctx context.Context, key string, r io.Reader) error {
 	segs, err := f.segments(key)
 	if err != nil {
@@ -148,7 +148,7 @@ func (f *Filesystem) Put(ctx context.Context, key string, r io.Reader) error {
 	return nil
 }
 
-// PutIfAbsent implements Bucket. The hard link that publishes the object
+// PutIfAbsent implements Store. The hard link that publishes the object
 // fails if the name exists, which makes the check and the write one atomic
 // step.
 func (f *Filesystem) PutIfAbsent(ctx context.Context, key string, r io.Reader) error {
@@ -180,7 +180,7 @@ func inTheWay(d *dir, name string, ifAbsent bool) error {
 	return nil
 }
 
-// Get implements Bucket.
+// Get implements Store.
 func (f *Filesystem) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	rc, err := f.open(ctx, key, 0, -1)
 	if err != nil {
@@ -189,7 +189,7 @@ func (f *Filesystem) Get(ctx context.Context, key string) (io.ReadCloser, error)
 	return rc, nil
 }
 
-// GetRange implements Bucket.
+// GetRange implements Store.
 func (f *Filesystem) GetRange(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
 	if err := checkRange(off, length); err != nil {
 		return nil, fmt.Errorf("get range %s: %w", key, err)
@@ -225,7 +225,7 @@ func (f *Filesystem) open(ctx context.Context, key string, off, length int64) (i
 	return readCloser{Reader: io.NewSectionReader(file, start, n), Closer: file}, nil
 }
 
-// Stat implements Bucket.
+// Stat implements Store.
 func (f *Filesystem) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 	segs, err := f.segments(key)
 	if err != nil {
@@ -252,7 +252,7 @@ func (f *Filesystem) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 	return ObjectInfo{Key: key, Size: info.size, ModTime: info.modTime}, nil
 }
 
-// Delete implements Bucket. It also removes the parent directories that the
+// Delete implements Store. It also removes the parent directories that the
 // deletion leaves empty, up to but not including the root. A symbolic link
 // at the key, or on the way to it, is refused, not removed.
 func (f *Filesystem) Delete(ctx context.Context, key string) error {
@@ -298,7 +298,7 @@ func (f *Filesystem) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// Close implements Bucket. A Filesystem holds no resources.
+// Close implements Store. A Filesystem holds no resources.
 func (f *Filesystem) Close() error { return nil }
 
 // notExist maps the errors of a missing file, including a path through a

@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// List implements Bucket. It walks only the directories that can hold keys
+// List implements Store. It walks only the directories that can hold keys
 // with the prefix, in lexical key order: the entries of each directory are
 // sorted as their keys continue, a directory "d" as "d/". That puts "a-b" and
 // "a.b" before the keys under "a/", although "a" sorts before them as a file

@@ -49,7 +49,7 @@ func filesUnder(t *testing.T, root string) []string {
 }
 
 func TestFilesystemSuite(t *testing.T) {
-	objstoretest.Run(t, func(t *testing.T) objstore.Bucket {
+	objstoretest.Run(t, func(t *testing.T) objstore.Store {
 		b := newFilesystem(t)
 		t.Cleanup(func() {
 			// Every operation of the suite cleans up after itself.

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Memory is a Bucket held in a map, for tests. It is deterministic: listings
+// Memory is a Store held in a map, for tests. It is deterministic: listings
 // are sorted and modification times come from Now. Put copies the data in and
 // Get copies it out, so callers can never alias stored bytes.
 type Memory struct {
@@ -28,7 +28,7 @@ type memObject struct {
 	modTime time.Time
 }
 
-var _ Bucket = (*Memory)(nil)
+var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty Memory bucket.
 func NewMemory() *Memory {
@@ -41,7 +41,7 @@ func (m *Memory) String() string { return "memory" }
 // Location is "memory", for logs.
 func (m *Memory) Location() string { return "memory" }
 
-// Put implements Bucket.
+// Put implements Store.
 func (m *Memory) Put(ctx context.Context, key string, r io.Reader) error {
 	if err := m.put(ctx, key, r, false); err != nil {
 		return opError("put", key, err)
@@ -49,7 +49,7 @@ func (m *Memory) Put(ctx context.Context, key string, r io.Reader) error {
 	return nil
 }
 
-// PutIfAbsent implements Bucket.
+// PutIfAbsent implements Store.
 func (m *Memory) PutIfAbsent(ctx context.Context, key string, r io.Reader) error {
 	if err := m.put(ctx, key, r, true); err != nil {
 		return opError("put if absent", key, err)
@@ -80,7 +80,7 @@ func (m *Memory) put(ctx context.Context, key string, r io.Reader, ifAbsent bool
 	return nil
 }
 
-// Get implements Bucket.
+// Get implements Store.
 func (m *Memory) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	rc, err := m.get(ctx, key, 0, -1)
 	if err != nil {
@@ -89,7 +89,7 @@ func (m *Memory) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return rc, nil
 }
 
-// GetRange implements Bucket.
+// GetRange implements Store.
 func (m *Memory) GetRange(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
 	if err := checkRange(off, length); err != nil {
 		return nil, opError("get range", key, err)
@@ -127,7 +127,7 @@ func (m *Memory) lookup(ctx context.Context, key string) (memObject, error) {
 	return obj, nil
 }
 
-// List implements Bucket. It lists a snapshot taken when called; fn runs
+// List implements Store. It lists a snapshot taken when called; fn runs
 // without the lock held and may use the bucket.
 func (m *Memory) List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error {
 	if err := ctx.Err(); err != nil {
@@ -153,7 +153,7 @@ func (m *Memory) List(ctx context.Context, prefix string, fn func(ObjectInfo) er
 	return nil
 }
 
-// Stat implements Bucket.
+// Stat implements Store.
 func (m *Memory) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 	obj, err := m.lookup(ctx, key)
 	if err != nil {
@@ -162,7 +162,7 @@ func (m *Memory) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 	return ObjectInfo{Key: key, Size: int64(len(obj.data)), ModTime: obj.modTime}, nil
 }
 
-// Delete implements Bucket.
+// Delete implements Store.
 func (m *Memory) Delete(ctx context.Context, key string) error {
 	if err := ValidateKey(key); err != nil {
 		return opError("delete", key, err)
@@ -176,6 +176,6 @@ func (m *Memory) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// Close implements Bucket. The objects stay readable: a Memory holds no
+// Close implements Store. The objects stay readable: a Memory holds no
 // resources.
 func (m *Memory) Close() error { return nil }

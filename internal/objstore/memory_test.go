@@ -11,7 +11,7 @@ import (
 )
 
 func TestMemorySuite(t *testing.T) {
-	objstoretest.Run(t, func(*testing.T) objstore.Bucket { return objstore.NewMemory() })
+	objstoretest.Run(t, func(*testing.T) objstore.Store { return objstore.NewMemory() })
 }
 
 func TestMemoryClock(t *testing.T) {

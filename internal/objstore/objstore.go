@@ -9,12 +9,12 @@ import (
 	"time"
 )
 
-// Bucket is a flat namespace of immutable-by-convention objects addressed by
+// Store is a flat namespace of immutable-by-convention objects addressed by
 // slash-separated keys relative to the bucket root (no leading slash, no "."
 // or ".." segments, no empty segments).
 //
 // Implementations are safe for concurrent use.
-type Bucket interface {
+type Store interface {
 	// Put writes the object at key, replacing any existing one. Readers see
 	// either the old object or the whole new one, never a partial write.
 	Put(ctx context.Context, key string, r io.Reader) error
@@ -89,7 +89,7 @@ func ValidateKey(key string) error {
 }
 
 // ReadAll reads the whole object at key.
-func ReadAll(ctx context.Context, b Bucket, key string) ([]byte, error) {
+func ReadAll(ctx context.Context, b Store, key string) ([]byte, error) {
 	rc, err := b.Get(ctx, key)
 	if err != nil {
 		return nil, err

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 )
 
-// The operation labels that Observe passes to its function, one per Bucket
+// The operation labels that Observe passes to its function, one per Store
 // method (Close is not observed).
 const (
 	ObservePut         = "put"
@@ -48,17 +48,17 @@ func ObserveOps() []string {
 //
 // Describe sees through the wrapper (it has an Inner method). Observe starts
 // no goroutines.
-func Observe(b Bucket, fn func(op string, d time.Duration, err error)) Bucket {
+func Observe(b Store, fn func(op string, d time.Duration, err error)) Store {
 	return &observed{inner: b, fn: fn}
 }
 
 type observed struct {
-	inner Bucket
+	inner Store
 	fn    func(op string, d time.Duration, err error)
 }
 
 // Inner returns the observed bucket.
-func (o *observed) Inner() Bucket { return o.inner }
+func (o *observed) Inner() Store { return o.inner }
 
 func (o *observed) Put(ctx context.Context, key string, r io.Reader) error {
 	start := time.Now()
@@ -174,7 +174,7 @@ func ErrorClasses() []string {
 	}
 }
 
-// ErrorClass sorts the error of a Bucket call into a short, stable label
+// ErrorClass sorts the error of a Store call into a short, stable label
 // for metrics (one of ErrorClasses):
 //
 //	ok          nil

@@ -68,7 +68,7 @@ var observeOps = map[string]objstore.Op{
 // that injects nothing but counts the calls: the wrapper keeps every
 // guarantee, and reports every request exactly once.
 func TestObserveSuite(t *testing.T) {
-	objstoretest.Run(t, func(t *testing.T) objstore.Bucket {
+	objstoretest.Run(t, func(t *testing.T) objstore.Store {
 		rec := newRecorder()
 		counter := objstore.NewFaulty(objstore.NewMemory())
 		t.Cleanup(func() {
@@ -218,7 +218,7 @@ func TestDescribe(t *testing.T) {
 	fsb := newFilesystem(t)
 	mem := objstore.NewMemory()
 	for _, tc := range []struct {
-		b    objstore.Bucket
+		b    objstore.Store
 		want string
 	}{
 		{fsb, fsb.Root()},

@@ -41,7 +41,7 @@ const acceptedForms = `want file:///abs/path, s3://bucket/prefix or a local path
 // valid S3 bucket name, and unknown or repeated query parameters. Errors
 // quote the location through redact.URL: no user-info or query parameter
 // value reaches them. Describe(b) gives the resolved location for a log.
-func Open(ctx context.Context, location string) (Bucket, error) {
+func Open(ctx context.Context, location string) (Store, error) {
 	loc, err := ParseLocation(location)
 	if err != nil {
 		return nil, err

@@ -29,7 +29,7 @@ const maxS3Parts = 10000
 // even when the caller's context is done.
 const abortTimeout = 30 * time.Second
 
-// S3 is a Bucket in an S3 bucket (AWS or S3-compatible), under a key prefix.
+// S3 is a Store in an S3 bucket (AWS or S3-compatible), under a key prefix.
 //
 // Put sends bodies up to the part size in one PutObject and larger ones as a
 // multipart upload; S3 publishes either atomically. PutIfAbsent is a
@@ -43,7 +43,7 @@ type S3 struct {
 	closeOnce sync.Once
 }
 
-var _ Bucket = (*S3)(nil)
+var _ Store = (*S3)(nil)
 
 // NewS3 returns an S3 bucket. It validates cfg and sets up the client but
 // does not contact the store.
@@ -113,14 +113,14 @@ func (s *S3) String() string { return s.Location() }
 // GoString is String, so that %#v does not print the credentials either.
 func (s *S3) GoString() string { return s.String() }
 
-// Client returns the underlying SDK client, for operations the Bucket
+// Client returns the underlying SDK client, for operations the Store
 // interface does not cover.
 func (s *S3) Client() *s3.Client { return s.client }
 
 // objectKey returns the S3 key of a bucket key.
 func (s *S3) objectKey(key string) string { return s.cfg.Prefix + key }
 
-// Put implements Bucket.
+// Put implements Store.
 func (s *S3) Put(ctx context.Context, key string, r io.Reader) error {
 	if err := s.put(ctx, key, r, false); err != nil {
 		return s3OpError("put", key, err)
@@ -128,7 +128,7 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader) error {
 	return nil
 }
 
-// PutIfAbsent implements Bucket.
+// PutIfAbsent implements Store.
 func (s *S3) PutIfAbsent(ctx context.Context, key string, r io.Reader) error {
 	if err := s.put(ctx, key, r, true); err != nil {
 		return s3OpError("put if absent", key, err)
@@ -255,7 +255,7 @@ func (s *S3) putMultipart(ctx context.Context, key string, buf *bytes.Buffer, bo
 	return nil
 }
 
-// Get implements Bucket.
+// Get implements Store.
 func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	rc, err := s.get(ctx, key, "")
 	if err != nil {
@@ -264,7 +264,7 @@ func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return rc, nil
 }
 
-// GetRange implements Bucket.
+// GetRange implements Store.
 func (s *S3) GetRange(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
 	rc, err := s.getRange(ctx, key, off, length)
 	if err != nil {
@@ -321,7 +321,7 @@ func (s *S3) get(ctx context.Context, key, rng string) (io.ReadCloser, error) {
 	}
 }
 
-// List implements Bucket. Keys in the store that are not valid bucket keys,
+// List implements Store. Keys in the store that are not valid bucket keys,
 // such as "dir/" markers made by other tools, are skipped.
 func (s *S3) List(ctx context.Context, prefix string, fn func(ObjectInfo) error) error {
 	pages := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
@@ -347,7 +347,7 @@ func (s *S3) List(ctx context.Context, prefix string, fn func(ObjectInfo) error)
 	return nil
 }
 
-// Stat implements Bucket.
+// Stat implements Store.
 func (s *S3) Stat(ctx context.Context, key string) (ObjectInfo, error) {
 	info, err := s.stat(ctx, key)
 	if err != nil {
@@ -373,7 +373,7 @@ func (s *S3) stat(ctx context.Context, key string) (ObjectInfo, error) {
 	return ObjectInfo{Key: key, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified)}, nil
 }
 
-// Delete implements Bucket.
+// Delete implements Store.
 func (s *S3) Delete(ctx context.Context, key string) error {
 	if err := ValidateKey(key); err != nil {
 		return s3OpError("delete", key, err)

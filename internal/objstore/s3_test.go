@@ -20,7 +20,7 @@ import (
 func TestS3Suite(t *testing.T) {
 	srv := s3test.Start(t)
 	var n atomic.Int64
-	objstoretest.Run(t, func(t *testing.T) objstore.Bucket {
+	objstoretest.Run(t, func(t *testing.T) objstore.Store {
 		return srv.NewBucket(t, fmt.Sprintf("suite/%d-%s/", n.Add(1), strings.ReplaceAll(t.Name(), "/", "-")))
 	})
 

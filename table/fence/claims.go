@@ -30,7 +30,7 @@ type Claim struct {
 // sequence owns the partition; a commit carrying offsets for a partition
 // its writer no longer owns is fenced (Check).
 type Claims struct {
-	Bucket objstore.Bucket
+	Bucket objstore.Store
 	Dir    string
 	Logger *slog.Logger
 }

@@ -71,7 +71,7 @@ func (d *Decision[M]) writeTo(w io.Writer) error {
 
 // Decide records d at key unless a decision exists there; it returns the
 // decision in force (d, or the one that was there).
-func Decide[M any](ctx context.Context, b objstore.Bucket, key string, d Decision[M]) (Decision[M], error) {
+func Decide[M any](ctx context.Context, b objstore.Store, key string, d Decision[M]) (Decision[M], error) {
 	err := PutStreamed(ctx, b.PutIfAbsent, key, d.writeTo)
 	if err == nil {
 		return d, nil
@@ -91,7 +91,7 @@ func Decide[M any](ctx context.Context, b objstore.Bucket, key string, d Decisio
 
 // ReadDecision reads the decision at key; found is false if there is none.
 // A decision that cannot be read is a *FileError.
-func ReadDecision[M any](ctx context.Context, b objstore.Bucket, key string) (Decision[M], bool, error) {
+func ReadDecision[M any](ctx context.Context, b objstore.Store, key string) (Decision[M], bool, error) {
 	rc, err := b.Get(ctx, key)
 	if errors.Is(err, objstore.ErrNotExist) {
 		return Decision[M]{}, false, nil

@@ -8,6 +8,6 @@
 //
 // Who uses it: the format's table (table/hudi's Table.Claim, FenceOthers,
 // Txn.Commit, RollbackInstant, Recover). It reads and writes through an
-// objstore.Bucket and starts no goroutines of its own, except PutStreamed's
+// objstore.Store and starts no goroutines of its own, except PutStreamed's
 // one writer per call, which ends before the call returns.
 package fence

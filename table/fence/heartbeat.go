@@ -15,7 +15,7 @@ import (
 // every Interval; a writer missing Misses of them in a row is presumed
 // dead, and its instant may be rolled back.
 type Heartbeats struct {
-	Bucket   objstore.Bucket
+	Bucket   objstore.Store
 	Dir      string
 	Interval time.Duration
 	Misses   int

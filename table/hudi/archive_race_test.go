@@ -14,7 +14,7 @@ import (
 // timeline right before the first read of a completed commit: the commit
 // Checkpoints listed is gone when it reads it.
 type archiveOnFirstRead struct {
-	objstore.Bucket
+	objstore.Store
 	once    sync.Once
 	archive func()
 }
@@ -23,7 +23,7 @@ func (b *archiveOnFirstRead) Get(ctx context.Context, key string) (io.ReadCloser
 	if strings.HasPrefix(key, MetaDir+"/") && strings.HasSuffix(key, ".commit") && !strings.Contains(key, "archived") {
 		b.once.Do(b.archive)
 	}
-	return b.Bucket.Get(ctx, key)
+	return b.Store.Get(ctx, key)
 }
 
 // TestCheckpointsReadAgainWhenArchivedUnderIt: an instant archived
@@ -47,7 +47,7 @@ func TestCheckpointsReadAgainWhenArchivedUnderIt(t *testing.T) {
 		}
 	}
 	var archived int
-	b := &archiveOnFirstRead{Bucket: mem}
+	b := &archiveOnFirstRead{Store: mem}
 	b.archive = func() {
 		res, err := writer.Archive(ctx, ArchiveOptions{KeepCompleted: 2})
 		if err != nil {

@@ -336,7 +336,7 @@ const parquetMagic = "PAR1"
 // file's row count. The footer is walked without decoding it into
 // structures, so a hostile one allocates nothing beyond its own bytes
 // (at most MaxFooterBytes).
-func ReadFooterRows(ctx context.Context, b objstore.Bucket, key string, size int64) (int64, error) {
+func ReadFooterRows(ctx context.Context, b objstore.Store, key string, size int64) (int64, error) {
 	if size < int64(2*len(parquetMagic)+4) {
 		return 0, fmt.Errorf("%d bytes: too short for a Parquet file", size)
 	}
@@ -370,7 +370,7 @@ func ReadFooterRows(ctx context.Context, b objstore.Bucket, key string, size int
 }
 
 // readRange reads exactly n bytes at off.
-func readRange(ctx context.Context, b objstore.Bucket, key string, off, n int64) ([]byte, error) {
+func readRange(ctx context.Context, b objstore.Store, key string, off, n int64) ([]byte, error) {
 	rc, err := b.GetRange(ctx, key, off, n)
 	if err != nil {
 		return nil, err

@@ -45,7 +45,7 @@ func parquetRows(t testing.TB, n, perGroup int) []byte {
 type checkTable struct {
 	t     *testing.T
 	ctx   context.Context
-	b     objstore.Bucket
+	b     objstore.Store
 	tbl   *Table
 	files []string // in commit order
 }

@@ -34,16 +34,16 @@ func (c *offsetClock) Advance(d time.Duration) {
 // TestProtocolOnEveryStore runs concurrent writers, a crash, its rollback
 // and archival on the local filesystem, in memory and on S3 (versitygw).
 func TestProtocolOnEveryStore(t *testing.T) {
-	stores := map[string]func(t *testing.T) objstore.Bucket{
-		"memory": func(t *testing.T) objstore.Bucket { return objstore.NewMemory() },
-		"filesystem": func(t *testing.T) objstore.Bucket {
+	stores := map[string]func(t *testing.T) objstore.Store{
+		"memory": func(t *testing.T) objstore.Store { return objstore.NewMemory() },
+		"filesystem": func(t *testing.T) objstore.Store {
 			b, err := objstore.NewFilesystem(t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
 			return b
 		},
-		"s3": func(t *testing.T) objstore.Bucket { return s3test.Start(t).NewBucket(t, "tables/events") },
+		"s3": func(t *testing.T) objstore.Store { return s3test.Start(t).NewBucket(t, "tables/events") },
 	}
 	for name, newBucket := range stores {
 		t.Run(name, func(t *testing.T) {
@@ -54,7 +54,7 @@ func TestProtocolOnEveryStore(t *testing.T) {
 	}
 }
 
-func testProtocol(t *testing.T, b objstore.Bucket) {
+func testProtocol(t *testing.T, b objstore.Store) {
 	ctx := context.Background()
 	clock := &offsetClock{}
 	opts := []Option{WithClock(clock.Now), WithHeartbeat(time.Hour, 1)}

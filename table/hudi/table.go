@@ -29,7 +29,7 @@ const (
 
 // Table is an open table on a bucket whose root is the table root.
 type Table struct {
-	bucket objstore.Bucket
+	bucket objstore.Store
 	props  Properties
 	cfg    Config
 	opts   options
@@ -43,7 +43,7 @@ type Table struct {
 // Open opens the table at the root of bucket. It fails with an error
 // matching ErrNotTable when there is no table, and with a *FileError for
 // properties lakestream does not support.
-func Open(ctx context.Context, bucket objstore.Bucket, opts ...Option) (*Table, error) {
+func Open(ctx context.Context, bucket objstore.Store, opts ...Option) (*Table, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
@@ -78,7 +78,7 @@ func Open(ctx context.Context, bucket objstore.Bucket, opts ...Option) (*Table, 
 // Create creates the table at the root of bucket, or opens it if it exists
 // with the same configuration. An existing table with another name, key or
 // partitioning is a *ConfigMismatchError: it is never rewritten.
-func Create(ctx context.Context, bucket objstore.Bucket, cfg Config, opts ...Option) (*Table, error) {
+func Create(ctx context.Context, bucket objstore.Store, cfg Config, opts ...Option) (*Table, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("create table: %w", err)
 	}
@@ -114,7 +114,7 @@ func (t *Table) Properties() Properties {
 }
 
 // Bucket returns the bucket the table lives in.
-func (t *Table) Bucket() objstore.Bucket { return t.bucket }
+func (t *Table) Bucket() objstore.Store { return t.bucket }
 
 // noteInstant remembers the newest instant time seen, so that instants this
 // process issues only move forward.

@@ -1,8 +1,8 @@
-// Package objstoretest is the acceptance suite that every objstore.Bucket
+// Package objstoretest is the acceptance suite that every objstore.Store
 // implementation must pass, in the manner of thanos-io/objstore's objtesting:
 //
 //	func TestMyBucket(t *testing.T) {
-//		objstoretest.Run(t, func(t *testing.T) objstore.Bucket { return newEmptyBucket(t) })
+//		objstoretest.Run(t, func(t *testing.T) objstore.Store { return newEmptyBucket(t) })
 //	}
 package objstoretest
 
@@ -30,10 +30,10 @@ const LargeSize = 6<<20 + 123
 // Run runs the suite. newBucket must return an empty bucket, a different one
 // on each call; it is called once per subtest, concurrently, since the
 // subtests run in parallel. The suite closes the buckets it gets.
-func Run(t *testing.T, newBucket func(t *testing.T) objstore.Bucket) {
+func Run(t *testing.T, newBucket func(t *testing.T) objstore.Store) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, b objstore.Bucket)
+		fn   func(t *testing.T, b objstore.Store)
 	}{
 		{"PutGet", testPutGet},
 		{"Overwrite", testOverwrite},
@@ -68,7 +68,7 @@ func Run(t *testing.T, newBucket func(t *testing.T) objstore.Bucket) {
 }
 
 // put writes data at key or fails the test.
-func put(t *testing.T, b objstore.Bucket, key string, data []byte) {
+func put(t *testing.T, b objstore.Store, key string, data []byte) {
 	t.Helper()
 	if err := b.Put(t.Context(), key, bytes.NewReader(data)); err != nil {
 		t.Fatalf("Put(%q): %v", key, err)
@@ -76,7 +76,7 @@ func put(t *testing.T, b objstore.Bucket, key string, data []byte) {
 }
 
 // mustRead reads the object at key or fails the test.
-func mustRead(t *testing.T, b objstore.Bucket, key string) []byte {
+func mustRead(t *testing.T, b objstore.Store, key string) []byte {
 	t.Helper()
 	data, err := objstore.ReadAll(t.Context(), b, key)
 	if err != nil {
@@ -86,7 +86,7 @@ func mustRead(t *testing.T, b objstore.Bucket, key string) []byte {
 }
 
 // wantContent checks the object at key.
-func wantContent(t *testing.T, b objstore.Bucket, key string, want []byte) {
+func wantContent(t *testing.T, b objstore.Store, key string, want []byte) {
 	t.Helper()
 	if got := mustRead(t, b, key); !bytes.Equal(got, want) {
 		t.Fatalf("content of %q = %s, want %s", key, summary(got), summary(want))
@@ -111,7 +111,7 @@ func randomBytes(seed byte, n int) []byte {
 }
 
 // listKeys returns the keys listed under prefix, in listing order.
-func listKeys(t *testing.T, b objstore.Bucket, prefix string) []string {
+func listKeys(t *testing.T, b objstore.Store, prefix string) []string {
 	t.Helper()
 	keys := []string{}
 	err := b.List(t.Context(), prefix, func(info objstore.ObjectInfo) error {
@@ -124,7 +124,7 @@ func listKeys(t *testing.T, b objstore.Bucket, prefix string) []string {
 	return keys
 }
 
-func testPutGet(t *testing.T, b objstore.Bucket) {
+func testPutGet(t *testing.T, b objstore.Store) {
 	put(t, b, "hello.txt", []byte("hello, world"))
 	wantContent(t, b, "hello.txt", []byte("hello, world"))
 
@@ -150,7 +150,7 @@ func (o *oneByteReader) Read(p []byte) (int, error) {
 	return o.r.Read(p[:1])
 }
 
-func testOverwrite(t *testing.T, b objstore.Bucket) {
+func testOverwrite(t *testing.T, b objstore.Store) {
 	put(t, b, "k", []byte("first version, longer"))
 	put(t, b, "k", []byte("second"))
 	wantContent(t, b, "k", []byte("second"))
@@ -177,7 +177,7 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func testPutAtomic(t *testing.T, b objstore.Bucket) {
+func testPutAtomic(t *testing.T, b objstore.Store) {
 	versions := [][]byte{
 		bytes.Repeat([]byte("a"), 64<<10),
 		bytes.Repeat([]byte("b"), 96<<10),
@@ -237,7 +237,7 @@ func (f *failingReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func testPutReaderError(t *testing.T, b objstore.Bucket) {
+func testPutReaderError(t *testing.T, b objstore.Store) {
 	errBody := errors.New("body failed")
 	put(t, b, "k", []byte("old"))
 	if err := b.Put(t.Context(), "k", &failingReader{data: []byte("new, partial"), err: errBody}); !errors.Is(err, errBody) {
@@ -257,7 +257,7 @@ func testPutReaderError(t *testing.T, b objstore.Bucket) {
 	}
 }
 
-func testPutIfAbsent(t *testing.T, b objstore.Bucket) {
+func testPutIfAbsent(t *testing.T, b objstore.Store) {
 	ctx := t.Context()
 	if err := b.PutIfAbsent(ctx, "once", strings.NewReader("one")); err != nil {
 		t.Fatalf("PutIfAbsent on a new key: %v", err)
@@ -286,7 +286,7 @@ func testPutIfAbsent(t *testing.T, b objstore.Bucket) {
 	wantContent(t, b, "once", []byte("three"))
 }
 
-func testPutIfAbsentConcurrent(t *testing.T, b objstore.Bucket) {
+func testPutIfAbsentConcurrent(t *testing.T, b objstore.Store) {
 	const writers = 32
 	var (
 		wg      sync.WaitGroup
@@ -323,7 +323,7 @@ func testPutIfAbsentConcurrent(t *testing.T, b objstore.Bucket) {
 	wantContent(t, b, "race/winner", content(winners[0]))
 }
 
-func testGetMissing(t *testing.T, b objstore.Bucket) {
+func testGetMissing(t *testing.T, b objstore.Store) {
 	ctx := t.Context()
 	put(t, b, "dir/obj", []byte("x"))
 	for _, key := range []string{"missing", "dir", "dir/obj/child", "dir/ob", "other/missing"} {
@@ -342,7 +342,7 @@ func testGetMissing(t *testing.T, b objstore.Bucket) {
 	}
 }
 
-func testGetRange(t *testing.T, b objstore.Bucket) {
+func testGetRange(t *testing.T, b objstore.Store) {
 	ctx := t.Context()
 	put(t, b, "digits", []byte("0123456789"))
 	put(t, b, "empty", nil)
@@ -392,7 +392,7 @@ func testGetRange(t *testing.T, b objstore.Bucket) {
 	}
 }
 
-func testList(t *testing.T, b objstore.Bucket) {
+func testList(t *testing.T, b objstore.Store) {
 	// "a-b" and "a.b" sort before "a/..." ('-' < '.' < '/'), "a0" after.
 	keys := []string{
 		"a-b", "a.b", "a/b", "a/c-d", "a/c/d", "a/c0", "a0", "ab", "b/x", "b/y/z",
@@ -444,7 +444,7 @@ func testList(t *testing.T, b objstore.Bucket) {
 	}
 }
 
-func testListStops(t *testing.T, b objstore.Bucket) {
+func testListStops(t *testing.T, b objstore.Store) {
 	for i := range 5 {
 		put(t, b, fmt.Sprintf("k%d", i), []byte("x"))
 	}
@@ -465,7 +465,7 @@ func testListStops(t *testing.T, b objstore.Bucket) {
 	}
 }
 
-func testStat(t *testing.T, b objstore.Bucket) {
+func testStat(t *testing.T, b objstore.Store) {
 	// Object stores keep whole seconds; allow clock skew between processes.
 	before := time.Now().Add(-5 * time.Second)
 	put(t, b, "dir/stat.bin", make([]byte, 1234))
@@ -486,7 +486,7 @@ func testStat(t *testing.T, b objstore.Bucket) {
 	}
 }
 
-func testDelete(t *testing.T, b objstore.Bucket) {
+func testDelete(t *testing.T, b objstore.Store) {
 	ctx := t.Context()
 	put(t, b, "k", []byte("x"))
 	put(t, b, "x/y/z", []byte("deep"))
@@ -521,7 +521,7 @@ func testDelete(t *testing.T, b objstore.Bucket) {
 	}
 }
 
-func testInvalidKeys(t *testing.T, b objstore.Bucket) {
+func testInvalidKeys(t *testing.T, b objstore.Store) {
 	ctx := t.Context()
 	for _, key := range []string{"", "/x", "x/", "../x", "a/../b", "a/./b", ".", "..", "a//b", "a\\b", "a\x00b"} {
 		check := func(op string, err error) {
@@ -546,7 +546,7 @@ func testInvalidKeys(t *testing.T, b objstore.Bucket) {
 	}
 }
 
-func testLarge(t *testing.T, b objstore.Bucket) {
+func testLarge(t *testing.T, b objstore.Store) {
 	ctx := t.Context()
 	data := randomBytes(1, LargeSize)
 	// Hide the reader's type so that implementations cannot use its size.
@@ -582,7 +582,7 @@ func testLarge(t *testing.T, b objstore.Bucket) {
 	wantContent(t, b, "large/once", other)
 }
 
-func testBinarySafe(t *testing.T, b objstore.Bucket) {
+func testBinarySafe(t *testing.T, b objstore.Store) {
 	var data []byte
 	for range 4 {
 		for c := range 256 {
@@ -602,7 +602,7 @@ func testBinarySafe(t *testing.T, b objstore.Bucket) {
 	}
 }
 
-func testContextCanceled(t *testing.T, b objstore.Bucket) {
+func testContextCanceled(t *testing.T, b objstore.Store) {
 	put(t, b, "exists", []byte("x"))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -650,7 +650,7 @@ func (c *cancelingReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func testCloseIdempotent(t *testing.T, b objstore.Bucket) {
+func testCloseIdempotent(t *testing.T, b objstore.Store) {
 	put(t, b, "k", []byte("x"))
 	for i := range 2 {
 		if err := b.Close(); err != nil {

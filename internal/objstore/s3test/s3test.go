@@ -56,7 +56,7 @@ const startTimeout = 30 * time.Second
 type Server struct {
 	// Endpoint is the server's base URL, http://127.0.0.1:PORT.
 	Endpoint string
-	// Bucket is the name of a bucket created on the server.
+	// Store is the name of a bucket created on the server.
 	Bucket string
 	// Dir is the posix backend's root directory; bucket b is Dir/b.
 	Dir string

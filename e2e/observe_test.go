@@ -233,15 +233,15 @@ admin:
 	if !held.MatchString(coordinator) {
 		t.Errorf("/debug/tasks while storage is down: coordinator %q, want what it retries: %+v", coordinator, last.tasks)
 	}
-	// More records while the pipeline is held: nothing polls them, so
-	// lakestream_partition_lag (from the last fetch Poll absorbed) does not
-	// see them; the consumer's client fetched them, and its buffered
-	// records (kprom) do.
+	// More records while the pipeline is held: nothing polls them; the
+	// consumer's client fetched them (its buffered records, kprom), and
+	// lakestream_partition_lag counts them from the reader's own listing
+	// of the end offsets (every source.DefaultLagRefresh, 5s).
 	if err := k.Produce(ctx, recs[n+m/2:]); err != nil {
 		t.Fatal(err)
 	}
-	waitScrape("the held records buffered in the Kafka client", 10*time.Second, func(s scrape) bool {
-		return s.kafkaBuf == m-m/2
+	waitScrape("the held records buffered in the Kafka client and counted in the lag", 20*time.Second, func(s scrape) bool {
+		return s.kafkaBuf == m-m/2 && s.lag >= float64(m-m/2)
 	})
 	t.Logf("held, %d more records produced: records polled %v, lag %v, lakestream_kafka_buffered_fetch_records_total %v", m-m/2, last.records, last.lag, last.kafkaBuf)
 

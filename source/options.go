@@ -1,6 +1,8 @@
 package source
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +26,8 @@ type options struct {
 	instanceID    string
 	groupProtocol string
 	leaveOnClose  bool
+
+	lagRefresh time.Duration // Reader only: see WithLagRefresh
 }
 
 // The consumer group protocols of WithGroupProtocol.
@@ -113,7 +117,7 @@ func WithKgoOpts(opts ...kgo.Opt) Option {
 }
 
 func buildOptions(opts []Option) options {
-	o := options{log: slog.Default()}
+	o := options{log: slog.Default(), lagRefresh: DefaultLagRefresh}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)

@@ -117,6 +117,8 @@ type Reader struct {
 	closeOnce    sync.Once
 	closing      atomic.Bool
 	closed       chan struct{}
+	lagStop      chan struct{}                      // closed by Close: refreshLag ends
+	lagDone      chan struct{}                      // closed when refreshLag has ended
 	cancelClose  atomic.Pointer[context.CancelFunc] // ends Close's leave (CloseContext)
 	closeCtxDone atomic.Bool                        // CloseContext's context ended
 }
@@ -197,6 +199,10 @@ func NewReader(cfg Config, hooks Hooks, opts ...Option) (*Reader, error) {
 	r.cl = cl
 	r.adm = kadm.NewClient(cl)
 	close(r.ready)
+	if r.opts.lagRefresh > 0 {
+		r.lagStop, r.lagDone = make(chan struct{}), make(chan struct{})
+		go r.refreshLag(r.opts.lagRefresh)
+	}
 	go r.runGroupCommits()
 	membership := "dynamic"
 	if o.instanceID != "" {
@@ -511,6 +517,10 @@ func (r *Reader) Close() {
 			r.log.Warn("closing with polled records not released by AllowRebalance")
 		}
 		r.stopGroupCommits()
+		if r.lagStop != nil {
+			close(r.lagStop)
+			<-r.lagDone
+		}
 		r.cl.AllowRebalance()
 		ctx, cancel := context.WithCancel(context.Background())
 		r.cancelClose.Store(&cancel)

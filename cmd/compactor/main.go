@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lakestream/lakestream/compaction"
+	"github.com/lakestream/lakestream/iceberg"
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/redact"
@@ -34,6 +35,9 @@ Flags of run (compactor run -h lists them all):
   --shard i/N        compact only the partitions of shard i of N (indexed Jobs)
   --dry-run          print the plan and stop: nothing is written
   --loop             run every --interval until SIGTERM
+  --iceberg=false    do not publish Iceberg snapshots (also off with table.iceberg: false
+                     in --config); by default each replacecommit is published, and Iceberg
+                     snapshots are expired before replaced files are deleted
 
 Exit status: 0 compacted, or nothing to compact; 1 an error (the table is as
 before the group that failed: the next run settles it); 2 usage or
@@ -59,14 +63,15 @@ func main() {
 // config is what compactor reads of ingestd's table.yaml.
 type config struct {
 	Table struct {
-		URL  string `yaml:"url"`
-		Name string `yaml:"name"`
+		URL     string `yaml:"url"`
+		Name    string `yaml:"name"`
+		Iceberg *bool  `yaml:"iceberg"`
 	} `yaml:"table"`
 }
 
 type runFlags struct {
 	config, table, shard, writerID, tempDir          string
-	dryRun, loop                                     bool
+	dryRun, loop, iceberg                            bool
 	interval, quiet, retention, progress             time.Duration
 	targetSize, smallSize, rowGroupSize, minFilesStr string
 	logLevel                                         string
@@ -100,6 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.rowGroupSize, "row-group-size", "32MiB", "target size of the merged row groups")
 	fs.StringVar(&f.minFilesStr, "min-files", "2", "fewest files merged into one")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&f.iceberg, "iceberg", true, "publish each replacecommit as an Iceberg snapshot and expire Iceberg snapshots before deleting replaced files (off if false here or table.iceberg: false in --config)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -139,6 +145,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	opts = append(opts, compaction.Failpoints(fps))
+	if f.iceberg && !f.dryRun {
+		loc, err := iceberg.TableLocation(location)
+		if err == nil {
+			var p *iceberg.Publisher
+			if p, err = iceberg.New(tbl, loc, iceberg.WithLogger(logger)); err == nil {
+				opts = append(opts, compaction.Iceberg(p))
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "compactor: %s\n", redact.URL(err.Error()))
+			return exitUsage
+		}
+	}
 	c, err := compaction.New(tbl, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "compactor: %v\n", err)
@@ -207,8 +226,13 @@ func (f *runFlags) options(stderr io.Writer) (opts []compaction.Option, location
 			var cfg config
 			if err := yaml.Unmarshal(data, &cfg); err != nil {
 				errs = append(errs, fmt.Errorf("--config %s: %w", f.config, err))
-			} else if location == "" {
-				location = cfg.Table.URL
+			} else {
+				if location == "" {
+					location = cfg.Table.URL
+				}
+				if cfg.Table.Iceberg != nil && !*cfg.Table.Iceberg {
+					f.iceberg = false
+				}
 			}
 		}
 	}
@@ -216,6 +240,10 @@ func (f *runFlags) options(stderr io.Writer) (opts []compaction.Option, location
 		errs = append(errs, errors.New("no table: give --config with table.url, --table or $LAKESTREAM_TABLE_URL"))
 	} else if _, err := objstore.ParseLocation(location); err != nil {
 		errs = append(errs, fmt.Errorf("table %s: %w", redact.URL(location), err))
+	} else if f.iceberg {
+		if _, err := iceberg.TableLocation(location); err != nil {
+			errs = append(errs, fmt.Errorf("table %s: its iceberg location: %w (or --iceberg=false)", redact.URL(location), err))
+		}
 	}
 	i, n, err := parseShard(f.shard)
 	if err != nil {

@@ -7,8 +7,9 @@
 // call Plan, or New(...).Run for a whole run. What it feeds: the table's
 // timeline (one replacecommit per group of files, its requested file
 // carrying the clustering plan, its completed file the new file group and
-// partitionToReplaceFileIds) and its partitions (the merged files, written
-// by parquetfile.Merge without decoding values).
+// partitionToReplaceFileIds), its partitions (the merged files, written
+// by parquetfile.Merge without decoding values) and, with the Iceberg
+// option, the table's Iceberg metadata (package iceberg).
 //
 // A run:
 //  1. settles instants left by failed runs (hudi.Table.Recover rolls back
@@ -25,9 +26,12 @@
 //     checks again and commits. Of overlapping plans the earliest instant
 //     wins: a later pending one is fenced (hudi.Table.FenceClustering); an
 //     earlier or completed one makes the group give up, its instant rolled
-//     back and its output removed (an error matching ErrConflict);
+//     back and its output removed (an error matching ErrConflict); with
+//     the Iceberg option, publishes the replacecommit as an Iceberg
+//     replace snapshot (a failure is logged);
 //  4. removes the files replaced more than the retention ago
-//     (hudi.Table.CleanReplaced).
+//     (hudi.Table.CleanReplaced), with the Iceberg option only after the
+//     Iceberg snapshots that reference them are expired.
 //
 // Ingest commits only create file groups, so they never conflict with a
 // compaction. Goroutines: Run's progress reporter, the table's heartbeat

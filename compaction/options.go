@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/lakestream/lakestream/iceberg"
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/parquetfile"
 	"github.com/lakestream/lakestream/table/hudi"
@@ -43,6 +44,7 @@ type options struct {
 	retention       time.Duration
 	progress        func(Progress)
 	tracerProvider  trace.TracerProvider // TracerProvider (trace.go)
+	iceberg         *iceberg.Publisher
 }
 
 func defaultOptions() options {
@@ -125,6 +127,16 @@ func DryRun(b bool) Option { return func(o *options) { o.dryRun = b } }
 // them. Each run removes those past it (hudi.Table.CleanReplaced). Default
 // 1h (hudi.DefaultReplacedRetention).
 func Retention(d time.Duration) Option { return func(o *options) { o.retention = d } }
+
+// Iceberg has every replacecommit of the run published as an Iceberg
+// replace snapshot by p (iceberg.Publisher.Publish, after the
+// replacecommit completes; a failure is logged, the replacecommit stands
+// and the next publish catches up), and the Iceberg snapshots that
+// reference replaced files expired (iceberg.Publisher.Expire) before
+// CleanReplaced deletes those files: a replaced file is never deleted
+// while an unexpired Iceberg snapshot references it. If the expiry fails,
+// the run deletes no replaced file. Default nil: no Iceberg publishing.
+func Iceberg(p *iceberg.Publisher) Option { return func(o *options) { o.iceberg = p } }
 
 // Progress is how far a run is.
 type Progress struct {

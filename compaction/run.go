@@ -206,6 +206,7 @@ func (c *Compactor) run(ctx context.Context) (*Result, error) {
 			return res, err
 		}
 		res.Groups = append(res.Groups, *gr)
+		c.publish(ctx, gr.Instant)
 		c.o.logger.Info("group committed", "partition", gr.Partition, "instant", gr.Instant, "output", gr.Output,
 			"files_in", gr.InputFiles, "bytes_in", gr.InputBytes, "bytes_out", gr.OutputBytes, "rows", gr.Rows,
 			"row_groups", gr.RowGroups, "pages_copied", gr.PagesCopied, "pages_rewritten", gr.PagesRewritten,
@@ -220,14 +221,62 @@ func (c *Compactor) run(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
-// clean removes the replaced files past their retention.
+// clean removes the replaced files past their retention, after the
+// Iceberg snapshots that reference them are expired (Iceberg option).
 func (c *Compactor) clean(ctx context.Context, res *Result) error {
+	if p := c.o.iceberg; p != nil {
+		through, err := c.cleanThrough(ctx)
+		if err != nil {
+			return fmt.Errorf("compaction: %w", err)
+		}
+		if through != "" {
+			if _, err := p.Expire(ctx, through); err != nil {
+				c.o.logger.Warn("expire iceberg snapshots failed: replaced files are kept until an expiry succeeds", "through", through, "err", err)
+				return nil
+			}
+		}
+	}
 	cr, err := c.tbl.CleanReplaced(ctx, hudi.CleanOptions{Retention: c.o.retention})
 	if err != nil {
 		return fmt.Errorf("compaction: %w", err)
 	}
 	res.Cleaned = cr.FilesRemoved
 	return nil
+}
+
+// cleanThrough returns the newest completed replacecommit of the timeline
+// that completed at least the retention ago ("" if none): the newest
+// whose replaced files CleanReplaced may delete. Expiring the Iceberg
+// snapshots through it removes every snapshot before the one that
+// publishes it, which are all that reference its replaced files (and
+// those of older replacecommits). The margin of a second covers the
+// clocks of the table and of the compactor.
+func (c *Compactor) cleanThrough(ctx context.Context) (string, error) {
+	tl, err := c.tbl.Timeline(ctx)
+	if err != nil {
+		return "", err
+	}
+	cutoff := c.o.now().Add(-c.o.retention + time.Second)
+	through := ""
+	for _, e := range tl.Entries {
+		if e.Action == hudi.ActionReplaceCommit && e.State == hudi.StateCompleted && !e.ModTime.After(cutoff) {
+			through = e.Time
+		}
+	}
+	return through, nil
+}
+
+// publish publishes a committed replacecommit as an Iceberg snapshot
+// (Iceberg option). A failure is logged: the replacecommit stands, and
+// the next publish (or an ingestd's) catches up.
+func (c *Compactor) publish(ctx context.Context, instant string) {
+	p := c.o.iceberg
+	if p == nil {
+		return
+	}
+	if _, err := p.Publish(ctx, instant); err != nil {
+		c.o.logger.Warn("publish iceberg snapshot failed: the replacecommit stands, the next publish catches up", "instant", instant, "err", err)
+	}
 }
 
 // runGroup merges and commits one group in its own replacecommit.

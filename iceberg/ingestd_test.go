@@ -50,8 +50,10 @@ var pageviewColumns = []column{
 }
 
 // TestIngestdTable: a table made by bin/ingestd (kfake, pageviews over
-// hours, two runs), published after the fact (as after a crash between
-// the Hudi commits and their publish), then after a replacecommit; each
+// hours, two runs): the first with publishing off (table.iceberg: false),
+// published after the fact (as after a crash between the Hudi commits and
+// their publish), the second published by ingestd itself; then a
+// replacecommit; each
 // time iceberg-go's scan returns exactly the rows DuckDB reads from the
 // Hudi snapshot.
 func TestIngestdTable(t *testing.T) {
@@ -104,12 +106,16 @@ func testIngestdTable(t *testing.T, storage string) {
 		values[i] = e.JSON()
 	}
 	recs := harness.Records(topic, partitions, values)
+	// Run 1 with publishing switched off, run 2 with it on (the default).
 	config := filepath.Join(dir, "table.yaml")
-	if err := os.WriteFile(config, []byte(fmt.Sprintf(`kafka:
+	writeConfig := func(publish bool) {
+		t.Helper()
+		if err := os.WriteFile(config, []byte(fmt.Sprintf(`kafka:
   brokers: [%s]
   topic: %s
 table:
   url: %q
+  iceberg: %v
 format:
   type: json
 %swriter:
@@ -120,8 +126,9 @@ checkpoint:
   state_dir: %q
 admin:
   addr: ""
-`, k.Brokers[0], topic, tableURL, harness.PageviewSchemaYAML, filepath.Join(dir, "state"))), 0o644); err != nil {
-		t.Fatal(err)
+`, k.Brokers[0], topic, tableURL, publish, harness.PageviewSchemaYAML, filepath.Join(dir, "state"))), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	logPath := filepath.Join(dir, "ingestd.log")
 	defer func() {
@@ -157,7 +164,11 @@ admin:
 			t.Fatal(err)
 		}
 	}
+	writeConfig(false)
 	run(recs[:len(recs)/2])
+	if _, err := bucket.Stat(ctx, MetadataDir+"/version-hint.text"); err == nil {
+		t.Fatal("ingestd with table.iceberg: false published")
+	}
 
 	tbl, err := hudi.Open(ctx, bucket)
 	if err != nil {
@@ -175,15 +186,16 @@ admin:
 	f := &fixture{t: t, ctx: ctx, bucket: bucket, table: tbl, location: location, dir: dir}
 	first := f.checkSame(p, pageviewColumns)
 
-	// Run 2: ingestd commits, nothing publishes (ingestd does not yet):
-	// a new publisher catches up, as after a crash.
+	// Run 2: ingestd publishes every commit itself: a new publisher
+	// finds nothing left to publish.
+	writeConfig(true)
 	run(recs[len(recs)/2:])
 	res, err = New2(t, tbl, location).CatchUp(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Published) == 0 {
-		t.Fatal("run 2 published nothing")
+	if len(res.Published) != 0 {
+		t.Fatalf("ingestd left %v unpublished", res.Published)
 	}
 	all := f.checkSame(p, pageviewColumns)
 	allData := f.checkSame(p, pageviewColumns[5:])

@@ -6,11 +6,14 @@
 // decoder (schemas), make the dead-letter producer (source) with its batch
 // sized for the largest record, make the coordinator (checkpoint) whose
 // writer sets (writer) journal every upload, and the Kafka reader (source)
-// whose rebalance hooks are the coordinator's.
+// whose rebalance hooks are the coordinator's. With Options.Iceberg, it
+// also makes the table's Iceberg publisher (package iceberg), catches it
+// up at start, has the coordinator publish after every commit, and
+// expires Iceberg snapshots before every archival of the Hudi timeline.
 //
 // Who feeds it: cmd/ingestd turns its YAML into Options and calls Open,
 // then Run; the Kafka reader feeds the coordinator records. What it feeds:
-// the table, through the coordinator's commits.
+// the table, through the coordinator's commits, and its Iceberg metadata.
 //
 // Goroutines: Open starts none of its own (the Kafka clients, the journal
 // and the coordinator start theirs). Run drives the coordinator on the

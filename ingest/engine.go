@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lakestream/lakestream/checkpoint"
+	"github.com/lakestream/lakestream/iceberg"
 	"github.com/lakestream/lakestream/journal"
 	"github.com/lakestream/lakestream/schemas"
 	"github.com/lakestream/lakestream/source"
@@ -33,6 +34,7 @@ type Engine struct {
 	journal *journal.Journal // nil: none
 	dlq     *source.DeadLetter
 	coord   *checkpoint.Coordinator
+	iceberg *iceberg.Publisher // nil: not published
 	reader  *source.Reader
 	closing closeBudget
 }
@@ -46,12 +48,16 @@ type Engine struct {
 //     (Table.Recover) and sweep the spool directory of a crash's files:
 //     the journal first, since it knows the files of its instants, the
 //     table's recovery for the rest;
-//  3. pick the decoder of Options.Format;
-//  4. run BeforeDeadLetters, then make the dead-letter producer, its batch
+//  3. with Options.Iceberg, make the Iceberg publisher and catch it up
+//     (a failure is logged, not returned);
+//  4. pick the decoder of Options.Format;
+//  5. run BeforeDeadLetters, then make the dead-letter producer, its batch
 //     sized for the largest record;
-//  5. make the coordinator, whose writer sets journal every upload
-//     (writer.WithBeforeUpload) when there is a journal;
-//  6. make the Kafka reader, with the coordinator's rebalance hooks.
+//  6. make the coordinator, whose writer sets journal every upload
+//     (writer.WithBeforeUpload) when there is a journal, and which, with
+//     Iceberg publishing, publishes after every commit and expires
+//     Iceberg snapshots before every archival;
+//  7. make the Kafka reader, with the coordinator's rebalance hooks.
 //
 // Open returns ErrStopped (wrapped) if ctx ends while it waits for the
 // journal. On an error it closes what it made.
@@ -108,6 +114,11 @@ func Open(ctx context.Context, o Options) (_ *Engine, err error) {
 	} else if n > 0 {
 		log.Info("removed spool files left by a crash", "dir", spool, "files", n)
 	}
+	if o.Iceberg.Location != "" {
+		if err := e.openIceberg(setup); err != nil {
+			return nil, err
+		}
+	}
 	var decoder schemas.Decoder
 	switch o.Format {
 	case "avro":
@@ -132,11 +143,16 @@ func Open(ctx context.Context, o Options) (_ *Engine, err error) {
 	if err != nil {
 		return nil, err
 	}
+	tbl, cpOpts := hudi.AsTable(e.table), o.CheckpointOptions
+	if e.iceberg != nil {
+		tbl = expiringTable{Table: tbl, hudi: e.table, pub: e.iceberg}
+		cpOpts = append(append([]checkpoint.Option(nil), cpOpts...), checkpoint.WithPublishers(e.iceberg.Hook()))
+	}
 	e.coord, err = checkpoint.New(setup, checkpoint.Config{
-		Table: hudi.AsTable(e.table), Topic: o.Topic, WriterID: o.WriterID,
+		Table: tbl, Topic: o.Topic, WriterID: o.WriterID,
 		Schema: ts, Decoder: decoder, Template: tmpl, Router: o.Router, DeadLetters: e.dlq, Journal: e.journal,
 		NewWriterSet: e.newWriterSet,
-	}, o.CheckpointOptions...)
+	}, cpOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -162,6 +178,10 @@ func (e *Engine) newWriterSet(worker int) (*writer.Set, error) {
 	}
 	return writer.NewSet(o.Bucket, o.Schema.Parquet(), worker, opts...)
 }
+
+// Iceberg is the table's Iceberg publisher, nil when publishing is off
+// (Options.Iceberg).
+func (e *Engine) Iceberg() *iceberg.Publisher { return e.iceberg }
 
 // Table is the Hudi table.
 func (e *Engine) Table() *hudi.Table { return e.table }

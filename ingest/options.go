@@ -9,6 +9,7 @@ import (
 
 	"github.com/lakestream/lakestream/bucketing"
 	"github.com/lakestream/lakestream/checkpoint"
+	"github.com/lakestream/lakestream/iceberg"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/schemas"
 	"github.com/lakestream/lakestream/source"
@@ -80,12 +81,29 @@ type Options struct {
 	WriterOptions []writer.Option
 	// CheckpointOptions configure the coordinator.
 	CheckpointOptions []checkpoint.Option
+	// Iceberg publishes the table as an Iceberg table too (package
+	// iceberg). Default: off (Location ""); ingestd switches it on per
+	// table.
+	Iceberg IcebergOptions
 	// CloseReserve bounds the closing of the Kafka clients once Run has
 	// returned (leaving the group, flushing the dead-letter producer).
 	// Default 5s.
 	CloseReserve time.Duration
 	// Logger logs the start, recovery and shutdown. Default: discard.
 	Logger *slog.Logger
+}
+
+// IcebergOptions switch the Iceberg publisher on: with a Location, Open
+// makes an iceberg.Publisher on the table, runs its CatchUp once after
+// recovery (a failure is logged, never fatal: the Hudi table is the
+// truth), publishes after every commit (checkpoint.WithPublishers) and
+// expires Iceberg snapshots before every archival of the timeline.
+type IcebergOptions struct {
+	// Location is the table root as Iceberg readers name it
+	// (iceberg.TableLocation of the table URL); "": no publishing.
+	Location string
+	// Options configure the publisher; Open adds the logger.
+	Options []iceberg.Option
 }
 
 func (o *Options) setDefaults() {
@@ -132,6 +150,9 @@ func (o Options) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("format %q: want json or avro", o.Format))
+	}
+	if o.Iceberg.Location == "" && len(o.Iceberg.Options) > 0 {
+		errs = append(errs, errors.New("iceberg options without an iceberg location"))
 	}
 	if o.MaxRecordBytes < 0 || o.CloseReserve < 0 {
 		errs = append(errs, fmt.Errorf("max record bytes %d and close reserve %v must not be negative", o.MaxRecordBytes, o.CloseReserve))

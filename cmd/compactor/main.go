@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/lakestream/lakestream/compaction"
+	"github.com/lakestream/lakestream/iceberg"
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/redact"
@@ -39,6 +40,9 @@ Flags of run (compactor run -h lists them all):
   --otlp-traces-endpoint URL
                      export a span per run, plan, group and step over OTLP/HTTP
                      ($LAKESTREAM_OTLP_TRACES_ENDPOINT; default: not exported)
+  --iceberg=false    do not publish Iceberg snapshots (also off with table.iceberg: false
+                     in --config); by default each replacecommit is published, and Iceberg
+                     snapshots are expired before replaced files are deleted
 
 Exit status: 0 compacted, or nothing to compact; 1 an error (the table is as
 before the group that failed: the next run settles it); 2 usage or
@@ -64,14 +68,15 @@ func main() {
 // config is what compactor reads of ingestd's table.yaml.
 type config struct {
 	Table struct {
-		URL  string `yaml:"url"`
-		Name string `yaml:"name"`
+		URL     string `yaml:"url"`
+		Name    string `yaml:"name"`
+		Iceberg *bool  `yaml:"iceberg"`
 	} `yaml:"table"`
 }
 
 type runFlags struct {
 	config, table, shard, writerID, tempDir          string
-	dryRun, loop                                     bool
+	dryRun, loop, iceberg                            bool
 	interval, quiet, retention, progress             time.Duration
 	targetSize, smallSize, rowGroupSize, minFilesStr string
 	logLevel                                         string
@@ -108,6 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.otlpTraces, "otlp-traces-endpoint", os.Getenv("LAKESTREAM_OTLP_TRACES_ENDPOINT"),
 		"OTLP/HTTP endpoint to export the runs' traces to, e.g. http://localhost:4318; credentials in $OTEL_EXPORTER_OTLP_HEADERS (default none: not exported; $LAKESTREAM_OTLP_TRACES_ENDPOINT)")
+	fs.BoolVar(&f.iceberg, "iceberg", true, "publish each replacecommit as an Iceberg snapshot and expire Iceberg snapshots before deleting replaced files (off if false here or table.iceberg: false in --config)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -161,6 +167,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 	opts = append(opts, compaction.Failpoints(fps), compaction.TracerProvider(tp))
+	if f.iceberg && !f.dryRun {
+		loc, err := iceberg.TableLocation(location)
+		if err == nil {
+			var p *iceberg.Publisher
+			if p, err = iceberg.New(tbl, loc, iceberg.WithLogger(logger)); err == nil {
+				opts = append(opts, compaction.Iceberg(p))
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "compactor: %s\n", redact.URL(err.Error()))
+			return exitUsage
+		}
+	}
 	c, err := compaction.New(tbl, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "compactor: %v\n", err)
@@ -229,8 +248,13 @@ func (f *runFlags) options(stderr io.Writer) (opts []compaction.Option, location
 			var cfg config
 			if err := yaml.Unmarshal(data, &cfg); err != nil {
 				errs = append(errs, fmt.Errorf("--config %s: %w", f.config, err))
-			} else if location == "" {
-				location = cfg.Table.URL
+			} else {
+				if location == "" {
+					location = cfg.Table.URL
+				}
+				if cfg.Table.Iceberg != nil && !*cfg.Table.Iceberg {
+					f.iceberg = false
+				}
 			}
 		}
 	}
@@ -238,6 +262,10 @@ func (f *runFlags) options(stderr io.Writer) (opts []compaction.Option, location
 		errs = append(errs, errors.New("no table: give --config with table.url, --table or $LAKESTREAM_TABLE_URL"))
 	} else if _, err := objstore.ParseLocation(location); err != nil {
 		errs = append(errs, fmt.Errorf("table %s: %w", redact.URL(location), err))
+	} else if f.iceberg {
+		if _, err := iceberg.TableLocation(location); err != nil {
+			errs = append(errs, fmt.Errorf("table %s: its iceberg location: %w (or --iceberg=false)", redact.URL(location), err))
+		}
 	}
 	i, n, err := parseShard(f.shard)
 	if err != nil {

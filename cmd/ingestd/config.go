@@ -20,6 +20,7 @@ import (
 
 	"github.com/lakestream/lakestream/bucketing"
 	"github.com/lakestream/lakestream/checkpoint"
+	"github.com/lakestream/lakestream/iceberg"
 	"github.com/lakestream/lakestream/internal/metrics"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/redact"
@@ -106,6 +107,10 @@ type TableConfig struct {
 	URL      string `yaml:"url"`      // required: file:///path, s3://bucket/prefix or a local path
 	Name     string `yaml:"name"`     // default: the topic, with other characters than [A-Za-z0-9_] as _
 	Database string `yaml:"database"` // default "default"
+	// Iceberg publishes the table as an Iceberg table too: every commit
+	// is also an Iceberg snapshot of the same files (metadata/ beside
+	// .hoodie/; docs/format/iceberg.md, docs/querying.md). Default true.
+	Iceberg bool `yaml:"iceberg"`
 }
 
 // FormatConfig says how record values are decoded.
@@ -215,7 +220,7 @@ type MetricsConfig struct {
 func defaultConfig() Config {
 	return Config{
 		Kafka:        KafkaConfig{Brokers: []string{"localhost:9092"}, Start: "earliest", StaticMembership: true, GroupProtocol: source.GroupProtocolClassic},
-		Table:        TableConfig{Database: "default"},
+		Table:        TableConfig{Database: "default", Iceberg: true},
 		Format:       FormatConfig{Type: "json", MaxRecordBytes: 1 << 20},
 		Partitioning: PartitioningConfig{Template: bucketing.DefaultTemplate, MaxPast: Duration(720 * time.Hour), MaxFuture: Duration(time.Hour)},
 		Writer: WriterConfig{Workers: 2, TargetFileSize: 128 << 20, MaxFileAge: Duration(10 * time.Minute),
@@ -647,6 +652,10 @@ func (c Config) validateTable(p *problems) {
 		p.add("table.url is required (file:///path, s3://bucket/prefix or a local path)")
 	} else if err := validateLocation(c.Table.URL); err != nil {
 		p.add("table.url %s: %v", redact.URL(c.Table.URL), err)
+	} else if c.Table.Iceberg {
+		if _, err := iceberg.TableLocation(c.Table.URL); err != nil {
+			p.add("table.url %s: its iceberg location: %v (or set table.iceberg: false)", redact.URL(c.Table.URL), err)
+		}
 	}
 }
 

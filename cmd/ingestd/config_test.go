@@ -419,3 +419,28 @@ func TestConfigCheck(t *testing.T) {
 		t.Fatalf("config check created %v (%v) in the table directory", entries, err)
 	}
 }
+
+// TestConfigIcebergSwitch: publishing as Iceberg is on by default and
+// switched off per table with table.iceberg: false.
+func TestConfigIcebergSwitch(t *testing.T) {
+	for text, want := range map[string]bool{
+		minimalConfig: true,
+		mergeYAML(t, minimalConfig, "table:\n  url: file:///tmp/orders\n  iceberg: false\n"): false,
+		mergeYAML(t, minimalConfig, "table:\n  url: file:///tmp/orders\n  iceberg: true\n"):  true,
+	} {
+		cfg, err := loadConfig(writeConfig(t, text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.finish()
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Table.Iceberg != want {
+			t.Errorf("table.iceberg = %v, want %v, in:\n%s", cfg.Table.Iceberg, want, text)
+		}
+	}
+	if _, err := loadConfig(writeConfig(t, mergeYAML(t, minimalConfig, "table:\n  url: file:///tmp/orders\n  iceberg: maybe\n"))); err == nil || !strings.Contains(err.Error(), "iceberg") {
+		t.Errorf("table.iceberg: maybe: %v, want an error naming it", err)
+	}
+}

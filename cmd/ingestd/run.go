@@ -12,6 +12,7 @@ import (
 
 	"github.com/lakestream/lakestream/bucketing"
 	"github.com/lakestream/lakestream/checkpoint"
+	"github.com/lakestream/lakestream/iceberg"
 	"github.com/lakestream/lakestream/ingest"
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/metrics"
@@ -166,6 +167,13 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	if err != nil {
 		return err
 	}
+	// Publishing as Iceberg is on unless the table switches it off.
+	var ice ingest.IcebergOptions
+	if cfg.Table.Iceberg {
+		if ice.Location, err = iceberg.TableLocation(cfg.Table.URL); err != nil {
+			return err
+		}
+	}
 	readerCfg := cfg.sourceConfig()
 	readerCfg.Security = security
 	eng, err := ingest.Open(ctx, ingest.Options{
@@ -176,6 +184,7 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 		MaxRecordBytes: int64(cfg.Format.MaxRecordBytes),
 		JournalDir:     cfg.Checkpoint.StateDir, SpoolDir: cfg.Writer.SpoolDir,
 		Kafka: readerCfg, SourceOptions: append(cfg.groupOptions(), source.WithLogger(logger), kafkaClientHooks(kafkaMetrics, metrics.KafkaClientConsumer), source.WithTasks(taskReg)),
+		Iceberg:           ice,
 		DeadLetterTopic:   cfg.DLQ.Topic,
 		DeadLetterOptions: []source.Option{kafkaClientHooks(kafkaMetrics, metrics.KafkaClientDeadLetter)},
 		BeforeDeadLetters: releaseStaticMember(cfg, logger),

@@ -2,20 +2,27 @@
 // brokers on 127.0.0.1), produces sample pageview events spread over several
 // hours with a few malformed ones, runs ingestd into a table on the local
 // filesystem for a few checkpoints, and queries the result with DuckDB:
-// rows per hour, dead-lettered records by reason, and the timeline.
+// rows per hour, dead-lettered records by reason, and the timeline. It
+// ends with the DuckDB iceberg_scan statement of the table's Iceberg view,
+// run when the iceberg extension is available offline (the compat venv's
+// duckdb-extension-iceberg under .tools/), printed otherwise.
 package main
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/lakestream/lakestream/e2e/harness"
+	"github.com/lakestream/lakestream/iceberg"
 	"github.com/lakestream/lakestream/internal/objstore"
 )
 
@@ -181,9 +188,57 @@ admin:
 	if err := cmd.Run(); err != nil {
 		return err
 	}
-	fmt.Printf("\ndemo done in %.1fs. The snapshot's files are plain Parquet; `%s table inspect --json %s` lists them\n", time.Since(started).Seconds(), bin, root)
-	fmt.Printf("(.snapshot[].path, relative to %s): give DuckDB that list, read_parquet(['%s/dt=.../x.parquet', ...]).\n", root, root)
-	fmt.Printf("A glob over dt=*/hr=*/*.parquet would also read the files of instants rolled back or not yet committed.\n")
+	if err := icebergScan(ctx, root, total); err != nil {
+		return err
+	}
+	fmt.Printf("\ndemo done in %.1fs. More readers (Spark, Trino, pyiceberg): docs/querying.md.\n", time.Since(started).Seconds())
+	return nil
+}
+
+// icebergScan prints the DuckDB statement that reads the table as Iceberg
+// and runs it when the iceberg extension (and avro, which it needs) of the
+// embedded DuckDB's version is installed under .tools/ (make compat-venv
+// installs the PyPI packages duckdb-extension-iceberg and -avro): loaded
+// from the files, never downloaded. Its count must be the Hudi snapshot's.
+func icebergScan(ctx context.Context, root string, hudiRows int64) error {
+	loc, err := iceberg.TableLocation(root)
+	if err != nil {
+		return err
+	}
+	query := fmt.Sprintf("SELECT count(*) AS views, count(DISTINCT userId) AS users FROM iceberg_scan('%s')", strings.ReplaceAll(loc, "'", "''"))
+	fmt.Printf("\nThe same table as Iceberg (metadata/ beside .hoodie/), in DuckDB:\n  INSTALL iceberg; LOAD iceberg;\n  %s;\n", query)
+	db, err := sql.Open("duckdb", "?autoinstall_known_extensions=false&autoload_known_extensions=false")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	var version string
+	if err := db.QueryRowContext(ctx, "SELECT version()").Scan(&version); err != nil {
+		return err
+	}
+	var files []string
+	for _, name := range []string{"avro", "iceberg"} {
+		m, _ := filepath.Glob(filepath.Join(".tools", "compat-venv", "lib", "python*", "site-packages", "duckdb_extension_"+name, "extensions", version, name+".duckdb_extension"))
+		if len(m) == 0 {
+			fmt.Printf("(not run here: no %s extension file for DuckDB %s under .tools/; `make compat-venv` installs it)\n", name, version)
+			return nil
+		}
+		files = append(files, m[0])
+	}
+	for _, f := range files {
+		if _, err := db.ExecContext(ctx, "LOAD '"+strings.ReplaceAll(f, "'", "''")+"'"); err != nil {
+			return fmt.Errorf("load %s: %w", f, err)
+		}
+	}
+	var views, users int64
+	if err := db.QueryRowContext(ctx, query).Scan(&views, &users); err != nil {
+		return fmt.Errorf("iceberg_scan: %w", err)
+	}
+	fmt.Printf("%d views, %d users (run with the extension files under .tools/)\n", views, users)
+	if views != hudiRows {
+		return errors.New("the Iceberg view does not hold the Hudi snapshot's rows")
+	}
 	return nil
 }
 

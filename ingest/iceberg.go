@@ -1,0 +1,61 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lakestream/lakestream/iceberg"
+	"github.com/lakestream/lakestream/table"
+	"github.com/lakestream/lakestream/table/hudi"
+)
+
+// openIceberg makes the Iceberg publisher of the table (Options.Iceberg)
+// and catches it up with every completed instant (the previous run's
+// commits it did not publish, a crash between a commit and its publish).
+// A failed catch-up is logged: the Hudi table is the truth, and every
+// Publish catches up again.
+func (e *Engine) openIceberg(ctx context.Context) error {
+	o := e.opts
+	opts := append([]iceberg.Option{iceberg.WithLogger(o.Logger)}, o.Iceberg.Options...)
+	p, err := iceberg.New(e.table, o.Iceberg.Location, opts...)
+	if err != nil {
+		return err
+	}
+	e.iceberg = p
+	res, err := p.CatchUp(ctx)
+	if err != nil {
+		o.Logger.Warn("iceberg catch-up failed: the Hudi table stands, the next commit catches up", "location", o.Iceberg.Location, "err", err)
+		return nil
+	}
+	if len(res.Published) > 0 {
+		o.Logger.Info("iceberg caught up", "location", o.Iceberg.Location, "instants", len(res.Published))
+	}
+	return nil
+}
+
+// expiringTable is the table the coordinator commits to when Iceberg
+// publishing is on: before each archival of the timeline (the
+// coordinator's maintenance), the publisher expires the Iceberg snapshots
+// through the newest instant the archival will archive, so that no
+// unexpired snapshot references a file the archival deletes (the file
+// groups an archived replacecommit retired). If the expiry fails, the
+// archival does not run: the next maintenance round tries both again.
+type expiringTable struct {
+	table.Table
+	hudi *hudi.Table
+	pub  *iceberg.Publisher
+}
+
+// Archive expires, then archives.
+func (t expiringTable) Archive(ctx context.Context, keepCompleted int) (table.Archived, error) {
+	tl, err := t.hudi.Timeline(ctx)
+	if err != nil {
+		return table.Archived{}, err
+	}
+	if through := tl.ArchiveThrough(keepCompleted); through != "" {
+		if _, err := t.pub.Expire(ctx, through); err != nil {
+			return table.Archived{}, fmt.Errorf("expire iceberg snapshots before archiving through %s: %w", through, err)
+		}
+	}
+	return t.Table.Archive(ctx, keepCompleted)
+}

@@ -3,6 +3,7 @@ package compaction
 import (
 	"errors"
 	"fmt"
+	"github.com/lakestream/lakestream/internal/slowlog"
 	"log/slog"
 	"os"
 	"time"
@@ -44,6 +45,7 @@ type options struct {
 	retention       time.Duration
 	progress        func(Progress)
 	tracerProvider  trace.TracerProvider // TracerProvider (trace.go)
+	slow            *slowlog.Logger      // SlowLog (slowlog.go)
 	iceberg         *iceberg.Publisher
 }
 

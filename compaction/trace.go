@@ -1,8 +1,11 @@
 package compaction
 
 import (
+	"time"
+
 	"context"
 	"errors"
+	"github.com/lakestream/lakestream/internal/slowlog"
 
 	"github.com/lakestream/lakestream/internal/redact"
 	"go.opentelemetry.io/otel/attribute"
@@ -116,13 +119,24 @@ type groupTrace struct {
 	ctx    context.Context // holds group
 	group  trace.Span
 	step   trace.Span
+
+	// For the slow-step log (slowlog.go): the step in progress and
+	// since when, and what names the group.
+	slow      *slowlog.Logger
+	stepName  string
+	stepStart time.Time
+	partition string
+	instantID string
+	files     int
+	bytes     int64
 }
 
 // traceGroup starts group idx's span; ctx carries it.
 func (c *Compactor) traceGroup(ctx context.Context, idx int, g *Group) (context.Context, *groupTrace) {
 	ctx, span := c.tracer().Start(ctx, "compaction.group", trace.WithAttributes(AttrGroup.Int(idx),
 		AttrPartition.String(g.Partition), AttrInputFiles.Int(len(g.Files)), AttrInputBytes.Int64(g.Bytes)))
-	gt := &groupTrace{tracer: c.tracer(), ctx: ctx, group: span}
+	gt := &groupTrace{tracer: c.tracer(), ctx: ctx, group: span,
+		slow: c.o.slow, partition: g.Partition, files: len(g.Files), bytes: g.Bytes}
 	gt.enter(StepBegin)
 	return ctx, gt
 }
@@ -132,11 +146,16 @@ func (g *groupTrace) enter(step string) {
 	if g.step != nil {
 		g.step.End()
 	}
+	g.slowStep(g.stepName, g.stepStart)
+	g.stepName, g.stepStart = step, time.Now()
 	_, g.step = g.tracer.Start(g.ctx, step)
 }
 
 // instant records the group's instant.
-func (g *groupTrace) instant(instant string) { g.group.SetAttributes(AttrInstant.String(instant)) }
+func (g *groupTrace) instant(instant string) {
+	g.instantID = instant
+	g.group.SetAttributes(AttrInstant.String(instant))
+}
 
 // done records the committed group's result.
 func (g *groupTrace) done(r *GroupResult) *GroupResult {
@@ -150,5 +169,7 @@ func (g *groupTrace) end(err error) {
 		endSpan(g.step, err)
 		g.step = nil
 	}
+	g.slowStep(g.stepName, g.stepStart)
+	g.stepName = ""
 	endSpan(g.group, err)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/lakestream/lakestream/internal/slowlog"
 	"io"
 	"log/slog"
 	"os"
@@ -40,6 +41,8 @@ Flags of run (compactor run -h lists them all):
   --otlp-traces-endpoint URL
                      export a span per run, plan, group and step over OTLP/HTTP
                      ($LAKESTREAM_OTLP_TRACES_ENDPOINT; default: not exported)
+  --slow-threshold D log a group's step slower than D as "slow compaction step"
+                     (default 5s; 0: never)
   --iceberg=false    do not publish Iceberg snapshots (also off with table.iceberg: false
                      in --config); by default each replacecommit is published, and Iceberg
                      snapshots are expired before replaced files are deleted
@@ -81,6 +84,7 @@ type runFlags struct {
 	targetSize, smallSize, rowGroupSize, minFilesStr string
 	logLevel                                         string
 	otlpTraces                                       string
+	slowThreshold                                    time.Duration
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -111,6 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.rowGroupSize, "row-group-size", "32MiB", "target size of the merged row groups")
 	fs.StringVar(&f.minFilesStr, "min-files", "2", "fewest files merged into one")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.DurationVar(&f.slowThreshold, "slow-threshold", slowlog.DefaultThreshold, `log a group's step (merge, upload, commit, ...) slower than this as "slow compaction step"; 0: never`)
 	fs.StringVar(&f.otlpTraces, "otlp-traces-endpoint", os.Getenv("LAKESTREAM_OTLP_TRACES_ENDPOINT"),
 		"OTLP/HTTP endpoint to export the runs' traces to, e.g. http://localhost:4318; credentials in $OTEL_EXPORTER_OTLP_HEADERS (default none: not exported; $LAKESTREAM_OTLP_TRACES_ENDPOINT)")
 	fs.BoolVar(&f.iceberg, "iceberg", true, "publish each replacecommit as an Iceberg snapshot and expire Iceberg snapshots before deleting replaced files (off if false here or table.iceberg: false in --config)")
@@ -167,6 +172,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 	opts = append(opts, compaction.Failpoints(fps), compaction.TracerProvider(tp))
+	if f.slowThreshold > 0 {
+		slow, err := slowlog.New(slowlog.WithThreshold(f.slowThreshold), slowlog.WithLogger(logger))
+		if err != nil {
+			fmt.Fprintf(stderr, "compactor: %v\n", err)
+			return exitUsage
+		}
+		opts = append(opts, compaction.SlowLog(slow))
+	}
 	if f.iceberg && !f.dryRun {
 		loc, err := iceberg.TableLocation(location)
 		if err == nil {
@@ -291,6 +304,9 @@ func (f *runFlags) options(stderr io.Writer) (opts []compaction.Option, location
 		errs = append(errs, fmt.Errorf("--min-files %q: not a number", f.minFilesStr))
 	}
 	var level slog.Level
+	if f.slowThreshold < 0 {
+		errs = append(errs, fmt.Errorf("--slow-threshold %v: must not be negative (0: never)", f.slowThreshold))
+	}
 	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel))
 	}

@@ -7,6 +7,7 @@ package writer
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // BufferedBytes estimates the memory the Set holds for its open files and
@@ -57,10 +58,12 @@ func (s *Set) FlushLargest(ctx context.Context) error {
 	if largest == nil {
 		return nil
 	}
+	began := time.Now()
 	if err := largest.enc.flush(); err != nil {
 		return s.fail(fmt.Errorf("writer: flush row group of %s: %w", largest.key, err))
 	}
 	largest.enc.release()
+	s.logSlowFlush(largest, most, time.Since(began))
 	s.log.Debug("row group flushed for the memory budget", "key", largest.key, "bytes", most)
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/lakestream/lakestream/table"
 	"github.com/parquet-go/parquet-go"
@@ -166,9 +167,11 @@ func (s *Set) closeFile(f *file, reason string) error {
 	if s.last == f {
 		s.last = nil
 	}
+	began := time.Now()
 	if err := s.files.finish(f); err != nil {
 		return s.fail(fmt.Errorf("writer: close %s (spool %s): %w", f.key, f.spool.path, err))
 	}
+	s.logSlowRoll(f, reason, time.Since(began))
 	s.up.add(f)
 	s.log.Debug("file rolled", "key", f.key, "reason", reason, "records", f.records, "bytes", f.size)
 	return nil

@@ -80,3 +80,75 @@ func TestSlowUploadLogged(t *testing.T) {
 		})
 	}
 }
+
+// TestSlowRollLogged: a roll (finishing a file in its spool) that takes the
+// threshold or longer is one "slow roll" line with the bucket, key, reason,
+// rows and bytes; a threshold of 1ns makes every roll slow.
+func TestSlowRollLogged(t *testing.T) {
+	var buf bytes.Buffer
+	slow, err := slowlog.New(slowlog.WithThreshold(time.Nanosecond), slowlog.WithInterval(0),
+		slowlog.WithLogger(slog.New(slog.NewJSONHandler(&buf, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestSet(t, objstore.NewMemory(), WithSlowLog(slow))
+	if err := s.Begin(testInstant, 1); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		writeRec(t, s, "dt=a", i)
+		writeRec(t, s, "dt=b", i)
+	}
+	files, err := s.Finish(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rolled := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["msg"] != "slow roll" {
+			continue
+		}
+		if m["rows"] != float64(50) || m["bytes"].(float64) <= 0 || m["reason"] == "" || m["key"] == "" {
+			t.Errorf("line %v", m)
+		}
+		rolled[m["bucket"].(string)] = true
+	}
+	if len(files) != 2 || !rolled["dt=a"] || !rolled["dt=b"] {
+		t.Fatalf("%d files, slow roll lines for %v:\n%s", len(files), rolled, buf.String())
+	}
+}
+
+// TestSlowFlushLogged: a row group flushed for the memory budget that takes
+// the threshold or longer is one "slow flush" line naming the bucket.
+func TestSlowFlushLogged(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	slow, err := slowlog.New(slowlog.WithThreshold(time.Nanosecond), slowlog.WithInterval(0),
+		slowlog.WithLogger(slog.New(slog.NewJSONHandler(&buf, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestSet(t, objstore.NewMemory(), WithSlowLog(slow), WithPageBufferSize(8<<10))
+	if err := s.Begin(testInstant, 1); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3000 {
+		if err := s.Write(ctx, "large", makeRow(testRec(i)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.FlushLargest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(bytes.TrimSpace(buf.Bytes()), &m); err != nil {
+		t.Fatalf("%v: %s", err, buf.String())
+	}
+	if m["msg"] != "slow flush" || m["bucket"] != "large" || m["rows"] != float64(3000) || m["buffered_bytes"].(float64) <= 0 {
+		t.Errorf("line %v", m)
+	}
+}

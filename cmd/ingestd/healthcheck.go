@@ -15,7 +15,7 @@ import (
 const healthcheckTimeout = 3 * time.Second
 
 // runHealthcheck runs `ingestd healthcheck`, the container image's
-// HEALTHCHECK (a distroless image has no shell or curl): GET /readyz on the
+// HEALTHCHECK (the scratch image has no shell or curl): GET /readyz on the
 // admin address of the ingestd running beside it (--addr, else
 // LAKESTREAM_ADMIN_ADDR, else 127.0.0.1:9464; an unspecified host such as
 // 0.0.0.0 means the loopback address), exit 0 if it answers 200, 1

@@ -15,7 +15,13 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lakestream/lakestream/internal/objstore"
+	"github.com/lakestream/lakestream/internal/redact"
 )
+
+// ErrForeignMetadata is the error of a publish whose table holds Iceberg
+// metadata written for another location: the table was copied or moved
+// with it (docs/operations.md, "Moving a table").
+var ErrForeignMetadata = errors.New("iceberg: metadata of another location")
 
 // Where the Iceberg metadata lives, relative to the table root.
 const (
@@ -125,6 +131,14 @@ func (s *session) load() (*table.Table, int, error) {
 	meta, err := table.ParseMetadataBytes(data)
 	if err != nil {
 		return nil, 0, fmt.Errorf("load iceberg metadata %s: %w", MetadataKey(v), err)
+	}
+	if loc := strings.TrimSuffix(meta.Location(), "/"); loc != s.p.location {
+		// Every path in Iceberg metadata is absolute: metadata copied
+		// with a table names the files of the original, which may change
+		// or go away. Building on it would publish a table that reads
+		// another one's manifests.
+		return nil, 0, fmt.Errorf("%w: %s names the table at %s, not %s: the table was copied or moved with its Iceberg metadata; remove %s/ (and %s) under the new location, and the next start publishes the table again from its Hudi timeline",
+			ErrForeignMetadata, MetadataKey(v), redact.URL(loc), redact.URL(s.p.location), MetadataDir, VersionHintKey)
 	}
 	s.p.noteVersion(v)
 	return table.New(s.ident(), meta, s.p.location+"/"+MetadataKey(v), s.fsF, s), v, nil

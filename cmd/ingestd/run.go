@@ -187,7 +187,7 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 		Iceberg:           ice,
 		DeadLetterTopic:   cfg.DLQ.Topic,
 		DeadLetterOptions: []source.Option{kafkaClientHooks(kafkaMetrics, metrics.KafkaClientDeadLetter)},
-		BeforeDeadLetters: releaseStaticMember(cfg, logger),
+		BeforeDeadLetters: releaseStaticMember(cfg, security, logger),
 		WriterOptions: []writer.Option{
 			writer.WithTargetFileSize(int64(cfg.Writer.TargetFileSize)),
 			writer.WithMaxFileAge(time.Duration(cfg.Writer.MaxFileAge)),
@@ -265,14 +265,16 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 // previous process's membership: a crashed process's static membership
 // holds its instance ID (and its partitions) for the session timeout; this
 // restart takes it over at once.
-func releaseStaticMember(cfg Config, logger *slog.Logger) func(context.Context) error {
+func releaseStaticMember(cfg Config, security source.Security, logger *slog.Logger) func(context.Context) error {
 	if !cfg.Kafka.StaticMembership || cfg.Kafka.GroupProtocol != source.GroupProtocolConsumer {
 		return nil
 	}
 	return func(ctx context.Context) error {
 		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
-		_, err := source.ReleaseStaticMember(rctx, cfg.sourceConfig(), cfg.instanceID(), source.WithLogger(logger))
+		sc := cfg.sourceConfig()
+		sc.Security = security // the same TLS and SASL as the reader's
+		_, err := source.ReleaseStaticMember(rctx, sc, cfg.instanceID(), source.WithLogger(logger))
 		return err
 	}
 }

@@ -240,8 +240,12 @@ admin:
 	if err := k.Produce(ctx, recs[n+m/2:]); err != nil {
 		t.Fatal(err)
 	}
-	waitScrape("the held records buffered in the Kafka client and counted in the lag", 20*time.Second, func(s scrape) bool {
-		return s.kafkaBuf == m-m/2 && s.lag >= float64(m-m/2)
+	// The lag counts at least the first held batch (produced seconds
+	// before); the client's buffer is only logged: whether franz-go has
+	// fetched the held records yet depends on its fetch timing (once, under
+	// make test's load, it had fetched none within 20s).
+	waitScrape("the held records counted in the lag", 20*time.Second, func(s scrape) bool {
+		return s.lag >= float64(m/2)
 	})
 	t.Logf("held, %d more records produced: records polled %v, lag %v, lakestream_kafka_buffered_fetch_records_total %v", m-m/2, last.records, last.lag, last.kafkaBuf)
 

@@ -3,12 +3,10 @@ package metrics
 import (
 	"errors"
 	"fmt"
+	"github.com/lakestream/lakestream/internal/otlpurl"
 	"log/slog"
-	"net/url"
-	"strings"
 	"time"
 
-	"github.com/lakestream/lakestream/internal/redact"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 )
@@ -119,32 +117,6 @@ func newProviderOptions(opts []ProviderOption) (providerOptions, error) {
 	return o, errors.Join(errs...)
 }
 
-// otlpURL checks an OTLP/HTTP endpoint and adds the default path. Errors
-// show the endpoint redacted (internal/redact.URL): without its user
-// information, query values or fragment.
-func otlpURL(endpoint string) (string, error) {
-	u, err := url.Parse(endpoint)
-	if err != nil {
-		return "", fmt.Errorf("otlp endpoint %q: not a URL like http://localhost:4318", redact.URL(endpoint))
-	}
-	var problems []string
-	if u.Scheme != "http" && u.Scheme != "https" {
-		problems = append(problems, "want an http or https URL like http://localhost:4318")
-	}
-	if u.Host == "" {
-		problems = append(problems, "no host")
-	}
-	if u.User != nil {
-		problems = append(problems, "credentials do not belong in the URL: set OTEL_EXPORTER_OTLP_HEADERS")
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		problems = append(problems, "no query or fragment allowed")
-	}
-	if len(problems) > 0 {
-		return "", fmt.Errorf("otlp endpoint %q: %s", redact.URL(endpoint), strings.Join(problems, "; "))
-	}
-	if u.Path == "" || u.Path == "/" {
-		u.Path = otlpMetricsPath
-	}
-	return u.String(), nil
-}
+// otlpURL checks an OTLP/HTTP endpoint and adds the default path
+// (otlpurl.Parse).
+func otlpURL(endpoint string) (string, error) { return otlpurl.Parse(endpoint, otlpMetricsPath) }

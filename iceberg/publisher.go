@@ -365,6 +365,13 @@ func (p *Publisher) publishOne(ctx context.Context, s *session, st *state, in *p
 	if err := p.ensureSchema(s, st, schema, in.ts); err != nil {
 		return err
 	}
+	if st.published[in.ts] || (st.watermark != "" && in.ts <= st.watermark) {
+		// ensureSchema re-read the table (another publisher created it
+		// first, or this one changed its schema) and found the instant
+		// published meanwhile: publishing it again would add its files
+		// twice. Start over from what is published.
+		return fmt.Errorf("publish %s: %w", in.ts, errConflict)
+	}
 	tbl := st.tbl
 	md := tbl.Metadata()
 	curSchema, spec := md.CurrentSchema(), md.PartitionSpec()

@@ -78,6 +78,42 @@ func testPublishersRace(t *testing.T, storage string) {
 	checkVersionHint(t, f)
 }
 
+// TestLostCreateRace: a publisher that found no Iceberg table plans to
+// publish every instant, and loses the race to create the table to one
+// that has published them meanwhile. It must start over rather than
+// publish an instant a second time (its files twice: the next replace
+// snapshot then lists a deleted file twice, and scans read rows twice).
+func TestLostCreateRace(t *testing.T) {
+	f := newFixture(t, "filesystem")
+	base := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	f.commit(f.events(60, base, 2))
+	f.commit(f.events(60, base, 2))
+	late := f.publisher()
+	s := late.newSession(f.ctx)
+	st, err := s.state() // no table yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	todo, err := late.unpublished(f.ctx, st)
+	if err != nil || len(todo) != 2 || st.tbl != nil {
+		t.Fatalf("planned %d instants (table %v), err %v; want 2 and no table", len(todo), st.tbl != nil, err)
+	}
+	if _, err := f.publisher().CatchUp(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	err = late.publishOne(f.ctx, s, st, &todo[0])
+	if !errors.Is(err, errConflict) {
+		t.Fatalf("publishing %s after another publisher did: %v, want a conflict", todo[0].ts, err)
+	}
+	if _, err := late.CatchUp(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := published(t, f.ctx, late), f.completed(); !slices.Equal(got, want) {
+		t.Fatalf("snapshots publish\n%v\nthe timeline completed\n%v", got, want)
+	}
+	f.checkSame(late, testColumns)
+}
+
 // TestCatchUpArchived: publishing was off while the table was archived,
 // a replacecommit with it (its replaced files deleted); once on, the
 // publisher publishes every archived instant in order, then expires their

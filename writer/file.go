@@ -6,8 +6,11 @@ package writer
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"strings"
+
+	"github.com/lakestream/lakestream/iceberg/filestats"
 
 	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/parquet-go/parquet-go"
@@ -30,6 +33,21 @@ type File struct {
 	// and HasEventTime, that is if at least one record had an event time.
 	MinEventTime, MaxEventTime int64
 	HasEventTime               bool
+	// Stats are the file's Iceberg schema and column metrics, nil unless
+	// WithFileStats (or if its footer could not be described).
+	Stats *Stats
+}
+
+// Stats are what an Iceberg manifest entry and the stats sidecar
+// (filestats.WriteSidecar) hold of a file beyond its record count and
+// size, as filestats.FromFooter makes them of the footer the writer wrote.
+type Stats struct {
+	// Schema is the Iceberg schema (JSON, with the Parquet field IDs) of
+	// the file's rows. Files of one Set share its bytes while it does not
+	// change.
+	Schema json.RawMessage
+	// Columns are the metrics of the file's columns.
+	Columns []filestats.Column
 }
 
 // Stat returns the commit's description of the file: a new file group
@@ -66,6 +84,8 @@ type file struct {
 	maxEventTime int64
 	minKey       []byte
 	maxKey       []byte
+
+	stats *Stats // WithFileStats: of the closed file
 
 	// Values of the columns fixed for the file, levels set.
 	bucketValue   parquet.Value   // _hoodie_partition_path
@@ -113,22 +133,34 @@ func (f *file) observe(key []byte, eventTime int64) {
 // close finishes the Parquet file in its spool file, with its record key
 // range under the footer keys minKey and maxKey, and records its size.
 // The encoder is returned for reuse; on an error the file is discarded.
-func (f *file) close(minKey, maxKey string) (encoder, error) {
+// With keepTail, the last row group is flushed first, and what the
+// encoder writes then (the page index and the footer) is returned.
+func (f *file) close(minKey, maxKey string, keepTail bool) (encoder, []byte, error) {
 	enc := f.enc
 	enc.setKeyValue(minKey, string(f.minKey))
 	enc.setKeyValue(maxKey, string(f.maxKey))
-	err := enc.close()
+	var err error
+	if keepTail {
+		if err = enc.flush(); err == nil {
+			f.spool.count.keep = true
+		}
+	}
+	if err == nil {
+		err = enc.close()
+	}
+	tail := f.spool.count.kept
+	f.spool.count.keep, f.spool.count.kept = false, nil
 	var size int64
 	if err == nil {
 		size, err = f.spool.finish()
 	}
 	if err != nil {
 		_ = f.discard()
-		return nil, err
+		return nil, nil, err
 	}
 	f.size = size
 	f.enc = nil
-	return enc, nil
+	return enc, tail, nil
 }
 
 func (f *file) info() File {
@@ -150,6 +182,7 @@ func (f *file) info() File {
 		MinEventTime:  f.minEventTime,
 		MaxEventTime:  f.maxEventTime,
 		HasEventTime:  f.hasEventTime,
+		Stats:         f.stats,
 	}
 }
 

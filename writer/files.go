@@ -4,8 +4,13 @@ package writer
 // of the columns fixed for each) and finishing them for their upload.
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
+
+	"github.com/lakestream/lakestream/iceberg/filestats"
 
 	"github.com/lakestream/lakestream/table"
 	"github.com/lakestream/lakestream/table/hudi/hudimeta"
@@ -22,6 +27,9 @@ type fileMaker struct {
 	layout          table.Layout                          // WithLayout
 	partitionValues func(bucket string) ([][]byte, error) // WithPartitionColumns
 	seq             int                                   // files made since begin (the <n> of the write token)
+	stats           bool                                  // WithFileStats
+	log             *slog.Logger
+	schema          json.RawMessage // the Iceberg schema of the last file described, shared by the files that have the same
 }
 
 // begin starts the count of the files of a checkpoint.
@@ -102,10 +110,40 @@ func (m *fileMaker) close() { m.encs.free, m.spool.bufs = nil, nil }
 // finish finishes f's Parquet file in its spool file, ready for upload, and
 // keeps its encoder for reuse. After an error the file is discarded.
 func (m *fileMaker) finish(f *file) error {
-	enc, err := f.close(m.layout.KeyRangeFooter())
+	minKey, maxKey := m.layout.KeyRangeFooter()
+	enc, tail, err := f.close(minKey, maxKey, m.stats)
 	if err != nil {
 		return err
 	}
 	m.encs.put(enc)
+	if m.stats {
+		m.describe(f, tail)
+	}
 	return nil
+}
+
+// describe records f's Iceberg schema and column metrics from tail, the
+// end of its file (the page index and the footer). A footer that cannot
+// be described leaves f without them: the Iceberg publisher then reads
+// the footers of its instant back.
+func (m *fileMaker) describe(f *file, tail []byte) {
+	md, err := filestats.FooterFromTail(tail)
+	var schema json.RawMessage
+	var cols []filestats.Column
+	if err == nil {
+		schema, cols, err = filestats.FromFooter(md)
+	}
+	if err == nil && md.NumRows != f.records {
+		err = fmt.Errorf("footer holds %d rows, the writer wrote %d", md.NumRows, f.records)
+	}
+	if err != nil {
+		m.log.Warn("file without column metrics: the Iceberg publisher will read its footer", "key", f.key, "err", err)
+		return
+	}
+	if bytes.Equal(schema, m.schema) {
+		schema = m.schema
+	} else {
+		m.schema = schema
+	}
+	f.stats = &Stats{Schema: schema, Columns: cols}
 }

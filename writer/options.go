@@ -54,6 +54,8 @@ type options struct {
 	now                func() time.Time
 	logger             *slog.Logger
 	beforeUpload       func(key string) error
+	fileStats          bool
+	afterUpload        func(File)
 	layout             table.Layout
 	partitionColumns   []string
 	partitionValues    func(bucket string) ([][]byte, error)
@@ -199,6 +201,22 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 func WithBeforeUpload(fn func(key string) error) Option {
 	return func(o *options) { o.beforeUpload = fn }
 }
+
+// WithFileStats records the Iceberg schema and the column metrics of each
+// file (File.Schema, File.Columns) as it closes, from the footer the
+// encoder has just written: what it writes last (the page index and the
+// footer) is kept in memory and decoded (filestats.FooterFromTail,
+// filestats.FromFooter), so nothing is read back. A file whose footer
+// cannot be described is logged and has none. Default off.
+func WithFileStats(on bool) Option { return func(o *options) { o.fileStats = on } }
+
+// WithAfterUpload calls fn with each file once it is uploaded (with its
+// metrics under WithFileStats), on the goroutine that called the Set
+// method that uploaded it (Write, WriteBatch, RollIdle, FlushLargest or
+// Finish): several Sets call it from as many goroutines, so fn must be
+// safe for concurrent use. An Abort after it deletes the file all the
+// same. Default nil (none).
+func WithAfterUpload(fn func(File)) Option { return func(o *options) { o.afterUpload = fn } }
 
 // WithLayout sets the table layout that names the files, gives the values
 // of their per-file constant columns and the footer keys of their record

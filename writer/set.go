@@ -123,8 +123,9 @@ func NewSet(store objstore.Store, schema *parquet.Schema, worker int, opts ...Op
 	encs.keep = maxOpen
 	sp := &spool{fs: o.spoolFS, dir: o.spoolDir, keep: maxOpen}
 	s := &Set{opts: o, log: o.logger, shape: shape,
-		files: fileMaker{worker: worker, spool: sp, encs: encs, now: o.now, layout: o.layout, partitionValues: o.partitionValues},
-		up:    uploader{store: store, hook: o.beforeUpload, concurrency: o.uploadConcurrency, log: o.logger, slow: o.slow},
+		files: fileMaker{worker: worker, spool: sp, encs: encs, now: o.now, layout: o.layout, partitionValues: o.partitionValues,
+			stats: o.fileStats, log: o.logger},
+		up:    uploader{store: store, hook: o.beforeUpload, after: o.afterUpload, concurrency: o.uploadConcurrency, log: o.logger, slow: o.slow},
 		stage: stage{spool: sp, limit: o.stageMemory, log: o.logger},
 		open:  make(map[string]*file), maxOpen: maxOpen}
 	s.files.shape = &s.shape

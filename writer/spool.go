@@ -89,14 +89,21 @@ type spoolFile struct {
 // countingWriter counts the bytes the encoder emitted, which is its write
 // offset: the encoder has no output buffer of its own, so the difference
 // between its size and this count is its buffered row group.
+// While keep is set, it also keeps a copy of what it passes on
+// (the end of a file, for its footer: WithFileStats).
 type countingWriter struct {
-	w io.Writer
-	n int64
+	w    io.Writer
+	n    int64
+	keep bool
+	kept []byte
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
+	if c.keep {
+		c.kept = append(c.kept, p[:n]...)
+	}
 	return n, err
 }
 

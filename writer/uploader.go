@@ -24,6 +24,7 @@ import (
 type uploader struct {
 	store       objstore.Store
 	hook        func(key string) error // WithBeforeUpload
+	after       func(File)             // WithAfterUpload
 	concurrency int
 	log         *slog.Logger
 	slow        *slowlog.Logger // WithSlowLog
@@ -73,7 +74,11 @@ func (u *uploader) uploadPending(ctx context.Context) error {
 			if err := f.discard(); err != nil {
 				u.log.Warn("remove spool file", "path", f.spool.path, "error", err)
 			}
-			u.done = append(u.done, f.info())
+			info := f.info()
+			u.done = append(u.done, info)
+			if u.after != nil {
+				u.after(info)
+			}
 		}
 		rest := u.pending[len(batch):]
 		if first != nil {

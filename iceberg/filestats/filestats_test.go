@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math/big"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -46,6 +47,18 @@ func footerOf(t *testing.T, schema *parquet.Schema, rows []any) (json.RawMessage
 	md, err := ReadFooter(ctx, b, "f.parquet", int64(buf.Len()))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The same footer from a local file and from the end of the bytes.
+	at, err := ReadFooterAt(bytes.NewReader(buf.Bytes()), int64(buf.Len()), "f.parquet")
+	if err != nil || !reflect.DeepEqual(at, md) {
+		t.Fatalf("ReadFooterAt: %v, %v", at, err)
+	}
+	fromTail, err := FooterFromTail(buf.Bytes()[4:])
+	if err != nil || !reflect.DeepEqual(fromTail, md) {
+		t.Fatalf("FooterFromTail: %v, %v", fromTail, err)
+	}
+	if _, err := FooterFromTail(buf.Bytes()[buf.Len()-9:]); err == nil {
+		t.Fatal("FooterFromTail of a cut tail: no error")
 	}
 	s, cols, err := FromFooter(md)
 	if err != nil {

@@ -65,27 +65,55 @@ const magic = "PAR1"
 // whose size is size: two ranged reads (the last 8 bytes, then the
 // footer). It reads no page.
 func ReadFooter(ctx context.Context, b objstore.Store, key string, size int64) (*format.FileMetaData, error) {
-	if size < int64(2*len(magic)+4) {
-		return nil, fmt.Errorf("%s: %d bytes: too short for a Parquet file", key, size)
+	return readFooter(key, size, int64(len(magic)), func(off, n int64) ([]byte, error) { return readRange(ctx, b, key, off, n) })
+}
+
+// ReadFooterAt is ReadFooter of a local file (the compactor's merged
+// output before its upload): two reads of r, whose size is size; name
+// names it in errors.
+func ReadFooterAt(r io.ReaderAt, size int64, name string) (*format.FileMetaData, error) {
+	return readFooter(name, size, int64(len(magic)), func(off, n int64) ([]byte, error) {
+		buf := make([]byte, n)
+		if _, err := r.ReadAt(buf, off); err != nil {
+			return nil, fmt.Errorf("%s: read %d bytes at %d: %w", name, n, off, err)
+		}
+		return buf, nil
+	})
+}
+
+// FooterFromTail decodes the footer at the end of tail, the last bytes of
+// a Parquet file (at least its footer, its length and the magic), as a
+// writer that kept what it wrote last has them.
+func FooterFromTail(tail []byte) (*format.FileMetaData, error) {
+	size := int64(len(tail))
+	return readFooter("parquet tail", size, 0, func(off, n int64) ([]byte, error) { return tail[off : off+n], nil })
+}
+
+// readFooter decodes the footer of a file of size bytes, of which read
+// reads a range; head is the bytes before the footer that must be there
+// (the leading magic of a whole file; 0 for a tail).
+func readFooter(name string, size, head int64, read func(off, n int64) ([]byte, error)) (*format.FileMetaData, error) {
+	if size < head+8 {
+		return nil, fmt.Errorf("%s: %d bytes: too short for a Parquet file", name, size)
 	}
-	tail, err := readRange(ctx, b, key, size-8, 8)
+	tail, err := read(size-8, 8)
 	if err != nil {
 		return nil, err
 	}
 	if string(tail[4:]) != magic {
-		return nil, fmt.Errorf("%s: does not end with %s: truncated or not a Parquet file", key, magic)
+		return nil, fmt.Errorf("%s: does not end with %s: truncated or not a Parquet file", name, magic)
 	}
 	n := int64(binary.LittleEndian.Uint32(tail[:4]))
-	if n == 0 || n > size-12 || n > MaxFooterBytes {
-		return nil, fmt.Errorf("%s: footer length %d does not fit the file's %d bytes: truncated or corrupt", key, n, size)
+	if n == 0 || n > size-8-head || n > MaxFooterBytes {
+		return nil, fmt.Errorf("%s: footer length %d does not fit the file's %d bytes: truncated or corrupt", name, n, size)
 	}
-	footer, err := readRange(ctx, b, key, size-8-n, n)
+	footer, err := read(size-8-n, n)
 	if err != nil {
 		return nil, err
 	}
 	md := new(format.FileMetaData)
 	if err := thrift.Unmarshal(new(thrift.CompactProtocol), footer, md); err != nil {
-		return nil, fmt.Errorf("%s: corrupt footer: %w", key, err)
+		return nil, fmt.Errorf("%s: corrupt footer: %w", name, err)
 	}
 	return md, nil
 }

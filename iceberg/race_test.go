@@ -1,6 +1,7 @@
 package iceberg
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -209,6 +210,70 @@ func TestSidecarStats(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("%d sidecars left, want 1", n)
 	}
+}
+
+// TestSidecarFallback: an instant whose sidecar is missing, does not name
+// every file, or is malformed (cut short) is published from its footers,
+// with the same metrics; one with a good sidecar reads no footer.
+func TestSidecarFallback(t *testing.T) {
+	f := newFixture(t, "filesystem")
+	base := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	var instants []string
+	for i := range 4 {
+		ts := f.commit(f.events(100, base, 2))
+		instants = append(instants, ts)
+		m := f.commitMetadata(ts)
+		var ws []hudi.WriteStat
+		for _, s := range m.PartitionToWriteStats {
+			ws = append(ws, s...)
+		}
+		st, err := FooterStats(f.bucket, 4).InstantStats(f.ctx, ts, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch i {
+		case 0: // none
+			continue
+		case 1: // partial
+			st.Files = st.Files[:1]
+		}
+		if err := filestats.WriteSidecar(f.ctx, f.bucket, ts, st); err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 { // cut short
+			data, err := objstore.ReadAll(f.ctx, f.bucket, filestats.SidecarKey(ts))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.bucket.Put(f.ctx, filestats.SidecarKey(ts), bytes.NewReader(data[:len(data)-10])); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	footers := &countStats{inner: FooterStats(f.bucket, 4)}
+	p := f.publisher(WithStats(SidecarStats(f.bucket, footers)))
+	if _, err := p.CatchUp(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(footers.instants, instants[:3]) {
+		t.Fatalf("footers read for %v, want those of %v (no sidecar, partial, cut short)", footers.instants, instants[:3])
+	}
+	f.checkSame(p, testColumns)
+	checkMetrics(t, f, p)
+}
+
+// countStats records the instants it is asked about.
+type countStats struct {
+	inner    Stats
+	mu       sync.Mutex
+	instants []string
+}
+
+func (s *countStats) InstantStats(ctx context.Context, instant string, files []hudi.WriteStat) (*filestats.Instant, error) {
+	s.mu.Lock()
+	s.instants = append(s.instants, instant)
+	s.mu.Unlock()
+	return s.inner.InstantStats(ctx, instant, files)
 }
 
 type failStats struct{ t *testing.T }

@@ -25,8 +25,8 @@ type Stats interface {
 // SidecarStats reads the instant's stats sidecar (filestats.WriteSidecar),
 // which the writer records before its commit decision, and asks fallback
 // for instants without one (committed before the writer recorded stats,
-// or by another writer). A sidecar that does not describe every file of
-// the commit is not used.
+// or by another writer, or whose put failed). A sidecar that does not
+// describe every file of the commit, or cannot be read, is not used.
 func SidecarStats(b objstore.Store, fallback Stats) Stats {
 	return sidecarStats{bucket: b, fallback: fallback}
 }
@@ -37,12 +37,10 @@ type sidecarStats struct {
 }
 
 func (s sidecarStats) InstantStats(ctx context.Context, instant string, files []hudi.WriteStat) (*filestats.Instant, error) {
-	st, err := filestats.ReadSidecar(ctx, s.bucket, instant)
-	switch {
-	case errors.Is(err, objstore.ErrNotExist):
-	case err != nil:
-		return nil, err
-	case coversAll(st, files):
+	// Missing (committed by a writer that records none, or whose put
+	// failed), partial or unreadable: the footers. A malformed sidecar
+	// must not stop the publishing of its instant for good.
+	if st, err := filestats.ReadSidecar(ctx, s.bucket, instant); err == nil && coversAll(st, files) {
 		return st, nil
 	}
 	if s.fallback == nil {

@@ -25,10 +25,14 @@ const (
 	AfterComplete     = "commit.after-complete"       // completed file written, not acknowledged
 	BeforeGroupCommit = "checkpoint.before-group-commit"
 	DuringRollback    = "rollback.during" // files of the instant removed, timeline not yet
+	// AfterCommitBeforePublish: the commit completed (with its stats
+	// sidecar), its Iceberg snapshot not published (the Iceberg
+	// publisher's hook, and the compactor before its publish).
+	AfterCommitBeforePublish = "iceberg.before-publish"
 )
 
 // Names lists every failpoint.
-var Names = []string{BeforeRequested, AfterInflight, AfterFileWrite, BeforeComplete, AfterComplete, BeforeGroupCommit, DuringRollback}
+var Names = []string{BeforeRequested, AfterInflight, AfterFileWrite, BeforeComplete, AfterComplete, BeforeGroupCommit, DuringRollback, AfterCommitBeforePublish}
 
 // CrashExitCode is the exit status of a process stopped by a crash
 // failpoint.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 )
 
@@ -115,6 +116,11 @@ func (t *Table) Properties() Properties {
 
 // Bucket returns the bucket the table lives in.
 func (t *Table) Bucket() objstore.Store { return t.bucket }
+
+// Failpoints returns the failpoints the table was opened with
+// (WithFailpoints; nil: none), for the parts that act on its commits
+// (the Iceberg publisher's hook hits failpoint.AfterCommitBeforePublish).
+func (t *Table) Failpoints() *failpoint.Set { return t.opts.failpoints }
 
 // noteInstant remembers the newest instant time seen, so that instants this
 // process issues only move forward.

@@ -35,8 +35,11 @@ type Engine struct {
 	dlq     *source.DeadLetter
 	coord   *checkpoint.Coordinator
 	iceberg *iceberg.Publisher // nil: not published
-	reader  *source.Reader
-	closing closeBudget
+	// sidecars collects the writers' file metrics for the stats sidecars
+	// (nil: publishing off).
+	sidecars *sidecars
+	reader   *source.Reader
+	closing  closeBudget
 }
 
 // Open wires the pipeline of one table, in this order:
@@ -145,7 +148,7 @@ func Open(ctx context.Context, o Options) (_ *Engine, err error) {
 	}
 	tbl, cpOpts := hudi.AsTable(e.table), o.CheckpointOptions
 	if e.iceberg != nil {
-		tbl = expiringTable{Table: tbl, hudi: e.table, pub: e.iceberg}
+		tbl = icebergTable{Table: tbl, hudi: e.table, pub: e.iceberg, sc: e.sidecars}
 		cpOpts = append(append([]checkpoint.Option(nil), cpOpts...), checkpoint.WithPublishers(e.iceberg.Hook()))
 	}
 	e.coord, err = checkpoint.New(setup, checkpoint.Config{
@@ -164,8 +167,9 @@ func Open(ctx context.Context, o Options) (_ *Engine, err error) {
 }
 
 // newWriterSet opens the file writers of one worker: Options.WriterOptions
-// with the table's partition columns, the spool directory and, with a
-// journal, its hook before every upload.
+// with the table's partition columns, the spool directory, with a
+// journal its hook before every upload, and with Iceberg publishing the
+// recording of every file's column metrics for the stats sidecars.
 func (e *Engine) newWriterSet(worker int) (*writer.Set, error) {
 	o := e.opts
 	opts := append([]writer.Option(nil), o.WriterOptions...)
@@ -175,6 +179,9 @@ func (e *Engine) newWriterSet(worker int) (*writer.Set, error) {
 	}
 	if o.SpoolDir != "" {
 		opts = append(opts, writer.WithSpoolDir(o.SpoolDir))
+	}
+	if e.sidecars != nil {
+		opts = append(opts, writer.WithFileStats(true), writer.WithAfterUpload(e.sidecars.uploaded))
 	}
 	return writer.NewSet(o.Bucket, o.Schema.Parquet(), worker, opts...)
 }

@@ -22,6 +22,9 @@ func (e *Engine) openIceberg(ctx context.Context) error {
 		return err
 	}
 	e.iceberg = p
+	if p.Enabled() {
+		e.sidecars = newSidecars(e.table.Bucket(), o.Logger)
+	}
 	res, err := p.CatchUp(ctx)
 	if err != nil {
 		o.Logger.Warn("iceberg catch-up failed: the Hudi table stands, the next commit catches up", "location", o.Iceberg.Location, "err", err)
@@ -33,21 +36,40 @@ func (e *Engine) openIceberg(ctx context.Context) error {
 	return nil
 }
 
-// expiringTable is the table the coordinator commits to when Iceberg
-// publishing is on: before each archival of the timeline (the
-// coordinator's maintenance), the publisher expires the Iceberg snapshots
-// through the newest instant the archival will archive, so that no
-// unexpired snapshot references a file the archival deletes (the file
-// groups an archived replacecommit retired). If the expiry fails, the
-// archival does not run: the next maintenance round tries both again.
-type expiringTable struct {
+// icebergTable is the table the coordinator commits to when Iceberg
+// publishing is on.
+//
+// Each transaction writes the stats sidecar of its instant before its
+// commit decision (sidecarTxn; sc nil: none, publishing is switched off),
+// from the metrics the writers recorded of the files they uploaded, so
+// that the publisher reads no Parquet footer. A sidecar that cannot be
+// written is logged and the commit goes on: the publisher then reads the
+// footers of that instant.
+//
+// Before each archival of the timeline (the coordinator's maintenance),
+// the publisher expires the Iceberg snapshots through the newest instant
+// the archival will archive, so that no unexpired snapshot references a
+// file the archival deletes (the file groups an archived replacecommit
+// retired). If the expiry fails, the archival does not run: the next
+// maintenance round tries both again.
+type icebergTable struct {
 	table.Table
 	hudi *hudi.Table
 	pub  *iceberg.Publisher
+	sc   *sidecars
+}
+
+// Begin opens a transaction that writes its stats sidecar.
+func (t icebergTable) Begin(ctx context.Context, o table.BeginOptions) (table.Txn, error) {
+	x, err := t.Table.Begin(ctx, o)
+	if err != nil || t.sc == nil {
+		return x, err
+	}
+	return sidecarTxn{Txn: x, sc: t.sc}, nil
 }
 
 // Archive expires, then archives.
-func (t expiringTable) Archive(ctx context.Context, keepCompleted int) (table.Archived, error) {
+func (t icebergTable) Archive(ctx context.Context, keepCompleted int) (table.Archived, error) {
 	tl, err := t.hudi.Timeline(ctx)
 	if err != nil {
 		return table.Archived{}, err

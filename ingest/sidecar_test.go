@@ -25,7 +25,9 @@ import (
 	"github.com/lakestream/lakestream/internal/objstore/s3test"
 	"github.com/lakestream/lakestream/schemas"
 	"github.com/lakestream/lakestream/source"
+	"github.com/lakestream/lakestream/table"
 	"github.com/lakestream/lakestream/table/hudi"
+	"github.com/lakestream/lakestream/writer"
 )
 
 // rigTopic is the topic of the Iceberg tests' rig.
@@ -359,5 +361,97 @@ func testSidecarsSpareFooterReads(t *testing.T, storage string, fail bool) {
 	}
 	if left == 0 {
 		t.Fatal("no sidecar at all")
+	}
+}
+
+// TestSidecarOfRolledBackInstant: a commit attempt writes its sidecar
+// before its decision; if the instant is then rolled back, the sidecar
+// does not stay: the coordinator's abort deletes it at once, and the
+// sidecar of an instant rolled back by recovery (a crash after the
+// attempt) is deleted by the Iceberg expiry before the next archival
+// that passes it.
+func TestSidecarOfRolledBackInstant(t *testing.T) {
+	// A table with data, published.
+	r := newRig(t, "filesystem")
+	r.produce(100)
+	ctx, bucket := r.ctx, r.inner
+	ht := r.run(rigOptions(t, bucket, r.brokers, r.location)).Table()
+	p, err := iceberg.New(ht, r.location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := newSidecars(bucket, slog.New(slog.DiscardHandler))
+	tbl := icebergTable{Table: hudi.AsTable(ht), hudi: ht, pub: p, sc: sc}
+	begin := func() table.Txn {
+		t.Helper()
+		x, err := tbl.Begin(ctx, table.BeginOptions{WriterID: "w1", Topic: rigTopic, Partitions: []int32{0}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	exists := func(instant string) bool {
+		t.Helper()
+		_, err := bucket.Stat(ctx, filestats.SidecarKey(instant))
+		if err != nil && !errors.Is(err, objstore.ErrNotExist) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	// A commit attempt that fails before its decision: the file it names
+	// was never uploaded. The sidecar is written all the same.
+	failedAttempt := func(x table.Txn) {
+		t.Helper()
+		path := hudi.BaseFilePath("dt=2026-01-01/hr=00", hudi.BaseFileName(hudi.NewFileID(), hudi.WriteToken(0, 0, 0), x.Instant()))
+		sc.uploaded(writer.File{Path: path, Records: 1, SizeBytes: 100, Stats: &writer.Stats{Schema: []byte(`{"type":"struct","fields":[]}`)}})
+		err := x.Commit(ctx, table.CommitRequest{Files: []table.FileStat{{Path: path, NumRecords: 1}}, CheckpointID: 1, Topic: rigTopic, Next: map[int32]int64{0: 100}})
+		if err == nil {
+			t.Fatal("commit of a file that does not exist succeeded")
+		}
+		if !exists(x.Instant()) {
+			t.Fatalf("no sidecar after the commit attempt of %s", x.Instant())
+		}
+	}
+
+	// Aborted by the coordinator.
+	x := begin()
+	failedAttempt(x)
+	if err := x.Abort(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if exists(x.Instant()) {
+		t.Fatalf("sidecar of aborted instant %s left", x.Instant())
+	}
+	x.Close()
+
+	// Rolled back by the next start's recovery.
+	x = begin()
+	failedAttempt(x)
+	crashed := x.Instant()
+	x.Close()
+	res, err := tbl.RollbackInstant(ctx, crashed, "w1", nil)
+	if err != nil || res.Outcome != table.OutcomeRolledBack {
+		t.Fatalf("roll back %s: %+v, %v", crashed, res, err)
+	}
+	if !exists(crashed) {
+		t.Fatalf("sidecar of %s gone before the expiry: the test proves nothing", crashed)
+	}
+	// Three commits later, the archival (keep 1) passes it.
+	for cp := int64(1); cp <= 3; cp++ {
+		x := begin()
+		if err := x.Commit(ctx, table.CommitRequest{CheckpointID: cp, Topic: rigTopic, Next: map[int32]int64{0: 100 + cp}}); err != nil {
+			t.Fatal(err)
+		}
+		x.Close()
+	}
+	ar, err := tbl.Archive(ctx, 1)
+	if err != nil || len(ar.Instants) == 0 {
+		t.Fatalf("archive: %+v, %v", ar, err)
+	}
+	if exists(crashed) {
+		t.Fatalf("sidecar of rolled-back instant %s left after the expiry through %s", crashed, ar.Instants[len(ar.Instants)-1])
+	}
+	if len(sc.files) != 0 {
+		t.Fatalf("file metrics kept for %d instants after their transactions ended", len(sc.files))
 	}
 }

@@ -2,9 +2,12 @@ package ingest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,6 +24,7 @@ import (
 	"github.com/lakestream/lakestream/e2e/harness"
 	"github.com/lakestream/lakestream/iceberg"
 	"github.com/lakestream/lakestream/iceberg/filestats"
+	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/objstore/s3test"
 	"github.com/lakestream/lakestream/schemas"
@@ -454,4 +458,154 @@ func TestSidecarOfRolledBackInstant(t *testing.T) {
 	if len(sc.files) != 0 {
 		t.Fatalf("file metrics kept for %d instants after their transactions ended", len(sc.files))
 	}
+}
+
+// envCrashChild, set, makes TestCrashChild the child process of
+// TestCrashBetweenCommitAndPublish: it holds the child's crashChild, as
+// JSON.
+const envCrashChild = "LAKESTREAM_TEST_CRASH_CHILD"
+
+// crashChild is what the child needs to ingest the parent's table.
+type crashChild struct {
+	Brokers  []string
+	Root     string             // filesystem
+	S3       *objstore.S3Config // or S3
+	Location string
+}
+
+// TestCrashBetweenCommitAndPublish: ingestd's process crashes (exit 86,
+// LAKESTREAM_FAILPOINTS=iceberg.before-publish=crash) after its first
+// commit completed, before the commit's Iceberg publish: the Hudi commit
+// and its stats sidecar are there, no snapshot names it. ingest.Open
+// catches up: the commit is published (from its sidecar: no footer is
+// read), and iceberg-go's scan returns exactly the rows DuckDB reads from
+// the Hudi snapshot; so after the rest is ingested.
+func TestCrashBetweenCommitAndPublish(t *testing.T) {
+	for _, storage := range []string{"filesystem", "s3"} {
+		t.Run(storage, func(t *testing.T) { testCrashBetweenCommitAndPublish(t, storage) })
+	}
+}
+
+func testCrashBetweenCommitAndPublish(t *testing.T, storage string) {
+	const n = 400
+	r := newRig(t, storage)
+	r.produce(n / 2)
+	spec, err := json.Marshal(crashChild{Brokers: r.brokers, Root: r.root, S3: r.s3, Location: r.location})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), envCrashChild+"="+string(spec), "LAKESTREAM_FAILPOINTS="+failpoint.AfterCommitBeforePublish+"=crash")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != failpoint.CrashExitCode {
+		t.Fatalf("child: %v, want exit %d; output:\n%s", err, failpoint.CrashExitCode, out)
+	}
+	if !strings.Contains(string(out), "failpoint "+failpoint.AfterCommitBeforePublish+": crash") {
+		t.Fatalf("the child did not crash at %s:\n%s", failpoint.AfterCommitBeforePublish, out)
+	}
+
+	// The crash left a completed commit, with its sidecar, and no snapshot
+	// of it.
+	ht, err := hudi.Open(r.ctx, r.inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl, err := ht.Timeline(r.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	completed := tl.Completed()
+	if len(completed) == 0 {
+		t.Fatal("no commit before the crash")
+	}
+	newest := completed[len(completed)-1].Time
+	if _, err := r.inner.Stat(r.ctx, filestats.SidecarKey(newest)); err != nil {
+		t.Fatalf("sidecar of %s: %v", newest, err)
+	}
+	p, err := iceberg.New(ht, r.location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it, err := p.Table(r.ctx); err != nil {
+		t.Fatal(err)
+	} else if it != nil {
+		for _, sn := range it.Metadata().Snapshots() {
+			if sn.Summary.Properties[iceberg.SummaryInstant] == newest {
+				t.Fatalf("instant %s published before the crash", newest)
+			}
+		}
+	}
+	committed := 0
+	db, _, err := harness.DuckDB(r.ctx, r.inner, t.TempDir(), "hudi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(r.ctx, "SELECT count(*) FROM hudi").Scan(&committed); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	t.Logf("%s: crashed after committing %s (%d rows), before publishing it", storage, newest, committed)
+
+	// Reopened: the catch-up publishes it, from its sidecar.
+	eng, err := Open(r.ctx, rigOptions(t, r.bucket, r.brokers, r.location, iceberg.WithStats(iceberg.SidecarStats(r.bucket, failFooters{t}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkIcebergMatchesHudi(t, r.ctx, eng.Table(), r.location, committed)
+
+	// And the rest.
+	r.produce(n / 2)
+	eng = r.run(rigOptions(t, r.bucket, r.brokers, r.location, iceberg.WithStats(iceberg.SidecarStats(r.bucket, failFooters{t}))))
+	checkIcebergMatchesHudi(t, r.ctx, eng.Table(), r.location, n)
+	if reads := r.footerReads.Load(); reads != 0 {
+		t.Fatalf("%d footer reads, want none", reads)
+	}
+}
+
+// TestCrashChild is the child process of TestCrashBetweenCommitAndPublish
+// (skipped otherwise): it ingests the parent's topic into the parent's
+// table with the failpoints of $LAKESTREAM_FAILPOINTS, as ingestd does,
+// until one stops it.
+func TestCrashChild(t *testing.T) {
+	spec := os.Getenv(envCrashChild)
+	if spec == "" {
+		t.Skip("the child process of TestCrashBetweenCommitAndPublish")
+	}
+	var c crashChild
+	if err := json.Unmarshal([]byte(spec), &c); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var bucket objstore.Store
+	var err error
+	if c.S3 != nil {
+		bucket, err = objstore.NewS3(ctx, *c.S3)
+	} else {
+		bucket, err = objstore.NewFilesystem(c.Root)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bucket.Close()
+	fps, err := failpoint.Parse(os.Getenv("LAKESTREAM_FAILPOINTS"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := rigOptions(t, bucket, c.Brokers, c.Location)
+	o.TableOptions = []hudi.Option{hudi.WithFailpoints(fps)}
+	eng, err := Open(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	runCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	err = eng.Run(runCtx)
+	t.Fatalf("ran without crashing: %v", err)
 }

@@ -23,12 +23,17 @@
 //     one of its file groups (hudi.Table.ClusteringConflicts), merges the
 //     inputs into a new file group, verifies the output
 //     (parquetfile.VerifyMerge, locally and read back from the store),
-//     checks again and commits. Of overlapping plans the earliest instant
+//     with the Iceberg option writes the instant's stats sidecar from the
+//     output's footer (filestats.WriteSidecar; read from the local file,
+//     so the publisher reads no footer back; a failure is logged and the
+//     publisher reads it instead; a rolled-back instant's sidecar is
+//     deleted), checks again and commits. Of overlapping plans the earliest instant
 //     wins: a later pending one is fenced (hudi.Table.FenceClustering); an
 //     earlier or completed one makes the group give up, its instant rolled
 //     back and its output removed (an error matching ErrConflict); with
 //     the Iceberg option, publishes the replacecommit as an Iceberg
-//     replace snapshot (a failure is logged);
+//     replace snapshot (a failure is logged; failpoint
+//     iceberg.before-publish stops the run just before);
 //  4. removes the files replaced more than the retention ago
 //     (hudi.Table.CleanReplaced), with the Iceberg option only after the
 //     Iceberg snapshots that reference them are expired.

@@ -15,6 +15,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/lakestream/lakestream/e2e/harness"
+	"github.com/lakestream/lakestream/iceberg"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/objstore/s3test"
 	"github.com/lakestream/lakestream/schemas"
@@ -27,15 +28,17 @@ const testTopic = "events"
 // fixture is a table written the way ingestd writes one: the schemas
 // package's row, the writer's files, table/hudi's commits.
 type fixture struct {
-	t       *testing.T
-	ctx     context.Context
-	bucket  objstore.Store
-	table   *hudi.Table
-	schema  *schemas.TableSchema
-	dir     string
-	rng     *rand.Rand
-	offsets map[int32]int64
-	cp      int64
+	t      *testing.T
+	ctx    context.Context
+	bucket objstore.Store
+	table  *hudi.Table
+	schema *schemas.TableSchema
+	dir    string
+	// location is the table's Iceberg location.
+	location string
+	rng      *rand.Rand
+	offsets  map[int32]int64
+	cp       int64
 }
 
 func newFixture(t *testing.T, storage string) *fixture {
@@ -50,11 +53,17 @@ func newFixture(t *testing.T, storage string) *fixture {
 		}
 		t.Cleanup(func() { fs.Close() })
 		f.bucket = fs
+		loc, err := iceberg.TableLocation(filepath.Join(f.dir, "warehouse", "events"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.location = loc
 	case "s3":
 		srv := s3test.Start(t)
 		b := srv.NewBucket(t, "warehouse/events")
 		t.Cleanup(func() { b.Close() })
 		f.bucket = b
+		f.location = "s3://" + srv.Bucket + "/warehouse/events"
 	default:
 		t.Fatalf("storage %q", storage)
 	}

@@ -1,6 +1,8 @@
 package compaction
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -12,6 +14,9 @@ import (
 
 	"github.com/lakestream/lakestream/e2e/harness"
 	"github.com/lakestream/lakestream/iceberg"
+	"github.com/lakestream/lakestream/iceberg/filestats"
+	"github.com/lakestream/lakestream/internal/failpoint"
+	"github.com/lakestream/lakestream/table/hudi"
 )
 
 // TestRunPublishesIceberg: with the Iceberg option, a run publishes its
@@ -147,4 +152,104 @@ func checkIcebergSame(t *testing.T, f *fixture, p *iceberg.Publisher) {
 	if len(want) == 0 || !slices.Equal(want, got) {
 		t.Fatalf("hudi snapshot %d rows, iceberg scan %d rows, not the same", len(want), len(got))
 	}
+}
+
+// TestRunWritesSidecar: a run writes the stats sidecar of each
+// replacecommit before its commit, from the merged output's footer (the
+// local file, not the store), so that the publisher reads no footer of a
+// compaction's output: with a footer source that fails for any instant
+// but the ingest commits (which have no sidecar here), the replace
+// snapshot is published and iceberg-go's scan equals the Hudi snapshot.
+// A run stopped at iceberg.before-publish leaves the replacecommit
+// completed and unpublished; the next catch-up publishes it, from its
+// sidecar. On the filesystem and on versitygw.
+func TestRunWritesSidecar(t *testing.T) {
+	for _, storage := range []string{"filesystem", "s3"} {
+		t.Run(storage, func(t *testing.T) {
+			f := newFixture(t, storage)
+			ingested := map[string]bool{}
+			for range 3 {
+				ingested[f.commit(100, 0)] = true
+			}
+			stats := iceberg.WithStats(iceberg.SidecarStats(f.bucket, ingestFooters{t: t, ingest: ingested, footers: iceberg.FooterStats(f.bucket, 4)}))
+			p, err := iceberg.New(f.table, f.location, stats)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := f.compactor(f.table, Iceberg(p)).Run(f.ctx)
+			if err != nil || len(res.Groups) != 1 {
+				t.Fatalf("run: %v, %d groups", err, len(res.Groups))
+			}
+			replace := res.Groups[0].Instant
+			if _, err := f.bucket.Stat(f.ctx, filestats.SidecarKey(replace)); err != nil {
+				t.Fatalf("sidecar of %s: %v", replace, err)
+			}
+			tbl, err := p.Table(f.ctx)
+			if err != nil || tbl == nil {
+				t.Fatalf("iceberg table: %v, %v", tbl, err)
+			}
+			if cur := tbl.Metadata().CurrentSnapshot(); cur == nil || cur.Summary.Properties[iceberg.SummaryInstant] != replace || cur.Summary.Operation != "replace" {
+				t.Fatalf("current snapshot %+v, want the replace of %s", cur, replace)
+			}
+			checkIcebergSame(t, f, p)
+
+			// Stopped between the commit and the publish.
+			for range 3 {
+				ingested[f.commit(100, 1)] = true
+			}
+			if _, err := p.CatchUp(f.ctx); err != nil {
+				t.Fatal(err)
+			}
+			set, err := failpoint.Parse(failpoint.AfterCommitBeforePublish+"=error", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err = f.compactor(f.open(hudi.WithFailpoints(set)), Iceberg(p), Failpoints(set)).Run(f.ctx)
+			if !errors.Is(err, failpoint.ErrInjected) || len(res.Groups) != 1 {
+				t.Fatalf("run: %v, %d groups; want the injected error after one group", err, len(res.Groups))
+			}
+			replace = res.Groups[0].Instant
+			if got := published(t, f, p); got[replace] {
+				t.Fatalf("%s published despite the failpoint", replace)
+			}
+			p2, err := iceberg.New(f.open(), f.location, stats)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cu, err := p2.CatchUp(f.ctx); err != nil || !slices.Equal(cu.Published, []string{replace}) {
+				t.Fatalf("catch-up: %+v, %v; want %s published", cu, err, replace)
+			}
+			checkIcebergSame(t, f, p2)
+		})
+	}
+}
+
+// ingestFooters reads the footers of the ingest commits' files (which
+// have no sidecar in these tests) and fails for any other instant.
+type ingestFooters struct {
+	t       *testing.T
+	ingest  map[string]bool
+	footers iceberg.Stats
+}
+
+func (s ingestFooters) InstantStats(ctx context.Context, instant string, files []hudi.WriteStat) (*filestats.Instant, error) {
+	if s.ingest[instant] {
+		return s.footers.InstantStats(ctx, instant, files)
+	}
+	s.t.Errorf("instant %s: the publisher read its footers: no stats sidecar", instant)
+	return nil, errors.New("no footer reads for a compaction's output")
+}
+
+// published returns the instants the Iceberg snapshots publish.
+func published(t *testing.T, f *fixture, p *iceberg.Publisher) map[string]bool {
+	t.Helper()
+	tbl, err := p.Table(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, sn := range tbl.Metadata().Snapshots() {
+		out[sn.Summary.Properties[iceberg.SummaryInstant]] = true
+	}
+	return out
 }

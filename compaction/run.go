@@ -3,6 +3,7 @@ package compaction
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lakestream/lakestream/iceberg/filestats"
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/parquetfile"
 	"github.com/lakestream/lakestream/table/hudi"
@@ -206,6 +208,9 @@ func (c *Compactor) run(ctx context.Context) (*Result, error) {
 			return res, err
 		}
 		res.Groups = append(res.Groups, *gr)
+		if err := c.o.failpoints.Hit(failpoint.AfterCommitBeforePublish); err != nil {
+			return res, fmt.Errorf("compaction: %s: %w", gr.Partition, err)
+		}
 		c.publish(ctx, gr.Instant)
 		c.o.logger.Info("group committed", "partition", gr.Partition, "instant", gr.Instant, "output", gr.Output,
 			"files_in", gr.InputFiles, "bytes_in", gr.InputBytes, "bytes_out", gr.OutputBytes, "rows", gr.Rows,
@@ -276,6 +281,45 @@ func (c *Compactor) publish(ctx context.Context, instant string) {
 	}
 	if _, err := p.Publish(ctx, instant); err != nil {
 		c.o.logger.Warn("publish iceberg snapshot failed: the replacecommit stands, the next publish catches up", "instant", instant, "err", err)
+	}
+}
+
+// writeSidecar writes the stats sidecar of the replacecommit instant
+// (Iceberg option), whose one file, outPath, is the merged output: its
+// metrics from its footer, read from the local file out (not from the
+// store), so that the publisher reads no footer. A failure is logged and
+// the commit goes on: the publisher then reads the output's footer. It
+// reports whether the sidecar was written.
+func (c *Compactor) writeSidecar(ctx context.Context, instant, outPath string, out io.ReaderAt, mr *parquetfile.MergeResult) bool {
+	if c.o.iceberg == nil || !c.o.iceberg.Enabled() {
+		return false
+	}
+	md, err := filestats.ReadFooterAt(out, mr.Bytes, outPath)
+	var st *filestats.Instant
+	if err == nil {
+		var schema json.RawMessage
+		var cols []filestats.Column
+		if schema, cols, err = filestats.FromFooter(md); err == nil {
+			st = &filestats.Instant{Schema: schema, Files: []filestats.File{{Path: outPath, Records: mr.Rows, Size: mr.Bytes, Columns: cols}}}
+		}
+	}
+	if err == nil {
+		err = filestats.WriteSidecar(ctx, c.tbl.Bucket(), instant, st)
+	}
+	if err != nil {
+		c.o.logger.Warn("stats sidecar not written: the Iceberg publisher will read the output's footer", "instant", instant, "output", outPath, "err", err)
+		return false
+	}
+	return true
+}
+
+// removeSidecar deletes the stats sidecar of a replacecommit rolled back.
+// A failure is logged: the Iceberg expiry through the instant deletes it.
+func (c *Compactor) removeSidecar(ctx context.Context, instant string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := c.tbl.Bucket().Delete(ctx, filestats.SidecarKey(instant)); err != nil {
+		c.o.logger.Warn("delete the stats sidecar of a rolled-back replacecommit: the Iceberg expiry deletes it", "instant", instant, "err", err)
 	}
 }
 
@@ -408,6 +452,12 @@ func (c *Compactor) runGroup(ctx context.Context, idx int, g *Group, settled map
 	if err := c.o.failpoints.Hit(failpoint.AfterFileWrite); err != nil {
 		return nil, fmt.Errorf("compaction: %s: %w", g.Partition, err)
 	}
+	sidecar := c.writeSidecar(ctx, x.Instant(), outPath, out, mr)
+	defer func() {
+		if sidecar && !committed && !errors.Is(err, failpoint.ErrInjected) {
+			c.removeSidecar(ctx, x.Instant()) // rolled back (a crash's: the expiry's)
+		}
+	}()
 	tr.enter(StepCommit)
 	// Again, just before the commit: whatever completed meanwhile. And the
 	// inputs must still be there (a replacecommit archived meanwhile has

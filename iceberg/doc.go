@@ -23,9 +23,13 @@
 // Kafka columns included); partitions are identity transforms of the Hudi
 // partition fields, which are columns of the files; a
 // __HIVE_DEFAULT_PARTITION__ value is null. Column metrics come from a
-// Stats source: the per-instant stats sidecar the writer records
-// (package filestats), else the Parquet footers, read back (two ranged
-// reads per file).
+// Stats source: the per-instant stats sidecar the committer records
+// before its commit decision (package filestats; ingest for its commits,
+// compaction for its replacecommits), else, for an instant without a
+// usable one, the Parquet footers, read back (two ranged reads per file).
+// Expire deletes the sidecars of the instants it expires through, those
+// of instants rolled back included. The hook (Hook) hits failpoint
+// AfterCommitBeforePublish of the table's failpoints before it publishes.
 //
 // Who feeds it: the owner of the hudi.Table (ingestd, the compactor)
 // calls CatchUp at start, Publish after each commit and Expire before each

@@ -9,7 +9,15 @@
 // whose rebalance hooks are the coordinator's. With Options.Iceberg, it
 // also makes the table's Iceberg publisher (package iceberg), catches it
 // up at start, has the coordinator publish after every commit, and
-// expires Iceberg snapshots before every archival of the Hudi timeline.
+// expires Iceberg snapshots before every archival of the Hudi timeline;
+// and it has the writers record each file's column metrics
+// (writer.WithFileStats) and every transaction write its instant's stats
+// sidecar before its commit decision (sidecar.go), so that the publisher
+// reads no footer. A sidecar that cannot be written is logged and the
+// commit goes on (the publisher then reads that instant's footers); that
+// of an aborted or fenced instant is deleted, and that of an instant
+// rolled back by recovery by the Iceberg expiry
+// (docs/format/iceberg.md, "Stats sidecar").
 //
 // Who feeds it: cmd/ingestd turns its YAML into Options and calls Open,
 // then Run; the Kafka reader feeds the coordinator records. What it feeds:

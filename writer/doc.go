@@ -56,6 +56,12 @@
 // field IDs, hoodie_min_record_key / hoodie_max_record_key and "lakestream
 // version <v> (build <rev>)" as the creator.
 //
+// With WithFileStats, each file's Iceberg schema and column metrics
+// (File.Stats) are taken from the footer as it is written: the bytes the
+// encoder writes at close (page index and footer) are kept and decoded,
+// and nothing is read back. WithAfterUpload hands each uploaded file to
+// the caller (ingest keeps them for the stats sidecar of the commit).
+//
 // # Parts
 //
 // A Set (set.go: the checkpoint state machine; openfiles.go: the open-file

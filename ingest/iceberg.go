@@ -48,10 +48,10 @@ func (e *Engine) openIceberg(ctx context.Context) error {
 //
 // Before each archival of the timeline (the coordinator's maintenance),
 // the publisher expires the Iceberg snapshots through the newest instant
-// the archival will archive, so that no unexpired snapshot references a
-// file the archival deletes (the file groups an archived replacecommit
-// retired). If the expiry fails, the archival does not run: the next
-// maintenance round tries both again.
+// the archival will archive, and the archival archives no further, so
+// that no unexpired snapshot references a file the archival deletes (the
+// file groups an archived replacecommit retired). If the expiry fails,
+// the archival does not run: the next maintenance round tries both again.
 type icebergTable struct {
 	table.Table
 	hudi *hudi.Table
@@ -68,16 +68,27 @@ func (t icebergTable) Begin(ctx context.Context, o table.BeginOptions) (table.Tx
 	return sidecarTxn{Txn: x, sc: t.sc}, nil
 }
 
-// Archive expires, then archives.
+// Archive plans the archival from one read of the timeline, expires the
+// Iceberg snapshots through the newest instant it archives, then archives
+// through that instant and no further (hudi.ArchiveOptions.Through): a
+// commit that completes in between would otherwise move the cut of
+// keepCompleted one instant past what was expired. Nothing to archive:
+// nothing is done.
 func (t icebergTable) Archive(ctx context.Context, keepCompleted int) (table.Archived, error) {
 	tl, err := t.hudi.Timeline(ctx)
 	if err != nil {
 		return table.Archived{}, err
 	}
-	if through := tl.ArchiveThrough(keepCompleted); through != "" {
-		if _, err := t.pub.Expire(ctx, through); err != nil {
-			return table.Archived{}, fmt.Errorf("expire iceberg snapshots before archiving through %s: %w", through, err)
-		}
+	through := tl.ArchiveThrough(keepCompleted)
+	if through == "" {
+		return table.Archived{}, nil
 	}
-	return t.Table.Archive(ctx, keepCompleted)
+	if _, err := t.pub.Expire(ctx, through); err != nil {
+		return table.Archived{}, fmt.Errorf("expire iceberg snapshots before archiving through %s: %w", through, err)
+	}
+	res, err := t.hudi.Archive(ctx, hudi.ArchiveOptions{KeepCompleted: keepCompleted, Through: through})
+	if err != nil {
+		return table.Archived{}, err
+	}
+	return table.Archived{Instants: res.Archived, File: res.File, FilesRemoved: res.FilesRemoved}, nil
 }

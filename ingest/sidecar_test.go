@@ -609,3 +609,81 @@ func TestCrashChild(t *testing.T) {
 	err = eng.Run(runCtx)
 	t.Fatalf("ran without crashing: %v", err)
 }
+
+// TestArchiveCutIsTheExpiryCut: the maintenance's archival archives
+// exactly through the instant the Iceberg snapshots were expired
+// through, though a commit completes between the expiry and the archival
+// (which would move the cut of keepCompleted one instant further).
+func TestArchiveCutIsTheExpiryCut(t *testing.T) {
+	r := newRig(t, "filesystem")
+	r.produce(100)
+	r.run(rigOptions(t, r.bucket, r.brokers, r.location))
+	ctx := r.ctx
+	// Another writer's handle on the table, for the commits.
+	other, err := hudi.Open(ctx, r.inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := func(cp int64) string {
+		t.Helper()
+		x, err := hudi.AsTable(other).Begin(ctx, table.BeginOptions{WriterID: "w1", Topic: rigTopic})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer x.Close()
+		if err := x.Commit(ctx, table.CommitRequest{CheckpointID: cp, Topic: rigTopic, Next: map[int32]int64{0: 1000 + cp}}); err != nil {
+			t.Fatal(err)
+		}
+		return x.Instant()
+	}
+	for cp := int64(1); cp <= 4; cp++ {
+		commit(cp)
+	}
+	// The maintenance's table, on a store on which a commit lands as the
+	// expiry ends (its sweep of the stats sidecars).
+	var landed atomic.Value
+	var armed atomic.Bool
+	armed.Store(true)
+	bucket := objstore.NewFaulty(r.inner, objstore.WithMatcher(func(op objstore.Op, key string) objstore.Injection {
+		if op == objstore.OpList && key == filestats.SidecarDir+"/" && armed.CompareAndSwap(true, false) {
+			landed.Store(commit(5))
+		}
+		return objstore.InjectNone
+	}))
+	ht, err := hudi.Open(ctx, bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := iceberg.New(ht, r.location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl := icebergTable{Table: hudi.AsTable(ht), hudi: ht, pub: p}
+	const keep = 2
+	res, err := tbl.Archive(ctx, keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if landed.Load() == nil {
+		t.Fatal("no commit landed during the expiry: the test proves nothing")
+	}
+	it, err := p.Table(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := it.Metadata().Properties()[iceberg.PropExpiredThrough]
+	if len(res.Instants) == 0 || res.Instants[len(res.Instants)-1] != expired {
+		t.Fatalf("archived %v, Iceberg snapshots expired through %s: want the same cut", res.Instants, expired)
+	}
+	tl, err := ht.Timeline(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(tl.Completed()); n != keep+1 {
+		t.Fatalf("%d completed instants left on the active timeline, want %d kept and the one that landed", n, keep)
+	}
+	if _, err := p.CatchUp(ctx); err != nil { // the one that landed
+		t.Fatal(err)
+	}
+	checkIcebergMatchesHudi(t, ctx, ht, r.location, 100)
+}

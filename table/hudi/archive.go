@@ -44,6 +44,13 @@ type ArchiveOptions struct {
 	// the instants after it (see holdReplaced). Default 1h
 	// (DefaultReplacedRetention).
 	ReplacedRetention time.Duration
+	// Through, if set, bounds the archival: no instant after it is
+	// archived. An archival planned from an earlier read of the timeline
+	// (Timeline.ArchiveThrough, through which the Iceberg snapshots were
+	// expired first) then archives no more than planned, whatever
+	// completed meanwhile (which moves the cut of KeepCompleted). Default
+	// "": no bound.
+	Through string
 }
 
 // ArchiveResult says what Archive did.
@@ -79,6 +86,9 @@ func (t *Table) Archive(ctx context.Context, opts ArchiveOptions) (*ArchiveResul
 	cut := archiveCut(tl, opts.KeepCompleted)
 	if cut, err = t.holdReplaced(ctx, tl, cut, opts.ReplacedRetention); err != nil {
 		return nil, err
+	}
+	for opts.Through != "" && cut > 0 && tl.Entries[cut-1].Time > opts.Through {
+		cut--
 	}
 	if cut == 0 {
 		return res, nil

@@ -159,3 +159,29 @@ func TestCleanReplaced(t *testing.T) {
 		t.Fatal("negative retention accepted")
 	}
 }
+
+// TestArchiveThrough: an archival bounded by Through archives no instant
+// after it, though KeepCompleted alone would archive more (a commit that
+// completed after the archival was planned moves that cut).
+func TestArchiveThrough(t *testing.T) {
+	r := newReplacedTable(t)
+	r.advance(2 * time.Hour)
+	tl, err := r.tbl.Timeline(r.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	through := tl.ArchiveThrough(2)
+	r.commit("dt=1", 10, 10) // completes after the plan
+	res, err := r.tbl.Archive(r.ctx, ArchiveOptions{KeepCompleted: 2, Through: through})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Archived) == 0 || res.Archived[len(res.Archived)-1] != through {
+		t.Fatalf("archived %v, want through %s exactly", res.Archived, through)
+	}
+	// Unbounded, the same call archives one more.
+	res, err = r.tbl.Archive(r.ctx, ArchiveOptions{KeepCompleted: 2})
+	if err != nil || len(res.Archived) != 1 {
+		t.Fatalf("unbounded: archived %v, %v; want the one instant the commit moved the cut by", res.Archived, err)
+	}
+}

@@ -128,6 +128,14 @@ func BenchmarkSetWriteBatchStaged(b *testing.B) {
 	benchmarkSet(b, benchBuckets(16), []Option{WithMaxOpenFiles(2), WithStageMemory(1 << 20)}, batchWriter())
 }
 
+// BenchmarkSetWriteBatchStagedFileStats is BenchmarkSetWriteBatchStaged
+// with WithFileStats (ingestd's writers when Iceberg publishing is on):
+// the cost of describing each file from its footer, on the benchmark of
+// the most files.
+func BenchmarkSetWriteBatchStagedFileStats(b *testing.B) {
+	benchmarkSet(b, benchBuckets(16), []Option{WithMaxOpenFiles(2), WithStageMemory(1 << 20), WithFileStats(true)}, batchWriter())
+}
+
 // benchBuckets returns n hourly buckets.
 func benchBuckets(n int) []string {
 	var out []string

@@ -18,7 +18,7 @@ import (
 // snapshot nor replaced by a completed replacecommit.
 func TestCrash(t *testing.T) {
 	points := []string{failpoint.BeforeRequested, failpoint.AfterInflight, failpoint.AfterFileWrite,
-		failpoint.BeforeComplete, failpoint.AfterComplete}
+		failpoint.BeforeComplete, failpoint.AfterComplete, failpoint.AfterCommitBeforePublish}
 	for _, fp := range points {
 		t.Run(fp, func(t *testing.T) {
 			f := newFixture(t, "filesystem")

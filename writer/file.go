@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/lakestream/lakestream/iceberg/filestats"
-
 	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/parquet-go/parquet-go"
 )

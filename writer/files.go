@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/lakestream/lakestream/iceberg/filestats"
-
 	"github.com/lakestream/lakestream/table"
 	"github.com/lakestream/lakestream/table/hudi/hudimeta"
 	"github.com/parquet-go/parquet-go"

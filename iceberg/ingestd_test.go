@@ -2,15 +2,20 @@ package iceberg
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/lakestream/lakestream/e2e/harness"
+	"github.com/lakestream/lakestream/iceberg/filestats"
+	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/objstore/s3test"
 	"github.com/lakestream/lakestream/table/hudi"
@@ -52,8 +57,9 @@ var pageviewColumns = []column{
 // TestIngestdTable: a table made by bin/ingestd (kfake, pageviews over
 // hours, two runs): the first with publishing off (table.iceberg: false),
 // published after the fact (as after a crash between the Hudi commits and
-// their publish), the second published by ingestd itself; then a
-// replacecommit; each
+// their publish); then one that crashes at failpoint iceberg.before-publish
+// after its first commit; the second published by ingestd itself, which
+// catches up the crashed commit at start; then a replacecommit; each
 // time iceberg-go's scan returns exactly the rows DuckDB reads from the
 // Hudi snapshot.
 func TestIngestdTable(t *testing.T) {
@@ -186,10 +192,34 @@ admin:
 	f := &fixture{t: t, ctx: ctx, bucket: bucket, table: tbl, location: location, dir: dir}
 	first := f.checkSame(p, pageviewColumns)
 
-	// Run 2: ingestd publishes every commit itself: a new publisher
-	// finds nothing left to publish.
+	// A crash between a commit and its publish: ingestd armed with
+	// failpoint iceberg.before-publish exits 86 after its first commit,
+	// which stands unpublished, with its stats sidecar.
 	writeConfig(true)
-	run(recs[len(recs)/2:])
+	if err := k.Produce(ctx, recs[len(recs)/2:3*len(recs)/4]); err != nil {
+		t.Fatal(err)
+	}
+	proc, err := harness.StartIngestd(bin, config, logPath, append(env, "LAKESTREAM_FAILPOINTS="+failpoint.AfterCommitBeforePublish+"=crash")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exit *exec.ExitError
+	if err := proc.Wait(time.Minute); !errors.As(err, &exit) || exit.ExitCode() != failpoint.CrashExitCode {
+		t.Fatalf("ingestd with %s armed: %v, want exit %d", failpoint.AfterCommitBeforePublish, err, failpoint.CrashExitCode)
+	}
+	completed := f.completed()
+	crashed := completed[len(completed)-1]
+	if slices.Contains(published(t, ctx, p), crashed) {
+		t.Fatalf("instant %s published before the crash", crashed)
+	}
+	if _, err := bucket.Stat(ctx, filestats.SidecarKey(crashed)); err != nil {
+		t.Fatalf("the stats sidecar of %s: %v", crashed, err)
+	}
+
+	// Run 2: ingestd catches up at start (the crashed commit), then
+	// publishes every commit itself: a new publisher finds nothing left
+	// to publish.
+	run(recs[3*len(recs)/4:])
 	res, err = New2(t, tbl, location).CatchUp(ctx)
 	if err != nil {
 		t.Fatal(err)

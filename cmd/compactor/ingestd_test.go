@@ -78,7 +78,7 @@ func TestBesideIngestd(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 	points := []string{failpoint.BeforeRequested, failpoint.AfterInflight, failpoint.AfterFileWrite,
-		failpoint.BeforeComplete, failpoint.AfterComplete, failpoint.DuringRollback}
+		failpoint.BeforeComplete, failpoint.AfterComplete, failpoint.DuringRollback, failpoint.AfterCommitBeforePublish}
 	killed := 0
 	kill := func() {
 		t.Helper()

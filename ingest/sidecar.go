@@ -19,6 +19,12 @@ import (
 // rolled back, which runs even if the commit's context ended.
 const sidecarCleanupTimeout = 10 * time.Second
 
+// sidecarMemory bounds the memory the metrics of one instant's files may
+// hold until its commit (about 2 KiB a file of 20 columns: 32,000
+// files). Past it, the instant's metrics are dropped and it gets no
+// sidecar: the publisher reads its footers.
+const sidecarMemory = 64 << 20
+
 // sidecars keeps what the writers know of each file they upload (its size
 // and column metrics, writer.WithFileStats), by instant, until the
 // instant's commit writes them as its stats sidecar
@@ -30,8 +36,12 @@ type sidecars struct {
 	layout table.Layout
 	log    *slog.Logger
 
+	limit int64 // sidecarMemory
+
 	mu    sync.Mutex
 	files map[string]map[string]sidecarFile // instant → path → file
+	bytes map[string]int64                  // instant → memory of its files' metrics
+	over  map[string]bool                   // instants past the limit: no sidecar
 }
 
 type sidecarFile struct {
@@ -40,7 +50,8 @@ type sidecarFile struct {
 }
 
 func newSidecars(b objstore.Store, log *slog.Logger) *sidecars {
-	return &sidecars{bucket: b, layout: hudi.BaseFileLayout{}, log: log, files: map[string]map[string]sidecarFile{}}
+	return &sidecars{bucket: b, layout: hudi.BaseFileLayout{}, log: log, limit: sidecarMemory,
+		files: map[string]map[string]sidecarFile{}, bytes: map[string]int64{}, over: map[string]bool{}}
 }
 
 // uploaded records a file a writer uploaded (writer.WithAfterUpload).
@@ -51,6 +62,18 @@ func (s *sidecars) uploaded(f writer.File) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.over[instant] {
+		return
+	}
+	s.bytes[instant] += statsMemory(f)
+	if s.bytes[instant] > s.limit {
+		s.log.Warn("stats sidecar dropped: the metrics of the instant's files exceed their memory bound; the Iceberg publisher will read their footers",
+			"instant", instant, "files", len(s.files[instant])+1, "bound_bytes", s.limit)
+		s.over[instant] = true
+		delete(s.files, instant)
+		delete(s.bytes, instant)
+		return
+	}
 	m := s.files[instant]
 	if m == nil {
 		m = map[string]sidecarFile{}
@@ -59,10 +82,24 @@ func (s *sidecars) uploaded(f writer.File) {
 	m[f.Path] = sidecarFile{size: f.SizeBytes, stats: f.Stats}
 }
 
+// statsMemory estimates the memory f's entry holds (its schema is shared
+// with the Set's other files).
+func statsMemory(f writer.File) int64 {
+	n := int64(len(f.Path) + 64)
+	if f.Stats != nil {
+		for _, c := range f.Stats.Columns {
+			n += int64(80 + len(c.Lower) + len(c.Upper))
+		}
+	}
+	return n
+}
+
 // forget drops what is known of instant's files.
 func (s *sidecars) forget(instant string) {
 	s.mu.Lock()
 	delete(s.files, instant)
+	delete(s.bytes, instant)
+	delete(s.over, instant)
 	s.mu.Unlock()
 }
 
@@ -73,6 +110,9 @@ var errIncomplete = errors.New("a file of the commit has no column metrics")
 func (s *sidecars) sidecar(instant string, files []table.FileStat) (*filestats.Instant, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.over[instant] {
+		return nil, fmt.Errorf("the metrics of its %d files exceed their memory bound (%d bytes)", len(files), s.limit)
+	}
 	known := s.files[instant]
 	out := &filestats.Instant{Files: make([]filestats.File, 0, len(files))}
 	widest := -1

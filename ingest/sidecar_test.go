@@ -424,3 +424,45 @@ func TestArchiveCutIsTheExpiryCut(t *testing.T) {
 	}
 	checkIcebergMatchesHudi(t, ctx, ht, r.location, 100)
 }
+
+// TestSidecarMemoryBound: the metrics kept for one instant's sidecar are
+// bounded: past the bound the instant's are dropped and it gets no
+// sidecar (the publisher reads its footers), while another instant's
+// sidecar is written.
+func TestSidecarMemoryBound(t *testing.T) {
+	ctx := context.Background()
+	b := objstore.NewMemory()
+	defer b.Close()
+	sc := newSidecars(b, slog.New(slog.DiscardHandler))
+	sc.limit = 10 << 10
+	stats := &writer.Stats{Schema: []byte(`{"type":"struct","fields":[]}`), Columns: make([]filestats.Column, 20)}
+	files := func(instant string, n int) []table.FileStat {
+		var out []table.FileStat
+		for i := range n {
+			path := hudi.BaseFilePath("dt=1", hudi.BaseFileName(hudi.NewFileID(), hudi.WriteToken(0, 0, i), instant))
+			sc.uploaded(writer.File{Path: path, Records: 1, SizeBytes: 100, Stats: stats})
+			out = append(out, table.FileStat{Path: path, NumRecords: 1})
+		}
+		return out
+	}
+	const big, small = "20261207000000001", "20261207000000002"
+	bigFiles := files(big, 20) // 20 files of 20 columns: past 10 KiB
+	smallFiles := files(small, 2)
+	sc.write(ctx, big, bigFiles)
+	sc.write(ctx, small, smallFiles)
+	if _, err := b.Stat(ctx, filestats.SidecarKey(big)); !errors.Is(err, objstore.ErrNotExist) {
+		t.Fatalf("sidecar of the instant past the bound: %v, want none", err)
+	}
+	st, err := filestats.ReadSidecar(ctx, b, small)
+	if err != nil || len(st.Files) != 2 {
+		t.Fatalf("sidecar of the instant within the bound: %+v, %v", st, err)
+	}
+	if len(sc.files[big]) != 0 || sc.bytes[big] != 0 {
+		t.Fatalf("the metrics of the instant past the bound are kept: %d files, %d bytes", len(sc.files[big]), sc.bytes[big])
+	}
+	sc.forget(big)
+	sc.forget(small)
+	if len(sc.files)+len(sc.bytes)+len(sc.over) != 0 {
+		t.Fatalf("left after forget: %v %v %v", sc.files, sc.bytes, sc.over)
+	}
+}

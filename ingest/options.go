@@ -97,7 +97,10 @@ type Options struct {
 // makes an iceberg.Publisher on the table, runs its CatchUp once after
 // recovery (a failure is logged, never fatal: the Hudi table is the
 // truth), publishes after every commit (checkpoint.WithPublishers) and
-// expires Iceberg snapshots before every archival of the timeline.
+// expires Iceberg snapshots before every archival of the timeline, which
+// archives no further than the expiry. Unless the publisher is disabled
+// (iceberg.WithEnabled(false)), every commit also writes its stats
+// sidecar, from the metrics the writers record of their files.
 type IcebergOptions struct {
 	// Location is the table root as Iceberg readers name it
 	// (iceberg.TableLocation of the table URL); "": no publishing.

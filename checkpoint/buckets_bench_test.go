@@ -115,7 +115,7 @@ func manyBuckets(b *testing.B, minFile int64, wopts []writer.Option) {
 	st := p.coord.Stats()
 	b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
 	b.ReportMetric(float64(startRSS)/(1<<20), "start-RSS-MiB")
-	b.ReportMetric(float64(p.coord.workers[0].set.MaxOpenFiles()), "open-files-per-worker")
+	b.ReportMetric(float64(p.coord.pool.workers[0].set.MaxOpenFiles()), "open-files-per-worker")
 	b.ReportMetric(float64(len(files)), "files")
 	if len(sizes) > 0 {
 		b.ReportMetric(float64(sizes[len(sizes)/2]), "median-file-B")

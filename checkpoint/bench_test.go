@@ -1,4 +1,4 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -45,7 +46,7 @@ func benchmarkPipeline(b *testing.B, fetch bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := newPipeline(b, bucket, runtime.GOMAXPROCS(0), nil, WithInterval(250*time.Millisecond), WithEventTimeBounds(0, 0))
+	p := newPipeline(b, bucket, runtime.GOMAXPROCS(0), nil, checkpoint.WithInterval(250*time.Millisecond), checkpoint.WithEventTimeBounds(0, 0))
 	p.src.n = b.N
 	if fetch {
 		p.src.fill = arena.fill

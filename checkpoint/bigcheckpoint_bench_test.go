@@ -1,4 +1,4 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"os"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/writer"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -31,7 +32,7 @@ func BenchmarkBigCheckpoint(b *testing.B) {
 		b.Fatal(err)
 	}
 	wopts := []writer.Option{writer.WithMinFileSize(16 << 20), writer.WithWriterMemory(budget / workers / 2)}
-	p := newPipelineWith(b, bucket, workers, nil, nil, wopts, WithInterval(time.Hour), WithMemoryBudget(budget), WithShutdownGrace(time.Hour))
+	p := newPipelineWith(b, bucket, workers, nil, "", wopts, checkpoint.WithInterval(time.Hour), checkpoint.WithMemoryBudget(budget), checkpoint.WithShutdownGrace(time.Hour))
 	p.src.gen = func(i int) *kgo.Record { return manyBucketRecord(i, buckets, end) }
 	p.src.n = b.N
 	resetPeakRSS(b)

@@ -1,4 +1,4 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"fmt"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/writer"
@@ -94,8 +95,8 @@ func manyBuckets(b *testing.B, minFile int64, wopts []writer.Option) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := newPipelineWith(b, bucket, 2, nil, nil, wopts,
-		WithInterval(10*time.Second), WithMemoryBudget(64<<20))
+	p := newPipelineWith(b, bucket, 2, nil, "", wopts,
+		checkpoint.WithInterval(10*time.Second), checkpoint.WithMemoryBudget(64<<20))
 	// Records are made batch by batch: the input is in Kafka, not in
 	// ingestd's memory.
 	p.src.gen = func(i int) *kgo.Record { return manyBucketRecord(i, buckets, end) }
@@ -115,7 +116,7 @@ func manyBuckets(b *testing.B, minFile int64, wopts []writer.Option) {
 	st := p.coord.Stats()
 	b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
 	b.ReportMetric(float64(startRSS)/(1<<20), "start-RSS-MiB")
-	b.ReportMetric(float64(p.coord.workers[0].set.MaxOpenFiles()), "open-files-per-worker")
+	b.ReportMetric(float64(p.coord.MaxOpenFilesOfWorker(0)), "open-files-per-worker")
 	b.ReportMetric(float64(len(files)), "files")
 	if len(sizes) > 0 {
 		b.ReportMetric(float64(sizes[len(sizes)/2]), "median-file-B")

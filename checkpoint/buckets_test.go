@@ -1,9 +1,10 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/writer"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -30,9 +31,9 @@ func TestManyBucketsMakeOneFileEach(t *testing.T) {
 	for i := range recs {
 		recs[i] = manyBucketRecord(i, buckets, end)
 	}
-	p := newPipelineWith(t, bucket, 2, recs, nil,
+	p := newPipelineWith(t, bucket, 2, recs, "",
 		[]writer.Option{writer.WithMaxOpenFiles(2), writer.WithMinFileSize(minFile), writer.WithStageMemory(4 << 20)},
-		WithInterval(time.Hour), WithMemoryBudget(1<<20))
+		checkpoint.WithInterval(time.Hour), checkpoint.WithMemoryBudget(1<<20))
 	p.run(t)
 	st := p.coord.Stats()
 	if st.RowsCommitted != records {

@@ -1,9 +1,10 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 )
 
@@ -22,7 +23,7 @@ func TestMemoryBudgetFlushesLargestBuffers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := newPipeline(t, b, 2, recs, WithInterval(time.Hour), WithMemoryBudget(c.budget), WithBatchRows(256))
+		p := newPipeline(t, b, 2, recs, checkpoint.WithInterval(time.Hour), checkpoint.WithMemoryBudget(c.budget), checkpoint.WithBatchRows(256))
 		p.src.batch = 1000
 		var peak int64
 		p.src.onPoll = func() {

@@ -17,13 +17,13 @@ import (
 // (the uploads wait on storage, not on the CPU), each retried with backoff,
 // and returns the files in worker order with the rows that were staged.
 func (c *Coordinator) finishWorkers(ctx context.Context) ([]writer.File, int64, error) {
-	replies := make([]workerReply, len(c.workers))
-	errs := make([]error, len(c.workers))
+	replies := make([]workerReply, len(c.pool.workers))
+	errs := make([]error, len(c.pool.workers))
 	var wg sync.WaitGroup
-	for i, w := range c.workers {
+	for i, w := range c.pool.workers {
 		wg.Go(func() {
 			span := c.startCloseUpload(w.id)
-			errs[i] = c.retry(ctx, PhaseUpload, fmt.Sprintf("close files of worker %d", w.id), w.id, func() error {
+			errs[i] = c.retry.do(ctx, PhaseUpload, fmt.Sprintf("close files of worker %d", w.id), w.id, func() error {
 				replies[i] = w.call(ctx, workerMsg{kind: msgFinish})
 				return replies[i].err
 			})
@@ -50,8 +50,8 @@ func (c *Coordinator) finishWorkers(ctx context.Context) ([]writer.File, int64, 
 // nothing is committed until every file and dead letter is durable.
 func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	start := c.opts.now()
-	defer func() { c.nextDue = c.opts.now().Add(c.opts.interval) }()
-	if c.txn == nil && !offsetsMoved(c.next, c.committed) {
+	defer c.sched.ended()
+	if c.inst.txn == nil && !c.kafka.moved() {
 		// Nothing read since the last checkpoint: the table is current.
 		c.health.completed(start, false)
 		return nil
@@ -66,10 +66,8 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 		return c.failed(PhaseBarrier, err)
 	}
 	c.stats.lateBuffered.Store(0)
-	for w := range c.workers {
-		if err := c.send(ctx, w); err != nil {
-			return c.failed(PhaseBarrier, err)
-		}
+	if err := c.pool.sendAll(ctx); err != nil {
+		return c.failed(PhaseBarrier, err)
 	}
 	c.health.enter(PhaseUpload)
 	files, staged, err := c.finishWorkers(ctx)
@@ -88,10 +86,10 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 	}
 	req := table.CommitRequest{
 		Schema:       c.cfg.Schema,
-		CheckpointID: c.checkpoint,
+		CheckpointID: c.inst.id,
 		Topic:        c.cfg.Topic,
-		Next:         cloneOffsets(c.next),
-		Claims:       c.heldClaims(),
+		Next:         c.kafka.nextOffsets(),
+		Claims:       c.kafka.heldClaims(),
 	}
 	var rows int64
 	for _, f := range files {
@@ -99,67 +97,78 @@ func (c *Coordinator) checkpointLocked(ctx context.Context) error {
 		rows += f.Records
 	}
 	c.health.enter(PhaseCommit)
-	err = c.retry(ctx, PhaseCommit, "commit", -1, func() error {
-		return c.txn.Commit(ctx, req)
+	txn := c.inst.txn
+	err = c.retry.do(ctx, PhaseCommit, "commit", -1, func() error {
+		return txn.Commit(ctx, req)
 	})
 	if errors.Is(err, table.ErrFenced) {
-		c.journalSettled(c.txn.Instant()) // the fenced instant removed its files
+		c.journalSettled(txn.Instant()) // the fenced instant removed its files
 	}
 	if err != nil {
 		return err
 	}
-	instant := c.txn.Instant()
+	instant := txn.Instant()
 	c.journalSettled(instant)
-	c.txn = nil
-	c.committed = cloneOffsets(c.next)
+	c.inst.take()
+	c.kafka.markCommitted()
 	c.traceCommitted(instant, files, rows, staged)
 	c.health.completed(c.opts.now(), true)
 	if err := c.opts.failpoints.Hit(failpoint.BeforeGroupCommit); err != nil {
 		return c.failed(PhaseCommit, err)
 	}
 	// The table is the source of truth; the group only feeds lag tools.
-	c.src.QueueGroupOffsets(cloneOffsets(c.next))
+	c.src.QueueGroupOffsets(c.kafka.nextOffsets())
 	elapsed := c.opts.now().Sub(start)
-	c.stats.committed(instant, c.checkpoint, len(files), rows, staged, elapsed)
-	c.opts.logger.Info("checkpoint committed", "checkpoint", c.checkpoint, "instant", instant,
+	c.stats.committed(instant, req.CheckpointID, len(files), rows, staged, elapsed)
+	c.opts.logger.Info("checkpoint committed", "checkpoint", req.CheckpointID, "instant", instant,
 		"files", len(files), "rows", rows, "staged_rows", staged, "offsets", fence.Offsets{Topic: req.Topic, Next: req.Next}.String(), "took", elapsed)
 	c.logSlowCommit(instant, files, elapsed)
-	if elapsed > c.opts.interval/2 {
-		c.opts.logger.Warn("slow checkpoint", "checkpoint", c.checkpoint, "took", elapsed, "interval", c.opts.interval, "workers", c.WorkerStates())
+	if c.sched.slow(elapsed) {
+		c.opts.logger.Warn("slow checkpoint", "checkpoint", req.CheckpointID, "took", elapsed, "interval", c.opts.interval, "workers", c.WorkerStates())
 	}
-	if len(c.opts.publishers) > 0 {
-		c.toPublish = append(c.toPublish, table.Commit{Instant: instant, WriterID: c.cfg.WriterID, CheckpointID: c.checkpoint,
-			Topic: c.cfg.Topic, Next: cloneOffsets(c.next), Files: len(files), Rows: rows})
+	if c.pub.enabled() {
+		c.pub.add(table.Commit{Instant: instant, WriterID: c.cfg.WriterID, CheckpointID: req.CheckpointID,
+			Topic: c.cfg.Topic, Next: c.kafka.nextOffsets(), Files: len(files), Rows: rows})
 	}
-	c.checkpoint++
-	if c.opts.maintainEvery > 0 && c.checkpoint%int64(c.opts.maintainEvery) == 0 {
-		c.maintainDue = true // Run does it outside the lock, never in a rebalance hook
-	}
+	c.inst.id++                  // the next checkpoint
+	c.sched.committed(c.inst.id) // maintenance: Run does it outside the lock, never in a rebalance hook
 	return nil
 }
 
-// publish hands the commits made since the last call to every publisher,
-// in order, outside the lock (a commit made in a rebalance hook waits for
-// Run's next turn). A failure is logged and counted in phase publish and
-// is not retried: the commit stands, and the publisher catches up at the
-// next one (table.Publisher).
-func (c *Coordinator) publish(ctx context.Context) {
-	c.mu.Lock()
-	commits := c.toPublish
-	c.toPublish = nil
-	c.mu.Unlock()
-	for _, cm := range commits {
-		span := c.startPublish(ctx, cm)
-		for i, p := range c.opts.publishers {
-			if err := p.Publish(ctx, cm); err != nil {
-				op := fmt.Sprintf("publisher %d: publish instant %s", i, cm.Instant)
-				msg := c.health.failed(op, PhasePublish, -1, err, false)
-				publishFailed(span, i, ErrorClass(err), msg)
-				c.opts.logger.Warn("publish commit: the commit stands, the publisher catches up later", "publisher", i, "instant", cm.Instant, "err", msg)
-			}
-		}
-		span.End()
+// ensureTxn opens the checkpoint's instant at its first row, so that idle
+// intervals leave no pending instant behind: it finishes the abort of an
+// abandoned instant first, begins the instant listing the Kafka partitions
+// whose claims are held, journals it, and has every worker begin its files.
+func (c *Coordinator) ensureTxn(ctx context.Context) error {
+	if c.inst.txn != nil {
+		return nil
 	}
+	if err := c.settleAbandonedLocked(ctx); err != nil {
+		return err
+	}
+	var txn table.Txn
+	err := c.retry.do(ctx, PhaseBegin, "begin instant", -1, func() error {
+		var err error
+		o := table.BeginOptions{WriterID: c.cfg.WriterID, Topic: c.cfg.Topic}
+		o.Partitions = c.inst.list(c.kafka.heldClaims())
+		txn, err = c.cfg.Table.Begin(ctx, o)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	c.inst.begun(txn)
+	if j := c.cfg.Journal; j != nil {
+		if err := c.retry.do(ctx, PhaseBegin, "journal checkpoint", -1, func() error { return j.BeginCheckpoint(txn.Instant(), c.inst.id) }); err != nil {
+			return err
+		}
+	}
+	for _, w := range c.pool.workers {
+		if r := w.call(ctx, workerMsg{kind: msgBegin, instant: txn.Instant(), checkpoint: c.inst.id}); r.err != nil {
+			return c.failed(PhaseBegin, r.err)
+		}
+	}
+	return nil
 }
 
 // maintain bounds the active timeline: instants of dead writers are rolled
@@ -193,27 +202,20 @@ func (c *Coordinator) maintain(ctx context.Context) {
 // before the abort) are never touched. With no open instant the workers
 // hold only committed files: they are left alone.
 func (c *Coordinator) abortLocked(ctx context.Context) {
-	c.late.reset() // read again from the table's offsets, like the rest
+	c.in.late.reset() // read again from the table's offsets, like the rest
 	c.stats.lateBuffered.Store(0)
-	for w := range c.filling {
-		if b := c.filling[w]; b != nil {
-			b.reset()
-			c.workers[w].free <- b
-			c.filling[w] = nil
-		}
-	}
-	if c.txn == nil {
+	c.pool.discardFilling()
+	txn := c.inst.take()
+	if txn == nil {
 		return
 	}
-	txn := c.txn
-	c.txn = nil
 	if err := c.abortTxn(ctx, txn); err != nil {
 		// The store is unreachable (or the instant was committed after
 		// all): the files stay, and so does the workers' checkpoint. The
 		// next checkpoint tries again before it begins (ensureTxn); a
 		// restart would settle the instant from the table.
 		c.opts.logger.Warn("abort instant: tried again before the next checkpoint", "instant", txn.Instant(), "err", err)
-		c.abandoned = txn
+		c.inst.abandoned = txn
 	}
 }
 
@@ -231,7 +233,7 @@ func (c *Coordinator) abortTxn(ctx context.Context, txn table.Txn) error {
 	}
 	c.journalSettled(instant)
 	var errs []error
-	for _, w := range c.workers {
+	for _, w := range c.pool.workers {
 		if r := w.call(ctx, workerMsg{kind: msgAbort}); r.err != nil {
 			c.opts.logger.Warn("abort worker files", "worker", w.id, "err", r.err)
 			errs = append(errs, r.err)
@@ -244,15 +246,15 @@ func (c *Coordinator) abortTxn(ctx context.Context, txn table.Txn) error {
 // partitions were lost while the store was unreachable, retried with
 // backoff, before a new instant begins.
 func (c *Coordinator) settleAbandonedLocked(ctx context.Context) error {
-	if c.abandoned == nil {
+	txn := c.inst.abandoned
+	if txn == nil {
 		return nil
 	}
-	txn := c.abandoned
-	err := c.retry(ctx, PhaseBegin, "abort abandoned instant "+txn.Instant(), -1, func() error { return c.abortTxn(ctx, txn) })
+	err := c.retry.do(ctx, PhaseBegin, "abort abandoned instant "+txn.Instant(), -1, func() error { return c.abortTxn(ctx, txn) })
 	if err != nil {
 		return err
 	}
-	c.abandoned = nil
+	c.inst.abandoned = nil
 	return nil
 }
 
@@ -265,13 +267,4 @@ func (c *Coordinator) journalSettled(instant string) {
 			c.opts.logger.Warn("journal: forget settled instant", "instant", instant, "err", err)
 		}
 	}
-}
-
-func offsetsMoved(next, committed map[int32]int64) bool {
-	for p, n := range next {
-		if committed[p] != n {
-			return true
-		}
-	}
-	return false
 }

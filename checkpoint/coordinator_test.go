@@ -1,4 +1,4 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2"
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/journal"
 	"github.com/lakestream/lakestream/table/hudi"
@@ -34,7 +35,7 @@ func TestCheckpointsCommitEverythingOnce(t *testing.T) {
 	for i, v := range bad {
 		recs = append(recs, &kgo.Record{Topic: "pageviews", Partition: 1, Offset: int64(3750 + i), Value: []byte(v), Timestamp: now})
 	}
-	p := newPipeline(t, b, 2, recs, WithInterval(50*time.Millisecond), WithBatchRows(256), WithTimelineMaintenance(2, 2))
+	p := newPipeline(t, b, 2, recs, checkpoint.WithInterval(50*time.Millisecond), checkpoint.WithBatchRows(256), checkpoint.WithTimelineMaintenance(2, 2))
 	p.src.batch, p.src.pause = 2000, 25*time.Millisecond
 	p.run(t)
 
@@ -84,7 +85,7 @@ func TestCheckpointsCommitEverythingOnce(t *testing.T) {
 			t.Fatalf("partition %d: next %v, want %d", part, pos, want)
 		}
 	}
-	if got := p.dlq.reasons; got["schema-mismatch"] != 1 || got["invalid-json"] != 1 || got[ReasonBadTimestamp] != 1 {
+	if got := p.deadLetters(); got["schema-mismatch"] != 1 || got["invalid-json"] != 1 || got[checkpoint.ReasonBadTimestamp] != 1 {
 		t.Fatalf("dead letters %v", got)
 	}
 	if n := len(p.src.commits); int64(n) != p.coord.Stats().Checkpoints {
@@ -126,7 +127,7 @@ func TestStorageFaultsAreRetried(t *testing.T) {
 	faulty := objstore.NewFaulty(mem, objstore.WithSeed(7))
 	now := time.Now().UTC()
 	recs := pageviewRecords(20000, now)
-	p := newPipeline(t, faulty, 2, recs, WithInterval(20*time.Millisecond), WithRetry(time.Millisecond, 5*time.Millisecond), WithBatchRows(128))
+	p := newPipeline(t, faulty, 2, recs, checkpoint.WithInterval(20*time.Millisecond), checkpoint.WithRetry(time.Millisecond, 5*time.Millisecond), checkpoint.WithBatchRows(128))
 	p.src.batch, p.src.pause = 500, 3*time.Millisecond
 	faulty.SetErrorRate(0.2, objstore.OpPut, objstore.OpPutIfAbsent, objstore.OpStat, objstore.OpGet, objstore.OpList)
 	p.run(t)
@@ -159,7 +160,7 @@ func TestStorageFaultsAreRetried(t *testing.T) {
 func TestAbortCommitsNothingMore(t *testing.T) {
 	mem := objstore.NewMemory()
 	recs := pageviewRecords(50000, time.Now().UTC())
-	p := newPipeline(t, mem, 2, recs, WithInterval(30*time.Millisecond))
+	p := newPipeline(t, mem, 2, recs, checkpoint.WithInterval(30*time.Millisecond))
 	p.src.batch, p.src.pause = 500, 5*time.Millisecond
 	abortAfterCheckpoints(p, 2)
 	err := p.coord.Run(context.Background(), p.src)
@@ -205,19 +206,20 @@ func TestAbortCommitsNothingMore(t *testing.T) {
 // leaving storage with the snapshot's files only.
 func TestJournalSettlesAbortedCheckpoint(t *testing.T) {
 	mem := objstore.NewMemory()
-	j, err := journal.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer j.Close()
+	jdir := t.TempDir()
 	recs := pageviewRecords(50000, time.Now().UTC())
-	p := newJournaledPipeline(t, mem, 2, recs, j, WithInterval(30*time.Millisecond))
+	p := newPipelineWith(t, mem, 2, recs, jdir, nil, checkpoint.WithInterval(30*time.Millisecond))
 	p.src.batch, p.src.pause = 500, 5*time.Millisecond
 	abortAfterCheckpoints(p, 2)
 	if err := p.coord.Run(context.Background(), p.src); err == nil {
 		t.Fatal("Run returned nil after Abort")
 	}
-	p.coord.Close()
+	p.close() // the engine's journal too
+	j, err := journal.Open(jdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
 	ctx := context.Background()
 	pending, err := j.Pending()
 	if err != nil {
@@ -228,7 +230,7 @@ func TestJournalSettlesAbortedCheckpoint(t *testing.T) {
 	if len(pending) != len(tl.Pending()) {
 		t.Fatalf("journal knows %d open checkpoints, the timeline has %d pending instants", len(pending), len(tl.Pending()))
 	}
-	if err := journal.Settle(ctx, j, hudi.AsTable(tbl), "bench-0", slog.New(slog.DiscardHandler)); err != nil {
+	if err := journal.Settle(ctx, j, hudi.AsTable(tbl), pipelineWriter, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	if left, _ := j.Pending(); len(left) != 0 {
@@ -254,8 +256,8 @@ func TestDeadLetterFailureStops(t *testing.T) {
 	mem := objstore.NewMemory()
 	recs := pageviewRecords(2000, time.Now().UTC())
 	recs[1000].Value = []byte("{not json")
-	p := newPipeline(t, mem, 1, recs, WithInterval(time.Hour))
-	p.dlq.failing = 1
+	p := newPipeline(t, mem, 1, recs, checkpoint.WithInterval(time.Hour))
+	p.failNextDeadLetters()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p.src.done = cancel

@@ -1,10 +1,11 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -22,7 +23,7 @@ func BenchmarkHotBucket(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			p := newPipeline(b, bucket, workers, recs, WithInterval(250*time.Millisecond))
+			p := newPipeline(b, bucket, workers, recs, checkpoint.WithInterval(250*time.Millisecond))
 			b.ResetTimer()
 			p.run(b)
 			b.StopTimer()
@@ -31,7 +32,7 @@ func BenchmarkHotBucket(b *testing.B) {
 			if st.Checkpoints > 0 {
 				b.ReportMetric(float64(st.Files)/float64(st.Checkpoints), "files/checkpoint")
 			}
-			b.ReportMetric(float64(len(p.coord.cfg.Router.HotBuckets())), "hot-buckets")
+			b.ReportMetric(float64(len(p.router.HotBuckets())), "hot-buckets")
 		})
 	}
 }
@@ -61,7 +62,7 @@ func TestHotBucketIsWrittenByEveryWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPipeline(t, bucket, 2, hotBucketRecords(n), WithInterval(time.Hour))
+	p := newPipeline(t, bucket, 2, hotBucketRecords(n), checkpoint.WithInterval(time.Hour))
 	p.run(t)
 	filesBy := map[int64]int{}
 	partitions := map[string]bool{}

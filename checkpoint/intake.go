@@ -8,10 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/lakestream/lakestream/bucketing"
 	"github.com/lakestream/lakestream/schemas"
-	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/format"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -28,36 +25,27 @@ const (
 	HeaderOriginalSize = "lakestream.original.size"
 )
 
-// templateField is a record field a partition template reads: a top-level
-// scalar leaf of the row.
-type templateField struct {
-	name   string
-	column int
-	isTime bool
-	isDate bool
-}
-
-func templateFields(ts *schemas.TableSchema, t *bucketing.Template) ([]templateField, error) {
-	var out []templateField
-	var errs []error
-	for _, name := range t.Fields() {
-		leaf, ok := ts.Parquet().Lookup(name)
-		if !ok || leaf.MaxRepetitionLevel > 0 || !leaf.Node.Leaf() {
-			errs = append(errs, fmt.Errorf("partition template reads %q: not a top-level scalar field of the schema", name))
-			continue
-		}
-		f := templateField{name: name, column: leaf.ColumnIndex}
-		if lt := leaf.Node.Type().LogicalType(); lt != nil {
-			switch lt.Value.(type) {
-			case *format.TimestampType:
-				f.isTime = true
-			case *format.DateType:
-				f.isDate = true
-			}
-		}
-		out = append(out, f)
-	}
-	return out, errors.Join(errs...)
+// intakeState is what the intake keeps between records and batches: how
+// it makes a row's bucket (bucketPaths) and picks its worker (router), the
+// event-time watermark (eventClock), the late rows (lateBuffer), the
+// batch's counts and the scratch it decodes into. The intake runs on Run's
+// goroutine (step) with Coordinator.mu held, which guards it; nothing else
+// touches it but an abandoned checkpoint (the late rows, under the same
+// lock).
+type intakeState struct {
+	paths      bucketPaths
+	route      router
+	clock      eventClock
+	late       lateBuffer
+	counts     intakeCounts
+	rec        schemas.Record
+	keyBuf     []byte // record key of a late row, before its row is cloned
+	specWorker int    // the worker whose batch the next row is decoded into (see intakeOne)
+	rowLen     int    // the values of a row (of a flat schema; nested rows may need more)
+	// stopped: a batch was taken in only in part (a decode retry stopped
+	// for shutdown): the source's positions are past records not taken in,
+	// and must not be noted.
+	stopped bool
 }
 
 // intake decodes, validates and routes a batch of records. Bad records go
@@ -65,7 +53,7 @@ func templateFields(ts *schemas.TableSchema, t *bucketing.Template) ([]templateF
 // advances its partition's next offset.
 func (c *Coordinator) intake(ctx context.Context, recs []*kgo.Record) error {
 	if len(recs) > 0 {
-		c.refreshWatermark()
+		c.in.clock.refresh()
 	}
 	defer c.flushIntakeCounts()
 	for _, r := range recs {
@@ -80,7 +68,7 @@ func (c *Coordinator) intake(ctx context.Context, recs []*kgo.Record) error {
 // intakeCounts are what intake counts record by record and publishes once
 // a batch (an atomic add per record and counter cost more than the
 // routing), and the next offsets of the partitions the batch advanced
-// (small partition numbers, in an array rather than c.next's map).
+// (small Kafka partition numbers, in an array rather than a map).
 type intakeCounts struct {
 	records, bytes, rows int64
 	next                 []int64 // by partition; 0: not advanced
@@ -92,9 +80,9 @@ const maxDensePartition = 1 << 12
 
 // advance records that partition's next offset is next.
 func (c *Coordinator) advance(partition int32, next int64) {
-	n := &c.counts
+	n := &c.in.counts
 	if partition < 0 || partition >= maxDensePartition {
-		c.next[partition] = next
+		c.kafka.advance(partition, next)
 		return
 	}
 	if int(partition) >= len(n.next) {
@@ -107,11 +95,11 @@ func (c *Coordinator) advance(partition int32, next int64) {
 }
 
 // flushIntakeCounts publishes the counts and moves the next offsets into
-// c.next, which a checkpoint reads.
+// the Kafka partitions' bookkeeping, which a checkpoint reads.
 func (c *Coordinator) flushIntakeCounts() {
-	n := &c.counts
+	n := &c.in.counts
 	for _, p := range n.touched {
-		c.next[p] = n.next[p]
+		c.kafka.advance(p, n.next[p])
 		n.next[p] = 0
 	}
 	n.touched = n.touched[:0]
@@ -127,7 +115,7 @@ func (c *Coordinator) flushIntakeCounts() {
 }
 
 func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
-	if c.txn != nil && c.txnParts != nil && !c.txnParts[r.Partition] {
+	if !c.inst.lists(r.Partition) {
 		// A partition assigned after the open instant began: its inflight
 		// file does not list it, so a new owner of it could not fence this
 		// instant. Commit what is open, and let the next instant list it.
@@ -136,8 +124,9 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 			return err
 		}
 	}
-	c.counts.records++
-	c.counts.bytes += int64(len(r.Value))
+	in := &c.in
+	in.counts.records++
+	in.counts.bytes += int64(len(r.Value))
 	if len(r.Value) > c.opts.maxRecordBytes {
 		// The value itself may be too large for the dead-letter topic too:
 		// keep its head and say how large it was.
@@ -149,13 +138,13 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 	}
 	// The row is decoded into the spare room of the batch it most likely
 	// joins (that of the last row's worker): if it does, it is not copied.
-	spec, err := c.batchFor(ctx, c.specWorker)
+	spec, err := c.pool.batchFor(ctx, in.specWorker)
 	if err != nil {
 		return err
 	}
-	rec := &c.rec
+	rec := &in.rec
 	for attempt := 0; ; attempt++ {
-		rec.Row = spec.spare(c.rowLen)
+		rec.Row = spec.spare(in.rowLen)
 		err := c.cfg.Decoder.Decode(r.Value, rec)
 		if err == nil {
 			if attempt > 0 {
@@ -167,13 +156,13 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 			// The schema registry is down: wait, never dead-letter for it.
 			msg := c.health.failed(opDecode, PhaseDecode, -1, err, true)
 			c.opts.logger.Warn("decode needs a retry", "partition", r.Partition, "offset", r.Offset, "attempt", attempt, "err", msg)
-			werr := sleepCtx(c.decodeCtx(ctx), backoff(c.opts.retryMin, c.opts.retryMax, attempt))
-			if werr == nil && c.stop != nil && c.stop.Err() != nil {
-				werr = c.stop.Err()
+			werr := sleepCtx(c.run.decodeCtx(ctx), backoff(c.opts.retryMin, c.opts.retryMax, attempt))
+			if werr == nil && c.run.stopping() {
+				werr = c.run.stop.Err()
 			}
 			if werr != nil {
 				c.health.recovered(opDecode) // given up
-				if ctx.Err() == nil && c.stop != nil && c.stop.Err() != nil {
+				if ctx.Err() == nil && c.run.stopping() {
 					// Shutting down: the records before this one are
 					// taken in, and the final checkpoint commits them.
 					c.opts.logger.Warn("shutting down: decode retry stopped; the record is read again at the next start", "partition", r.Partition, "offset", r.Offset)
@@ -203,19 +192,16 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 		c.deadLetter(r, ReasonBadTimestamp, reason)
 		return nil
 	}
-	if c.observer != nil {
-		c.observer.ObserveEventTime(r.Partition, eventTime)
-	}
-	values := c.fieldValues(rec.Row)
-	bucket, err := c.partitioner.Path(eventTime, true, values)
+	in.clock.observe(r.Partition, eventTime)
+	bucket, err := in.paths.path(eventTime, rec.Row)
 	if err != nil {
 		c.deadLetter(r, ReasonBadPartition, err.Error())
 		return nil
 	}
-	late := c.lateness(eventTime)
+	late := in.clock.lateness(eventTime)
 	if late > 0 && c.opts.maxLateness > 0 && late > c.opts.maxLateness && c.opts.beyondMax == LateDeadLetter {
 		c.deadLetter(r, ReasonTooLate, fmt.Sprintf("event time %s is %v behind the watermark %s; the maximum lateness is %v",
-			time.UnixMicro(eventTime).UTC().Format(time.RFC3339Nano), late.Round(time.Millisecond), time.UnixMicro(c.wm).UTC().Format(time.RFC3339Nano), c.opts.maxLateness))
+			time.UnixMicro(eventTime).UTC().Format(time.RFC3339Nano), late.Round(time.Millisecond), time.UnixMicro(in.clock.wm).UTC().Format(time.RFC3339Nano), c.opts.maxLateness))
 		return nil
 	}
 	if err := c.ensureTxn(ctx); err != nil {
@@ -223,14 +209,14 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 	}
 	if late > 0 {
 		// Batched with the other late rows of its bucket (see lateBuffer).
-		c.keyBuf = c.appendRecordKey(c.keyBuf[:0], r)
-		c.cfg.Schema.SetMeta(rec.Row, schemas.MetaRecordKey, c.keyBuf)
+		in.keyBuf = c.appendRecordKey(in.keyBuf[:0], r)
+		c.cfg.Schema.SetMeta(rec.Row, schemas.MetaRecordKey, in.keyBuf)
 		c.cfg.Schema.SetKafka(rec.Row, r.Partition, r.Offset, r.Timestamp.UnixMicro(), r.Key)
-		c.late.add(bucket, rec.Row, eventTime)
+		in.late.add(bucket, rec.Row, eventTime)
 		c.stats.late.Add(1)
-		c.stats.lateBuffered.Store(int64(c.late.rows))
-		c.counts.rows++
-		if c.late.bytes >= c.opts.lateBufferBytes {
+		c.stats.lateBuffered.Store(int64(in.late.rows))
+		in.counts.rows++
+		if in.late.bytes >= c.opts.lateBufferBytes {
 			if err := c.flushLateLocked(ctx); err != nil {
 				return err
 			}
@@ -238,22 +224,8 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 		}
 		return nil
 	}
-	// A hot bucket is spread over several workers (bucketing.Router.Route),
-	// each writing its own files; a partition's records stay in offset
-	// order within each worker. Without hot buckets a bucket's worker is
-	// fixed: the last one is remembered (the partitioner returns the same
-	// string for the same hour, so the comparison is a pointer check).
-	var w int
-	switch {
-	case c.hotSplit:
-		w = c.cfg.Router.Route(bucket, bucketing.OffsetHash(r.Partition, r.Offset))
-	case bucket == c.lastBucket && c.lastWorker >= 0:
-		w = c.lastWorker
-	default:
-		w = c.cfg.Router.Worker(bucket)
-		c.lastBucket, c.lastWorker = bucket, w
-	}
-	batch, err := c.batchFor(ctx, w)
+	w := in.route.worker(bucket, r.Partition, r.Offset) // see router
+	batch, err := c.pool.batchFor(ctx, w)
 	if err != nil {
 		return err
 	}
@@ -268,10 +240,10 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 		batch.add(rec.Row, bucket, eventTime)
 	}
 	rec.Row = nil // the batch's now
-	c.specWorker = w
-	c.counts.rows++
+	in.specWorker = w
+	in.counts.rows++
 	if batch.len() >= c.opts.batchRows {
-		return c.send(ctx, w)
+		return c.pool.send(ctx, w)
 	}
 	return nil
 }
@@ -306,43 +278,6 @@ func (c *Coordinator) checkEventTime(micros int64, kafkaTime time.Time) string {
 	return ""
 }
 
-// fieldValues extracts the template's fields from a row.
-func (c *Coordinator) fieldValues(row parquet.Row) []bucketing.Value {
-	if len(c.fields) == 0 {
-		return nil
-	}
-	vals := c.values[:0]
-	for _, f := range c.fields {
-		v := bucketing.Value{IsNull: true}
-		for _, pv := range row {
-			if pv.Column() != f.column {
-				continue
-			}
-			switch {
-			case pv.IsNull():
-			case f.isTime:
-				v = bucketing.Value{Time: pv.Int64(), IsTime: true}
-			case f.isDate:
-				v = bucketing.Value{Bytes: time.Unix(int64(pv.Int32())*86400, 0).UTC().AppendFormat(nil, "2006-01-02")}
-			case pv.Kind() == parquet.ByteArray || pv.Kind() == parquet.FixedLenByteArray:
-				v = bucketing.Value{Bytes: pv.ByteArray()}
-			case pv.Kind() == parquet.Int32:
-				v = bucketing.Value{Int: int64(pv.Int32()), IsInt: true}
-			case pv.Kind() == parquet.Int64:
-				v = bucketing.Value{Int: pv.Int64(), IsInt: true}
-			case pv.Kind() == parquet.Boolean:
-				v = bucketing.Value{Bytes: strconv.AppendBool(nil, pv.Boolean())}
-			default:
-				v = bucketing.Value{Bytes: []byte(pv.String())}
-			}
-			break
-		}
-		vals = append(vals, v)
-	}
-	c.values = vals
-	return vals
-}
-
 // deadLetter sends a record to the dead-letter queue and counts it.
 func (c *Coordinator) deadLetter(r *kgo.Record, reason, detail string) {
 	if len(detail) > maxDeadLetterDetail {
@@ -351,52 +286,4 @@ func (c *Coordinator) deadLetter(r *kgo.Record, reason, detail string) {
 	c.cfg.DeadLetters.Send(r, reason, detail)
 	c.stats.deadLetter(reason)
 	c.opts.logger.Debug("dead-lettered a record", "partition", r.Partition, "offset", r.Offset, "reason", reason, "detail", detail)
-}
-
-// batchFor returns the batch being filled for worker w.
-func (c *Coordinator) batchFor(ctx context.Context, w int) (*rowBatch, error) {
-	if b := c.filling[w]; b != nil {
-		return b, nil
-	}
-	select {
-	case b := <-c.workers[w].free:
-		c.filling[w] = b
-		return b, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// send hands worker w its filling batch.
-func (c *Coordinator) send(ctx context.Context, w int) error {
-	b := c.filling[w]
-	if b == nil || b.len() == 0 {
-		return nil
-	}
-	c.filling[w] = nil
-	select {
-	case c.workers[w].inbox <- workerMsg{kind: msgRows, batch: b}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func backoff(min, max time.Duration, attempt int) time.Duration {
-	d := min
-	for i := 0; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	return time.Duration(float64(d) * (0.8 + 0.4*jitter()))
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

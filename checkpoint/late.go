@@ -88,57 +88,86 @@ func rowBytes(row parquet.Row) int64 {
 	return n
 }
 
+// eventClock is what the intake knows of event time: the source's
+// watermark, read once per poll batch, against which a record is late, and
+// the source to tell each written record's event time (it pauses
+// partitions that run ahead). Set by Run, then used by the intake only
+// (both with Coordinator.mu held).
+type eventClock struct {
+	allowed     time.Duration     // the allowed lateness
+	observer    EventTimeObserver // the source, if it observes event times
+	watermarker Watermarker       // the source, if it has a watermark
+	wm          int64             // watermark at the start of the poll batch
+	wmOK        bool
+}
+
+// attach takes the source's watermark and event-time observer, if it has
+// them (Run).
+func (e *eventClock) attach(src Source) {
+	e.observer, _ = src.(EventTimeObserver)
+	e.watermarker, _ = src.(Watermarker)
+}
+
+// refresh reads the source's watermark once per poll batch.
+func (e *eventClock) refresh() {
+	if e.watermarker == nil {
+		e.wmOK = false
+		return
+	}
+	e.wm, e.wmOK = e.watermarker.Watermark()
+}
+
+// observe tells the source a record of partition was written with
+// eventTime.
+func (e *eventClock) observe(partition int32, eventTime int64) {
+	if e.observer != nil {
+		e.observer.ObserveEventTime(partition, eventTime)
+	}
+}
+
 // lateness classifies a record's event time against the watermark read at
 // the start of the current poll batch: 0 means on time, otherwise how late
 // it is beyond the allowed lateness.
-func (c *Coordinator) lateness(eventTime int64) time.Duration {
-	if !c.wmOK {
+func (e *eventClock) lateness(eventTime int64) time.Duration {
+	if !e.wmOK {
 		return 0
 	}
-	limit := c.wm - c.opts.allowedLateness.Microseconds()
+	limit := e.wm - e.allowed.Microseconds()
 	if eventTime >= limit {
 		return 0
 	}
-	return time.Duration(c.wm-eventTime) * time.Microsecond
-}
-
-// refreshWatermark reads the source's watermark once per poll batch.
-func (c *Coordinator) refreshWatermark() {
-	if c.watermarker == nil {
-		c.wmOK = false
-		return
-	}
-	c.wm, c.wmOK = c.watermarker.Watermark()
+	return time.Duration(e.wm-eventTime) * time.Microsecond
 }
 
 // flushLateLocked hands the buffered late rows to their workers, bucket by
 // bucket, so that each worker writes a late bucket's rows together.
 func (c *Coordinator) flushLateLocked(ctx context.Context) error {
-	if c.late.rows == 0 {
+	late := &c.in.late
+	if late.rows == 0 {
 		return nil
 	}
-	buckets := make([]string, 0, len(c.late.buckets))
-	for b := range c.late.buckets {
+	buckets := make([]string, 0, len(late.buckets))
+	for b := range late.buckets {
 		buckets = append(buckets, b)
 	}
 	slices.Sort(buckets)
 	for _, bucket := range buckets {
-		lr := c.late.buckets[bucket]
+		lr := late.buckets[bucket]
 		w := c.cfg.Router.Worker(bucket)
 		for i, row := range lr.rows {
-			batch, err := c.batchFor(ctx, w)
+			batch, err := c.pool.batchFor(ctx, w)
 			if err != nil {
 				return fmt.Errorf("flush late rows: %w", err)
 			}
 			batch.add(row, bucket, lr.times[i])
 			if batch.len() >= c.opts.batchRows {
-				if err := c.send(ctx, w); err != nil {
+				if err := c.pool.send(ctx, w); err != nil {
 					return fmt.Errorf("flush late rows: %w", err)
 				}
 			}
 		}
 	}
 	c.stats.lateFlushes.Add(1)
-	c.late.reset()
+	late.reset()
 	return nil
 }

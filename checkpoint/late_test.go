@@ -1,4 +1,4 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/writer"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -85,12 +86,12 @@ func TestLateRecordsAreBatched(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := newPipelineWith(t, b, 1, recs, nil, []writer.Option{writer.WithMaxOpenFiles(1), writer.WithMinFileSize(0)}, WithInterval(time.Hour), WithBatchRows(64))
+		p := newPipelineWith(t, b, 1, recs, "", []writer.Option{writer.WithMaxOpenFiles(1), writer.WithMinFileSize(0)}, checkpoint.WithInterval(time.Hour), checkpoint.WithBatchRows(64))
 		p.src.batch = 500
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		p.src.done = cancel
-		var src Source = p.src
+		var src checkpoint.Source = p.src
 		if withWatermark {
 			src = &watermarkSource{fetchedSource: p.src, wm: now.Add(-30 * time.Minute).UnixMicro()}
 		}
@@ -149,7 +150,7 @@ func TestTooLateRecordsAreDeadLettered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPipeline(t, b, 2, recs, WithInterval(time.Hour), WithLateData(time.Minute, 6*time.Hour, LateDeadLetter, 1<<20))
+	p := newPipeline(t, b, 2, recs, checkpoint.WithInterval(time.Hour), checkpoint.WithLateData(time.Minute, 6*time.Hour, checkpoint.LateDeadLetter, 1<<20))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p.src.done = cancel
@@ -159,8 +160,8 @@ func TestTooLateRecordsAreDeadLettered(t *testing.T) {
 	if err := p.coord.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if tooLate == 0 || p.dlq.reasons[ReasonTooLate] != tooLate {
-		t.Fatalf("dead letters %v, want %d %s", p.dlq.reasons, tooLate, ReasonTooLate)
+	if dead := p.deadLetters(); tooLate == 0 || dead[checkpoint.ReasonTooLate] != int64(tooLate) {
+		t.Fatalf("dead letters %v, want %d %s", dead, tooLate, checkpoint.ReasonTooLate)
 	}
 	_, rows, distinct := filesPerBucket(t, p, root)
 	if rows != int64(n-tooLate) || distinct != rows {
@@ -168,18 +169,6 @@ func TestTooLateRecordsAreDeadLettered(t *testing.T) {
 	}
 	if st := p.coord.Stats(); st.LateRecords != int64(n/10-tooLate) {
 		t.Fatalf("%d late records written, want %d", st.LateRecords, n/10-tooLate)
-	}
-}
-
-// Options that cannot work are refused, all at once.
-func TestLateDataOptionsValidate(t *testing.T) {
-	o := defaultOptions()
-	WithLateData(-time.Second, time.Second, LatePolicy(7), 10)(&o)
-	err := o.validate()
-	for _, want := range []string{"must not be negative", "late policy 7", "late buffer 10 bytes"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("validate: %v; want it to say %q", err, want)
-		}
 	}
 }
 
@@ -194,14 +183,14 @@ func TestJitterIsNotLateByDefault(t *testing.T) {
 		recs = append(recs, &kgo.Record{Topic: "pageviews", Partition: 0, Offset: int64(i), Value: []byte(v), Timestamp: now})
 	}
 	for _, c := range []struct {
-		opts     []Option
+		opts     []checkpoint.Option
 		wantLate bool
-	}{{nil, false}, {[]Option{WithLateData(0, 0, LateWrite, 1<<20)}, true}} {
+	}{{nil, false}, {[]checkpoint.Option{checkpoint.WithLateData(0, 0, checkpoint.LateWrite, 1<<20)}, true}} {
 		b, err := objstore.NewFilesystem(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := newPipeline(t, b, 1, recs, append([]Option{WithInterval(time.Hour)}, c.opts...)...)
+		p := newPipeline(t, b, 1, recs, append([]checkpoint.Option{checkpoint.WithInterval(time.Hour)}, c.opts...)...)
 		ctx, cancel := context.WithCancel(context.Background())
 		p.src.done = cancel
 		if err := p.coord.Run(ctx, &watermarkSource{fetchedSource: p.src, wm: now.Add(-time.Minute).UnixMicro()}); err != nil {

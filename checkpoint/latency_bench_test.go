@@ -1,10 +1,11 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 )
 
@@ -19,7 +20,7 @@ func BenchmarkCheckpointStorageLatency(b *testing.B) {
 		b.Run(fmt.Sprintf("put=%v", latency), func(b *testing.B) {
 			recs := hotBucketRecords(b.N * perCheckpoint)
 			bucket := objstore.NewFaulty(objstore.NewMemory(), objstore.WithLatency(latency, objstore.OpPut))
-			p := newPipeline(b, bucket, workers, recs, WithInterval(time.Millisecond))
+			p := newPipeline(b, bucket, workers, recs, checkpoint.WithInterval(time.Millisecond))
 			p.src.batch = perCheckpoint
 			b.ResetTimer()
 			p.run(b)

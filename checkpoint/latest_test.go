@@ -1,4 +1,4 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/source"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -67,7 +68,7 @@ func testLatestStart(t *testing.T, busy int) {
 	// then stops with a final checkpoint.
 	run := func(want map[int32]int64, during func()) {
 		t.Helper()
-		p := newPipelineWith(t, bucket, 1, nil, nil, nil, WithInterval(50*time.Millisecond))
+		p := newPipelineWith(t, bucket, 1, nil, "", nil, checkpoint.WithInterval(50*time.Millisecond))
 		defer p.coord.Close()
 		r, err := source.NewReader(source.Config{
 			Brokers: cluster.ListenAddrs(), Topic: topic, Group: "latest", ResetOffset: source.ResetLatest,

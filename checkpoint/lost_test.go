@@ -1,4 +1,4 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/schemas"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -23,7 +24,7 @@ import (
 // session between polls) every partition is lost (Revoked, lost=true),
 // then assigned again and resumed from the table's offsets.
 type groupSource struct {
-	coord *Coordinator
+	coord *checkpoint.Coordinator
 	parts map[int32][]*kgo.Record // by partition, offset = index
 	batch int
 
@@ -135,7 +136,7 @@ func TestLostPartitionsResumeFromTable(t *testing.T) {
 	}
 	const n = 16000
 	recs := pageviewRecords(n, time.Now().UTC())
-	p := newPipeline(t, b, 2, recs, WithInterval(40*time.Millisecond), WithBatchRows(256))
+	p := newPipeline(t, b, 2, recs, checkpoint.WithInterval(40*time.Millisecond), checkpoint.WithBatchRows(256))
 	src := newGroupSource(recs, 50)
 	src.coord = p.coord
 	// Lose everything three times: mid-checkpoint (rows taken in since
@@ -254,9 +255,9 @@ func TestShutdownDuringDecodeRetry(t *testing.T) {
 	const n, poison = 8000, 5000 // record 5000: partition 0, offset 625
 	recs := pageviewRecords(n, time.Now().UTC())
 	recs[poison] = &kgo.Record{Topic: "pageviews", Partition: recs[poison].Partition, Offset: recs[poison].Offset, Value: []byte(`{"poison":1}`), Timestamp: recs[poison].Timestamp}
-	p := newPipeline(t, b, 2, recs, WithInterval(time.Hour), WithShutdownGrace(time.Minute), WithRetry(10*time.Millisecond, 50*time.Millisecond))
-	dec := &registryDownDecoder{next: p.coord.cfg.Decoder, stuck: make(chan struct{})}
-	p.coord.cfg.Decoder = dec
+	p := newPipeline(t, b, 2, recs, checkpoint.WithInterval(time.Hour), checkpoint.WithShutdownGrace(time.Minute), checkpoint.WithRetry(10*time.Millisecond, 50*time.Millisecond))
+	dec := &registryDownDecoder{stuck: make(chan struct{})}
+	p.coord.WrapDecoder(func(d schemas.Decoder) schemas.Decoder { dec.next = d; return dec })
 	p.src.batch = 1000
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

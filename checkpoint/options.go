@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/lakestream/lakestream/internal/failpoint"
@@ -143,25 +144,82 @@ func WithFailpoints(s *failpoint.Set) Option { return func(o *options) { o.failp
 // ValidateOptions reports every problem of opts (applied over the
 // defaults) at once, as New would, without making a coordinator: a
 // configuration loader checks its settings with the rules of the package
-// that uses them (cmd/ingestd names each problem's setting).
+// that uses them. A problem of one option is an *OptionError (errors.As
+// through the joined errors), which names the option, so that the loader
+// names its own setting (cmd/ingestd does).
 func ValidateOptions(opts ...Option) error {
+	return ValidateOptionsForWorkers(0, opts...)
+}
+
+// MinMemoryBudgetPerWorker is the least memory budget (WithMemoryBudget)
+// per worker that ValidateOptionsForWorkers accepts, when the budget is on.
+const MinMemoryBudgetPerWorker = 1 << 20
+
+// ValidateOptionsForWorkers is ValidateOptions for a coordinator of
+// workers workers (Config.Router's parallelism; 0: unknown), with the
+// rules between the options and the workers: a memory budget, when on, of
+// at least MinMemoryBudgetPerWorker per worker. Below it every worker
+// flushes its buffers for the budget after nearly every batch, as each
+// flushes only its own. New does not apply these rules (tests and
+// benchmarks run small budgets on purpose); a deployment's configuration
+// should.
+func ValidateOptionsForWorkers(workers int, opts ...Option) error {
 	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}
-	return o.validate()
+	errs := []error{o.validate()}
+	if workers > 0 && o.memoryBudget > 0 && o.memoryBudget < int64(workers)*MinMemoryBudgetPerWorker {
+		errs = append(errs, optionProblem("WithMemoryBudget", "memory budget "+formatBytes(o.memoryBudget),
+			fmt.Sprintf("at least %s with %d workers (%s per worker), or 0 to turn it off",
+				formatBytes(int64(workers)*MinMemoryBudgetPerWorker), workers, formatBytes(MinMemoryBudgetPerWorker))))
+	}
+	return errors.Join(errs...)
+}
+
+// OptionError is a problem of one option. Its message names the option's
+// setting as the coordinator knows it ("checkpoint interval 0s: must be
+// positive"); Problem is the part after the setting and its value ("must
+// be positive"), for a configuration loader that names the setting its
+// own way.
+type OptionError struct {
+	Option  string // the option's function: "WithInterval", "WithMemoryBudget", ...
+	Problem string // what is wrong, without the setting and its value
+	msg     string
+}
+
+func (e *OptionError) Error() string { return e.msg }
+
+// optionProblem is the problem of option: subject (the setting and its
+// value) and what is wrong with it.
+func optionProblem(option, subject, problem string) *OptionError {
+	return &OptionError{Option: option, Problem: problem, msg: subject + ": " + problem}
+}
+
+// formatBytes writes n in the largest binary unit that divides it (32MiB,
+// 1536KiB, 10B), as configuration files write sizes.
+func formatBytes(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n != 0 && n%u.mult == 0 {
+			return strconv.FormatInt(n/u.mult, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10) + "B"
 }
 
 func (o options) validate() error {
 	var errs []error
 	if o.interval <= 0 {
-		errs = append(errs, fmt.Errorf("checkpoint interval %v: must be positive", o.interval))
+		errs = append(errs, optionProblem("WithInterval", fmt.Sprintf("checkpoint interval %v", o.interval), "must be positive"))
 	}
 	if o.maxRecordBytes <= 0 {
 		errs = append(errs, fmt.Errorf("max record bytes %d: must be positive", o.maxRecordBytes))
 	}
 	if o.maxPast < 0 || o.maxFuture < 0 {
-		errs = append(errs, errors.New("event time bounds must not be negative"))
+		errs = append(errs, &OptionError{Option: "WithEventTimeBounds", Problem: "must not be negative", msg: "event time bounds must not be negative"})
 	}
 	if o.batchRows < 1 {
 		errs = append(errs, fmt.Errorf("batch rows %d: must be at least 1", o.batchRows))
@@ -170,22 +228,24 @@ func (o options) validate() error {
 		errs = append(errs, fmt.Errorf("retry backoff %v..%v: want 0 < min <= max", o.retryMin, o.retryMax))
 	}
 	if o.keepInstants < 1 || o.maintainEvery < 0 {
-		errs = append(errs, fmt.Errorf("timeline maintenance: keep %d instants every %d checkpoints: want keep >= 1, every >= 0", o.keepInstants, o.maintainEvery))
+		errs = append(errs, optionProblem("WithTimelineMaintenance", fmt.Sprintf("timeline maintenance: keep %d instants every %d checkpoints", o.keepInstants, o.maintainEvery),
+			"want keep >= 1, every >= 0"))
 	}
 	if o.allowedLateness < 0 || o.maxLateness < 0 {
-		errs = append(errs, fmt.Errorf("allowed lateness %v, max lateness %v: must not be negative", o.allowedLateness, o.maxLateness))
+		errs = append(errs, optionProblem("WithLateData", fmt.Sprintf("allowed lateness %v, max lateness %v", o.allowedLateness, o.maxLateness), "must not be negative"))
 	}
 	if o.maxLateness > 0 && o.maxLateness < o.allowedLateness {
-		errs = append(errs, fmt.Errorf("max lateness %v is below the allowed lateness %v", o.maxLateness, o.allowedLateness))
+		errs = append(errs, &OptionError{Option: "WithLateData", Problem: fmt.Sprintf("below the allowed lateness %v", o.allowedLateness),
+			msg: fmt.Sprintf("max lateness %v is below the allowed lateness %v", o.maxLateness, o.allowedLateness)})
 	}
 	if o.beyondMax != LateWrite && o.beyondMax != LateDeadLetter {
-		errs = append(errs, fmt.Errorf("late policy %d: want LateWrite or LateDeadLetter", o.beyondMax))
+		errs = append(errs, optionProblem("WithLateData", fmt.Sprintf("late policy %d", o.beyondMax), "want LateWrite or LateDeadLetter"))
 	}
 	if o.lateBufferBytes < 1<<10 {
-		errs = append(errs, fmt.Errorf("late buffer %d bytes: want at least 1 KiB", o.lateBufferBytes))
+		errs = append(errs, optionProblem("WithLateData", fmt.Sprintf("late buffer %d bytes", o.lateBufferBytes), "want at least 1 KiB"))
 	}
 	if o.memoryBudget < 0 || (o.memoryBudget > 0 && o.memoryBudget < 1<<20) {
-		errs = append(errs, fmt.Errorf("memory budget %d bytes: want 0 (off) or at least 1 MiB", o.memoryBudget))
+		errs = append(errs, optionProblem("WithMemoryBudget", fmt.Sprintf("memory budget %d bytes", o.memoryBudget), "want 0 (off) or at least 1 MiB"))
 	}
 	if slices.Contains(o.publishers, nil) {
 		errs = append(errs, errors.New("publishers must not be nil"))

@@ -1,10 +1,11 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"bytes"
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/schemas"
 )
@@ -26,8 +27,8 @@ func (d panickyDecoder) Decode(value []byte, rec *schemas.Record) error {
 func TestPanicInIntakePropagates(t *testing.T) {
 	recs := pageviewRecords(100, time.Now().UTC())
 	recs[50].Value = []byte(`{"PANIC":1}`)
-	p := newPipeline(t, objstore.NewMemory(), 1, recs, WithInterval(time.Hour))
-	p.coord.cfg.Decoder = panickyDecoder{p.coord.cfg.Decoder}
+	p := newPipeline(t, objstore.NewMemory(), 1, recs, checkpoint.WithInterval(time.Hour))
+	p.coord.WrapDecoder(func(d schemas.Decoder) schemas.Decoder { return panickyDecoder{d} })
 	got := make(chan any, 1)
 	go func() {
 		defer func() { got <- recover() }()

@@ -1,20 +1,25 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"context"
-	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/lakestream/lakestream/bucketing"
+	"github.com/lakestream/lakestream/checkpoint"
+	"github.com/lakestream/lakestream/ingest"
 	"github.com/lakestream/lakestream/internal/objstore"
-	"github.com/lakestream/lakestream/journal"
 	"github.com/lakestream/lakestream/schemas"
+	"github.com/lakestream/lakestream/source"
 	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/lakestream/lakestream/writer"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"gopkg.in/yaml.v3"
 )
 
@@ -116,32 +121,6 @@ func (s *fetchedSource) QueueGroupOffsets(next map[int32]int64) {
 	s.mu.Unlock()
 }
 
-// deadLetterList keeps dead letters in memory; Flush can be made to fail.
-type deadLetterList struct {
-	mu      sync.Mutex
-	reasons map[string]int
-	failing int // Flush fails this many more times
-}
-
-func (d *deadLetterList) Send(_ *kgo.Record, reason, _ string) {
-	d.mu.Lock()
-	if d.reasons == nil {
-		d.reasons = map[string]int{}
-	}
-	d.reasons[reason]++
-	d.mu.Unlock()
-}
-
-func (d *deadLetterList) Flush(context.Context) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.failing > 0 {
-		d.failing--
-		return fmt.Errorf("dead-letter topic unavailable")
-	}
-	return nil
-}
-
 const pageviewSchema = `
 - {name: userId, type: int64, optional: false}
 - {name: sessionNumber, type: int32}
@@ -151,28 +130,50 @@ const pageviewSchema = `
 - {name: userAgent, type: string}
 - {name: eventTime, type: timestamp, optional: false}`
 
-// pipeline is a coordinator over a fetched source, for tests and benchmarks.
+// pipeline is the engine of one table as ingestd opens it (ingest.Open),
+// whose coordinator runs over a fetched source instead of the engine's
+// Kafka reader: for tests and benchmarks.
+//
+// Open always makes a Kafka reader and a dead-letter producer
+// (ingest.Options has no Source and no DeadLetters to give it): they run
+// against a kfake cluster, the reader on a topic that does not exist there
+// (it joins its group and is assigned nothing, so the coordinator's
+// rebalance hooks are never called), the producer to the dead-letter topic,
+// which does.
 type pipeline struct {
-	coord  *Coordinator
-	table  *hudi.Table
-	bucket objstore.Store
-	src    *fetchedSource
-	dlq    *deadLetterList
+	eng     *ingest.Engine
+	coord   *checkpoint.Coordinator
+	table   *hudi.Table
+	bucket  objstore.Store
+	router  *bucketing.Router
+	src     *fetchedSource
+	cluster *kfake.Cluster
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
-func newPipeline(tb testing.TB, bucket objstore.Store, workers int, recs []*kgo.Record, opts ...Option) *pipeline {
-	return newJournaledPipeline(tb, bucket, workers, recs, nil, opts...)
-}
+// The pipeline's names: the topic its records carry (and the table's
+// commits name), and the writer ID.
+const (
+	pipelineTopic  = "pageviews"
+	pipelineWriter = "bench-0"
+)
 
-func newJournaledPipeline(tb testing.TB, bucket objstore.Store, workers int, recs []*kgo.Record, j *journal.Journal, opts ...Option) *pipeline {
+func newPipeline(tb testing.TB, bucket objstore.Store, workers int, recs []*kgo.Record, opts ...checkpoint.Option) *pipeline {
 	tb.Helper()
-	return newPipelineWith(tb, bucket, workers, recs, j, nil, opts...)
+	return newPipelineWith(tb, bucket, workers, recs, "", nil, opts...)
 }
 
-// newPipelineWith is newJournaledPipeline with extra writer options.
-func newPipelineWith(tb testing.TB, bucket objstore.Store, workers int, recs []*kgo.Record, j *journal.Journal, wopts []writer.Option, opts ...Option) *pipeline {
+// newPipelineWith is newPipeline with a checkpoint journal in journalDir
+// ("": none) and extra writer options.
+func newPipelineWith(tb testing.TB, bucket objstore.Store, workers int, recs []*kgo.Record, journalDir string, wopts []writer.Option, opts ...checkpoint.Option) *pipeline {
 	tb.Helper()
-	ctx := context.Background()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, pipelineTopic+".dlq"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(cluster.Close)
 	var specs []schemas.FieldSpec
 	if err := yaml.Unmarshal([]byte(pageviewSchema), &specs); err != nil {
 		tb.Fatal(err)
@@ -185,7 +186,6 @@ func newPipelineWith(tb testing.TB, bucket objstore.Store, workers int, recs []*
 	if err != nil {
 		tb.Fatal(err)
 	}
-	// As ingestd wires them: dt and hr are columns too.
 	ts, err := schemas.NewTableSchema(user, schemas.TableOptions{EventTimeField: "eventTime", PartitionColumns: tmpl.ColumnFields()})
 	if err != nil {
 		tb.Fatal(err)
@@ -194,30 +194,54 @@ func newPipelineWith(tb testing.TB, bucket objstore.Store, workers int, recs []*
 	if err != nil {
 		tb.Fatal(err)
 	}
-	table, err := hudi.Create(ctx, bucket, hudi.Config{Name: "pageviews", RecordKeyFields: []string{"_kafka_partition", "_kafka_offset"},
-		PartitionFields: tmpl.PartitionFields(), Schema: ts.Avro("pageviews_record", "hoodie.pageviews")})
+	o := ingest.Options{
+		Bucket: bucket, TableName: "pageviews", Topic: pipelineTopic, WriterID: pipelineWriter,
+		Schema: ts, Template: tmpl, Router: router, SpoolDir: tb.TempDir(),
+		Kafka:         source.Config{Brokers: cluster.ListenAddrs(), Topic: "not-read", Group: "checkpoint-tests"},
+		SourceOptions: []source.Option{source.WithLogger(slog.New(slog.DiscardHandler))},
+		JournalDir:    journalDir, WriterOptions: wopts, CheckpointOptions: opts,
+	}
+	eng, err := ingest.Open(context.Background(), o)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := &pipeline{table: table, bucket: bucket, src: &fetchedSource{recs: recs, batch: 10000}, dlq: &deadLetterList{}}
-	spool := tb.TempDir()
-	p.coord, err = New(ctx, Config{
-		Table: hudi.AsTable(table), Topic: "pageviews", WriterID: "bench-0", Schema: ts, Decoder: schemas.NewJSONDecoder(ts),
-		Template: tmpl, Router: router, DeadLetters: p.dlq,
-		NewWriterSet: func(w int) (*writer.Set, error) {
-			wo := append([]writer.Option{writer.WithSpoolDir(spool), writer.WithPartitionColumns(ts.PartitionColumns(), tmpl.ColumnValues)}, wopts...)
-			if j != nil {
-				wo = append(wo, writer.WithBeforeUpload(j.BeforeUpload))
-			}
-			return writer.NewSet(bucket, ts.Parquet(), w, wo...)
-		},
-		Journal: j,
-	}, opts...)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	p := &pipeline{eng: eng, coord: eng.Coordinator(), table: eng.Table(), bucket: bucket, router: o.Router, cluster: cluster,
+		src: &fetchedSource{recs: recs, batch: 10000}}
+	tb.Cleanup(func() { p.close() })
 	return p
 }
+
+// close closes the engine (the coordinator, the Kafka clients and the
+// journal), once.
+func (p *pipeline) close() error {
+	p.closeOnce.Do(func() { p.closeErr = p.eng.Close() })
+	return p.closeErr
+}
+
+// failNextDeadLetters has the broker refuse the next produce request of
+// the dead-letter producer with an error it does not retry: the records
+// in it fail, and Flush reports it.
+func (p *pipeline) failNextDeadLetters() {
+	p.cluster.ControlKey(kmsg.Produce.Int16(), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		req := kreq.(*kmsg.ProduceRequest)
+		resp := req.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.InvalidRecord.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+}
+
+// deadLetters counts the dead-lettered records by reason.
+func (p *pipeline) deadLetters() map[string]int64 { return p.coord.Stats().DeadLetters }
 
 func (p *pipeline) polled() int { return p.src.polledCount() }
 

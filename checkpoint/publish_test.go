@@ -1,4 +1,4 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/table"
 )
@@ -35,8 +36,8 @@ func TestPublishersSeeEveryCommit(t *testing.T) {
 		failures++
 		return errors.New("iceberg catalog unreachable")
 	})
-	p := newPipeline(t, b, 2, pageviewRecords(8000, time.Now().UTC()), WithInterval(30*time.Millisecond),
-		WithTimelineMaintenance(1, 0), WithPublishers(failing, record))
+	p := newPipeline(t, b, 2, pageviewRecords(8000, time.Now().UTC()), checkpoint.WithInterval(30*time.Millisecond),
+		checkpoint.WithTimelineMaintenance(1, 0), checkpoint.WithPublishers(failing, record))
 	p.src.batch, p.src.pause = 1000, 20*time.Millisecond
 	p.run(t)
 
@@ -77,7 +78,7 @@ func TestPublishersSeeEveryCommit(t *testing.T) {
 	if failures != len(instants) {
 		t.Fatalf("the failing publisher was called %d times for %d commits", failures, len(instants))
 	}
-	if n := failureCount(p.coord.Health(), PhasePublish, ClassOther); n.Failures != int64(failures) || n.Retries != 0 {
+	if n := checkpoint.FailureCountOf(p.coord.Health(), checkpoint.PhasePublish, checkpoint.ClassOther); n.Failures != int64(failures) || n.Retries != 0 {
 		t.Fatalf("publish failures counted %+v, want %d, none retried", n, failures)
 	}
 }

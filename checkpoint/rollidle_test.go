@@ -1,15 +1,15 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/writer"
 )
@@ -70,8 +70,8 @@ func TestRollIdleUploadErrorIsRetried(t *testing.T) {
 			// One upload at a time: the fault is matched by RollIdle on
 			// the uploading goroutine's stack, which a batch's upload
 			// goroutines do not have.
-			p := newPipelineWith(t, faulty, 1, recs, nil, []writer.Option{writer.WithMaxFileAge(10 * time.Millisecond), writer.WithUploadConcurrency(1)},
-				WithInterval(3*time.Second), WithRetry(time.Millisecond, 20*time.Millisecond))
+			p := newPipelineWith(t, faulty, 1, recs, "", []writer.Option{writer.WithMaxFileAge(10 * time.Millisecond), writer.WithUploadConcurrency(1)},
+				checkpoint.WithInterval(3*time.Second), checkpoint.WithRetry(time.Millisecond, 20*time.Millisecond))
 			p.src.batch, p.src.pause = 100, 100*time.Millisecond
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -115,70 +115,6 @@ func TestRollIdleUploadErrorIsRetried(t *testing.T) {
 	}
 }
 
-// TestWorkerRollIdleErrors: a failed upload in RollIdle leaves the worker
-// without an error, and the checkpoint's Finish uploads the file; a fatal
-// error, once the worker has one, fails the checkpoint's Finish, so the
-// rows the worker then drops are never committed without.
-func TestWorkerRollIdleErrors(t *testing.T) {
-	ctx := context.Background()
-	faulty := objstore.NewFaulty(objstore.NewMemory())
-	schema := workerTestSchema()
-	var clock atomic.Int64
-	set, err := writer.NewSet(faulty, schema, 0, writer.WithSpoolDir(t.TempDir()), writer.WithMaxFileAge(time.Minute),
-		writer.WithClock(func() time.Time { return time.Unix(0, clock.Load()) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer set.Close()
-	if err := set.Begin("20261101000000000", 1); err != nil {
-		t.Fatal(err)
-	}
-	w := newWorker(0, set, slog.New(slog.DiscardHandler))
-	finish := func() workerReply {
-		m := workerMsg{kind: msgFinish, reply: make(chan workerReply, 1)}
-		w.handle(ctx, m)
-		return <-m.reply
-	}
-	const n = 300 // three buckets
-	if err := w.writeBatch(ctx, workerTestBatch(t, schema, n)); err != nil {
-		t.Fatal(err)
-	}
-	clock.Add(int64(time.Hour)) // every open file is past the maximum age
-	faulty.SetFailing(true)
-	w.rollIdle(ctx)
-	faulty.SetFailing(false)
-	if faulty.Injected(objstore.OpPut) == 0 {
-		t.Fatal("RollIdle uploaded nothing: the test tests nothing")
-	}
-	if w.err != nil {
-		t.Fatalf("worker error after a failed upload in RollIdle: %v", w.err)
-	}
-	r := finish()
-	if r.err != nil {
-		t.Fatalf("Finish after a failed upload in RollIdle: %v", r.err)
-	}
-	var records int64
-	for _, f := range r.files {
-		records += f.Records
-	}
-	if records != n {
-		t.Fatalf("Finish returned files of %d records, want %d", records, n)
-	}
-
-	// A fatal error sticks: the rows sent after it are dropped and Finish
-	// reports it, at once, as fatal (the checkpoint is not retried).
-	if err := set.Begin("20261101000000001", 2); err != nil {
-		t.Fatal(err)
-	}
-	w.err = fatal(errors.New("lost rows"))
-	b := <-w.free
-	*b = *workerTestBatch(t, schema, 10)
-	w.handle(ctx, workerMsg{kind: msgRows, batch: b})
-	if r := finish(); !errors.Is(r.err, errFatal) {
-		t.Fatalf("Finish after a fatal error = %v, want it, fatal", r.err)
-	}
-}
-
 // TestShutdownEndsAFailingCheckpoint: a checkpoint that cannot complete
 // (storage down for good) retries until Run's context ends (SIGTERM) and
 // then for the shutdown grace period only: Run returns an error, without
@@ -187,8 +123,8 @@ func TestShutdownEndsAFailingCheckpoint(t *testing.T) {
 	mem := objstore.NewMemory()
 	faulty := objstore.NewFaulty(mem)
 	recs := pageviewRecords(20000, time.Now().UTC())
-	p := newPipeline(t, faulty, 2, recs, WithInterval(20*time.Millisecond), WithRetry(time.Millisecond, 10*time.Millisecond),
-		WithShutdownGrace(200*time.Millisecond))
+	p := newPipeline(t, faulty, 2, recs, checkpoint.WithInterval(20*time.Millisecond), checkpoint.WithRetry(time.Millisecond, 10*time.Millisecond),
+		checkpoint.WithShutdownGrace(200*time.Millisecond))
 	p.src.batch, p.src.pause = 500, 5*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -209,7 +145,7 @@ func TestShutdownEndsAFailingCheckpoint(t *testing.T) {
 		t.Fatalf("Run still going 30 s after its context ended, with a grace period of 200 ms (aborted: %v)", run.err)
 	}
 	p.coord.Close()
-	if run.err == nil || !errors.Is(run.err, errGraceOver) {
+	if run.err == nil || !errors.Is(run.err, checkpoint.ErrGraceOver) {
 		t.Fatalf("Run = %v, want the grace period's end", run.err)
 	}
 	if got := p.coord.Stats().Checkpoints; got != committed {

@@ -1,4 +1,4 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/datadriven"
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/table/hudi"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -92,9 +93,9 @@ func newEngineScenario(t *testing.T) *engineScenario {
 	mem := objstore.NewMemory()
 	faulty := objstore.NewFaulty(mem)
 	s := &engineScenario{t: t, ctx: context.Background(), clock: clock, mem: mem, faulty: faulty}
-	s.p = newPipelineWith(t, faulty, 2, nil, nil, nil,
-		WithInterval(scenarioInterval), WithClock(clock.Now), WithRetry(time.Millisecond, 5*time.Millisecond),
-		WithLogger(slog.New(slog.DiscardHandler)))
+	s.p = newPipelineWith(t, faulty, 2, nil, "", nil,
+		checkpoint.WithInterval(scenarioInterval), checkpoint.WithClock(clock.Now), checkpoint.WithRetry(time.Millisecond, 5*time.Millisecond),
+		checkpoint.WithLogger(slog.New(slog.DiscardHandler)))
 	s.src = &scriptSource{coord: s.p.coord, batches: make(chan []*kgo.Record), parked: make(chan struct{}, 1), pos: map[int32]int64{}}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.src.runCtx, s.cancelRun = runCtx, cancel
@@ -316,13 +317,12 @@ func (s *engineScenario) run(t *testing.T, d *datadriven.TestData) string {
 	case "table":
 		return s.table()
 	case "dead-letters":
-		s.p.dlq.mu.Lock()
-		defer s.p.dlq.mu.Unlock()
-		if len(s.p.dlq.reasons) == 0 {
+		dead := s.p.deadLetters()
+		if len(dead) == 0 {
 			return "none"
 		}
 		var lines []string
-		for r, n := range s.p.dlq.reasons {
+		for r, n := range dead {
 			lines = append(lines, fmt.Sprintf("%s: %d", r, n))
 		}
 		sort.Strings(lines)
@@ -420,7 +420,7 @@ func formatOffsets(m map[int32]int64) string {
 // decides. Poll parks until the scenario hands it a batch (or Run's
 // context ends), signalling parked as it enters.
 type scriptSource struct {
-	coord   *Coordinator
+	coord   *checkpoint.Coordinator
 	runCtx  context.Context
 	batches chan []*kgo.Record
 	parked  chan struct{}

@@ -1,4 +1,4 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/source"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -193,8 +194,8 @@ func runSkew(tb testing.TB, sc skewScenario, mode skewMode) skewResult {
 	}
 	// Maintenance off: every commit stays on the active timeline, to be
 	// measured.
-	p := newPipelineWith(tb, bucket, skewWorkers, nil, nil, nil, WithInterval(sc.Interval),
-		WithLateData(sc.AllowedLateness, 0, LateWrite, 32<<20), WithTimelineMaintenance(1, 0))
+	p := newPipelineWith(tb, bucket, skewWorkers, nil, "", nil, checkpoint.WithInterval(sc.Interval),
+		checkpoint.WithLateData(sc.AllowedLateness, 0, checkpoint.LateWrite, 32<<20), checkpoint.WithTimelineMaintenance(1, 0))
 	defer p.coord.Close()
 	src, closeSrc := newSkewSource(tb, cluster, sc, mode, p.coord)
 	defer closeSrc()
@@ -231,7 +232,7 @@ func runSkew(tb testing.TB, sc skewScenario, mode skewMode) skewResult {
 
 // newSkewSource starts the mode's source; the returned func closes it (it
 // is idempotent).
-func newSkewSource(tb testing.TB, c *kfake.Cluster, sc skewScenario, mode skewMode, coord *Coordinator) (Source, func()) {
+func newSkewSource(tb testing.TB, c *kfake.Cluster, sc skewScenario, mode skewMode, coord *checkpoint.Coordinator) (checkpoint.Source, func()) {
 	tb.Helper()
 	if mode == skewPlain {
 		s, err := newPlainSource(c.ListenAddrs(), sc.IdleTimeout)
@@ -259,7 +260,7 @@ type coordRun struct {
 	err  error // set before done is closed
 }
 
-func startRun(ctx context.Context, c *Coordinator, src Source) *coordRun {
+func startRun(ctx context.Context, c *checkpoint.Coordinator, src checkpoint.Source) *coordRun {
 	r := &coordRun{done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
@@ -286,7 +287,7 @@ func (r *coordRun) stopped() bool {
 // waitPolled waits until the coordinator has polled n records, so that the
 // final checkpoint covers everything produced; it gives up if Run returns
 // first.
-func waitPolled(c *Coordinator, n int64, run *coordRun) error {
+func waitPolled(c *checkpoint.Coordinator, n int64, run *coordRun) error {
 	deadline := time.Now().Add(skewDrainTimeout)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()

@@ -61,7 +61,7 @@ func (c *Coordinator) logSlowCommit(instant string, files []writer.File, took ti
 		buckets[f.PartitionPath] = struct{}{}
 	}
 	c.opts.slow.Log("commit", took,
-		slog.Int64("checkpoint", c.checkpoint), slog.String("instant", instant),
+		slog.Int64("checkpoint", c.inst.id), slog.String("instant", instant),
 		slog.Int("files", len(files)), slog.Int64("rows", rows), slog.Int64("bytes", bytes), slog.Int("partitions", len(buckets)),
 		slowlog.Phases(phases))
 }

@@ -1,4 +1,4 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/slowlog"
 )
@@ -51,7 +52,7 @@ func TestSlowCommitLogged(t *testing.T) {
 		return objstore.InjectNone
 	}))
 	all := pageviewRecords(1000, time.Now().UTC())
-	p := newPipeline(t, store, 2, all, WithInterval(50*time.Millisecond), WithSlowLog(slow))
+	p := newPipeline(t, store, 2, all, checkpoint.WithInterval(50*time.Millisecond), checkpoint.WithSlowLog(slow))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.coord.Run(ctx, p.src) }()
@@ -80,34 +81,9 @@ func TestSlowCommitLogged(t *testing.T) {
 		l["partitions"].(float64) <= 0 || l["instant"] == "" || time.Duration(upload) < latency || l["took"].(float64) < upload {
 		t.Errorf("line %v", l)
 	}
-	for _, ph := range []string{PhaseBegin, PhaseBarrier, PhaseUpload, PhaseDeadLetters, PhaseCommit} {
+	for _, ph := range []string{checkpoint.PhaseBegin, checkpoint.PhaseBarrier, checkpoint.PhaseUpload, checkpoint.PhaseDeadLetters, checkpoint.PhaseCommit} {
 		if _, ok := phases[ph]; !ok {
 			t.Errorf("no phase %s in %v", ph, phases)
 		}
-	}
-}
-
-// TestPhaseTiming: a phase entered again adds to its time; the last
-// checkpoint's phases are kept once it ends.
-func TestPhaseTiming(t *testing.T) {
-	var pt phaseTiming
-	t0 := time.Unix(0, 0)
-	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-	pt.changed(PhaseBegin, at(0))
-	pt.changed(PhaseUpload, at(10))
-	pt.changed(PhaseUpload, at(30)) // re-entered
-	pt.changed(PhaseCommit, at(100))
-	pt.changed("", at(105))
-	want := []slowlog.Phase{{Name: PhaseBegin, Took: 10 * time.Millisecond}, {Name: PhaseUpload, Took: 90 * time.Millisecond}, {Name: PhaseCommit, Took: 5 * time.Millisecond}}
-	if len(pt.last) != len(want) {
-		t.Fatalf("phases %v, want %v", pt.last, want)
-	}
-	for i := range want {
-		if pt.last[i] != want[i] {
-			t.Errorf("phase %d = %v, want %v", i, pt.last[i], want[i])
-		}
-	}
-	if pt.spans != nil || pt.cur != "" {
-		t.Errorf("after the end: spans %v, cur %q", pt.spans, pt.cur)
 	}
 }

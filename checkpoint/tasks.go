@@ -41,7 +41,7 @@ func (s *workerState) Load() any { return s.v.Load() }
 type coordinatorTask struct {
 	task  *tasks.Task
 	label string
-	// checkpoint is the checkpoint in progress (c.checkpoint): read only
+	// checkpoint is the checkpoint in progress (c.inst.id): read only
 	// when the phase changes (health.enter, completed and left run with
 	// c.mu held).
 	checkpoint func() int64
@@ -108,13 +108,13 @@ func (c *Coordinator) attachTasks() func() {
 	if reg == nil {
 		return func() {}
 	}
-	coord := &coordinatorTask{task: reg.Register("coordinator", ""), label: stateBetween, checkpoint: func() int64 { return c.checkpoint }}
+	coord := &coordinatorTask{task: reg.Register("coordinator", ""), label: stateBetween, checkpoint: func() int64 { return c.inst.id }}
 	c.health.mu.Lock()
 	c.health.task = coord
 	c.health.refreshTaskLocked()
 	c.health.mu.Unlock()
-	ws := make([]*tasks.Task, len(c.workers))
-	for i, w := range c.workers {
+	ws := make([]*tasks.Task, len(c.pool.workers))
+	for i, w := range c.pool.workers {
 		ws[i] = reg.Register("worker", strconv.Itoa(w.id))
 		ws[i].Set(w.state.Load().(string))
 		w.state.task.Store(ws[i])
@@ -124,7 +124,7 @@ func (c *Coordinator) attachTasks() func() {
 		c.health.task = nil
 		c.health.mu.Unlock()
 		coord.task.Done()
-		for i, w := range c.workers {
+		for i, w := range c.pool.workers {
 			w.state.task.Store(nil)
 			ws[i].Done()
 		}

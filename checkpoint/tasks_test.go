@@ -1,4 +1,4 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/internal/tasks"
 )
@@ -30,7 +31,7 @@ func TestTasks(t *testing.T) {
 	reg := tasks.New()
 	faulty := objstore.NewFaulty(objstore.NewMemory())
 	all := pageviewRecords(2000, time.Now().UTC())
-	p := newPipeline(t, faulty, 2, all[:1000], WithInterval(50*time.Millisecond), WithRetry(5*time.Millisecond, 20*time.Millisecond), WithTasks(reg))
+	p := newPipeline(t, faulty, 2, all[:1000], checkpoint.WithInterval(50*time.Millisecond), checkpoint.WithRetry(5*time.Millisecond, 20*time.Millisecond), checkpoint.WithTasks(reg))
 	if n := len(reg.Snapshot()); n != 0 {
 		t.Fatalf("%d tasks before Run", n)
 	}
@@ -55,7 +56,7 @@ func TestTasks(t *testing.T) {
 	}
 	waitUntil(t, "the coordinator between checkpoints", func() bool {
 		s, _ := taskOf(reg, "coordinator")
-		return s.State == stateBetween
+		return s.State == checkpoint.StateBetween
 	})
 
 	faulty.SetMatcher(failParquetPuts)
@@ -76,7 +77,7 @@ func TestTasks(t *testing.T) {
 	// Between attempts the workers wait (WorkerStates adds what is
 	// retried); during one they close their files.
 	for _, label := range []string{"worker 0", "worker 1"} {
-		if s, _ := taskOf(reg, label); s.State != stateIdle && s.State != "closing files for checkpoint" {
+		if s, _ := taskOf(reg, label); s.State != checkpoint.StateIdle && s.State != "closing files for checkpoint" {
 			t.Errorf("%s: %+v", label, s)
 		}
 	}

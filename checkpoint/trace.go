@@ -78,7 +78,7 @@ func (c *Coordinator) attachTracer() {
 	c.health.trace = &cpTrace{
 		tracer:     tp.Tracer(TracerName),
 		attrs:      []attribute.KeyValue{AttrTopic.String(c.cfg.Topic), AttrWriter.String(c.cfg.WriterID)},
-		checkpoint: func() int64 { return c.checkpoint },
+		checkpoint: func() int64 { return c.inst.id },
 		publishing: map[string]trace.SpanContext{},
 	}
 }

@@ -1,4 +1,4 @@
-package checkpoint
+package checkpoint_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lakestream/lakestream/checkpoint"
 	"github.com/lakestream/lakestream/internal/failpoint"
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/lakestream/lakestream/table"
@@ -50,8 +51,8 @@ func TestCheckpointSpans(t *testing.T) {
 		}
 		return nil
 	})
-	p := newPipeline(t, store, 2, pageviewRecords(1000, time.Now().UTC()), WithInterval(30*time.Millisecond),
-		WithTracerProvider(tp), WithPublishers(pub), WithRetry(time.Millisecond, 10*time.Millisecond))
+	p := newPipeline(t, store, 2, pageviewRecords(1000, time.Now().UTC()), checkpoint.WithInterval(30*time.Millisecond),
+		checkpoint.WithTracerProvider(tp), checkpoint.WithPublishers(pub), checkpoint.WithRetry(time.Millisecond, 10*time.Millisecond))
 	p.run(t)
 	if !commitFailed.Load() {
 		t.Fatal("the commit fault was never injected")
@@ -76,37 +77,37 @@ func TestCheckpointSpans(t *testing.T) {
 		if cp.Status().Code != codes.Ok {
 			t.Errorf("checkpoint span status %v", cp.Status())
 		}
-		for _, k := range []attribute.Key{AttrCheckpoint, AttrInstant, AttrFiles, AttrRows, AttrBytes, AttrPartitions, AttrTopic, AttrWriter} {
+		for _, k := range []attribute.Key{checkpoint.AttrCheckpoint, checkpoint.AttrInstant, checkpoint.AttrFiles, checkpoint.AttrRows, checkpoint.AttrBytes, checkpoint.AttrPartitions, checkpoint.AttrTopic, checkpoint.AttrWriter} {
 			if _, ok := spanAttr(cp, k); !ok {
 				t.Errorf("checkpoint span without %s: %v", k, cp.Attributes())
 			}
 		}
-		r, _ := spanAttr(cp, AttrRows)
+		r, _ := spanAttr(cp, checkpoint.AttrRows)
 		rows += r.AsInt64()
 		var phases []string
 		for _, s := range ended {
-			if s.Parent().SpanID() != cp.SpanContext().SpanID() || s.Name() == PhasePublish {
+			if s.Parent().SpanID() != cp.SpanContext().SpanID() || s.Name() == checkpoint.PhasePublish {
 				continue
 			}
 			phases = append(phases, s.Name())
 			if s.StartTime().Before(cp.StartTime()) || s.EndTime().After(cp.EndTime()) {
 				t.Errorf("phase %s [%v, %v] outside its checkpoint [%v, %v]", s.Name(), s.StartTime(), s.EndTime(), cp.StartTime(), cp.EndTime())
 			}
-			if s.Name() == PhaseUpload {
+			if s.Name() == checkpoint.PhaseUpload {
 				var workers int
 				var workerRows int64
 				for _, w := range ended {
-					if w.Parent().SpanID() == s.SpanContext().SpanID() && w.Name() == SpanCloseUpload {
+					if w.Parent().SpanID() == s.SpanContext().SpanID() && w.Name() == checkpoint.SpanCloseUpload {
 						workers++
-						v, _ := spanAttr(w, AttrRows)
+						v, _ := spanAttr(w, checkpoint.AttrRows)
 						workerRows += v.AsInt64()
 					}
 				}
-				if cpRows, _ := spanAttr(cp, AttrRows); workers != 2 || workerRows != cpRows.AsInt64() {
+				if cpRows, _ := spanAttr(cp, checkpoint.AttrRows); workers != 2 || workerRows != cpRows.AsInt64() {
 					t.Errorf("upload: %d close_upload spans with %d rows, want 2 with %d", workers, workerRows, cpRows.AsInt64())
 				}
 			}
-			if s.Name() == PhaseCommit {
+			if s.Name() == checkpoint.PhaseCommit {
 				for _, e := range s.Events() {
 					if e.Name == "exception" {
 						retried = true
@@ -117,7 +118,7 @@ func TestCheckpointSpans(t *testing.T) {
 				}
 			}
 		}
-		want := []string{PhaseBegin, PhaseBarrier, PhaseUpload, PhaseDeadLetters, PhaseCommit}
+		want := []string{checkpoint.PhaseBegin, checkpoint.PhaseBarrier, checkpoint.PhaseUpload, checkpoint.PhaseDeadLetters, checkpoint.PhaseCommit}
 		if strings.Join(phases, ",") != strings.Join(want, ",") {
 			t.Errorf("phases %v, want %v", phases, want)
 		}
@@ -130,14 +131,14 @@ func TestCheckpointSpans(t *testing.T) {
 	}
 	var pubs, pubFailed int
 	for _, s := range ended {
-		if s.Name() != PhasePublish {
+		if s.Name() != checkpoint.PhasePublish {
 			continue
 		}
 		pubs++
 		parent, ok := byID[s.Parent().SpanID()]
 		if !ok || parent.Name() != "checkpoint" {
 			t.Errorf("publish span without its checkpoint as parent")
-		} else if a, _ := spanAttr(parent, AttrInstant); a.AsString() != func() string { v, _ := spanAttr(s, AttrInstant); return v.AsString() }() {
+		} else if a, _ := spanAttr(parent, checkpoint.AttrInstant); a.AsString() != func() string { v, _ := spanAttr(s, checkpoint.AttrInstant); return v.AsString() }() {
 			t.Errorf("publish span of instant %v under checkpoint of %v", s.Attributes(), a.AsString())
 		}
 		if s.Status().Code == codes.Error {
@@ -163,8 +164,8 @@ func TestCheckpointSpanFailedPhase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newPipeline(t, objstore.NewMemory(), 2, pageviewRecords(200, time.Now().UTC()), WithInterval(30*time.Millisecond),
-		WithTracerProvider(tp), WithFailpoints(fp))
+	p := newPipeline(t, objstore.NewMemory(), 2, pageviewRecords(200, time.Now().UTC()), checkpoint.WithInterval(30*time.Millisecond),
+		checkpoint.WithTracerProvider(tp), checkpoint.WithFailpoints(fp))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	p.src.done = cancel
@@ -178,7 +179,7 @@ func TestCheckpointSpanFailedPhase(t *testing.T) {
 		switch spans[i].Name {
 		case "checkpoint":
 			cp = &spans[i]
-		case PhaseUpload:
+		case checkpoint.PhaseUpload:
 			upload = &spans[i]
 		}
 	}
@@ -193,7 +194,7 @@ func TestCheckpointSpanFailedPhase(t *testing.T) {
 			t.Errorf("%s span status %v, want an error naming the failpoint", s.Name, s.Status)
 		}
 	}
-	if !strings.Contains(cp.Status.Description, PhaseUpload) {
+	if !strings.Contains(cp.Status.Description, checkpoint.PhaseUpload) {
 		t.Errorf("checkpoint status %q does not name the phase", cp.Status.Description)
 	}
 	found := false
@@ -205,7 +206,7 @@ func TestCheckpointSpanFailedPhase(t *testing.T) {
 	if !found {
 		t.Error("no exception event on the upload span")
 	}
-	if _, ok := spanAttr(cp.Snapshot(), AttrCheckpoint); !ok {
+	if _, ok := spanAttr(cp.Snapshot(), checkpoint.AttrCheckpoint); !ok {
 		t.Error("checkpoint span without its ID")
 	}
 }

@@ -24,9 +24,9 @@ func (w *worker) publishStats() {
 // WorkerStats returns each worker's open files and buffered bytes, as of
 // the last message it handled, and what it is doing now (as WorkerStates).
 func (c *Coordinator) WorkerStats() []WorkerStats {
-	out := make([]WorkerStats, len(c.workers))
+	out := make([]WorkerStats, len(c.pool.workers))
 	retrying, now := c.health.retryingList(), c.opts.now()
-	for i, w := range c.workers {
+	for i, w := range c.pool.workers {
 		out[i].Worker = i
 		if s := w.stats.Load(); s != nil {
 			out[i] = *s

@@ -421,7 +421,6 @@ const (
 	minRowGroupSize     = 1 << 20   // writer.row_group_size
 	maxRowGroupSize     = 1 << 30   // writer.row_group_size: buffered in memory per open file
 	maxStageMemory      = 4 << 30   // writer.stage_memory: held in memory per worker
-	minBudgetPerWorker  = 1 << 20   // writer.memory_budget: at least this per worker when on
 	minHotShare         = 1e-4      // writer.hot_bucket.share: the router preallocates 8/share tracked buckets
 	maxRecordBytes      = 100 << 20 // format.max_record_bytes: franz-go refuses a fetch response past 100MiB
 	maxLateBuffer       = 4 << 30   // checkpoint.lateness.buffer: late rows held in memory
@@ -505,9 +504,6 @@ func (c Config) Validate() error {
 	}
 	if tmpl != nil {
 		c.validateTableConfig(&p, tmpl)
-	}
-	if c.Partitioning.MaxPast < 0 || c.Partitioning.MaxFuture < 0 {
-		p.add("partitioning.max_past and max_future must not be negative")
 	}
 	c.Writer.validate(&p)
 	c.validateCheckpoint(&p)
@@ -727,10 +723,6 @@ func (w WriterConfig) validate(p *problems) {
 			p.add("writer.workers x writer.max_open_files = %d: at most %d (every open file holds a spool file descriptor)",
 				w.Workers*w.MaxOpenFiles, maxOpenFilesTotal)
 		}
-		if w.MemoryBudget > 0 && int64(w.MemoryBudget) < int64(w.Workers)*minBudgetPerWorker {
-			p.add("writer.memory_budget %v: at least %v with %d workers (1MiB per worker), or 0 to turn it off",
-				w.MemoryBudget, ByteSize(int64(w.Workers)*minBudgetPerWorker), w.Workers)
-		}
 	}
 	if h := w.HotBucket.Share; h != 0 && h < minHotShare {
 		p.add("writer.hot_bucket.share %v: at least %v (the router counts 8/share buckets, allocated at start)", h, minHotShare)
@@ -744,9 +736,6 @@ func (w WriterConfig) validate(p *problems) {
 	p.size("writer.min_file_size", w.MinFileSize, 0, maxFileSize, "a minimum above the target file size acts as the target")
 	p.size("writer.stage_memory", w.StageMemory, 1<<20, maxStageMemory, "staged rows held in memory per worker before they spill")
 	p.count("writer.upload_concurrency", int64(w.UploadConcurrency), 1, writer.MaxUploadConcurrency, "per worker: each upload holds a spooled file open")
-	if w.MemoryBudget < 0 || (w.MemoryBudget > 0 && w.MemoryBudget < 1<<20) {
-		p.add("writer.memory_budget %v: want 0 (off) or at least 1MiB", w.MemoryBudget)
-	}
 	p.size("writer.row_group_size", w.RowGroupSize, minRowGroupSize, maxRowGroupSize,
 		"a row group is buffered in memory for every open file, and readers hold one in memory")
 	if err := writer.ValidateCompression(w.Compression); err != nil {
@@ -764,17 +753,19 @@ func (w WriterConfig) validate(p *problems) {
 }
 
 func (c Config) validateCheckpoint(p *problems) {
-	if c.Checkpoint.Interval <= 0 {
-		p.add("checkpoint.interval must be positive")
-	}
 	if c.ShutdownTimeout < Duration(time.Second) || c.ShutdownTimeout > Duration(time.Hour) {
 		p.add("shutdown_timeout %v: want 1s to 1h (the bound on a stop after SIGTERM, final checkpoint included)", time.Duration(c.ShutdownTimeout))
 	}
 	p.name("checkpoint.writer_id", c.Checkpoint.WriterID)
-	p.count("checkpoint.keep_instants", int64(c.Checkpoint.KeepInstants), 1, maxKeepInstants,
-		"every start, recovery and inspection reads the metadata of each instant on the active timeline; Hudi keeps 30")
+	if c.Checkpoint.KeepInstants > maxKeepInstants { // at least 1: checkpoint's rule (validateCheckpointOptions)
+		p.add("checkpoint.keep_instants %d: at most %d (%s)", c.Checkpoint.KeepInstants, maxKeepInstants,
+			"every start, recovery and inspection reads the metadata of each instant on the active timeline; Hudi keeps 30")
+	}
 	p.path("checkpoint.state_dir", c.Checkpoint.StateDir)
 	*p = append(*p, c.Checkpoint.Lateness.validate()...)
+	// The rules of the coordinator's options (interval, event-time bounds,
+	// kept instants, memory budget, lateness) are checkpoint's.
+	*p = append(*p, c.validateCheckpointOptions()...)
 }
 
 // validateAdmin: "" (off) or host:port with a port from 1 to 65535.

@@ -31,7 +31,7 @@ func (l LatenessConfig) option() checkpoint.Option {
 
 // validate checks what only the YAML has (the beyond_max word, the
 // buffer's upper bound); the rules between the settings are checkpoint's
-// own (checkpoint.ValidateOptions), each problem prefixed with the section.
+// own (Config.validateCheckpointOptions).
 func (l LatenessConfig) validate() []error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -41,10 +41,75 @@ func (l LatenessConfig) validate() []error {
 	if l.Buffer > maxLateBuffer {
 		add("checkpoint.lateness.buffer %v: at most %v (late rows are held in memory until they pass it)", l.Buffer, ByteSize(maxLateBuffer))
 	}
-	for _, line := range splitErrors(checkpoint.ValidateOptions(l.option())) {
-		add("checkpoint.lateness: %s", line)
+	return errs
+}
+
+// maintainEvery: the coordinator rolls back dead writers' instants and
+// archives the timeline every this many checkpoints.
+const maintainEvery = 10
+
+// checkpointOptions are the coordinator's options that the settings make.
+// run.go adds the runtime ones (logger, shutdown grace, failpoints, tasks,
+// slow log, tracer) and the maximum record size (format.max_record_bytes,
+// whose bounds are ingestd's own: franz-go's fetch limit).
+func (c Config) checkpointOptions() []checkpoint.Option {
+	return []checkpoint.Option{
+		checkpoint.WithInterval(time.Duration(c.Checkpoint.Interval)),
+		checkpoint.WithEventTimeBounds(time.Duration(c.Partitioning.MaxPast), time.Duration(c.Partitioning.MaxFuture)),
+		checkpoint.WithTimelineMaintenance(c.Checkpoint.KeepInstants, maintainEvery),
+		checkpoint.WithMemoryBudget(int64(c.Writer.MemoryBudget)),
+		c.Checkpoint.Lateness.option(),
+	}
+}
+
+// validateCheckpointOptions checks the settings of checkpointOptions with
+// checkpoint's own rules (checkpoint.ValidateOptionsForWorkers: with the
+// workers, the memory budget's share of each), each problem naming its
+// setting: "setting value: problem" for a setting of one value, the
+// section and checkpoint's message for the lateness settings.
+func (c Config) validateCheckpointOptions() []error {
+	workers := c.Writer.Workers
+	if workers < 1 || workers > maxWorkers {
+		workers = 0 // reported as writer.workers; the per-worker rule waits for a valid count
+	}
+	settings := map[string]string{ // by checkpoint option: the setting and its value, up to the problem
+		"WithInterval":            fmt.Sprintf("checkpoint.interval %v: ", c.Checkpoint.Interval),
+		"WithMemoryBudget":        fmt.Sprintf("writer.memory_budget %v: ", c.Writer.MemoryBudget),
+		"WithTimelineMaintenance": fmt.Sprintf("checkpoint.keep_instants %d: ", c.Checkpoint.KeepInstants),
+		"WithEventTimeBounds":     "partitioning.max_past and max_future ",
+	}
+	var errs []error
+	for _, e := range joinedErrors(checkpoint.ValidateOptionsForWorkers(workers, c.checkpointOptions()...)) {
+		var oe *checkpoint.OptionError
+		switch {
+		case !errors.As(e, &oe):
+			errs = append(errs, fmt.Errorf("checkpoint: %w", e))
+		case oe.Option == "WithLateData":
+			errs = append(errs, fmt.Errorf("checkpoint.lateness: %w", e))
+		case settings[oe.Option] != "":
+			errs = append(errs, errors.New(settings[oe.Option]+oe.Problem))
+		default:
+			errs = append(errs, fmt.Errorf("checkpoint: %w", e))
+		}
 	}
 	return errs
+}
+
+// joinedErrors lists the errors errors.Join joined (err alone if it joins
+// none; nothing for nil).
+func joinedErrors(err error) []error {
+	if err == nil {
+		return nil
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, joinedErrors(e)...)
+	}
+	return out
 }
 
 // routerOptions are the hot-bucket settings; zero values keep bucketing's

@@ -121,3 +121,37 @@ func TestOTLPEndpointOverride(t *testing.T) {
 		t.Fatalf("otlp endpoint %q", cfg.Metrics.OTLPEndpoint)
 	}
 }
+
+// TestConfigCheckpointRules: the rules of the coordinator's options are
+// checkpoint's (checkpoint.ValidateOptionsForWorkers), reported at once,
+// each naming its setting and value, each once.
+func TestConfigCheckpointRules(t *testing.T) {
+	cfg, err := loadConfig(writeConfig(t, minimalConfig+`checkpoint:
+  interval: -1s
+  keep_instants: 0
+writer:
+  workers: 2
+  memory_budget: 512KiB
+partitioning:
+  max_past: -1h
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.finish()
+	err = cfg.Validate()
+	if err == nil {
+		t.Fatal("invalid configuration accepted")
+	}
+	for _, w := range []string{"checkpoint.interval -1s: must be positive", "checkpoint.keep_instants 0: want keep >= 1",
+		"writer.memory_budget 512KiB: want 0 (off) or at least 1 MiB",
+		"writer.memory_budget 512KiB: at least 2MiB with 2 workers (1MiB per worker), or 0 to turn it off",
+		"partitioning.max_past and max_future must not be negative"} {
+		if n := strings.Count(err.Error(), w); n != 1 {
+			t.Errorf("error mentions %q %d times, want once:\n%v", w, n, err)
+		}
+	}
+	if strings.Contains(err.Error(), "checkpoint: ") {
+		t.Errorf("a problem without its setting:\n%v", err)
+	}
+}

@@ -86,25 +86,29 @@ type clusteringInfo struct {
 var compactorArgs = []string{"--small-file-size", "64MiB", "--target-file-size", "128MiB", "--min-files", "2",
 	"--quiet-period", "0s", "--retention", "24h"}
 
-// makeCompacted writes 12,000 pageviews over 4 hours with ingestd in three
-// waves (three commits, so a few small files per dt/hr partition), runs the
+// makeCompacted writes 36,000 pageviews over the 3 hours 20 minutes before
+// the current hour with ingestd, in three waves of 9,000 (three commits,
+// each a file per dt/hr partition: about 2,700 rows in each of the three
+// whole hours, large enough that the column chunks are merged page by
+// page, not re-encoded; about 900 in the 20 minutes of the oldest, whose
+// chunks are re-encoded: too small pages), runs the
 // compactor once beside the still running ingestd (compactor run --table
 // file://<root>, Iceberg publishing on), then ingests a fourth wave into
 // the same partitions and stops ingestd. The table's timeline is commits,
 // the compactor's replacecommits (one per partition), then a commit.
 func makeCompacted(ctx context.Context, t *testing.T, dir string) []table {
 	in := newIngest(ctx, t, dir, "compacted", settings{})
-	now := time.Now().UTC()
-	values := jsonValues(harness.Pageviews(31, 12000, now, 4*time.Hour))
-	in.produce(values[:3000])
+	const wave = 9000
+	values := jsonValues(harness.Pageviews(31, 4*wave, time.Now().UTC().Truncate(time.Hour), 3*time.Hour+20*time.Minute))
+	in.produce(values[:wave])
 	in.start()
 	in.waitCommitted()
-	for _, w := range [][2]int{{3000, 6000}, {6000, 9000}} {
-		in.produce(values[w[0]:w[1]])
+	for i := 1; i < 3; i++ {
+		in.produce(values[i*wave : (i+1)*wave])
 		in.waitCommitted()
 	}
 	summary := runCompactor(ctx, t, dir, in.root)
-	in.produce(values[9000:])
+	in.produce(values[3*wave:])
 	in.waitCommitted()
 	in.stop()
 

@@ -190,7 +190,8 @@ torture: tools
 # the Maven artifacts of compat/jars.txt, checked against their SHA-256)
 # and the run works offline after that. make test needs none of it.
 # LAKESTREAM_COMPAT_ENGINES=trino,pyiceberg (engine names as in the
-# summary) runs only those readers.
+# summary) runs only those readers; LAKESTREAM_COMPAT_TABLES=compacted
+# (e2e, torture, late, compacted) makes and checks only those tables.
 COMPAT_PYTHON_BIN ?= python3.11
 COMPAT_VENV       := $(TOOLS)/compat-venv
 COMPAT_M2         := $(TOOLS)/m2

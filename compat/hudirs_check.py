@@ -15,8 +15,15 @@ For each table of specs.json (see spark_check.py) this answers:
                 are counted by _hoodie_file_name
   as_of         time travel (as_of_timestamp)
   incremental   the rows of the commits after an instant (Incremental)
-  commits       the completed commits of the timeline, with the records
-                and files of each from its metadata
+  commits       the completed commits and replacecommits of the
+                timeline, with the records and files of each from its
+                metadata
+  clustering    the completed replacecommits of the timeline and the
+                operationType of each (from its metadata); and what
+                get_completed_clustering_commits lists, which is only
+                logged: hudi-rs 0.5.0 compares operationType with
+                "cluster", and Hudi's Java writers (and lakestream) write
+                the enum's name, "CLUSTER", in a version 6 table's JSON
 
 Checksums as in spark_check.py: the md5 of a column's canonical values
 ('N' for null, else 'V' and the value), sorted and joined by newlines.
@@ -150,7 +157,11 @@ def check_table(spec):
     def commits():
         tl = table.get_timeline()
         cs = []
-        for inst in tl.get_completed_commits():
+        seen = set()
+        for inst in tl.get_completed_commits() + tl.get_completed_replacecommits():
+            if (inst.timestamp, inst.action) in seen:
+                continue
+            seen.add((inst.timestamp, inst.action))
             meta = json.loads(tl.get_instant_metadata_in_json(inst))
             stats = [s for ss in (meta.get("partitionToWriteStats") or {}).values() for s in ss]
             cs.append({"instant": inst.timestamp, "action": inst.action,
@@ -163,7 +174,17 @@ def check_table(spec):
     run("partition", partition)
     run("as_of", as_of)
     run("incremental", incremental)
+    def clustering():
+        tl = table.get_timeline()
+        cs = []
+        for inst in tl.get_completed_replacecommits():
+            meta = json.loads(tl.get_instant_metadata_in_json(inst))
+            cs.append({"instant": inst.timestamp, "operation": meta.get("operationType")})
+        out["clustering"] = sorted(cs, key=lambda c: c["instant"])
+        out["clustering_commits"] = sorted(i.timestamp for i in tl.get_completed_clustering_commits())
+
     run("commits", commits)
+    run("clustering", clustering)
     return out
 
 

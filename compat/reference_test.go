@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -69,6 +70,8 @@ type reference struct {
 	Commits     []commitInfo `json:"commits"`
 	Slices      []slice      `json:"slices"`
 	AsOfSlices  []slice      `json:"as_of_slices"`
+	// Clusterings are the completed replacecommits' clustering plans.
+	Clusterings []clusteringInfo `json:"clusterings"`
 }
 
 // makeReference reads the table with table/hudi (timeline, snapshot, commit
@@ -101,12 +104,19 @@ func makeReference(ctx context.Context, t *testing.T, tb table) reference {
 	}
 
 	// Every file of the snapshot written by an instant of the active
-	// timeline is in that instant's commit metadata, and the other way
-	// round; no instant replaced or updated a file group (so time travel
-	// is the files up to an instant, and an incremental query the files
-	// after it).
+	// timeline (and every file a replacecommit retired) is in that
+	// instant's commit metadata, and the other way round; no instant
+	// updated a file group, and only the compactor's replacecommits
+	// replaced some (so time travel is the files up to an instant, the
+	// replaced ones while their replacecommit is later, and an
+	// incremental query the rows committed after it).
+	c := tb.Compaction
+	var replaced []hudi.BaseFile
+	if c != nil {
+		replaced = c.Replaced
+	}
 	byInstant := map[string]map[string]bool{}
-	for _, f := range snap.Files {
+	for _, f := range append(slices.Clone(snap.Files), replaced...) {
 		if byInstant[f.Instant] == nil {
 			byInstant[f.Instant] = map[string]bool{}
 		}
@@ -114,8 +124,8 @@ func makeReference(ctx context.Context, t *testing.T, tb table) reference {
 	}
 	var commits []commitInfo
 	for _, e := range completed {
-		if e.Action != hudi.ActionCommit {
-			t.Fatalf("%s: instant %s is a %s: the references assume commits only", tb.Name, e.Time, e.Action)
+		if e.Action != hudi.ActionCommit && (e.Action != hudi.ActionReplaceCommit || c == nil || !slices.Contains(c.Instants, e.Time)) {
+			t.Fatalf("%s: instant %s is a %s: the references assume commits and the compactor's replacecommits only", tb.Name, e.Time, e.Action)
 		}
 		m, err := tab.ReadCommitMetadata(ctx, e)
 		if err != nil {
@@ -142,25 +152,38 @@ func makeReference(ctx context.Context, t *testing.T, tb table) reference {
 	// Time travel to the middle of the active timeline; the incremental
 	// query reads the commits after it.
 	asOf := completed[len(completed)/2].Time
-	var slices, asOfSlices []slice
-	var all, old, newer []string
+	if c != nil {
+		asOf = c.AsOf
+	}
+	var latest, asOfSlices []slice
+	var all, old []string
 	parts := map[string][]string{}
 	for _, f := range snap.Files {
 		s := slice{Partition: f.Partition, FileID: f.FileID, BaseFile: path.Base(f.Path), Instant: f.Instant}
 		local := tb.Root + "/" + f.Path
-		slices = append(slices, s)
+		latest = append(latest, s)
 		all = append(all, local)
 		parts[f.Partition] = append(parts[f.Partition], local)
 		if f.Instant <= asOf {
 			asOfSlices = append(asOfSlices, s)
 			old = append(old, local)
-		} else {
-			newer = append(newer, local)
+		}
+	}
+	// asOf is before every replacecommit: the files they retired were
+	// there then.
+	for _, f := range replaced {
+		if f.Instant <= asOf {
+			asOfSlices = append(asOfSlices, slice{Partition: f.Partition, FileID: f.FileID, BaseFile: path.Base(f.Path), Instant: f.Instant})
+			old = append(old, tb.Root+"/"+f.Path)
 		}
 	}
 	// The oldest partition: written by several commits in the e2e and
-	// torture tables, by late records only in the late table.
+	// torture tables, by late records only in the late table; in the
+	// compacted table a compacted partition written again.
 	partPath := sortedKeys(parts)[0]
+	if c != nil {
+		partPath = c.Partition
+	}
 	cfg := tab.Config()
 	partition := map[string]string{}
 	for _, kv := range strings.Split(partPath, "/") {
@@ -181,28 +204,43 @@ func makeReference(ctx context.Context, t *testing.T, tb table) reference {
 	ref := reference{
 		Spec: spec{Name: tb.Name, Path: tb.Root, Columns: cols, PartitionFields: cfg.PartitionFields,
 			Partition: partition, AsOf: asOf, Begin: asOf},
-		Commits: commits, Slices: slices, AsOfSlices: asOfSlices,
+		Commits: commits, Slices: latest, AsOfSlices: asOfSlices,
+	}
+	if c != nil {
+		ref.Clusterings = c.Clusterings
 	}
 	ref.Snapshot = duckResult(ctx, t, db, all, cols, cfg.PartitionFields, false)
 	ref.Partition = duckResult(ctx, t, db, parts[partPath], cols, cfg.PartitionFields, true)
 	ref.AsOf = duckResult(ctx, t, db, old, cols, cfg.PartitionFields, false)
-	ref.Incremental = duckResult(ctx, t, db, newer, cols, cfg.PartitionFields, false)
+	// The rows committed after asOf, wherever they are now: a merged file
+	// holds rows of several commits, each keeping its commit time.
+	ref.Incremental = duckResultWhere(ctx, t, db, all, fmt.Sprintf("_hoodie_commit_time > '%s'", asOf), cols, cfg.PartitionFields, false)
 
 	// The reference itself: every good record once, the older snapshot
-	// and the later commits adding up, and the commit time column saying
-	// the same as the files.
+	// and the later commits adding up, each row's _hoodie_file_name its
+	// file's name, and the commit time column saying the same as the
+	// files: a commit's file holds rows of that commit, a replacecommit's
+	// rows of earlier commits.
 	if ref.Snapshot.Count != int64(tb.Good) {
 		t.Fatalf("%s: DuckDB reads %d rows from the snapshot, %d good records were produced", tb.Name, ref.Snapshot.Count, tb.Good)
 	}
-	var distinct, wrongTime int64
+	var replaceInstants []string
+	if c != nil {
+		replaceInstants = c.Instants
+	}
+	var distinct, wrongName, wrongTime int64
 	q := fmt.Sprintf(`SELECT count(DISTINCT (_kafka_partition, _kafka_offset)),
-		count(*) FILTER (WHERE _hoodie_commit_time <> regexp_extract(_hoodie_file_name, '_([0-9]+)\.parquet$', 1))
-		FROM read_parquet(%s, hive_partitioning = false)`, sqlList(all))
-	if err := db.QueryRowContext(ctx, q).Scan(&distinct, &wrongTime); err != nil {
+		count(*) FILTER (WHERE _hoodie_file_name <> parse_filename(filename)),
+		count(*) FILTER (WHERE CASE WHEN list_contains(%s::VARCHAR[], file_instant) THEN _hoodie_commit_time >= file_instant
+			ELSE _hoodie_commit_time <> file_instant END)
+		FROM (SELECT *, regexp_extract(filename, '_([0-9]+)\.parquet$', 1) AS file_instant
+			FROM read_parquet(%s, hive_partitioning = false, filename = true))`, sqlList(replaceInstants), sqlList(all))
+	if err := db.QueryRowContext(ctx, q).Scan(&distinct, &wrongName, &wrongTime); err != nil {
 		t.Fatal(err)
 	}
-	if distinct != ref.Snapshot.Count || wrongTime != 0 {
-		t.Fatalf("%s: %d rows, %d distinct Kafka positions, %d rows whose commit time is not their file's", tb.Name, ref.Snapshot.Count, distinct, wrongTime)
+	if distinct != ref.Snapshot.Count || wrongName != 0 || wrongTime != 0 {
+		t.Fatalf("%s: %d rows, %d distinct Kafka positions, %d rows whose _hoodie_file_name is not their file's, %d rows whose commit time does not fit their file's instant",
+			tb.Name, ref.Snapshot.Count, distinct, wrongName, wrongTime)
 	}
 	if ref.AsOf.Count+ref.Incremental.Count != ref.Snapshot.Count || ref.AsOf.Count == 0 || ref.Incremental.Count == 0 {
 		t.Fatalf("%s: as of %s %d rows, after it %d, snapshot %d", tb.Name, asOf, ref.AsOf.Count, ref.Incremental.Count, ref.Snapshot.Count)
@@ -271,11 +309,21 @@ func canonical(c column) string {
 // partition of the rows of files; with perFile, the rows of each file.
 func duckResult(ctx context.Context, t *testing.T, db *sql.DB, files []string, cols []column, partFields []string, perFile bool) result {
 	t.Helper()
+	return duckResultWhere(ctx, t, db, files, "", cols, partFields, perFile)
+}
+
+// duckResultWhere is duckResult of the rows of files that match where
+// (an SQL condition; "": every row).
+func duckResultWhere(ctx context.Context, t *testing.T, db *sql.DB, files []string, where string, cols []column, partFields []string, perFile bool) result {
+	t.Helper()
 	res := result{Checksums: map[string]string{}, Partitions: map[string]int64{}}
 	if len(files) == 0 {
 		t.Fatal("no files")
 	}
 	from := fmt.Sprintf("read_parquet(%s, hive_partitioning = false)", sqlList(files))
+	if where != "" {
+		from = fmt.Sprintf("(SELECT * FROM %s WHERE %s)", from, where)
+	}
 	sel := []string{"count(*)"}
 	for _, c := range cols {
 		e := canonical(c)
@@ -314,6 +362,9 @@ func duckResult(ctx context.Context, t *testing.T, db *sql.DB, files []string, c
 	rows.Close()
 	if perFile {
 		res.Files = map[string]int64{}
+		if where != "" {
+			t.Fatal("duckResultWhere: rows per file of a filtered read")
+		}
 		rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT filename, count(*) FROM read_parquet(%s, hive_partitioning = false, filename = true) GROUP BY 1", sqlList(files)))
 		if err != nil {
 			t.Fatal(err)

@@ -18,6 +18,10 @@ through spark.read.format("hudi"):
   as_of        time travel (as.of.instant)
   incremental  hoodie.datasource.query.type=incremental from an instant
   commits      Spark SQL's call show_commits
+  clustering   Spark SQL's call show_clustering (with the partitions):
+               the replacecommits whose requested file holds a
+               clustering plan Hudi reads (a replacecommit without one
+               makes it fail)
 
 A column's checksum is the md5 of its values rendered canonically ('N' for
 null, else 'V' and the value; integers in decimal, timestamps in
@@ -163,11 +167,18 @@ def check_table(spark, spec, scratch):
                            "files": r["total_files_added"] + r["total_files_updated"]} for r in rows]
         out["commits"].sort(key=lambda c: c["instant"])
 
+    def clustering():
+        rows = spark.sql("call show_clustering(path => '%s', limit => 100000, show_involved_partition => true)" % path).collect()
+        out["clustering"] = [{"instant": r["timestamp"], "groups": r["input_group_size"], "state": r["state"],
+                              "partitions": r["involved_partitions"]} for r in rows]
+        out["clustering"].sort(key=lambda c: c["instant"])
+
     run("snapshot", snapshot)
     run("partition", partition)
     run("as_of", as_of)
     run("incremental", incremental)
     run("commits", commits)
+    run("clustering", clustering)
     return out
 
 

@@ -35,6 +35,8 @@ type table struct {
 	Good int
 	// Notes says what happened while it was made (failpoints fired...).
 	Notes []string
+	// Compaction is what the compactor did to it (nil: not compacted).
+	Compaction *compaction
 }
 
 // ingest drives one ingestd configuration against an in-process Kafka.

@@ -215,7 +215,7 @@ compat: compat-tools
 	LAKESTREAM_COMPAT_ICEBERG_SPARK_JAR=$(COMPAT_ICEBERG_SPARK_JAR) \
 	LAKESTREAM_COMPAT_TRINO_HOME=$(COMPAT_TRINO_HOME) \
 	LAKESTREAM_COMPAT_TRINO_JAVA=$(COMPAT_TRINO_JAVA) \
-	$(GO) test -tags compat -count=1 -v -timeout 14m ./compat/...
+	$(GO) test -tags compat -count=1 -v -timeout 26m ./compat/...
 
 compat-tools: compat-venv compat-jars compat-trino
 	@command -v java >/dev/null || { echo "make compat needs Java 17 (java on PATH) for Spark"; exit 1; }

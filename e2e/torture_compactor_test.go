@@ -258,7 +258,7 @@ func (c *compactorChaos) run(ctx context.Context) {
 		case "run":
 			c.oneShot(c.rng.IntN(compactorSlots), "", 0)
 		case "kill":
-			c.oneShot(c.rng.IntN(compactorSlots), "", time.Duration(1+c.rng.Int64N(int64(2*time.Second))))
+			c.oneShot(c.rng.IntN(compactorSlots), "", c.killDelay())
 		case "failpoint":
 			c.mu.Lock()
 			name := compactorPoints[c.fpNext%len(compactorPoints)]
@@ -276,7 +276,15 @@ func (c *compactorChaos) run(ctx context.Context) {
 	}
 }
 
-// proc is one compactor process.
+// killDelay draws when to SIGKILL a run: uniformly within its first
+// second (a run over a few hundred small files takes 0.2 to 2 s here, its
+// first 100-300 ms starting up, recovering and planning), so that most
+// kills land inside a run, at any step.
+func (c *compactorChaos) killDelay() time.Duration {
+	return time.Duration(1 + c.rng.Int64N(int64(time.Second)))
+}
+
+// compactorProc is one compactor process.
 type compactorProc struct {
 	slot     int
 	id       int
@@ -479,7 +487,7 @@ func (c *compactorChaos) pair() {
 		specs[i] = fmt.Sprintf("%s=sleep(%s)", []string{failpoint.AfterFileWrite, failpoint.BeforeComplete}[c.rng.IntN(2)],
 			time.Duration(1000+c.rng.IntN(2000))*time.Millisecond)
 	case 1:
-		kills[i] = time.Duration(1 + c.rng.Int64N(int64(2*time.Second)))
+		kills[i] = c.killDelay()
 	}
 	var procs [compactorSlots]*compactorProc
 	for i := range compactorSlots {

@@ -46,9 +46,10 @@ import (
 // cycles, every compactor failpoint that has not fired is forced, and at
 // the end one clean run per slot (then slot 0 again) must exit 0 before
 // the replicas stop. The verification then also requires a completed
-// replacecommit (the compactor merged files for real), and, with Iceberg
-// publishing on (table.iceberg's default), the Iceberg snapshot's rows,
-// scanned with iceberg-go, to be every produced record once too.
+// replacecommit (the compactor merged files for real). TestTorture also
+// checks, with Iceberg publishing on (table.iceberg's default), that the
+// Iceberg snapshot publishes the newest Hudi instant and that its rows,
+// scanned with iceberg-go, are every produced record once (checkIceberg).
 //
 // LAKESTREAM_TORTURE_COMPACTOR=0 leaves the compactor out (to replay an
 // older run's seed without it). LAKESTREAM_TORTURE_ICEBERG=0 turns

@@ -43,9 +43,9 @@ import (
 //
 // Each slot has its own writer ID (compactor-0, compactor-1); at most one
 // live process per slot, as the compactor's contract asks. After the
-// cycles, every compactor failpoint that has not fired is forced, and at
-// the end one clean run per slot (then slot 0 again) must exit 0 before
-// the replicas stop. The verification then also requires a completed
+// cycles, and again once the table caught up with the topic, every
+// compactor failpoint that has not fired is forced; then one clean run per
+// slot (then slot 0 again) must exit 0 before the replicas stop. The verification then also requires a completed
 // replacecommit (the compactor merged files for real). TestTorture also
 // checks, with Iceberg publishing on (table.iceberg's default), that the
 // Iceberg snapshot publishes the newest Hudi instant and that its rows,
@@ -546,16 +546,20 @@ func (c *compactorChaos) loop(slot int) {
 }
 
 // forceMissing crashes the compactor, in turn, at each failpoint that has
-// not fired yet, after the driver stopped and while the replicas still
-// run. Most failpoints need a group to compact: a try that finds none
-// (the replicas between two checkpoints, or ingestion stalled by the
-// torture) is repeated a second later, for up to 30 s per failpoint.
-func (c *compactorChaos) forceMissing() {
-	for _, name := range compactorPoints {
-		deadline := time.Now().Add(30 * time.Second)
+// not fired yet, for up to budget in all; it runs after the driver
+// stopped, with the replicas running. Most failpoints need a group to
+// compact, which a stalled ingestion does not give: a try that finds
+// none is repeated half a second later. runTorture calls it after the
+// cycles, and finish again once the table caught up with the topic (the
+// catch-up's files to compact; the failpoints after which the group is
+// committed come last, since they use a group up).
+func (c *compactorChaos) forceMissing(budget time.Duration) {
+	deadline := time.Now().Add(budget)
+	for _, name := range []string{failpoint.BeforeRequested, failpoint.AfterInflight, failpoint.DuringRollback,
+		failpoint.AfterFileWrite, failpoint.BeforeComplete, failpoint.AfterComplete} {
 		for try := 1; c.fired[name] == 0 && time.Now().Before(deadline); try++ {
 			if try > 1 {
-				time.Sleep(time.Second)
+				time.Sleep(500 * time.Millisecond)
 			}
 			c.logf("compactor: forcing failpoint %s (try %d)", name, try)
 			c.crashAt(c.rng.IntN(compactorSlots), name)

@@ -379,7 +379,7 @@ admin:
 	if tt.cc != nil {
 		tt.cc.Stop()
 		tt.cc.checkFailures()
-		tt.cc.forceMissing()
+		tt.cc.forceMissing(20 * time.Second)
 		tt.cc.checkFailures()
 	}
 	if o.weights["churn"] > 0 {
@@ -914,8 +914,10 @@ func (tt *torture) finish(ctx context.Context, base time.Time) {
 	}
 	tt.logf("table caught up with the topic in %v", time.Since(begin).Round(time.Millisecond))
 	if tt.cc != nil {
-		// A last clean run of each compactor slot, the replicas still
+		// The failpoints still missing (ingestion may have stalled), then
+		// a last clean run of each compactor slot, the replicas still
 		// running: each settles what its killed runs left.
+		tt.cc.forceMissing(30 * time.Second)
 		tt.cc.final()
 		tt.cc.checkFailures()
 		if c := tt.cc.lastCrash; c.After(tt.lastCrash) {

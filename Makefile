@@ -157,7 +157,12 @@ clean:
 # crashed at every failpoint, stopped, added and removed for TORTURE_CYCLES
 # cycles per storage (local filesystem and versitygw S3) and per Kafka
 # (E2E_KAFKA: kfake and three Apache Kafka brokers), then every produced
-# record checked once in the table. One summary line per run. Kafka faults
+# record checked once in the table, and in its Iceberg snapshot. In
+# TestTorture the compactor runs beside the replicas all along: one-shot
+# runs, SIGKILLs, a crash at each of its failpoints, two at once, --loop;
+# the run must end with a completed replacecommit
+# (LAKESTREAM_TORTURE_COMPACTOR=0 leaves it out, LAKESTREAM_TORTURE_ICEBERG=0
+# turns Iceberg publishing off). One summary line per run. Kafka faults
 # and SIGSTOP zombies are in every run: on kfake NOT_LEADER, dropped
 # connections, broker restarts, leader elections, coordinator moves; on
 # Apache Kafka the leader of a partition stopped (SIGTERM) or killed

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -32,7 +33,8 @@ import (
 // removed, while the Kafka brokers fail requests, drop connections, elect
 // leaders, move the group coordinator and restart, and a producer writes
 // records with unique IDs; at the end the table must hold every produced
-// record exactly once.
+// record exactly once. In TestTorture the compactor runs beside the
+// replicas all along, killed at random too (torture_compactor_test.go).
 //
 // Environment:
 //
@@ -56,6 +58,10 @@ import (
 //	                                Apache Kafka node's restart. Default: 1 on
 //	                                Apache Kafka, 0 on kfake
 //	LAKESTREAM_E2E_INGESTD=<path>   test that binary instead of building one
+//	LAKESTREAM_TORTURE_COMPACTOR=0  TestTorture without the compactor beside the
+//	                                replicas (torture_compactor_test.go; default on)
+//	LAKESTREAM_TORTURE_ICEBERG=0    Iceberg publishing off (table.iceberg: false) and
+//	                                not checked at the end (default: on and checked)
 const (
 	tortureTopic      = "torture"
 	torturePartitions = 6
@@ -93,6 +99,12 @@ type tortureOptions struct {
 	// staticMembership "false" turns kafka.static_membership off; "":
 	// the default (on).
 	staticMembership string
+	// compactor runs the compactor binary beside the replicas, killed at
+	// random (torture_compactor_test.go).
+	compactor bool
+	// checkIceberg checks the Iceberg snapshot at the end too (unless
+	// LAKESTREAM_TORTURE_ICEBERG=0 turns Iceberg publishing off).
+	checkIceberg bool
 }
 
 func TestTorture(t *testing.T) {
@@ -112,7 +124,8 @@ func TestTorture(t *testing.T) {
 			}
 			for i, storage := range storages {
 				t.Run(storage, func(t *testing.T) {
-					runTorture(t, storage, seed+subtestSeed(kind, i), tortureOptions{kafka: kind, brokers: 3, cycles: n, weights: weights, rate: 400, total: 1_000_000})
+					runTorture(t, storage, seed+subtestSeed(kind, i), tortureOptions{kafka: kind, brokers: 3, cycles: n, weights: weights, rate: 400, total: 1_000_000,
+						compactor: compactorOn(t), checkIceberg: true})
 				})
 			}
 		})
@@ -234,7 +247,8 @@ type torture struct {
 	prod     *harness.UniqueProducer
 
 	cycle     int
-	final     bool // the final phase: stops are not counted as cycles' stops
+	final     bool       // the final phase: stops are not counted as cycles' stops
+	logMu     sync.Mutex // log: the compactor's driver logs too
 	log       []string
 	counts    map[string]int // what really happened, by kind
 	fired     map[string]int // failpoint name -> crashes it caused
@@ -248,6 +262,8 @@ type torture struct {
 	commitGaps  []time.Duration
 	lastCommit  time.Time // churn: when the table's committed offsets last moved
 	lastOffsets string
+
+	cc *compactorChaos // the compactor beside the replicas (opts.compactor)
 }
 
 func runTorture(t *testing.T, storage string, seed uint64, o tortureOptions) {
@@ -298,7 +314,7 @@ func runTorture(t *testing.T, storage string, seed uint64, o tortureOptions) {
   topic: %s
 %stable:
   url: %q
-format:
+%sformat:
   type: json
 %swriter:
   workers: 2
@@ -309,7 +325,7 @@ checkpoint:
   interval: %s
 admin:
   addr: ""
-`, strings.Join(k.Brokers, ", "), tortureTopic, group, tt.tableURL, harness.PageviewSchemaYAML, interval))
+`, strings.Join(k.Brokers, ", "), tortureTopic, group, tt.tableURL, tt.icebergYAML(), harness.PageviewSchemaYAML, interval))
 	tt.fleet = harness.NewFleet(ingestdBin, config, dir, "torture", tortureSlots, tt.env...)
 	t.Cleanup(tt.fleet.KillAll) // runs before versitygw and Kafka stop
 	t.Cleanup(func() {
@@ -328,6 +344,11 @@ admin:
 
 	for i := range 2 {
 		tt.start(i, "")
+	}
+	if o.compactor {
+		tt.cc = newCompactorChaos(tt, config)
+		t.Cleanup(tt.cc.Stop) // runs before the report and the replicas' kill
+		tt.cc.Start(ctx)
 	}
 	for tt.cycle = 1; tt.cycle <= o.cycles; tt.cycle++ {
 		tt.reap()
@@ -355,21 +376,42 @@ admin:
 		tt.counts["cycles"]++
 	}
 	tt.cycle, tt.final = 0, true
+	if tt.cc != nil {
+		tt.cc.Stop()
+		tt.cc.checkFailures()
+		tt.cc.forceMissing(20 * time.Second)
+		tt.cc.checkFailures()
+	}
 	if o.weights["churn"] > 0 {
 		tt.churnCatchUp(ctx)
 	}
 	tt.finish(ctx, base)
 	if os.Getenv("LAKESTREAM_TORTURE_LOG") == "1" {
-		t.Logf("cycle log:\n%s", strings.Join(tt.log, "\n"))
+		t.Logf("cycle log:\n%s", tt.cycleLog())
 	}
 }
 
+// logf adds a line to the cycle log, from the main goroutine.
 func (tt *torture) logf(format string, args ...any) {
 	line := fmt.Sprintf("[%7.2fs] ", time.Since(tt.started).Seconds())
 	if tt.cycle > 0 {
 		line += fmt.Sprintf("cycle %d: ", tt.cycle)
 	}
-	tt.log = append(tt.log, line+fmt.Sprintf(format, args...))
+	tt.addLog(line + fmt.Sprintf(format, args...))
+}
+
+// addLog adds a line to the cycle log; the main goroutine and the
+// compactor's driver call it.
+func (tt *torture) addLog(line string) {
+	tt.logMu.Lock()
+	defer tt.logMu.Unlock()
+	tt.log = append(tt.log, line)
+}
+
+func (tt *torture) cycleLog() string {
+	tt.logMu.Lock()
+	defer tt.logMu.Unlock()
+	return strings.Join(tt.log, "\n")
 }
 
 func (tt *torture) fatalf(format string, args ...any) {
@@ -381,10 +423,14 @@ func (tt *torture) fatalf(format string, args ...any) {
 // report prints what a failed run needs to be understood and replayed.
 func (tt *torture) report() {
 	tt.t.Logf("%s: seed %d (replay: LAKESTREAM_TORTURE_SEED=<the test's seed> LAKESTREAM_KAFKA=%s go test -run '^%s$' ./e2e/)", tt.storage, tt.seed, tt.k.Kind, strings.ReplaceAll(tt.t.Name(), "/", "$/^"))
-	tt.t.Logf("cycle log:\n%s", strings.Join(tt.log, "\n"))
+	tt.t.Logf("cycle log:\n%s", tt.cycleLog())
 	tt.t.Logf("counts: %s; failpoints fired: %s", fmtCounts(tt.counts), fmtCounts(tt.fired))
 	if tt.fleet != nil {
 		tt.t.Logf("ingestd logs (tails):\n%s", tt.fleet.Tails(4000))
+	}
+	if tt.cc != nil {
+		tt.t.Logf("compactor: %s", tt.cc.summary())
+		tt.t.Logf("compactor logs (tails):\n%s", tt.cc.Tails(4000))
 	}
 	if tt.tableURL != "" {
 		cmd := exec.Command(ingestdBin, "table", "inspect", tt.tableURL)
@@ -405,7 +451,7 @@ func (tt *torture) report() {
 			err = harness.CopyTree(tt.s3dir, filepath.Join(kept, "s3"))
 		}
 		if err == nil {
-			err = os.WriteFile(filepath.Join(kept, "cycles.log"), []byte(strings.Join(tt.log, "\n")+"\n"), 0o644)
+			err = os.WriteFile(filepath.Join(kept, "cycles.log"), []byte(tt.cycleLog()+"\n"), 0o644)
 		}
 	}
 	tt.t.Logf("logs and table kept in %s (%v)", kept, err)
@@ -867,6 +913,17 @@ func (tt *torture) finish(ctx context.Context, base time.Time) {
 		tt.reap()
 	}
 	tt.logf("table caught up with the topic in %v", time.Since(begin).Round(time.Millisecond))
+	if tt.cc != nil {
+		// The failpoints still missing (ingestion may have stalled), then
+		// a last clean run of each compactor slot, the replicas still
+		// running: each settles what its killed runs left.
+		tt.cc.forceMissing(30 * time.Second)
+		tt.cc.final()
+		tt.cc.checkFailures()
+		if c := tt.cc.lastCrash; c.After(tt.lastCrash) {
+			tt.lastCrash = c
+		}
+	}
 	for _, i := range tt.running() {
 		tt.stop(i, "sigterm")
 	}
@@ -909,9 +966,45 @@ func (tt *torture) finish(ctx context.Context, base time.Time) {
 			t.Errorf("%s: failpoint %s never fired", tt.storage, n)
 		}
 	}
-	t.Logf("torture %s on %s (%d brokers): seed %d, %d cycles; kills/stops: %s; failpoints fired: %s; records produced %d, rows verified %d (%d files, %d rows committed through the stage), duplicates %d, lost %d, checksum %016x ok; elapsed %v",
+	extra := ""
+	if tt.opts.checkIceberg {
+		extra = "; Iceberg publishing off (LAKESTREAM_TORTURE_ICEBERG=0)"
+		if tt.iceberg() {
+			rows, problem := tt.checkIceberg(ctx, acked)
+			if problem != "" {
+				// After the Hudi verification, and not fatal: the run's
+				// counts are still logged below.
+				t.Errorf("%s", problem)
+				extra = "; Iceberg snapshot WRONG"
+			} else {
+				extra = fmt.Sprintf("; Iceberg snapshot: rows %d ok", rows)
+			}
+		}
+	}
+	if tt.cc != nil {
+		// The compactor must have merged files for real, or the run
+		// proves nothing about it.
+		tbl, err := hudi.Open(ctx, tt.table)
+		if err != nil {
+			tt.fatalf("open table: %v", err)
+		}
+		n, err := replacecommits(ctx, tbl)
+		if err != nil {
+			tt.fatalf("count replacecommits: %v", err)
+		}
+		if n == 0 {
+			tt.fatalf("%s: no replacecommit completed: the compactor merged nothing (%s)", tt.storage, tt.cc.summary())
+		}
+		for _, name := range compactorPoints {
+			if tt.cc.fired[name] == 0 {
+				t.Errorf("%s: compactor failpoint %s never fired", tt.storage, name)
+			}
+		}
+		extra += fmt.Sprintf("; replacecommits completed %d; compactor: %s", n, tt.cc.summary())
+	}
+	t.Logf("torture %s on %s (%d brokers): seed %d, %d cycles; kills/stops: %s; failpoints fired: %s; records produced %d, rows verified %d (%d files, %d rows committed through the stage), duplicates %d, lost %d, checksum %016x ok%s; elapsed %v",
 		tt.storage, tt.k.Kind, len(tt.k.Brokers), tt.seed, tt.counts["cycles"], fmtCounts(without(tt.counts, "cycles")), fmtCounts(tt.fired), produced, v.rows, len(files), tt.stagedRows(), v.dups, v.lost, v.sum,
-		time.Since(tt.started).Round(100*time.Millisecond))
+		extra, time.Since(tt.started).Round(100*time.Millisecond))
 }
 
 // stagedRows sums the staged_rows of the replicas' "checkpoint committed"

@@ -3,9 +3,10 @@
 // in KRaft mode, JVMs started from the jars `make kafka` installs, see
 // ApacheKafka and EnvKafka; SecureListener adds a SASL_SSL listener with
 // certificates the test issues and SCRAM users), sample pageview events, the ingestd binary as
-// a child process, and DuckDB reading the table's snapshot as a user would.
+// a child process, the compactor binary beside it, and DuckDB reading the
+// table's snapshot as a user would.
 //
-// Child processes (ingestd, the brokers' JVMs) run in their own process
+// Child processes (ingestd, the compactor, the brokers' JVMs) run in their own process
 // groups and, on Linux, die with the test process; ApacheKafka.Close kills
 // the JVMs. Each started process has one goroutine waiting for its exit.
 package harness

@@ -648,6 +648,15 @@ func replacecommits(ctx context.Context, tbl *hudi.Table) (int, error) {
 // which turns it off for ingestd and the compactor alike.
 func (tt *torture) iceberg() bool { return os.Getenv("LAKESTREAM_TORTURE_ICEBERG") != "0" }
 
+// failpoints are the ingestd failpoints the run arms in turn: all of them,
+// but iceberg.before-publish only when ingestd publishes to Iceberg.
+func (tt *torture) failpoints() []string {
+	if tt.iceberg() {
+		return failpoint.Names
+	}
+	return slices.DeleteFunc(slices.Clone(failpoint.Names), func(n string) bool { return n == failpoint.AfterCommitBeforePublish })
+}
+
 // icebergYAML is the torture.yaml line of table.iceberg.
 func (tt *torture) icebergYAML() string {
 	if tt.iceberg() {

@@ -252,7 +252,7 @@ type torture struct {
 	log       []string
 	counts    map[string]int // what really happened, by kind
 	fired     map[string]int // failpoint name -> crashes it caused
-	fpNext    int            // next failpoint to arm, index into failpoint.Names
+	fpNext    int            // next failpoint to arm, index into tt.failpoints()
 	kafkaNext int            // next Kafka fault, index into tt.kafkaFaults()
 	faultSeq  atomic.Int64   // requests seen by a connection-dropping control
 	wanted    [tortureSlots]bool
@@ -520,7 +520,7 @@ func (tt *torture) pickAction() string {
 	}
 	var missing []string // one entry per kind still missing
 	if tt.opts.weights["failpoint"] > 0 {
-		for _, n := range failpoint.Names {
+		for _, n := range tt.failpoints() {
 			if tt.fired[n] == 0 {
 				missing = append(missing, "failpoint")
 			}
@@ -667,7 +667,8 @@ func (tt *torture) scale() {
 // to roll back at start: the replica is first crashed after opening one.
 func (tt *torture) failpoint() {
 	tt.t.Helper()
-	name := failpoint.Names[tt.fpNext%len(failpoint.Names)]
+	names := tt.failpoints()
+	name := names[tt.fpNext%len(names)]
 	i := tt.pick(tt.someRunning())
 	tt.sleepRandom(1000 * time.Millisecond)
 	tt.stop(i, []string{"sigkill", "sigterm"}[tt.rng.IntN(2)])
@@ -961,7 +962,7 @@ func (tt *torture) finish(ctx context.Context, base time.Time) {
 		tt.fatalf("%s: exactly-once violated: produced %d, count(*) %d, count(DISTINCT id) %d, duplicates %d, lost %d, checksum %016x want %016x; %d files in the snapshot; problems:\n%s\n%s",
 			tt.storage, produced, v.count, v.distinct, v.dups, v.lost, v.sum, wantSum, len(files), strings.Join(v.problems, "\n"), tt.diagnose(ctx, db, v))
 	}
-	for _, n := range failpoint.Names {
+	for _, n := range tt.failpoints() {
 		if tt.opts.weights["failpoint"] > 0 && tt.fired[n] == 0 {
 			t.Errorf("%s: failpoint %s never fired", tt.storage, n)
 		}

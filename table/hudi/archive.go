@@ -171,7 +171,7 @@ func (t *Table) Archive(ctx context.Context, opts ArchiveOptions) (*ArchiveResul
 				return nil, fmt.Errorf("archive: delete %s: %w", name, err)
 			}
 		}
-		for _, key := range []string{decisionKey(e.Time), HeartbeatDir + "/" + e.Time} {
+		for _, key := range []string{decisionKey(e.Time), HeartbeatDir + "/" + e.Time, instantClaimKey(e.Time)} {
 			if err := t.bucket.Delete(ctx, key); err != nil {
 				return nil, fmt.Errorf("archive: delete %s: %w", key, err)
 			}

@@ -3,6 +3,8 @@ package hudi
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,8 +122,65 @@ func testBeginClaimsTime(t *testing.T, b objstore.Store) {
 	if _, err := b.Stat(ctx, instantClaimKey(kept)); err != nil {
 		t.Errorf("claim of active instant %s: %v", kept, err)
 	}
-	// A rolled-back time stays claimed (and decided): never reused.
-	if _, err := b.Stat(ctx, instantClaimKey(x1.Instant())); err != nil {
-		t.Errorf("claim of rolled-back instant %s: %v", x1.Instant(), err)
+}
+
+// TestArchiveSweepsUnusedInstantClaims: a writer that died between its
+// instant claim and its requested file left a claim no instant uses.
+// Archival deletes such claims at or before the archived instants once
+// they are older than the heartbeat expiry, and leaves a young one (a
+// Begin between its claim and its requested file) and those after the
+// cut alone.
+func TestArchiveSweepsUnusedInstantClaims(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	clock := &fakeClock{now: t0}
+	mem := objstore.NewMemory()
+	mem.Now = clock.Now
+	tbl, err := Create(ctx, mem, Config{Name: "t", RecordKeyFields: []string{"_hoodie_record_key"}, PartitionFields: []string{"dt"}},
+		WithClock(clock.Now), WithHeartbeat(10*time.Second, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := func(ts string) {
+		t.Helper()
+		if ok, err := tbl.claimInstant(ctx, ts, ActionCommit, "dead"); err != nil || !ok {
+			t.Fatalf("claim %s: %v %v", ts, ok, err)
+		}
+	}
+	old := FormatInstantTime(t0.Add(-time.Millisecond))
+	claim(old)
+	var commits []string
+	for c := 1; c <= 3; c++ {
+		if err := commitOne(ctx, tbl, 0, c); err != nil {
+			t.Fatal(err)
+		}
+		tl, err := tbl.Timeline(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		commits = append(commits, tl.Entries[len(tl.Entries)-1].Time)
+		clock.Advance(time.Second)
+	}
+	clock.Advance(time.Minute) // old is past the 30 s expiry
+	young := FormatInstantTime(t0.Add(500 * time.Millisecond))
+	claim(young)
+	after := FormatInstantTime(clock.Now().Add(time.Hour))
+	claim(after)
+	res, err := tbl.Archive(ctx, ArchiveOptions{KeepCompleted: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Archived, commits[:2]) {
+		t.Fatalf("archived %v, want %v", res.Archived, commits[:2])
+	}
+	var left []string
+	if err := mem.List(ctx, InstantClaimDir+"/", func(info objstore.ObjectInfo) error {
+		left = append(left, strings.TrimPrefix(info.Key, InstantClaimDir+"/"))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{young, commits[2], after}; !slices.Equal(left, want) {
+		t.Errorf("claims left %v, want %v (young unused, active instant, after the cut)", left, want)
 	}
 }

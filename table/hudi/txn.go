@@ -157,7 +157,6 @@ func (t *Table) Begin(ctx context.Context, o BeginOptions) (*Txn, error) {
 	return x, nil
 }
 
-// nextInstantTime is now, or one millisecond past the newest instant seen.
 // instantClaim is the body of an instant claim, for whoever debugs a
 // table; only the claim's existence counts.
 type instantClaim struct {
@@ -187,6 +186,7 @@ func (t *Table) claimInstant(ctx context.Context, ts, action, writerID string) (
 	}
 }
 
+// nextInstantTime is now, or one millisecond past the newest instant seen.
 func (t *Table) nextInstantTime() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()

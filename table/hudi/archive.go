@@ -171,15 +171,46 @@ func (t *Table) Archive(ctx context.Context, opts ArchiveOptions) (*ArchiveResul
 				return nil, fmt.Errorf("archive: delete %s: %w", name, err)
 			}
 		}
-		for _, key := range []string{decisionKey(e.Time), HeartbeatDir + "/" + e.Time} {
+		for _, key := range []string{decisionKey(e.Time), HeartbeatDir + "/" + e.Time, instantClaimKey(e.Time)} {
 			if err := t.bucket.Delete(ctx, key); err != nil {
 				return nil, fmt.Errorf("archive: delete %s: %w", key, err)
 			}
 		}
 		res.Archived = append(res.Archived, e.Time)
 	}
+	if err := t.sweepInstantClaims(ctx, last); err != nil {
+		return nil, err
+	}
 	t.opts.logger.Info("archived instants", "count", len(res.Archived), "through", last, "file", res.File)
 	return res, nil
+}
+
+// sweepInstantClaims deletes the instant claims of times at or before
+// through (the newest archived instant) that are older than the heartbeat
+// expiry: those of rolled-back instants, and those no instant used (a
+// writer died between its claim and its requested file). Begin issues no
+// such time again: it issues times after the newest instant it listed,
+// and a rolled-back time keeps its decision. The age spares a Begin that
+// claimed a time of its own just now.
+func (t *Table) sweepInstantClaims(ctx context.Context, through string) error {
+	now := t.opts.now()
+	var stale []string
+	err := t.bucket.List(ctx, InstantClaimDir+"/", func(info objstore.ObjectInfo) error {
+		ts := strings.TrimPrefix(info.Key, InstantClaimDir+"/")
+		if ts <= through && now.Sub(info.ModTime) >= t.opts.heartbeatExpiry() {
+			stale = append(stale, info.Key)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("archive: list instant claims: %w", err)
+	}
+	for _, key := range stale {
+		if err := t.bucket.Delete(ctx, key); err != nil {
+			return fmt.Errorf("archive: delete %s: %w", key, err)
+		}
+	}
+	return nil
 }
 
 // archiveCut returns how many leading timeline entries to archive: all of

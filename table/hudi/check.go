@@ -89,14 +89,9 @@ type committedFile struct {
 // last bytes of every committed file. An error means the check could not
 // be made; problems found are in the report.
 func (t *Table) Check(ctx context.Context, opts CheckOptions) (*CheckReport, error) {
-	for attempt := 1; ; attempt++ {
-		rep, err := t.checkOnce(ctx, opts)
-		// A completed instant listed, then gone, was archived by another
-		// process in between: read again (see Checkpoints).
-		if err == nil || !errors.Is(err, objstore.ErrNotExist) || attempt == maxCheckpointsReads {
-			return rep, err
-		}
-	}
+	// A completed instant listed, then gone, was archived by another
+	// process in between: read again.
+	return readAgainIfArchived(ctx, func() (*CheckReport, error) { return t.checkOnce(ctx, opts) })
 }
 
 func (t *Table) checkOnce(ctx context.Context, opts CheckOptions) (*CheckReport, error) {

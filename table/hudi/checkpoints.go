@@ -2,15 +2,10 @@ package hudi
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sort"
 	"strconv"
 	"sync"
-	"time"
-
-	"github.com/lakestream/lakestream/internal/objstore"
 )
 
 // PartitionPosition is where reading of one Kafka partition resumes: the
@@ -105,30 +100,11 @@ func (c *Checkpoints) observe(ts string, extra map[string]string, name string) e
 // on the active timeline, over the summary the archive keeps of archived
 // ones, and returns the newest per writer and per partition.
 func (t *Table) Checkpoints(ctx context.Context) (*Checkpoints, error) {
-	backoff := 10 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		c, err := t.checkpointsOnce(ctx)
-		// A completed instant that is listed, then gone, was archived by
-		// another process in between (Archive writes the archive before
-		// it deletes the instant's files): read again, and the archive
-		// has it. Replicas that archive often can do it again under the
-		// next read: wait a little longer each time.
-		if err == nil || !errors.Is(err, objstore.ErrNotExist) || attempt == maxCheckpointsReads {
-			return c, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(backoff + time.Duration(rand.Int64N(int64(backoff)))):
-		}
-		backoff = min(2*backoff, time.Second)
-	}
+	// A completed instant that is listed, then gone, was archived by
+	// another process in between (Archive writes the archive before it
+	// deletes the instant's files): read again, and the archive has it.
+	return readAgainIfArchived(ctx, func() (*Checkpoints, error) { return t.checkpointsOnce(ctx) })
 }
-
-// maxCheckpointsReads bounds Checkpoints' reads when instants keep being
-// archived under it (5 reads were not always enough in a torture run on S3
-// with three replicas archiving every few seconds).
-const maxCheckpointsReads = 20
 
 func (t *Table) checkpointsOnce(ctx context.Context) (*Checkpoints, error) {
 	tl, err := t.Timeline(ctx)

@@ -303,7 +303,9 @@ func (t *Table) Replacements(ctx context.Context, skip func(TimelineEntry) bool)
 		}
 		ri := ReplaceIntent{Instant: e.Time, State: e.State}
 		if e.State == StateCompleted {
-			m, err := t.ReadCommitMetadata(ctx, e)
+			// Archived since the listing: the archive has it, and its
+			// file groups must still count (ClusteringConflicts).
+			m, err := t.readCompletedMetadata(ctx, e)
 			if err != nil {
 				return nil, err
 			}

@@ -10,8 +10,11 @@
 // transactions on, commits to and maintains. What is not Hudi's own (owner
 // claims, the decision that settles an instant, heartbeats, the Kafka
 // offsets) is table/fence's, kept under .hoodie/.lakestream and
-// .hoodie/.heartbeat; this package adds the Hudi timeline, commit metadata,
-// rollbacks, the archive and the snapshot. The Hudi meta column names are
+// .hoodie/.heartbeat; this package adds the Hudi timeline (with the claim
+// that makes an instant time unique whatever its action,
+// .hoodie/.lakestream/instants), commit metadata, rollbacks, the archive
+// and the snapshot. Readers of the timeline that race another process's
+// archival read again or from the archive. The Hudi meta column names are
 // in table/hudi/hudimeta.
 //
 // Goroutines: a Txn keeps its instant's heartbeat fresh from a goroutine of

@@ -34,8 +34,15 @@ type Snapshot struct {
 // completed instant of the active timeline, i.e. archived, and not pending),
 // take the newest base file of each file group, and drop file groups a
 // completed replacecommit replaced. Files of instants lakestream rolled back
-// are skipped even when a zombie wrote them after the rollback.
+// are skipped even when a zombie wrote them after the rollback. A
+// replacecommit archived by another process between the listing of the
+// timeline and the read of its metadata makes Snapshot list again
+// (readAgainIfArchived).
 func (t *Table) Snapshot(ctx context.Context) (*Snapshot, error) {
+	return readAgainIfArchived(ctx, func() (*Snapshot, error) { return t.snapshotOnce(ctx) })
+}
+
+func (t *Table) snapshotOnce(ctx context.Context) (*Snapshot, error) {
 	tl, err := t.Timeline(ctx)
 	if err != nil {
 		return nil, err

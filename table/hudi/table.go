@@ -24,6 +24,11 @@ const (
 	// readers and archival can skip files a zombie writes after the
 	// rollback without reading every decision.
 	RolledBackDir = MetaDir + "/.lakestream/rolledback"
+	// InstantClaimDir holds the claim of each instant time Begin issued:
+	// whoever creates <InstantClaimDir>/<t> with put-if-absent owns time t,
+	// whatever its action (the requested file's name depends on the action,
+	// so it cannot make a time unique on its own).
+	InstantClaimDir = MetaDir + "/.lakestream/instants"
 	// PartitionMetadataFile marks a directory as a partition.
 	PartitionMetadataFile = ".hoodie_partition_metadata"
 )

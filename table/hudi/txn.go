@@ -3,6 +3,7 @@ package hudi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -58,8 +59,9 @@ type Txn struct {
 const maxInstantAttempts = 1000
 
 // Begin opens a new instant: a unique instant time (never reused: a
-// collision is resolved by put-if-absent of the requested file and a later
-// time), the requested and inflight files, and a heartbeat.
+// collision, whatever the two actions, is resolved by put-if-absent of the
+// instant claim, InstantClaimDir/<t>, and a later time), the requested and
+// inflight files, and a heartbeat.
 func (t *Table) Begin(ctx context.Context, o BeginOptions) (*Txn, error) {
 	if o.WriterID == "" {
 		return nil, errors.New("begin: writer ID is required")
@@ -97,8 +99,18 @@ func (t *Table) Begin(ctx context.Context, o BeginOptions) (*Txn, error) {
 		if err := t.opts.failpoints.Hit(failpoint.BeforeRequested); err != nil {
 			return nil, fmt.Errorf("begin: %w", err)
 		}
+		// The claim makes the time ours whatever the action: a commit and a
+		// replacecommit requested at one time have differently named
+		// requested files, and would both be created.
+		if claimed, err := t.claimInstant(ctx, ts, o.Action, o.WriterID); err != nil {
+			return nil, fmt.Errorf("begin: %w", err)
+		} else if !claimed {
+			continue
+		}
 		err := t.bucket.PutIfAbsent(ctx, MetaDir+"/"+req.FileName(), bytes.NewReader(o.Requested))
 		if errors.Is(err, objstore.ErrExists) {
+			// Taken by a writer that does not claim times (Hudi's own, or
+			// a lakestream from before claims).
 			continue
 		}
 		if err != nil {
@@ -143,6 +155,35 @@ func (t *Table) Begin(ctx context.Context, o BeginOptions) (*Txn, error) {
 	go x.heartbeatLoop()
 	t.opts.logger.Debug("instant opened", "instant", ts, "action", o.Action, "writer", o.WriterID)
 	return x, nil
+}
+
+// instantClaim is the body of an instant claim, for whoever debugs a
+// table; only the claim's existence counts.
+type instantClaim struct {
+	Instant string `json:"instant"`
+	Action  string `json:"action"`
+	By      string `json:"by"`
+}
+
+func instantClaimKey(ts string) string { return InstantClaimDir + "/" + ts }
+
+// claimInstant creates the claim of instant time ts with put-if-absent and
+// reports whether it is ours. A put whose reply was lost and is retried
+// reads as someone else's claim: the time is then skipped, never shared.
+func (t *Table) claimInstant(ctx context.Context, ts, action, writerID string) (bool, error) {
+	body, err := json.Marshal(instantClaim{Instant: ts, Action: action, By: writerID})
+	if err != nil {
+		return false, err
+	}
+	err = t.bucket.PutIfAbsent(ctx, instantClaimKey(ts), bytes.NewReader(body))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, objstore.ErrExists):
+		return false, nil
+	default:
+		return false, fmt.Errorf("claim instant time %s: %w", ts, err)
+	}
 }
 
 // nextInstantTime is now, or one millisecond past the newest instant seen.

@@ -152,8 +152,9 @@ func WithStageMemory(n int64) Option { return func(o *options) { o.stageMemory =
 // used or not. The Set then opens at most n / (PageBufferSize x required
 // columns) files at once (at least one), fewer than MaxOpenFiles if that is
 // lower; the rows of other buckets are staged (see WithMinFileSize). A
-// memory budget should cover this reservation: ingestd gives each worker's
-// writers half of its share of writer.memory_budget. Flat schemas are
+// memory budget should cover this reservation: ingest.Open gives each
+// worker's writers half of the worker's share of Options.MemoryBudget
+// (ingestd's writer.memory_budget). Flat schemas are
 // encoded by internal/parquetfile, which reserves nothing (its buffers are
 // in BufferedBytes): the option does not apply to them. Default 0:
 // MaxOpenFiles alone bounds them.

@@ -19,6 +19,12 @@
 // rolled back by recovery by the Iceberg expiry
 // (docs/format/iceberg.md, "Stats sidecar").
 //
+// Open also splits Options.MemoryBudget between the coordinator and each
+// worker's writers. Options.ValidateSettings holds the rules of the
+// settings (the format, the largest record, the dead-letter topic, the
+// memory budget per worker, the writers' options), for a configuration
+// loader to check before it makes anything.
+//
 // Who feeds it: cmd/ingestd turns its YAML into Options and calls Open,
 // then Run; the Kafka reader feeds the coordinator records. What it feeds:
 // the table, through the coordinator's commits, and its Iceberg metadata.

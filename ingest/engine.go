@@ -146,10 +146,13 @@ func Open(ctx context.Context, o Options) (_ *Engine, err error) {
 	if err != nil {
 		return nil, err
 	}
-	tbl, cpOpts := hudi.AsTable(e.table), o.CheckpointOptions
+	tbl, cpOpts := hudi.AsTable(e.table), append([]checkpoint.Option(nil), o.CheckpointOptions...)
+	if o.MemoryBudget != 0 {
+		cpOpts = append(cpOpts, checkpoint.WithMemoryBudget(max(o.MemoryBudget, 0)))
+	}
 	if e.iceberg != nil {
 		tbl = icebergTable{Table: tbl, hudi: e.table, pub: e.iceberg, sc: e.sidecars}
-		cpOpts = append(append([]checkpoint.Option(nil), cpOpts...), checkpoint.WithPublishers(e.iceberg.Hook()))
+		cpOpts = append(cpOpts, checkpoint.WithPublishers(e.iceberg.Hook()))
 	}
 	e.coord, err = checkpoint.New(setup, checkpoint.Config{
 		Table: tbl, Topic: o.Topic, WriterID: o.WriterID,
@@ -167,18 +170,20 @@ func Open(ctx context.Context, o Options) (_ *Engine, err error) {
 }
 
 // newWriterSet opens the file writers of one worker: Options.WriterOptions
-// with the table's partition columns, the spool directory, with a
-// journal its hook before every upload, and with Iceberg publishing the
-// recording of every file's column metrics for the stats sidecars.
+// with the spool directory, the table's partition columns, the writers'
+// half of the worker's share of the memory budget, with a journal its hook
+// before every upload, and with Iceberg publishing the recording of every
+// file's column metrics for the stats sidecars.
 func (e *Engine) newWriterSet(worker int) (*writer.Set, error) {
 	o := e.opts
-	opts := append([]writer.Option(nil), o.WriterOptions...)
-	opts = append(opts, writer.WithPartitionColumns(o.Schema.PartitionColumns(), o.Template.ColumnValues))
+	opts := append(o.writerOptions(), writer.WithPartitionColumns(o.Schema.PartitionColumns(), o.Template.ColumnValues))
+	if o.MemoryBudget > 0 {
+		// Half of the worker's share for the open writers' page buffers
+		// (the other half: the worker's buffered data).
+		opts = append(opts, writer.WithWriterMemory(o.MemoryBudget/int64(o.Router.Parallelism())/2))
+	}
 	if e.journal != nil {
 		opts = append(opts, writer.WithBeforeUpload(e.journal.BeforeUpload))
-	}
-	if o.SpoolDir != "" {
-		opts = append(opts, writer.WithSpoolDir(o.SpoolDir))
 	}
 	if e.sidecars != nil {
 		opts = append(opts, writer.WithFileStats(true), writer.WithAfterUpload(e.sidecars.uploaded))

@@ -65,9 +65,12 @@
 // # Parts
 //
 // A Set (set.go: the checkpoint state machine; openfiles.go: the open-file
-// policy; write.go: the write path; memory.go: its memory) is made of
+// policy, which bucket gets a file or is staged and when a file is closed
+// or dropped; write.go: the write path; memory.go: its memory) is made of
 // parts that own their logic: the row shape check (shape.go), the encoder
 // choice (encoders.go, encoder.go), the making of files (files.go, file.go)
 // and of their column values (columns.go, meta.go), the spool (spool.go),
-// the uploader (uploader.go) and the stage (stage.go, stagedrow.go).
+// the uploader (uploader.go) and the stage (stage.go, stagedrow.go). The
+// options, their defaults and their rules are in options.go:
+// ValidateOptions checks them as NewSet does, for configuration loaders.
 package writer

@@ -31,6 +31,14 @@ type fileMaker struct {
 	schema          json.RawMessage // the Iceberg schema of the last file described, shared by the files that have the same
 }
 
+// newFileMaker makes the files of worker, spooled to sp and encoded by
+// encs, with the options that shape a file (clock, layout, partition
+// values, file stats).
+func newFileMaker(worker int, sp *spool, encs *encoders, o *options) fileMaker {
+	return fileMaker{worker: worker, spool: sp, encs: encs, now: o.now, layout: o.layout,
+		partitionValues: o.partitionValues, stats: o.fileStats, log: o.logger}
+}
+
 // begin starts the count of the files of a checkpoint.
 func (m *fileMaker) begin() { m.seq = 0 }
 

@@ -3,7 +3,8 @@ package writer
 // The open-file policy: which bucket gets a file (at most MaxOpenFiles are
 // open; opening one more rolls the least recently written), which rows are
 // staged instead (when that file is below the minimum size) and written at
-// Finish, and the closing of a file for its upload.
+// Finish, the closing of a file for its upload (by size, age, the bound or
+// Finish), and the dropping of the open files on Abort and Close.
 
 import (
 	"cmp"
@@ -176,3 +177,57 @@ func (s *Set) closeFile(f *file, reason string) error {
 	s.log.Debug("file rolled", "key", f.key, "reason", reason, "records", f.records, "bytes", f.size)
 	return nil
 }
+
+// closeAll writes the staged rows (resumed after an upload error), then
+// closes every file still open, for Finish. Closing does not upload: it
+// cannot fail retriably, so a retried Finish finds no open file.
+func (s *Set) closeAll(ctx context.Context) error {
+	if err := s.drainStage(ctx); err != nil {
+		return err
+	}
+	for _, f := range s.openByAge() {
+		if err := s.closeFile(f, "finish"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rollAged closes the files open for MaxFileAge or longer, for RollIdle.
+func (s *Set) rollAged() error {
+	now := s.opts.now().UnixNano()
+	for _, f := range s.openByAge() {
+		if time.Duration(now-f.openedAt) < s.opts.maxFileAge {
+			break
+		}
+		if err := s.closeFile(f, "age"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// discardOpen drops the open files and removes their spool files, for
+// Abort and Close. It returns the errors of the removals.
+func (s *Set) discardOpen() []error {
+	var errs []error
+	for _, f := range s.open {
+		if err := f.discard(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	clear(s.open)
+	s.last = nil
+	return errs
+}
+
+// OpenFiles returns the number of open files.
+func (s *Set) OpenFiles() int { return len(s.open) }
+
+// MaxOpenFiles returns the most files the Set keeps open: MaxOpenFiles, or
+// fewer under WithWriterMemory.
+func (s *Set) MaxOpenFiles() int { return s.maxOpen }
+
+// StagedBuckets returns the number of buckets with staged rows now and
+// the number of rows staged since Begin (written by Finish or not).
+func (s *Set) StagedBuckets() (buckets int, rows int64) { return s.stage.count() }

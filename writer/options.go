@@ -152,8 +152,9 @@ func WithStageMemory(n int64) Option { return func(o *options) { o.stageMemory =
 // used or not. The Set then opens at most n / (PageBufferSize x required
 // columns) files at once (at least one), fewer than MaxOpenFiles if that is
 // lower; the rows of other buckets are staged (see WithMinFileSize). A
-// memory budget should cover this reservation: ingestd gives each worker's
-// writers half of its share of writer.memory_budget. Flat schemas are
+// memory budget should cover this reservation: ingest.Open gives each
+// worker's writers half of the worker's share of Options.MemoryBudget
+// (ingestd's writer.memory_budget). Flat schemas are
 // encoded by internal/parquetfile, which reserves nothing (its buffers are
 // in BufferedBytes): the option does not apply to them. Default 0:
 // MaxOpenFiles alone bounds them.
@@ -253,68 +254,108 @@ func ValidateCompression(name string) error {
 	return nil
 }
 
-// validate reports every invalid option at once.
+// ValidateOptions reports every problem of opts (applied over the
+// defaults) at once, as NewSet would, without making a Set: a
+// configuration loader checks its settings with the writer's own rules.
+// Each problem is an *OptionError (errors.As through the joined errors),
+// which names the option, so that the loader names its own setting
+// (cmd/ingestd does). The spool directory must exist (WithSpoolDir).
+func ValidateOptions(opts ...Option) error {
+	o := defaultOptions()
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return errors.Join(o.problems()...)
+}
+
+// OptionError is a problem of one option. Its message names the option's
+// setting as the writer knows it ("target file size 0: must be
+// positive"); Problem is the part after the setting and its value ("must
+// be positive"), for a configuration loader that names the setting its
+// own way.
+type OptionError struct {
+	Option  string // the option's function: "WithTargetFileSize", "WithSpoolDir", ...
+	Problem string // what is wrong, without the setting and its value
+	msg     string
+	err     error // the cause, if any (a spool directory's Stat)
+}
+
+func (e *OptionError) Error() string { return e.msg }
+
+// Unwrap returns the cause of the problem, if any.
+func (e *OptionError) Unwrap() error { return e.err }
+
+// validate reports every invalid option at once, for NewSet.
 func (o *options) validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if o.targetFileSize <= 0 {
-		bad("target file size %d: must be positive", o.targetFileSize)
-	}
-	if o.maxFileAge <= 0 {
-		bad("max file age %v: must be positive", o.maxFileAge)
-	}
-	if o.rowGroupBytes <= 0 {
-		bad("row group bytes %d: must be positive", o.rowGroupBytes)
-	}
-	if o.pageBufferSize <= 0 {
-		bad("page buffer size %d: must be positive", o.pageBufferSize)
-	}
-	if err := ValidateCompression(o.compression); err != nil {
-		bad("%w", err)
-	}
-	if o.dictionaryMaxBytes < 0 {
-		bad("dictionary max bytes %d: must not be negative", o.dictionaryMaxBytes)
-	}
-	if o.uploadConcurrency < 1 || o.uploadConcurrency > MaxUploadConcurrency {
-		bad("upload concurrency %d: must be between 1 and %d", o.uploadConcurrency, MaxUploadConcurrency)
-	}
-	if o.maxOpenFiles < 1 {
-		bad("max open files %d: must be at least 1", o.maxOpenFiles)
-	}
-	if o.minFileSize < 0 {
-		bad("min file size %d: must not be negative", o.minFileSize)
-	}
-	if o.writerMemory < 0 {
-		bad("writer memory %d: must not be negative", o.writerMemory)
-	}
-	if o.stageMemory <= 0 {
-		bad("stage memory %d: must be positive", o.stageMemory)
-	}
-	if o.spoolFS == nil {
-		bad("spool fs: nil")
-	}
-	switch {
-	case o.spoolDir == "":
-		bad("spool dir: empty")
-	case o.spoolFS == nil: // reported above
-	default:
-		if fi, err := o.spoolFS.Stat(o.spoolDir); err != nil {
-			bad("spool dir: %w", err)
-		} else if !fi.IsDir() {
-			bad("spool dir %s: not a directory", o.spoolDir)
-		}
-	}
-	if o.now == nil {
-		bad("clock: nil")
-	}
-	if o.logger == nil {
-		bad("logger: nil")
-	}
-	if o.layout == nil {
-		bad("layout: nil")
-	}
-	if len(errs) > 0 {
+	if errs := o.problems(); len(errs) > 0 {
 		return fmt.Errorf("writer options: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// problems lists the problems of the options, each an *OptionError.
+func (o *options) problems() []error {
+	var errs []error
+	bad := func(option, problem, subject string, args ...any) {
+		subject = fmt.Sprintf(subject, args...)
+		errs = append(errs, &OptionError{Option: option, Problem: problem, msg: subject + ": " + problem})
+	}
+	if o.targetFileSize <= 0 {
+		bad("WithTargetFileSize", "must be positive", "target file size %d", o.targetFileSize)
+	}
+	if o.maxFileAge <= 0 {
+		bad("WithMaxFileAge", "must be positive", "max file age %v", o.maxFileAge)
+	}
+	if o.rowGroupBytes <= 0 {
+		bad("WithRowGroupBytes", "must be positive", "row group bytes %d", o.rowGroupBytes)
+	}
+	if o.pageBufferSize <= 0 {
+		bad("WithPageBufferSize", "must be positive", "page buffer size %d", o.pageBufferSize)
+	}
+	if _, ok := codecOf(o.compression); !ok {
+		bad("WithCompression", "want zstd, zstd-fast, snappy, gzip or none", "compression %q", o.compression)
+	}
+	if o.dictionaryMaxBytes < 0 {
+		bad("WithDictionaryMaxBytes", "must not be negative", "dictionary max bytes %d", o.dictionaryMaxBytes)
+	}
+	if o.uploadConcurrency < 1 || o.uploadConcurrency > MaxUploadConcurrency {
+		bad("WithUploadConcurrency", fmt.Sprintf("must be between 1 and %d", MaxUploadConcurrency), "upload concurrency %d", o.uploadConcurrency)
+	}
+	if o.maxOpenFiles < 1 {
+		bad("WithMaxOpenFiles", "must be at least 1", "max open files %d", o.maxOpenFiles)
+	}
+	if o.minFileSize < 0 {
+		bad("WithMinFileSize", "must not be negative", "min file size %d", o.minFileSize)
+	}
+	if o.writerMemory < 0 {
+		bad("WithWriterMemory", "must not be negative", "writer memory %d", o.writerMemory)
+	}
+	if o.stageMemory <= 0 {
+		bad("WithStageMemory", "must be positive", "stage memory %d", o.stageMemory)
+	}
+	if o.spoolFS == nil {
+		bad("WithSpoolFS", "nil", "spool fs")
+	}
+	switch {
+	case o.spoolDir == "":
+		bad("WithSpoolDir", "empty", "spool dir")
+	case o.spoolFS == nil: // reported above
+	default:
+		if fi, err := o.spoolFS.Stat(o.spoolDir); err != nil {
+			errs = append(errs, &OptionError{Option: "WithSpoolDir", Problem: err.Error() + " (it must be an existing directory)",
+				msg: "spool dir: " + err.Error(), err: err})
+		} else if !fi.IsDir() {
+			bad("WithSpoolDir", o.spoolDir+" is not a directory", "spool dir")
+		}
+	}
+	if o.now == nil {
+		bad("WithClock", "nil", "clock")
+	}
+	if o.logger == nil {
+		bad("WithLogger", "nil", "logger")
+	}
+	if o.layout == nil {
+		bad("WithLayout", "nil", "layout")
+	}
+	return errs
 }

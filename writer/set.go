@@ -2,8 +2,10 @@ package writer
 
 // The Set: the open writers of one worker, made of the parts in their own
 // files, and its checkpoint state machine (Begin, Finish, Abort, RollIdle,
-// Close). Its open-file policy is in openfiles.go, its write path in
-// write.go, its memory accounting in memory.go.
+// Close): which calls are allowed in which state, the sticky local error,
+// and what each transition asks of the parts. Its open-file policy is in
+// openfiles.go, its write path in write.go, its memory accounting in
+// memory.go.
 
 import (
 	"context"
@@ -12,7 +14,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/lakestream/lakestream/internal/objstore"
 	"github.com/parquet-go/parquet-go"
@@ -32,22 +33,10 @@ const (
 	stateClosed
 )
 
-func (s state) String() string {
-	switch s {
-	case stateIdle:
-		return "idle"
-	case stateActive:
-		return "active"
-	case stateFinishing:
-		return "finishing"
-	case stateFinished:
-		return "finished"
-	case stateAborting:
-		return "aborting"
-	default:
-		return "closed"
-	}
-}
+var stateNames = [...]string{stateIdle: "idle", stateActive: "active", stateFinishing: "finishing",
+	stateFinished: "finished", stateAborting: "aborting", stateClosed: "closed"}
+
+func (s state) String() string { return stateNames[s] }
 
 // Set is the open writers of one worker: one rolling Parquet file per open
 // bucket (partition path). Files are written to a local spool directory and
@@ -94,26 +83,16 @@ func NewSet(store objstore.Store, schema *parquet.Schema, worker int, opts ...Op
 	for _, opt := range opts {
 		opt(&o)
 	}
-	var errs []error
-	if err := o.validate(); err != nil {
-		errs = append(errs, err)
-	}
+	errs := []error{o.validate()}
 	if store == nil {
 		errs = append(errs, errors.New("writer: nil object store bucket"))
 	}
 	if worker < 0 {
 		errs = append(errs, fmt.Errorf("writer: worker %d: must not be negative", worker))
 	}
-	var shape rowShape
-	if schema == nil {
-		errs = append(errs, errors.New("writer: nil schema"))
-	} else if sh, err := newRowShape(schema, o.partitionColumns, o.partitionValues != nil); err != nil {
-		errs = append(errs, err)
-	} else {
-		shape = sh
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	shape, err := newRowShape(schema, o.partitionColumns, o.partitionValues != nil)
+	if err := errors.Join(append(errs, err)...); err != nil {
+		return nil, err
 	}
 	encs, err := newEncoders(schema, &o)
 	if err != nil {
@@ -122,12 +101,8 @@ func NewSet(store objstore.Store, schema *parquet.Schema, worker int, opts ...Op
 	maxOpen := encs.maxOpen(&o, &shape)
 	encs.keep = maxOpen
 	sp := &spool{fs: o.spoolFS, dir: o.spoolDir, keep: maxOpen}
-	s := &Set{opts: o, log: o.logger, shape: shape,
-		files: fileMaker{worker: worker, spool: sp, encs: encs, now: o.now, layout: o.layout, partitionValues: o.partitionValues,
-			stats: o.fileStats, log: o.logger},
-		up:    uploader{store: store, hook: o.beforeUpload, after: o.afterUpload, concurrency: o.uploadConcurrency, log: o.logger, slow: o.slow},
-		stage: stage{spool: sp, limit: o.stageMemory, log: o.logger},
-		open:  make(map[string]*file), maxOpen: maxOpen}
+	s := &Set{opts: o, log: o.logger, shape: shape, files: newFileMaker(worker, sp, encs, &o), up: newUploader(store, &o),
+		stage: newStage(sp, &o), open: make(map[string]*file), maxOpen: maxOpen}
 	s.files.shape = &s.shape
 	s.fill = newFiller(&s.shape, &s.meta)
 	return s, nil
@@ -207,16 +182,8 @@ func (s *Set) Finish(ctx context.Context) ([]File, error) {
 		s.state = stateFinishing
 	}
 	if s.state == stateFinishing {
-		// Staged rows first (resumed after an upload error), then every
-		// file still open. Closing does not upload: it cannot fail
-		// retriably, so a retried Finish finds no open file.
-		if err := s.drainStage(ctx); err != nil {
+		if err := s.closeAll(ctx); err != nil {
 			return nil, err
-		}
-		for _, f := range s.openByAge() {
-			if err := s.closeFile(f, "finish"); err != nil {
-				return nil, err
-			}
 		}
 	}
 	if err := s.up.uploadPending(ctx); err != nil {
@@ -234,14 +201,7 @@ func (s *Set) Abort(ctx context.Context) error {
 	if s.state == stateClosed {
 		return ErrClosed
 	}
-	var errs []error
-	for _, f := range s.open {
-		if err := f.discard(); err != nil {
-			errs = append(errs, err) // local cleanup only: reported, not retried
-		}
-	}
-	clear(s.open)
-	s.last = nil
+	errs := s.discardOpen() // local cleanup only: reported, not retried
 	s.stage.abort()
 	errs = append(errs, s.up.abort(ctx)...)
 	s.err = nil
@@ -267,28 +227,11 @@ func (s *Set) RollIdle(ctx context.Context) error {
 	case s.state != stateActive:
 		return nil
 	}
-	now := s.opts.now().UnixNano()
-	for _, f := range s.openByAge() {
-		if time.Duration(now-f.openedAt) < s.opts.maxFileAge {
-			break
-		}
-		if err := s.closeFile(f, "age"); err != nil {
-			return err
-		}
+	if err := s.rollAged(); err != nil {
+		return err
 	}
 	return s.up.uploadPending(ctx)
 }
-
-// OpenFiles returns the number of open files.
-func (s *Set) OpenFiles() int { return len(s.open) }
-
-// MaxOpenFiles returns the most files the Set keeps open: MaxOpenFiles, or
-// fewer under WithWriterMemory.
-func (s *Set) MaxOpenFiles() int { return s.maxOpen }
-
-// StagedBuckets returns the number of buckets with staged rows now and
-// the number of rows staged since Begin (written by Finish or not).
-func (s *Set) StagedBuckets() (buckets int, rows int64) { return s.stage.count() }
 
 // Close releases the Set: it removes the spool files of the open and pending
 // files. It does not delete uploaded files (Abort does). It is idempotent.
@@ -296,18 +239,12 @@ func (s *Set) Close() error {
 	if s.state == stateClosed {
 		return nil
 	}
-	var errs []error
-	for _, f := range s.open {
-		if err := f.discard(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	errs = append(errs, s.up.close()...)
+	errs := append(s.discardOpen(), s.up.close()...)
 	if err := s.stage.close(); err != nil {
 		errs = append(errs, err)
 	}
 	s.stage = stage{}
-	s.open, s.last = nil, nil
+	s.open = nil
 	s.files.close()
 	s.state = stateClosed
 	if len(errs) > 0 {

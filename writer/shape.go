@@ -35,6 +35,9 @@ func (sh *rowShape) keyCol() int { return sh.metaIdx[2] }
 // whether a function gives the partition columns' values.
 func newRowShape(schema *parquet.Schema, partitionColumns []string, hasValues bool) (rowShape, error) {
 	var sh rowShape
+	if schema == nil {
+		return sh, errors.New("writer: nil schema")
+	}
 	cols := schema.Columns()
 	sh.numColumns = len(cols)
 	if sh.numColumns < len(hudimeta.Columns) {

@@ -38,6 +38,11 @@ type stage struct {
 	decEvt []int64         // scratch: their event times
 }
 
+// newStage stages rows in memory up to WithStageMemory, spilling to sp.
+func newStage(sp *spool, o *options) stage {
+	return stage{spool: sp, limit: o.stageMemory, log: o.logger}
+}
+
 // stagedBucket is the staged rows of one bucket: chunks spilled to the
 // spill file, in order, then buf in memory.
 type stagedBucket struct {

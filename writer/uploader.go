@@ -34,6 +34,12 @@ type uploader struct {
 	undone  []string // keys to delete again on a retried Abort
 }
 
+// newUploader uploads to store with the options of the uploads (hooks,
+// concurrency, slow log).
+func newUploader(store objstore.Store, o *options) uploader {
+	return uploader{store: store, hook: o.beforeUpload, after: o.afterUpload, concurrency: o.uploadConcurrency, log: o.logger, slow: o.slow}
+}
+
 // begin forgets the files of the previous checkpoint, now the caller's.
 func (u *uploader) begin() { u.done, u.undone = nil, nil }
 

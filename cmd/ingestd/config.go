@@ -413,18 +413,17 @@ func identifier(s string) string {
 // or reads at every start. README.md ("Limits") says why each is where it
 // is.
 const (
-	maxWorkers          = 1024      // writer.workers: goroutines, writer sets and row batches made at start
-	maxKeyGroups        = 32768     // writer.max_parallelism: Flink's bound on key groups
-	maxOpenFiles        = 1024      // writer.max_open_files: per worker; each holds a spool file and its buffers
-	maxOpenFilesTotal   = 65536     // workers x max_open_files: file descriptors of the spool files
-	maxFileSize         = 4 << 30   // writer.target_file_size, min_file_size: spooled on local disk while open
-	minRowGroupSize     = 1 << 20   // writer.row_group_size
-	maxRowGroupSize     = 1 << 30   // writer.row_group_size: buffered in memory per open file
-	maxStageMemory      = 4 << 30   // writer.stage_memory: held in memory per worker
-	minHotShare         = 1e-4      // writer.hot_bucket.share: the router preallocates 8/share tracked buckets
-	maxRecordBytes      = 100 << 20 // format.max_record_bytes: franz-go refuses a fetch response past 100MiB
-	maxLateBuffer       = 4 << 30   // checkpoint.lateness.buffer: late rows held in memory
-	maxKeepInstants     = 1000      // checkpoint.keep_instants: every start reads each kept instant's metadata
+	maxWorkers          = 1024    // writer.workers: goroutines, writer sets and row batches made at start
+	maxKeyGroups        = 32768   // writer.max_parallelism: Flink's bound on key groups
+	maxOpenFiles        = 1024    // writer.max_open_files: per worker; each holds a spool file and its buffers
+	maxOpenFilesTotal   = 65536   // workers x max_open_files: file descriptors of the spool files
+	maxFileSize         = 4 << 30 // writer.target_file_size, min_file_size: spooled on local disk while open
+	minRowGroupSize     = 1 << 20 // writer.row_group_size
+	maxRowGroupSize     = 1 << 30 // writer.row_group_size: buffered in memory per open file
+	maxStageMemory      = 4 << 30 // writer.stage_memory: held in memory per worker
+	minHotShare         = 1e-4    // writer.hot_bucket.share: the router preallocates 8/share tracked buckets
+	maxLateBuffer       = 4 << 30 // checkpoint.lateness.buffer: late rows held in memory
+	maxKeepInstants     = 1000    // checkpoint.keep_instants: every start reads each kept instant's metadata
 	maxPartitionRecords = source.DefaultMaxPollRecords
 	maxPartitionBytes   = 256 << 20 // kafka.max_partition_bytes
 	maxPartitionBuffer  = 1 << 30   // kafka.partition_buffer: held per owned partition
@@ -508,6 +507,9 @@ func (c Config) Validate() error {
 	c.Writer.validate(&p)
 	c.validateCheckpoint(&p)
 	c.validateAdmin(&p)
+	// The rules of ingest's and the writer's options, for the settings
+	// not reported above.
+	p = append(p, c.validateIngestOptions(p)...)
 	p = append(p, c.Metrics.validate()...)
 	p = append(p, c.SlowOperation.validate()...)
 	p = append(p, c.Tracing.validate()...)
@@ -585,9 +587,7 @@ func (c Config) validateKafka(p *problems) {
 		p.add("dlq.topic is required")
 	} else if err := hudi.ValidateTopic(c.DLQ.Topic); err != nil {
 		p.add("dlq.topic: %v", err)
-	} else if c.DLQ.Topic == c.Kafka.Topic {
-		p.add("dlq.topic %q: must not be kafka.topic (dead letters would be read again)", c.DLQ.Topic)
-	}
+	} // one that is kafka.topic: ingest's rule (validateIngestOptions)
 }
 
 // validateBroker checks a seed broker: host or host:port (franz-go uses
@@ -672,18 +672,10 @@ func (c Config) validateTableConfig(p *problems, tmpl *bucketing.Template) {
 }
 
 func (c Config) validateFormat(p *problems) (*schemas.Schema, *bucketing.Template) {
-	switch c.Format.Type {
-	case "json":
-	case "avro":
-		if c.Format.Registry == "" {
-			p.add("format.registry is required for avro")
-		} else if !isPrintable(c.Format.Registry) {
-			p.add("format.registry %s: control or non-printable characters are not allowed", redact.URL(c.Format.Registry))
-		} else if _, err := schemas.NewRegistry(c.Format.Registry); err != nil {
-			p.add("format.registry %s: %v", redact.URL(c.Format.Registry), err)
-		}
-	default:
-		p.add("format.type %q: want json or avro", c.Format.Type)
+	// format.type and format.registry: ingest's rules
+	// (validateIngestOptions), but for control characters.
+	if c.Format.Type == "avro" && !isPrintable(c.Format.Registry) {
+		p.add("format.registry %s: control or non-printable characters are not allowed", redact.URL(c.Format.Registry))
 	}
 	var user *schemas.Schema
 	if len(c.Format.Schema) == 0 {
@@ -698,8 +690,9 @@ func (c Config) validateFormat(p *problems) (*schemas.Schema, *bucketing.Templat
 			p.add("format.event_time_field: %v", err)
 		}
 	}
-	p.size("format.max_record_bytes", c.Format.MaxRecordBytes, 1, maxRecordBytes,
-		"franz-go refuses a fetch response larger than 100MiB, so no larger record can be read")
+	if c.Format.MaxRecordBytes < 1 { // 0 would be ingest's default: refused here, as the setting says its bound; the upper bound is ingest's
+		p.add("format.max_record_bytes %v: must be at least %v", c.Format.MaxRecordBytes, ByteSize(1))
+	}
 	if !isPrintable(c.Partitioning.Template) {
 		// Partition paths are directory names, logged and printed.
 		p.add("partitioning.template %q: control or non-printable characters are not allowed", c.Partitioning.Template)
@@ -729,27 +722,20 @@ func (w WriterConfig) validate(p *problems) {
 	}
 	p.size("writer.target_file_size", w.TargetFileSize, 1<<20, maxFileSize,
 		"an open file is spooled on local disk until it is uploaded; Hudi's own default is 120MB")
-	if w.MaxFileAge <= 0 {
-		p.add("writer.max_file_age %v: must be positive", w.MaxFileAge)
+	// writer.max_file_age, and the lower bounds of writer.max_open_files
+	// and writer.upload_concurrency and its upper bound, are the writer's
+	// rules (validateIngestOptions).
+	if w.MaxOpenFiles > maxOpenFiles {
+		p.add("writer.max_open_files %d: at most %d (per worker: each open file holds a spool file and its column buffers)", w.MaxOpenFiles, maxOpenFiles)
 	}
-	p.count("writer.max_open_files", int64(w.MaxOpenFiles), 1, maxOpenFiles, "per worker: each open file holds a spool file and its column buffers")
 	p.size("writer.min_file_size", w.MinFileSize, 0, maxFileSize, "a minimum above the target file size acts as the target")
 	p.size("writer.stage_memory", w.StageMemory, 1<<20, maxStageMemory, "staged rows held in memory per worker before they spill")
-	p.count("writer.upload_concurrency", int64(w.UploadConcurrency), 1, writer.MaxUploadConcurrency, "per worker: each upload holds a spooled file open")
 	p.size("writer.row_group_size", w.RowGroupSize, minRowGroupSize, maxRowGroupSize,
 		"a row group is buffered in memory for every open file, and readers hold one in memory")
-	if err := writer.ValidateCompression(w.Compression); err != nil {
-		p.add("writer.%v", err)
-	}
-	if w.SpoolDir != "" {
-		if !isPrintable(w.SpoolDir) {
-			p.path("writer.spool_dir", w.SpoolDir)
-		} else if fi, err := os.Stat(w.SpoolDir); err != nil {
-			p.add("writer.spool_dir: %v (it must be an existing directory)", err)
-		} else if !fi.IsDir() {
-			p.add("writer.spool_dir %s: not a directory", w.SpoolDir)
-		}
-	}
+	// writer.compression and writer.spool_dir (an existing directory):
+	// the writer's rules (validateIngestOptions), but for control
+	// characters.
+	p.path("writer.spool_dir", w.SpoolDir)
 }
 
 func (c Config) validateCheckpoint(p *problems) {

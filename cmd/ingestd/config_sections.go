@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,9 +10,11 @@ import (
 
 	"github.com/lakestream/lakestream/bucketing"
 	"github.com/lakestream/lakestream/checkpoint"
+	"github.com/lakestream/lakestream/ingest"
 	"github.com/lakestream/lakestream/internal/metrics"
 	"github.com/lakestream/lakestream/internal/slowlog"
 	"github.com/lakestream/lakestream/internal/tracing"
+	"github.com/lakestream/lakestream/writer"
 )
 
 // The values of checkpoint.lateness.beyond_max.
@@ -50,36 +53,30 @@ const maintainEvery = 10
 
 // checkpointOptions are the coordinator's options that the settings make.
 // run.go adds the runtime ones (logger, shutdown grace, failpoints, tasks,
-// slow log, tracer) and the maximum record size (format.max_record_bytes,
-// whose bounds are ingestd's own: franz-go's fetch limit).
+// slow log, tracer) and the maximum record size; the memory budget is
+// ingest's (ingest.Options.MemoryBudget, split between the coordinator
+// and the writers).
 func (c Config) checkpointOptions() []checkpoint.Option {
 	return []checkpoint.Option{
 		checkpoint.WithInterval(time.Duration(c.Checkpoint.Interval)),
 		checkpoint.WithEventTimeBounds(time.Duration(c.Partitioning.MaxPast), time.Duration(c.Partitioning.MaxFuture)),
 		checkpoint.WithTimelineMaintenance(c.Checkpoint.KeepInstants, maintainEvery),
-		checkpoint.WithMemoryBudget(int64(c.Writer.MemoryBudget)),
 		c.Checkpoint.Lateness.option(),
 	}
 }
 
 // validateCheckpointOptions checks the settings of checkpointOptions with
-// checkpoint's own rules (checkpoint.ValidateOptionsForWorkers: with the
-// workers, the memory budget's share of each), each problem naming its
-// setting: "setting value: problem" for a setting of one value, the
+// checkpoint's own rules (checkpoint.ValidateOptions), each problem naming
+// its setting: "setting value: problem" for a setting of one value, the
 // section and checkpoint's message for the lateness settings.
 func (c Config) validateCheckpointOptions() []error {
-	workers := c.Writer.Workers
-	if workers < 1 || workers > maxWorkers {
-		workers = 0 // reported as writer.workers; the per-worker rule waits for a valid count
-	}
 	settings := map[string]string{ // by checkpoint option: the setting and its value, up to the problem
 		"WithInterval":            fmt.Sprintf("checkpoint.interval %v: ", c.Checkpoint.Interval),
-		"WithMemoryBudget":        fmt.Sprintf("writer.memory_budget %v: ", c.Writer.MemoryBudget),
 		"WithTimelineMaintenance": fmt.Sprintf("checkpoint.keep_instants %d: ", c.Checkpoint.KeepInstants),
 		"WithEventTimeBounds":     "partitioning.max_past and max_future ",
 	}
 	var errs []error
-	for _, e := range joinedErrors(checkpoint.ValidateOptionsForWorkers(workers, c.checkpointOptions()...)) {
+	for _, e := range joinedErrors(checkpoint.ValidateOptions(c.checkpointOptions()...)) {
 		var oe *checkpoint.OptionError
 		switch {
 		case !errors.As(e, &oe):
@@ -90,6 +87,91 @@ func (c Config) validateCheckpointOptions() []error {
 			errs = append(errs, errors.New(settings[oe.Option]+oe.Problem))
 		default:
 			errs = append(errs, fmt.Errorf("checkpoint: %w", e))
+		}
+	}
+	return errs
+}
+
+// writerOptions are the writers' options that the settings make. run.go
+// adds the logger and the slow log; ingest adds the spool directory
+// (ingestOptions), the partition columns, the writers' share of the memory
+// budget and the journal's hook.
+func (w WriterConfig) writerOptions() []writer.Option {
+	return []writer.Option{
+		writer.WithTargetFileSize(int64(w.TargetFileSize)),
+		writer.WithMaxFileAge(time.Duration(w.MaxFileAge)),
+		writer.WithMaxOpenFiles(w.MaxOpenFiles),
+		writer.WithMinFileSize(int64(w.MinFileSize)),
+		writer.WithStageMemory(int64(w.StageMemory)),
+		writer.WithUploadConcurrency(w.UploadConcurrency),
+		writer.WithRowGroupBytes(int64(w.RowGroupSize)),
+		writer.WithCompression(w.Compression),
+	}
+}
+
+// ingestOptions are the engine's options that the settings make, without
+// the parts made at start (run.go adds the storage, schema, template,
+// router, Kafka configuration and the runtime options).
+func (c Config) ingestOptions() ingest.Options {
+	return ingest.Options{
+		TableName: c.Table.Name, Database: c.Table.Database,
+		Topic: c.Kafka.Topic, WriterID: c.Checkpoint.WriterID,
+		Format: c.Format.Type, Registry: c.Format.Registry, MaxRecordBytes: int64(c.Format.MaxRecordBytes),
+		JournalDir: c.Checkpoint.StateDir, SpoolDir: c.Writer.SpoolDir,
+		DeadLetterTopic: c.DLQ.Topic,
+		MemoryBudget:    cmp.Or(int64(c.Writer.MemoryBudget), ingest.NoMemoryBudget), // memory_budget 0 turns it off
+		WriterOptions:   c.Writer.writerOptions(),
+	}
+}
+
+// validateIngestOptions checks the settings of ingestOptions with the
+// rules of ingest and of the writer (ingest.Options.ValidateSettings with
+// the workers: format, registry, the largest record, the dead-letter
+// topic, the memory budget, the writers' options), each problem naming
+// its setting. A setting that p already reports (out of its bounds in
+// README "Limits", or with control characters) is not reported again.
+func (c Config) validateIngestOptions(p problems) []error {
+	workers := c.Writer.Workers
+	if workers < 1 || workers > maxWorkers {
+		workers = 0 // reported as writer.workers; the per-worker rule waits for a valid count
+	}
+	w := c.Writer
+	settings := map[string][2]string{ // by writer option or ingest field: the setting, and its value
+		"WithTargetFileSize":    {"writer.target_file_size", fmt.Sprintf(" %v", w.TargetFileSize)},
+		"WithMaxFileAge":        {"writer.max_file_age", fmt.Sprintf(" %v", w.MaxFileAge)},
+		"WithMaxOpenFiles":      {"writer.max_open_files", fmt.Sprintf(" %d", w.MaxOpenFiles)},
+		"WithMinFileSize":       {"writer.min_file_size", fmt.Sprintf(" %v", w.MinFileSize)},
+		"WithStageMemory":       {"writer.stage_memory", fmt.Sprintf(" %v", w.StageMemory)},
+		"WithUploadConcurrency": {"writer.upload_concurrency", fmt.Sprintf(" %d", w.UploadConcurrency)},
+		"WithRowGroupBytes":     {"writer.row_group_size", fmt.Sprintf(" %v", w.RowGroupSize)},
+		"WithCompression":       {"writer.compression", fmt.Sprintf(" %q", w.Compression)},
+		"WithSpoolDir":          {"writer.spool_dir", ""}, // the problem names the directory
+		"MemoryBudget":          {"writer.memory_budget", fmt.Sprintf(" %v", w.MemoryBudget)},
+		"Format":                {"format.type", fmt.Sprintf(" %q", c.Format.Type)},
+		"Registry":              {"format.registry", ""}, // the problem names the URL, redacted
+		"MaxRecordBytes":        {"format.max_record_bytes", fmt.Sprintf(" %v", c.Format.MaxRecordBytes)},
+		"DeadLetterTopic":       {"dlq.topic", fmt.Sprintf(" %q", c.DLQ.Topic)},
+	}
+	var errs []error
+	for _, e := range joinedErrors(c.ingestOptions().ValidateSettings(workers)) {
+		var we *writer.OptionError
+		var ie *ingest.OptionError
+		name, problem := "", ""
+		switch {
+		case errors.As(e, &we):
+			name, problem = we.Option, we.Problem
+		case errors.As(e, &ie):
+			name, problem = ie.Field, ie.Problem
+		}
+		if errors.Is(e, ingest.ErrDeadLettersReadAgain) {
+			problem = "must not be kafka.topic (dead letters would be read again)"
+		}
+		s, ok := settings[name]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("ingest: %w", e))
+		case !p.mention(s[0]):
+			errs = append(errs, errors.New(s[0]+s[1]+": "+problem))
 		}
 	}
 	return errs
@@ -210,4 +292,15 @@ func (t TracingConfig) validate() []error {
 		errs = append(errs, fmt.Errorf("tracing: %s", line))
 	}
 	return errs
+}
+
+// mention reports whether a problem of p is about setting (its message
+// starts with it).
+func (p problems) mention(setting string) bool {
+	for _, e := range p {
+		if m := e.Error(); strings.HasPrefix(m, setting+" ") || strings.HasPrefix(m, setting+":") {
+			return true
+		}
+	}
+	return false
 }

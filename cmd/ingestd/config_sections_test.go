@@ -155,3 +155,54 @@ partitioning:
 		t.Errorf("a problem without its setting:\n%v", err)
 	}
 }
+
+// TestConfigIngestAndWriterRules: the rules of the writer's options and of
+// ingest's settings are theirs (ingest.Options.ValidateSettings,
+// writer.ValidateOptions), reported at once, each naming its setting and
+// value, each once; a setting out of its bounds (README "Limits") is not
+// reported again by the package's rule.
+func TestConfigIngestAndWriterRules(t *testing.T) {
+	cfg, err := loadConfig(writeConfig(t, minimalConfig+`writer:
+  workers: 4
+  memory_budget: 2MiB
+  max_file_age: -1s
+  max_open_files: 0
+  upload_concurrency: 300
+  target_file_size: 0
+  compression: lz5
+  spool_dir: /nonexistent/spool
+dlq:
+  topic: orders
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.finish()
+	cfg.Format.Type, cfg.Format.MaxRecordBytes = "xml", 200<<20
+	err = cfg.Validate()
+	if err == nil {
+		t.Fatal("invalid configuration accepted")
+	}
+	for _, w := range []string{
+		"writer.memory_budget 2MiB: at least 4MiB with 4 workers (1MiB per worker), or 0 to turn it off",
+		"writer.max_file_age -1s: must be positive",
+		"writer.max_open_files 0: must be at least 1",
+		"writer.upload_concurrency 300: must be between 1 and 256",
+		"writer.target_file_size 0B: must be at least 1MiB",
+		`writer.compression "lz5": want zstd, zstd-fast, snappy, gzip or none`,
+		"writer.spool_dir: stat /nonexistent/spool: no such file",
+		`dlq.topic "orders": must not be kafka.topic (dead letters would be read again)`,
+		`format.type "xml": want json or avro`,
+		"format.max_record_bytes 200MiB: at most 100MiB",
+	} {
+		if n := strings.Count(err.Error(), w); n != 1 {
+			t.Errorf("error mentions %q %d times, want once:\n%v", w, n, err)
+		}
+	}
+	if n := strings.Count(err.Error(), "writer.target_file_size"); n != 1 {
+		t.Errorf("writer.target_file_size reported %d times, want once (its bound):\n%v", n, err)
+	}
+	if strings.Contains(err.Error(), "ingest: ") {
+		t.Errorf("a problem without its setting:\n%v", err)
+	}
+}

@@ -10,8 +10,11 @@
 // run reads the YAML configuration, then the environment and flags over it
 // (config.go), and validates all of it at once before it creates anything:
 // every problem (a value of the wrong type, a count or size past its bound,
-// a value a package would refuse at run time) is printed, with URLs
-// redacted (internal/redact) and control characters escaped, and the exit
+// a value a package would refuse at run time, checked with that package's
+// own rules: checkpoint.ValidateOptions, ingest.Options.ValidateSettings
+// with writer.ValidateOptions, bucketing.ValidateRouter, hudi.Config's
+// Validate, source.Config's Validate; the bounds of README "Limits" are
+// ingestd's) is printed, with URLs redacted (internal/redact) and control characters escaped, and the exit
 // status is 2. Then it starts the pipeline (run.go): first a connection to
 // the brokers with kafka.tls and kafka.sasl (source.Check; a refused
 // password or certificate ends the start at once, exit 1, before the table

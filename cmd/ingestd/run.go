@@ -176,45 +176,26 @@ func ingestWith(ctx context.Context, abort <-chan struct{}, cfg Config, logger *
 	}
 	readerCfg := cfg.sourceConfig()
 	readerCfg.Security = security
-	eng, err := ingest.Open(ctx, ingest.Options{
-		Bucket: bucket, TableName: cfg.Table.Name, Database: cfg.Table.Database,
-		TableOptions: []hudi.Option{hudi.WithLogger(logger), hudi.WithFailpoints(fps)},
-		Topic:        cfg.Kafka.Topic, WriterID: cfg.Checkpoint.WriterID,
-		Schema: ts, Template: tmpl, Router: router, Format: cfg.Format.Type, Registry: cfg.Format.Registry,
-		MaxRecordBytes: int64(cfg.Format.MaxRecordBytes),
-		JournalDir:     cfg.Checkpoint.StateDir, SpoolDir: cfg.Writer.SpoolDir,
-		Kafka: readerCfg, SourceOptions: append(cfg.groupOptions(), source.WithLogger(logger), kafkaClientHooks(kafkaMetrics, metrics.KafkaClientConsumer), source.WithTasks(taskReg)),
-		Iceberg:           ice,
-		DeadLetterTopic:   cfg.DLQ.Topic,
-		DeadLetterOptions: []source.Option{kafkaClientHooks(kafkaMetrics, metrics.KafkaClientDeadLetter)},
-		BeforeDeadLetters: releaseStaticMember(cfg, security, logger),
-		WriterOptions: []writer.Option{
-			writer.WithTargetFileSize(int64(cfg.Writer.TargetFileSize)),
-			writer.WithMaxFileAge(time.Duration(cfg.Writer.MaxFileAge)),
-			writer.WithMaxOpenFiles(cfg.Writer.MaxOpenFiles),
-			writer.WithMinFileSize(int64(cfg.Writer.MinFileSize)),
-			writer.WithStageMemory(int64(cfg.Writer.StageMemory)),
-			writer.WithUploadConcurrency(cfg.Writer.UploadConcurrency),
-			// Half of the worker's share of the budget for the open
-			// writers' page buffers (the other half: buffered data).
-			writer.WithWriterMemory(int64(cfg.Writer.MemoryBudget) / int64(cfg.Writer.Workers) / 2),
-			writer.WithRowGroupBytes(int64(cfg.Writer.RowGroupSize)),
-			writer.WithCompression(cfg.Writer.Compression),
-			writer.WithLogger(logger),
-			writer.WithSlowLog(slow),
-		},
-		CheckpointOptions: append(cfg.checkpointOptions(),
-			checkpoint.WithMaxRecordBytes(int(cfg.Format.MaxRecordBytes)),
-			checkpoint.WithLogger(logger),
-			checkpoint.WithShutdownGrace(grace),
-			checkpoint.WithFailpoints(fps),
-			checkpoint.WithTasks(taskReg),
-			checkpoint.WithSlowLog(slow),
-			checkpoint.WithTracerProvider(tracer),
-		),
-		CloseReserve: closeReserve,
-		Logger:       logger,
-	})
+	opts := cfg.ingestOptions()
+	opts.Bucket, opts.Schema, opts.Template, opts.Router = bucket, ts, tmpl, router
+	opts.TableOptions = []hudi.Option{hudi.WithLogger(logger), hudi.WithFailpoints(fps)}
+	opts.Kafka = readerCfg
+	opts.SourceOptions = append(cfg.groupOptions(), source.WithLogger(logger), kafkaClientHooks(kafkaMetrics, metrics.KafkaClientConsumer), source.WithTasks(taskReg))
+	opts.Iceberg = ice
+	opts.DeadLetterOptions = []source.Option{kafkaClientHooks(kafkaMetrics, metrics.KafkaClientDeadLetter)}
+	opts.BeforeDeadLetters = releaseStaticMember(cfg, security, logger)
+	opts.WriterOptions = append(opts.WriterOptions, writer.WithLogger(logger), writer.WithSlowLog(slow))
+	opts.CheckpointOptions = append(cfg.checkpointOptions(),
+		checkpoint.WithMaxRecordBytes(int(cfg.Format.MaxRecordBytes)),
+		checkpoint.WithLogger(logger),
+		checkpoint.WithShutdownGrace(grace),
+		checkpoint.WithFailpoints(fps),
+		checkpoint.WithTasks(taskReg),
+		checkpoint.WithSlowLog(slow),
+		checkpoint.WithTracerProvider(tracer),
+	)
+	opts.CloseReserve, opts.Logger = closeReserve, logger
+	eng, err := ingest.Open(ctx, opts)
 	if errors.Is(err, ingest.ErrStopped) {
 		return nil // SIGTERM during the start: nothing was read, the stop is clean
 	}

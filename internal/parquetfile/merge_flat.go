@@ -474,6 +474,7 @@ func (f *flatMerge) mergedDict() *dictionary {
 	clear(d.slots)
 	d.ends, d.data = d.ends[:0], d.data[:0]
 	f.remaps = f.remaps[:0]
+	f.remapTab.remap = nil // its array is reused
 	return d
 }
 
@@ -736,7 +737,7 @@ func (f *flatMerge) rewritePage(s *source, l *leaf, hdr *format.PageHeader, body
 			}
 		}
 		out := append(f.pageBuf[:0], raw[:levelsEnd]...)
-		if out, err = remapIndexes(out, raw[levelsEnd:], n, s.remap, s.width); err != nil {
+		if out, err = remapIndexesWith(out, raw[levelsEnd:], n, s.remap, s.width, &f.remapTab); err != nil {
 			return 0, err
 		}
 		f.pageBuf, raw = out, out

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
+
+	"github.com/parquet-go/bitpack"
 )
 
 // The RLE/bit-packed hybrid encoding, as the merge needs it: dictionary
@@ -20,6 +23,13 @@ var errHybridShort = errors.New("RLE/bit-packed data ends early")
 // must hold every value of remap. Bytes after the n indexes (the padding of
 // a last bit-packed run) are dropped.
 func remapIndexes(dst, src []byte, n int, remap []int32, width int) ([]byte, error) {
+	return remapIndexesWith(dst, src, n, remap, width, nil)
+}
+
+// remapIndexesWith is remapIndexes with a remap table padded for the
+// page's bit width kept in tab (nil: made for this page), for the pages
+// of one remap.
+func remapIndexesWith(dst, src []byte, n int, remap []int32, width int, tab *remapTable) ([]byte, error) {
 	if len(src) == 0 {
 		if n == 0 {
 			return append(dst, byte(width)), nil
@@ -71,8 +81,30 @@ func remapIndexes(dst, src []byte, n int, remap []int32, width int) ([]byte, err
 		}
 		keep := min(groups, uint64((n-done+7)/8)) // groups past n are padding
 		dst = binary.AppendUvarint(dst, keep<<1|1)
+		// The groups of 8 indexes whose loads stay in src, by table; the
+		// rest (and a group of padding) value by value.
 		var err error
-		if dst, err = remapGroups(dst, src, int(keep), from, width, n-done, remap); err != nil {
+		fast := 0
+		if from > 0 && width <= 32 && len(src) >= 16+from {
+			fast = min(int(keep), (n-done)/8, (len(src)-16)/from)
+		}
+		if fast > 0 {
+			if tab == nil {
+				tab = new(remapTable)
+			}
+			if t := tab.get(remap, from); t != nil {
+				var ok bool
+				if dst, ok = remapGroupsTable(dst, src, fast, from, width, t, &tab.buf); !ok {
+					// An index past the dictionary: the checked path
+					// names it.
+					dst = dst[:len(dst)-fast*width]
+					fast = 0
+				}
+			} else {
+				fast = 0
+			}
+		}
+		if dst, err = remapGroups(dst, src[fast*from:], int(keep)-fast, from, width, n-done-8*fast, remap); err != nil {
 			return dst, err
 		}
 		done = min(n, done+8*int(keep))
@@ -143,6 +175,124 @@ func remapGroups(dst, src []byte, groups, from, to, n int, remap []int32) ([]byt
 		acc >>= 8
 	}
 	return dst, nil
+}
+
+// remapTable is a remap table padded to the 1<<from indexes of a bit
+// width, an index past the dictionary marked badIndex: remapGroupsTable
+// looks indexes up without a bounds check of its own. It is kept for the
+// pages of one remap, which must not change meanwhile: whoever reuses a
+// remap's array sets remap to nil.
+type remapTable struct {
+	remap []int32 // the remap it was made of
+	from  int
+	tab   []uint32
+	buf   []uint32 // remapGroupsTable's
+}
+
+const badIndex = 1 << 31 // above every remapped index (int32)
+
+// get returns the table of remap for bit width from, made if needed; nil
+// if it would be much larger than remap (a bit width wider than the
+// dictionary needs).
+func (t *remapTable) get(remap []int32, from int) []uint32 {
+	if t.tab != nil && t.from == from && len(t.remap) == len(remap) && len(remap) > 0 && &t.remap[0] == &remap[0] {
+		return t.tab
+	}
+	size := 1 << from
+	if from > 24 || size > 4*len(remap)+256 {
+		return nil
+	}
+	if cap(t.tab) < size {
+		t.tab = make([]uint32, size)
+	}
+	t.tab = t.tab[:size]
+	for i, v := range remap[:min(len(remap), size)] {
+		t.tab[i] = uint32(v)
+	}
+	for i := min(len(remap), size); i < size; i++ {
+		t.tab[i] = badIndex
+	}
+	t.remap, t.from = remap, from
+	return t.tab
+}
+
+// remapGroupsTable appends groups of 8 bit-packed indexes of src, at bit
+// width from, remapped by tab (1<<from entries) and packed at bit width
+// to (at most 32). Every value is an index; src holds 16 bytes past the
+// groups (bitpack.Unpack's padding). It reports false if an index is past
+// the dictionary (what it appended is then garbage, groups*to bytes).
+//
+// The indexes are unpacked at once (bitpack, with SIMD where it has it),
+// looked up, and packed again 8, 4 or 2 at a time: a unit of 64 bits at
+// most, written through a 64-bit accumulator.
+func remapGroupsTable(dst, src []byte, groups, from, to int, tab []uint32, buf *[]uint32) ([]byte, bool) {
+	n := 8 * groups
+	if cap(*buf) < n {
+		*buf = make([]uint32, n)
+	}
+	v := (*buf)[:n]
+	bitpack.Unpack(v, src, uint(from))
+	var bad uint32
+	mask := uint32(len(tab) - 1)
+	for i, x := range v {
+		r := tab[x&mask]
+		bad |= r
+		v[i] = r
+	}
+	start := len(dst)
+	dst = slices.Grow(dst, groups*to+8)[:start+groups*to+8]
+	out := dst[start:]
+	o := 0
+	w := uint(to)
+	var acc uint64
+	var have uint
+	switch {
+	case to <= 8:
+		// A group is to bytes: stored at once (its high bytes zero, the
+		// next group's to come).
+		s1, s2, s3, s4, s5, s6, s7 := w, 2*w, 3*w, 4*w, 5*w, 6*w, 7*w&63
+		for i := 0; i+8 <= n; i += 8 {
+			q := v[i : i+8 : i+8]
+			u := uint64(q[0]) | uint64(q[1])<<s1 | uint64(q[2])<<s2 | uint64(q[3])<<s3 |
+				uint64(q[4])<<s4 | uint64(q[5])<<s5 | uint64(q[6])<<s6 | uint64(q[7])<<s7
+			binary.LittleEndian.PutUint64(out[o:], u)
+			o += to
+		}
+	case to <= 16:
+		k := 4 * w
+		s1, s2, s3 := w, 2*w, 3*w&63
+		for i := 0; i+4 <= n; i += 4 {
+			q := v[i : i+4 : i+4]
+			u := uint64(q[0]) | uint64(q[1])<<s1 | uint64(q[2])<<s2 | uint64(q[3])<<s3
+			acc |= u << (have & 63)
+			if have += k; have >= 64 {
+				binary.LittleEndian.PutUint64(out[o:], acc)
+				o += 8
+				have -= 64
+				acc = u >> (k - have)
+			}
+		}
+	default:
+		k := 2 * w
+		s1 := w & 63
+		for i := 0; i+2 <= n; i += 2 {
+			q := v[i : i+2 : i+2]
+			u := uint64(q[0]) | uint64(q[1])<<s1
+			acc |= u << (have & 63)
+			if have += k; have >= 64 {
+				binary.LittleEndian.PutUint64(out[o:], acc)
+				o += 8
+				have -= 64
+				acc = u >> (k - have)
+			}
+		}
+	}
+	for ; have > 0; have -= 8 { // whole bytes: 8 values of to bits
+		out[o] = byte(acc)
+		acc >>= 8
+		o++
+	}
+	return dst[:start+o], bad&badIndex == 0
 }
 
 // countLevels returns how many of the first n values of src, an

@@ -54,6 +54,7 @@ type flatMerge struct {
 	values    []parquet.Value
 	dict      *dictionary // the chunk's merged dictionary
 	remaps    []int32     // the chunk's sources' remap tables
+	remapTab  remapTable  // the padded table of the source being remapped
 }
 
 // chunkStats is what became of a column chunk.

@@ -742,7 +742,15 @@ func (f *flatMerge) rewritePage(s *source, l *leaf, hdr *format.PageHeader, body
 		}
 		f.pageBuf, raw = out, out
 	}
-	if w.chunkBuf, err = w.appendPage(w.chunkBuf[:0], hdr, raw); err != nil {
+	if s.md.Codec == format.Zstd && f.outCodec == format.Zstd && hdr.CompressedPageSize >= hdr.UncompressedPageSize && len(raw) <= maxStoredZstd {
+		// The writer could not compress the page (zstd stored it): its
+		// indexes remapped, one to one, would not compress either.
+		w.comp = appendZstdStored(w.comp[:0], raw)
+		w.chunkBuf, err = w.appendPageData(w.chunkBuf[:0], hdr, raw, w.comp)
+	} else {
+		w.chunkBuf, err = w.appendPage(w.chunkBuf[:0], hdr, raw)
+	}
+	if err != nil {
 		return 0, err
 	}
 	return int64(len(w.chunkBuf)) - int64(hdr.CompressedPageSize) + int64(hdr.UncompressedPageSize), w.write(w.chunkBuf)

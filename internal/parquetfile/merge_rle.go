@@ -234,10 +234,10 @@ func remapGroupsTable(dst, src []byte, groups, from, to int, tab []uint32, buf *
 	bitpack.Unpack(v, src, uint(from))
 	var bad uint32
 	mask := uint32(len(tab) - 1)
-	for i, x := range v {
+	look := func(x uint32) uint64 {
 		r := tab[x&mask]
 		bad |= r
-		v[i] = r
+		return uint64(r)
 	}
 	start := len(dst)
 	dst = slices.Grow(dst, groups*to+8)[:start+groups*to+8]
@@ -253,8 +253,8 @@ func remapGroupsTable(dst, src []byte, groups, from, to int, tab []uint32, buf *
 		s1, s2, s3, s4, s5, s6, s7 := w, 2*w, 3*w, 4*w, 5*w, 6*w, 7*w&63
 		for i := 0; i+8 <= n; i += 8 {
 			q := v[i : i+8 : i+8]
-			u := uint64(q[0]) | uint64(q[1])<<s1 | uint64(q[2])<<s2 | uint64(q[3])<<s3 |
-				uint64(q[4])<<s4 | uint64(q[5])<<s5 | uint64(q[6])<<s6 | uint64(q[7])<<s7
+			u := look(q[0]) | look(q[1])<<s1 | look(q[2])<<s2 | look(q[3])<<s3 |
+				look(q[4])<<s4 | look(q[5])<<s5 | look(q[6])<<s6 | look(q[7])<<s7
 			binary.LittleEndian.PutUint64(out[o:], u)
 			o += to
 		}
@@ -263,7 +263,7 @@ func remapGroupsTable(dst, src []byte, groups, from, to int, tab []uint32, buf *
 		s1, s2, s3 := w, 2*w, 3*w&63
 		for i := 0; i+4 <= n; i += 4 {
 			q := v[i : i+4 : i+4]
-			u := uint64(q[0]) | uint64(q[1])<<s1 | uint64(q[2])<<s2 | uint64(q[3])<<s3
+			u := look(q[0]) | look(q[1])<<s1 | look(q[2])<<s2 | look(q[3])<<s3
 			acc |= u << (have & 63)
 			if have += k; have >= 64 {
 				binary.LittleEndian.PutUint64(out[o:], acc)
@@ -277,7 +277,7 @@ func remapGroupsTable(dst, src []byte, groups, from, to int, tab []uint32, buf *
 		s1 := w & 63
 		for i := 0; i+2 <= n; i += 2 {
 			q := v[i : i+2 : i+2]
-			u := uint64(q[0]) | uint64(q[1])<<s1
+			u := look(q[0]) | look(q[1])<<s1
 			acc |= u << (have & 63)
 			if have += k; have >= 64 {
 				binary.LittleEndian.PutUint64(out[o:], acc)

@@ -159,19 +159,26 @@ type source struct {
 func (f *flatMerge) mergeColumn(gi int, segs []segment, c int) (r chunkResult) {
 	l := &f.w.leaves[c]
 	f.stats = chunkStats{}
-	// A buffer the output is done with, or a new one (the last chunk's may
-	// not be written yet), of about the size of the inputs' chunks.
-	size := 4<<10 + chunkSize(segs, c)
-	var b []byte
-	select {
-	case b = <-f.free:
-	default:
+	if f.direct != nil {
+		// The only worker: the chunk goes to the output as it is made,
+		// its offsets the file's.
+		f.w.out, f.w.offset, f.w.err, f.w.started = f.direct, f.directAt, nil, true
+	} else {
+		// A buffer the output is done with, or a new one (the last
+		// chunk's may not be written yet), of about the size of the
+		// inputs' chunks.
+		size := 4<<10 + chunkSize(segs, c)
+		var b []byte
+		select {
+		case b = <-f.free:
+		default:
+		}
+		if cap(b) < size {
+			b = make([]byte, 0, size+size/8)
+		}
+		f.out = bytes.NewBuffer(b[:0])
+		f.w.out, f.w.offset, f.w.err, f.w.started = f.out, 0, nil, true
 	}
-	if cap(b) < size {
-		b = make([]byte, 0, size+size/8)
-	}
-	f.out = bytes.NewBuffer(b[:0])
-	f.w.out, f.w.offset, f.w.err, f.w.started = f.out, 0, nil, true
 	for _, s := range segs {
 		r.rows += s.rows
 	}
@@ -220,7 +227,12 @@ func (f *flatMerge) mergeColumn(gi int, segs []segment, c int) (r chunkResult) {
 	if md.NumValues != r.rows || md.Statistics.NullCount != r.nulls {
 		return chunkResult{err: fmt.Errorf("parquetfile: merge: row group %d column %s: wrote %d values (%d null), the inputs hold %d (%d null)", gi, dotted(l.path), md.NumValues, md.Statistics.NullCount, r.rows, r.nulls)}
 	}
-	r.data = f.out.Bytes()
+	if f.direct != nil {
+		r.direct, r.size = true, f.w.offset-f.directAt
+	} else {
+		r.data = f.out.Bytes()
+		r.size = int64(len(r.data))
+	}
 	r.stats = f.stats
 	return r
 }

@@ -94,7 +94,15 @@ func remapIndexesWith(dst, src []byte, n int, remap []int32, width int, tab *rem
 			}
 			if t := tab.get(remap, from); t != nil {
 				var ok bool
-				if dst, ok = remapGroupsTable(dst, src, fast, from, width, t, &tab.buf); !ok {
+				switch {
+				case from == width && (from <= 6 || from == 8):
+					// The same width: translated in place, two indexes
+					// (or a byte) a lookup.
+					dst, ok = remapGroupsSameWidth(dst, src, fast, from, tab.sameWidth())
+				default:
+					dst, ok = remapGroupsTable(dst, src, fast, from, width, t, &tab.buf)
+				}
+				if !ok {
 					// An index past the dictionary: the checked path
 					// names it.
 					dst = dst[:len(dst)-fast*width]
@@ -187,6 +195,7 @@ type remapTable struct {
 	from  int
 	tab   []uint32
 	buf   []uint32 // remapGroupsTable's
+	pairs []uint16 // sameWidth's, of from, or nil
 }
 
 const badIndex = 1 << 31 // above every remapped index (int32)
@@ -213,7 +222,75 @@ func (t *remapTable) get(remap []int32, from int) []uint32 {
 		t.tab[i] = badIndex
 	}
 	t.remap, t.from = remap, from
+	t.pairs = t.pairs[:0]
 	return t.tab
+}
+
+// sameWidth returns, for the bit width of the table (at most 6, or 8),
+// the remap of a pair of indexes as they are packed (2*from bits: the
+// first index the low bits), or of a byte (8 bits, one index); an entry
+// with an index past the dictionary has bit 15 set.
+func (t *remapTable) sameWidth() []uint16 {
+	if len(t.pairs) > 0 {
+		return t.pairs
+	}
+	bits := 2 * t.from
+	if t.from == 8 {
+		bits = 8
+	}
+	n := 1 << bits
+	if cap(t.pairs) < n {
+		t.pairs = make([]uint16, n)
+	}
+	t.pairs = t.pairs[:n]
+	if t.from == 8 {
+		for i := range t.pairs {
+			t.pairs[i] = uint16(t.tab[i]) | uint16(t.tab[i]>>16) // badIndex sets bit 15
+		}
+		return t.pairs
+	}
+	mask := uint32(1)<<t.from - 1
+	for i := range t.pairs {
+		lo, hi := t.tab[uint32(i)&mask], t.tab[uint32(i)>>t.from]
+		if (lo|hi)&badIndex != 0 {
+			t.pairs[i] = 1 << 15
+		} else {
+			t.pairs[i] = uint16(lo | hi<<t.from)
+		}
+	}
+	return t.pairs
+}
+
+// remapGroupsSameWidth appends groups of 8 bit-packed indexes of src at
+// bit width w (at most 6, or 8), remapped to the same width by pairs
+// (sameWidth's): a group is w bytes in and out, read as a 64-bit word (src
+// holds 8 bytes past each group's start) and translated two indexes (or a
+// byte) a lookup. It reports false if an index is past the dictionary
+// (what it appended is then garbage, groups*w bytes).
+func remapGroupsSameWidth(dst, src []byte, groups, w int, pairs []uint16) ([]byte, bool) {
+	start := len(dst)
+	dst = slices.Grow(dst, groups*w+8)[:start+groups*w+8]
+	out := dst[start:]
+	var bad uint16
+	if w == 8 {
+		in := src[:groups*8]
+		out = out[:len(in)]
+		for i, c := range in {
+			e := pairs[c]
+			bad |= e
+			out[i] = byte(e)
+		}
+		return dst[:start+groups*8], bad&(1<<15) == 0
+	}
+	b := uint(2 * w)
+	mask := uint64(len(pairs) - 1)
+	for g := 0; g < groups; g++ {
+		x := binary.LittleEndian.Uint64(src[g*w:])
+		p0, p1, p2, p3 := pairs[x&mask], pairs[x>>b&mask], pairs[x>>(2*b)&mask], pairs[x>>(3*b)&mask]
+		bad |= p0 | p1 | p2 | p3
+		binary.LittleEndian.PutUint64(out[g*w:], uint64(p0)|uint64(p1)<<b|uint64(p2)<<(2*b)|uint64(p3)<<(3*b))
+	}
+	return dst[:start+groups*w], bad&(1<<15) == 0
 }
 
 // remapGroupsTable appends groups of 8 bit-packed indexes of src, at bit

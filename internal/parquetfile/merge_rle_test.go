@@ -228,9 +228,11 @@ func FuzzRemapIndexes(f *testing.F) {
 // BenchmarkRemapIndexes remaps pages of 12,800 bit-packed indexes (a
 // column of a 256 KiB file) into a larger dictionary: 2,000 values into
 // 2,500 (11 bits to 12, the pageview URLs), 30 into 40 (5 to 6 bits, the
-// user agents). One op is one index.
+// user agents); and into a dictionary of the same bit width, as the
+// pageview merge's are (2,000 URLs, 200 referrers, 30 user agents, 8
+// countries). One op is one index.
 func BenchmarkRemapIndexes(b *testing.B) {
-	for _, c := range []struct{ from, to int }{{2000, 2500}, {30, 40}} {
+	for _, c := range []struct{ from, to int }{{2000, 2500}, {30, 40}, {2000, 2000}, {200, 200}, {30, 30}, {8, 8}} {
 		b.Run(fmt.Sprintf("%d-to-%d", bits.Len(uint(c.from-1)), bits.Len(uint(c.to-1))), func(b *testing.B) {
 			r := rand.New(rand.NewPCG(1, 2))
 			idx := make([]int32, 12800)

@@ -423,33 +423,35 @@ func (f *flatMerge) tinyPages(srcs []source, l *leaf) string {
 // into d and returns its values' indexes in d.
 func (f *flatMerge) readDictionary(s *source, l *leaf, d *dictionary) ([]int32, error) {
 	in, md := s.seg.in, s.md
-	where := fmt.Sprintf("row group %d column %s: dictionary page", s.seg.g, dotted(l.path))
+	where := func() string { // made on error only: this runs for each input chunk
+		return fmt.Sprintf("row group %d column %s: dictionary page", s.seg.g, dotted(l.path))
+	}
 	raw, err := read(in, &f.dictBuf, md.DictionaryPageOffset, md.DataPageOffset-md.DictionaryPageOffset)
 	if err != nil {
 		return nil, err
 	}
 	hdr, hl, err := f.pageHeader(raw)
 	if err != nil {
-		return nil, in.errorf("%s: %w", where, err)
+		return nil, in.errorf("%s: %w", where(), err)
 	}
 	if hdr.Type != format.DictionaryPage || !hdr.DictionaryPageHeader.Valid || hl+int(hdr.CompressedPageSize) != len(raw) {
-		return nil, in.errorf("%s: the chunk does not start with one dictionary page", where)
+		return nil, in.errorf("%s: the chunk does not start with one dictionary page", where())
 	}
 	n := int(hdr.DictionaryPageHeader.V.NumValues)
 	body := raw[hl:]
 	if hdr.CRC != 0 && crc32.ChecksumIEEE(body) != uint32(hdr.CRC) {
-		return nil, in.errorf("%s: CRC mismatch: the file is corrupt", where)
+		return nil, in.errorf("%s: CRC mismatch: the file is corrupt", where())
 	}
 	plain, err := f.decompress(f.rawBuf, body, md.Codec, hdr.UncompressedPageSize)
 	if err != nil {
-		return nil, in.errorf("%s: %w", where, err)
+		return nil, in.errorf("%s: %w", where(), err)
 	}
 	if md.Codec != format.Uncompressed {
 		f.rawBuf = plain
 	}
 	width := fixedWidth(*l)
 	if n < 0 || width > 0 && n*width != len(plain) {
-		return nil, in.errorf("%s: %d values in %d bytes", where, n, len(plain))
+		return nil, in.errorf("%s: %d values in %d bytes", where(), n, len(plain))
 	}
 	remap := f.remapSpace(n)
 	for i := range n {
@@ -458,18 +460,18 @@ func (f *flatMerge) readDictionary(s *source, l *leaf, d *dictionary) ([]int32, 
 			v = plain[i*width : (i+1)*width]
 		} else {
 			if len(plain) < 4 {
-				return nil, in.errorf("%s: it ends in value %d of %d", where, i, n)
+				return nil, in.errorf("%s: it ends in value %d of %d", where(), i, n)
 			}
 			size := binary.LittleEndian.Uint32(plain)
 			if uint64(size) > uint64(len(plain)-4) {
-				return nil, in.errorf("%s: value %d of %d bytes, %d left", where, i, size, len(plain)-4)
+				return nil, in.errorf("%s: value %d of %d bytes, %d left", where(), i, size, len(plain)-4)
 			}
 			v, plain = plain[4:4+size], plain[4+size:]
 		}
 		remap[i] = d.insertHashed(v, maphash.Bytes(d.seed, v))
 	}
 	if width == 0 && len(plain) > 0 {
-		return nil, in.errorf("%s: %d bytes after its values", where, len(plain))
+		return nil, in.errorf("%s: %d bytes after its values", where(), len(plain))
 	}
 	s.dictCount = n
 	return remap, nil

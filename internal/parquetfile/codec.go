@@ -1,6 +1,8 @@
 package parquetfile
 
 import (
+	"encoding/binary"
+
 	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go/format"
 )
@@ -74,4 +76,74 @@ func appendZstdStored(dst, src []byte) []byte {
 			return dst
 		}
 	}
+}
+
+// zstdStoredContent returns the content of frame if it is a zstd frame of
+// one raw block (what appendZstdStored writes for a page of up to 128 KiB,
+// and what the encoder writes for a page it cannot compress), where it is
+// in frame; false for any other frame (a decoder decodes it), one with a
+// checksum or a dictionary, or bytes after it.
+func zstdStoredContent(frame []byte) ([]byte, bool) {
+	if len(frame) < 5 || frame[0] != 0x28 || frame[1] != 0xB5 || frame[2] != 0x2F || frame[3] != 0xFD {
+		return nil, false
+	}
+	fhd := frame[4]
+	if fhd&(1<<3|1<<2|3) != 0 { // reserved bit, checksum, dictionary ID
+		return nil, false
+	}
+	single := fhd&(1<<5) != 0
+	at := 5
+	window := int64(-1) // the content size, with single
+	if !single {
+		if at >= len(frame) {
+			return nil, false
+		}
+		wd := frame[at]
+		base := int64(1) << (10 + wd>>3)
+		window = base + base/8*int64(wd&7)
+		if window > maxStoredZstd {
+			return nil, false // a decoder may refuse it
+		}
+		at++
+	}
+	size := int64(-1) // the content size, if given
+	switch fhd >> 6 {
+	case 0:
+		if single {
+			if at+1 > len(frame) {
+				return nil, false
+			}
+			size = int64(frame[at])
+			at++
+		}
+	case 1:
+		if at+2 > len(frame) {
+			return nil, false
+		}
+		size = int64(binary.LittleEndian.Uint16(frame[at:])) + 256
+		at += 2
+	case 2:
+		if at+4 > len(frame) {
+			return nil, false
+		}
+		size = int64(binary.LittleEndian.Uint32(frame[at:]))
+		at += 4
+	default:
+		return nil, false
+	}
+	if at+3 > len(frame) {
+		return nil, false
+	}
+	h := uint32(frame[at]) | uint32(frame[at+1])<<8 | uint32(frame[at+2])<<16
+	at += 3
+	n := int(h >> 3)
+	switch {
+	case h&1 == 0 || h>>1&3 != 0: // not one raw block
+		return nil, false
+	case n > 128<<10 || window >= 0 && int64(n) > window: // past the block size
+		return nil, false
+	case at+n != len(frame) || size >= 0 && size != int64(n):
+		return nil, false
+	}
+	return frame[at:], true
 }

@@ -146,3 +146,87 @@ func isStoredZstd(page []byte) bool {
 	}
 	return at+3 <= len(page) && page[at]>>1&3 == 0
 }
+
+// TestZstdStoredContent: the content of a frame of one raw block is read
+// where it is, as a decoder decodes it, whoever wrote the frame (the
+// encoder's frames of random bytes, appendZstdStored's); other frames
+// (compressed, several blocks, a checksum, bytes after the frame, cut
+// short) are left to the decoder.
+func TestZstdStoredContent(t *testing.T) {
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	r := rand.New(rand.NewPCG(2, 2))
+	enc := NewZstd(ZstdDefault)
+	crc, err := zstd.NewWriter(nil, zstd.WithEncoderCRC(true), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := 0
+	for _, n := range []int{0, 1, 100, 255, 256, 1000, 1024, 1025, 4000, 65791, 65792, 100000, 128 << 10, 128<<10 + 1, 300000} {
+		random := make([]byte, n)
+		for i := range random {
+			random[i] = byte(r.Uint32())
+		}
+		zeros := make([]byte, n)
+		own, _ := enc.Encode(nil, random)
+		for _, frame := range [][]byte{own, appendZstdStored(nil, random), appendZstdStored(nil, zeros), crc.EncodeAll(random, nil), crc.EncodeAll(zeros, nil), mustEncode(enc, zeros)} {
+			content, ok := zstdStoredContent(frame)
+			want, err := dec.DecodeAll(frame, nil)
+			if err != nil {
+				t.Fatalf("%d bytes: %v", n, err)
+			}
+			if ok {
+				stored++
+				if !bytes.Equal(content, want) {
+					t.Fatalf("%d bytes: the stored content differs from the decoded frame", n)
+				}
+				// Cut short, or with a byte after it: not taken.
+				if _, ok := zstdStoredContent(frame[:len(frame)-1]); ok && n > 0 {
+					t.Fatalf("%d bytes: a frame cut short taken as stored", n)
+				}
+				if _, ok := zstdStoredContent(append(frame[:len(frame):len(frame)], 0)); ok {
+					t.Fatalf("%d bytes: a frame and a byte taken as stored", n)
+				}
+			}
+			if n > 128<<10 && ok {
+				t.Fatalf("%d bytes: a frame of several blocks taken as stored", n)
+			}
+		}
+	}
+	if stored < 20 {
+		t.Fatalf("%d stored frames read where they are: the encoder's and appendZstdStored's of random bytes up to 128 KiB are", stored)
+	}
+}
+
+func mustEncode(z *Zstd, src []byte) []byte {
+	b, _ := z.Encode(nil, src)
+	return b
+}
+
+// FuzzZstdStoredContent: whatever the bytes, a frame taken as stored is
+// one the decoder decodes to the same content.
+func FuzzZstdStoredContent(f *testing.F) {
+	f.Add(appendZstdStored(nil, []byte("a stored page")))
+	f.Add(appendZstdStored(nil, make([]byte, 300)))
+	f.Add(mustEncode(NewZstd(ZstdDefault), []byte("compressed compressed compressed")))
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		content, ok := zstdStoredContent(frame)
+		if !ok {
+			return
+		}
+		want, err := dec.DecodeAll(frame, nil)
+		if err != nil {
+			t.Fatalf("taken as stored, the decoder fails: %v", err)
+		}
+		if !bytes.Equal(content, want) {
+			t.Fatalf("taken as stored: %x, decoded %x", content, want)
+		}
+	})
+}

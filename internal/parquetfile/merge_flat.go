@@ -81,22 +81,32 @@ func encoder(c format.CompressionCodec, level ZstdLevel) (Codec, error) {
 	return codec, nil
 }
 
-// decompress returns src, a page of codec c, decompressed: size bytes.
-func (f *flatMerge) decompress(dst, src []byte, c format.CompressionCodec, size int32) ([]byte, error) {
+// decompress returns src, a page of codec c, decompressed: size bytes,
+// in f.rawBuf (grown as needed), or src itself (no codec), or the content
+// of a stored zstd frame where it is in src. Read only.
+func (f *flatMerge) decompress(src []byte, c format.CompressionCodec, size int32) ([]byte, error) {
 	var out []byte
 	var err error
 	switch c {
 	case format.Uncompressed:
 		out = src
 	case format.Zstd:
+		if content, ok := zstdStoredContent(src); ok {
+			out = content // an index page zstd could not compress
+			break
+		}
 		if f.zdec == nil {
 			if f.zdec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1)); err != nil {
 				return nil, err
 			}
 		}
-		out, err = f.zdec.DecodeAll(src, dst[:0])
+		if out, err = f.zdec.DecodeAll(src, f.rawBuf[:0]); err == nil {
+			f.rawBuf = out
+		}
 	default:
-		out, err = parquet.LookupCompressionCodec(c).Decode(dst[:0], src)
+		if out, err = parquet.LookupCompressionCodec(c).Decode(f.rawBuf[:0], src); err == nil {
+			f.rawBuf = out
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("decompress (%s): %w", c, err)
@@ -442,12 +452,9 @@ func (f *flatMerge) readDictionary(s *source, l *leaf, d *dictionary) ([]int32, 
 	if hdr.CRC != 0 && crc32.ChecksumIEEE(body) != uint32(hdr.CRC) {
 		return nil, in.errorf("%s: CRC mismatch: the file is corrupt", where())
 	}
-	plain, err := f.decompress(f.rawBuf, body, md.Codec, hdr.UncompressedPageSize)
+	plain, err := f.decompress(body, md.Codec, hdr.UncompressedPageSize)
 	if err != nil {
 		return nil, in.errorf("%s: %w", where(), err)
-	}
-	if md.Codec != format.Uncompressed {
-		f.rawBuf = plain
 	}
 	width := fixedWidth(*l)
 	if n < 0 || width > 0 && n*width != len(plain) {
@@ -728,12 +735,9 @@ func (f *flatMerge) copyPages(s *source, l *leaf, rows int64, locations *[]forma
 // included.
 func (f *flatMerge) rewritePage(s *source, l *leaf, hdr *format.PageHeader, body []byte, dict bool) (int64, error) {
 	w := f.w
-	raw, err := f.decompress(f.rawBuf, body, s.md.Codec, hdr.UncompressedPageSize)
+	raw, err := f.decompress(body, s.md.Codec, hdr.UncompressedPageSize)
 	if err != nil {
 		return 0, err
-	}
-	if s.md.Codec != format.Uncompressed {
-		f.rawBuf = raw
 	}
 	if dict && !s.identity {
 		dh := &hdr.DataPageHeader.V

@@ -356,15 +356,23 @@ func (in *mergeInput) readPageIndex(tail []byte, tailAt int64) error {
 			cc := &in.md.RowGroups[g].Columns[c]
 			if b := part(cc.ColumnIndexOffset, cc.ColumnIndexLength); b != nil {
 				ci := new(format.ColumnIndex)
-				if thrift.Unmarshal(proto, b, ci) == nil {
-					in.ci[g][c] = ci
+				if !decodeColumnIndex(b, ci) {
+					ci = new(format.ColumnIndex)
+					if thrift.Unmarshal(proto, b, ci) != nil {
+						ci = nil
+					}
 				}
+				in.ci[g][c] = ci
 			}
 			if b := part(cc.OffsetIndexOffset, cc.OffsetIndexLength); b != nil {
 				oi := new(format.OffsetIndex)
-				if thrift.Unmarshal(proto, b, oi) == nil {
-					in.oi[g][c] = oi
+				if !decodeOffsetIndex(b, oi) {
+					oi = new(format.OffsetIndex)
+					if thrift.Unmarshal(proto, b, oi) != nil {
+						oi = nil
+					}
 				}
+				in.oi[g][c] = oi
 			}
 		}
 	}

@@ -340,6 +340,8 @@ func (f *flatMerge) constantValues(srcs []source, l *leaf) (vals []parquet.Value
 			}
 			vals[i] = l.kind.Value(st.MinValue).Level(0, int(l.maxDef), l.index)
 			values = true
+		case st.MinValue != nil && st.MaxValue != nil && (!l.truncate || st.IsMinValueExact.V && st.IsMaxValueExact.V):
+			return nil, 0, nil // exact bounds, not equal: two values
 		case l.kind == parquet.ByteArray:
 			// A long value: its bounds are truncated, its dictionary says.
 			d := newDictionary()

@@ -434,7 +434,7 @@ func safely(fn func() error) (err error) {
 func sameSchema(a, b *mergeInput) error {
 	x, y := a.md.Schema, b.md.Schema
 	for i := range min(len(x), len(y)) {
-		if !reflect.DeepEqual(x[i], y[i]) {
+		if !sameElement(&x[i], &y[i]) {
 			return b.errorf("its schema differs from input %s's at element %d (%q, %q there): group inputs by Fingerprint", a.key, i, y[i].Name, x[i].Name)
 		}
 	}
@@ -442,6 +442,18 @@ func sameSchema(a, b *mergeInput) error {
 		return b.errorf("its schema has %d elements, input %s's %d: group inputs by Fingerprint", len(y), a.key, len(x))
 	}
 	return nil
+}
+
+// sameElement reports whether two schema elements are equal, as
+// reflect.DeepEqual says, faster (a merge compares every input's schema):
+// the fields but the logical type with ==, which compares their values
+// (none is a pointer, slice or map: a field that is one would not compile),
+// the logical type (a union of pointers) by reflect.
+func sameElement(a, b *format.SchemaElement) bool {
+	x, y := *a, *b
+	lx, ly := x.LogicalType, y.LogicalType
+	x.LogicalType, y.LogicalType = format.LogicalType{}, format.LogicalType{}
+	return x == y && reflect.DeepEqual(lx, ly)
 }
 
 // schemaOf returns the schema of a footer's schema elements as parquet-go

@@ -9,6 +9,7 @@ import (
 	"hash/maphash"
 	"io"
 	"math/bits"
+	"runtime/debug"
 	"slices"
 
 	"github.com/klauspost/compress/zstd"
@@ -132,10 +133,14 @@ func (f *flatMerge) pageHeader(b []byte) (*format.PageHeader, int, error) {
 	return &f.hdr, n, nil
 }
 
-// read returns n bytes at off of in, in buf (grown as needed).
+// read returns n bytes at off of in, in buf (grown as needed), or where
+// they are mapped: read only.
 func read(in *mergeInput, buf *[]byte, off, n int64) ([]byte, error) {
 	if n < 0 || off < 0 || off+n > in.size {
 		return nil, in.errorf("read %d bytes at %d: outside the file", n, off)
+	}
+	if in.mapped != nil {
+		return in.mapped[off : off+n : off+n], nil
 	}
 	if int64(cap(*buf)) < n {
 		*buf = make([]byte, n)
@@ -168,6 +173,17 @@ type source struct {
 // with its footer entry and page index.
 func (f *flatMerge) mergeColumn(gi int, segs []segment, c int) (r chunkResult) {
 	l := &f.w.leaves[c]
+	// A mapped input cut short meanwhile (truncated by another process)
+	// faults where its pages were: an error, not a crash.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			if _, fault := p.(interface{ Addr() uintptr }); !fault {
+				panic(p)
+			}
+			r = chunkResult{err: fmt.Errorf("parquetfile: merge: row group %d column %s: reading an input: %v (was it cut short while merged?)", gi, dotted(l.path), p)}
+		}
+	}()
 	f.stats = chunkStats{}
 	if f.direct != nil {
 		// The only worker: the chunk goes to the output as it is made,

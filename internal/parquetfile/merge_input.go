@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -31,6 +32,7 @@ type mergeInput struct {
 	size        int64
 	r           io.ReaderAt
 	closer      io.Closer
+	mapped      []byte // the file mapped in memory (a local file on Linux), or nil
 	md          *fileMetaData
 	footerStart int64
 	leaves      []schemaLeaf
@@ -55,6 +57,10 @@ func (in *mergeInput) errorf(format string, args ...any) error {
 }
 
 func (in *mergeInput) close() {
+	if in.mapped != nil {
+		unmapFile(in.mapped)
+		in.mapped = nil
+	}
 	if in.closer != nil {
 		in.closer.Close()
 		in.closer = nil
@@ -100,6 +106,12 @@ func openMergeInput(ctx context.Context, spec MergeInput, scratch *[]byte) (*mer
 	if in.native {
 		if err := in.readPageIndex(tail, tailAt); err != nil {
 			return in, in.errorf("page index: %w", err)
+		}
+		if f, ok := r.(*os.File); ok {
+			// The pages it copies are then read where they are (their
+			// CRCs checked, written from there), not copied into a
+			// buffer first.
+			in.mapped = mapFile(f, spec.Size)
 		}
 	}
 	return in, nil

@@ -239,8 +239,8 @@ func (t *remapTable) sameWidth() []uint16 {
 		bits = 8
 	}
 	n := 1 << bits
-	if cap(t.pairs) < n {
-		t.pairs = make([]uint16, n)
+	if cap(t.pairs) < 1<<12 {
+		t.pairs = make([]uint16, 1<<12) // remapGroupsSameWidth indexes 12 bits
 	}
 	t.pairs = t.pairs[:n]
 	if t.from == 8 {
@@ -273,22 +273,24 @@ func remapGroupsSameWidth(dst, src []byte, groups, w int, pairs []uint16) ([]byt
 	out := dst[start:]
 	var bad uint16
 	if w == 8 {
+		tab := (*[256]uint16)(pairs) // a byte indexes it: no bounds check
 		in := src[:groups*8]
 		out = out[:len(in)]
 		for i, c := range in {
-			e := pairs[c]
+			e := tab[c]
 			bad |= e
 			out[i] = byte(e)
 		}
 		return dst[:start+groups*8], bad&(1<<15) == 0
 	}
-	b := uint(2 * w)
-	mask := uint64(len(pairs) - 1)
+	tab := (*[1 << 12]uint16)(pairs[:1<<12]) // indexes masked to 12 bits: no bounds check
+	b1, b2, b3 := uint(2*w)&63, uint(4*w)&63, uint(6*w)&63
+	mask := uint64(1)<<(2*w) - 1
 	for g := 0; g < groups; g++ {
 		x := binary.LittleEndian.Uint64(src[g*w:])
-		p0, p1, p2, p3 := pairs[x&mask], pairs[x>>b&mask], pairs[x>>(2*b)&mask], pairs[x>>(3*b)&mask]
+		p0, p1, p2, p3 := tab[x&mask&0xFFF], tab[x>>b1&mask&0xFFF], tab[x>>b2&mask&0xFFF], tab[x>>b3&mask&0xFFF]
 		bad |= p0 | p1 | p2 | p3
-		binary.LittleEndian.PutUint64(out[g*w:], uint64(p0)|uint64(p1)<<b|uint64(p2)<<(2*b)|uint64(p3)<<(3*b))
+		binary.LittleEndian.PutUint64(out[g*w:], uint64(p0)|uint64(p1)<<b1|uint64(p2)<<b2|uint64(p3)<<b3)
 	}
 	return dst[:start+groups*w], bad&(1<<15) == 0
 }

@@ -313,11 +313,6 @@ func remapGroupsTable(dst, src []byte, groups, from, to int, tab []uint32, buf *
 	bitpack.Unpack(v, src, uint(from))
 	var bad uint32
 	mask := uint32(len(tab) - 1)
-	look := func(x uint32) uint64 {
-		r := tab[x&mask]
-		bad |= r
-		return uint64(r)
-	}
 	start := len(dst)
 	dst = slices.Grow(dst, groups*to+8)[:start+groups*to+8]
 	out := dst[start:]
@@ -332,8 +327,11 @@ func remapGroupsTable(dst, src []byte, groups, from, to int, tab []uint32, buf *
 		s1, s2, s3, s4, s5, s6, s7 := w, 2*w, 3*w, 4*w, 5*w, 6*w, 7*w&63
 		for i := 0; i+8 <= n; i += 8 {
 			q := v[i : i+8 : i+8]
-			u := look(q[0]) | look(q[1])<<s1 | look(q[2])<<s2 | look(q[3])<<s3 |
-				look(q[4])<<s4 | look(q[5])<<s5 | look(q[6])<<s6 | look(q[7])<<s7
+			r0, r1, r2, r3 := tab[q[0]&mask], tab[q[1]&mask], tab[q[2]&mask], tab[q[3]&mask]
+			r4, r5, r6, r7 := tab[q[4]&mask], tab[q[5]&mask], tab[q[6]&mask], tab[q[7]&mask]
+			bad |= r0 | r1 | r2 | r3 | r4 | r5 | r6 | r7
+			u := uint64(r0) | uint64(r1)<<s1 | uint64(r2)<<s2 | uint64(r3)<<s3 |
+				uint64(r4)<<s4 | uint64(r5)<<s5 | uint64(r6)<<s6 | uint64(r7)<<s7
 			binary.LittleEndian.PutUint64(out[o:], u)
 			o += to
 		}
@@ -342,7 +340,9 @@ func remapGroupsTable(dst, src []byte, groups, from, to int, tab []uint32, buf *
 		s1, s2, s3 := w, 2*w, 3*w&63
 		for i := 0; i+4 <= n; i += 4 {
 			q := v[i : i+4 : i+4]
-			u := look(q[0]) | look(q[1])<<s1 | look(q[2])<<s2 | look(q[3])<<s3
+			r0, r1, r2, r3 := tab[q[0]&mask], tab[q[1]&mask], tab[q[2]&mask], tab[q[3]&mask]
+			bad |= r0 | r1 | r2 | r3
+			u := uint64(r0) | uint64(r1)<<s1 | uint64(r2)<<s2 | uint64(r3)<<s3
 			acc |= u << (have & 63)
 			if have += k; have >= 64 {
 				binary.LittleEndian.PutUint64(out[o:], acc)
@@ -356,7 +356,9 @@ func remapGroupsTable(dst, src []byte, groups, from, to int, tab []uint32, buf *
 		s1 := w & 63
 		for i := 0; i+2 <= n; i += 2 {
 			q := v[i : i+2 : i+2]
-			u := look(q[0]) | look(q[1])<<s1
+			r0, r1 := tab[q[0]&mask], tab[q[1]&mask]
+			bad |= r0 | r1
+			u := uint64(r0) | uint64(r1)<<s1
 			acc |= u << (have & 63)
 			if have += k; have >= 64 {
 				binary.LittleEndian.PutUint64(out[o:], acc)

@@ -463,9 +463,9 @@ func sameSchema(a, b *mergeInput) error {
 // the logical type (a union of pointers) by reflect.
 func sameElement(a, b *format.SchemaElement) bool {
 	x, y := *a, *b
-	lx, ly := x.LogicalType, y.LogicalType
+	lx, ly := x.LogicalType.Value, y.LogicalType.Value
 	x.LogicalType, y.LogicalType = format.LogicalType{}, format.LogicalType{}
-	return x == y && reflect.DeepEqual(lx, ly)
+	return x == y && (lx == nil && ly == nil || reflect.DeepEqual(lx, ly))
 }
 
 // schemaOf returns the schema of a footer's schema elements as parquet-go

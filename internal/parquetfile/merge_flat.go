@@ -122,11 +122,15 @@ func (f *flatMerge) decompress(src []byte, c format.CompressionCodec, size int32
 // (valid until the next call) with its size.
 func (f *flatMerge) pageHeader(b []byte) (*format.PageHeader, int, error) {
 	f.hdr = format.PageHeader{}
-	f.hdrReader.ResetBytes(b)
-	if err := f.hdrDec.Decode(&f.hdr); err != nil {
-		return nil, 0, fmt.Errorf("page header: %w", err)
+	n, ok := decodePageHeader(b, &f.hdr)
+	if !ok {
+		f.hdr = format.PageHeader{}
+		f.hdrReader.ResetBytes(b)
+		if err := f.hdrDec.Decode(&f.hdr); err != nil {
+			return nil, 0, fmt.Errorf("page header: %w", err)
+		}
+		n = f.hdrReader.BytesRead()
 	}
-	n := f.hdrReader.BytesRead()
 	if f.hdr.CompressedPageSize < 0 || f.hdr.UncompressedPageSize < 0 || int64(n)+int64(f.hdr.CompressedPageSize) > int64(len(b)) {
 		return nil, 0, fmt.Errorf("page header: a page of %d bytes in %d", f.hdr.CompressedPageSize, len(b)-n)
 	}

@@ -8,13 +8,14 @@ import (
 )
 
 // The page index of every input chunk is decoded when a merge opens its
-// inputs: thousands of small Thrift structs, which parquet-go's decoder,
-// by reflection, decodes at about a microsecond each. decodeOffsetIndex and
-// decodeColumnIndex decode them directly when they are encoded as Thrift
+// inputs, and the header of every page it reads: thousands of small Thrift
+// structs, which parquet-go's decoder, by reflection, decodes at about a
+// microsecond each. decodeOffsetIndex, decodeColumnIndex and
+// decodePageHeader decode them directly when they are encoded as Thrift
 // writes them (fields of the expected types, each once, the required ones
 // there); they report false for anything else, which thrift.Unmarshal then
 // decodes (or refuses) as before. What they decode, thrift.Unmarshal
-// decodes the same (FuzzPageIndexDecoders).
+// decodes the same (FuzzPageIndexDecoders, FuzzPageHeaderDecoder).
 
 // compactReader reads Thrift's compact protocol.
 type compactReader struct {
@@ -220,4 +221,109 @@ func decodeColumnIndex(b []byte, ci *format.ColumnIndex) bool {
 		seen[id] = true
 	}
 	return r.ok && len(r.b) == 0 && seen[1] && seen[2] && seen[3] && seen[4]
+}
+
+// decodePageHeader decodes the page header at the start of b into h, as
+// the encoder writes one (a data page v1 header, its statistics a null
+// count at most, or a
+// dictionary page header), and returns its size; false for anything else,
+// which thrift's decoder then decodes (see the comment at the top).
+func decodePageHeader(b []byte, h *format.PageHeader) (int, bool) {
+	r := compactReader{b: b, ok: true}
+	var id int16
+	var seen [8]bool
+	i32 := func() int32 { return int32(r.varint(math.MinInt32, math.MaxInt32)) }
+	for {
+		var t byte
+		if id, t = r.field(id); t == 0 || !r.ok {
+			break
+		}
+		switch {
+		case id == 1 && t == ctI32 && !seen[1]:
+			h.Type = format.PageType(i32())
+		case id == 2 && t == ctI32 && !seen[2]:
+			h.UncompressedPageSize = i32()
+		case id == 3 && t == ctI32 && !seen[3]:
+			h.CompressedPageSize = i32()
+		case id == 4 && t == ctI32 && !seen[4]:
+			h.CRC = i32()
+		case id == 5 && t == ctStruct && !seen[5]:
+			var d format.DataPageHeader
+			var fid int16
+			var got [6]bool
+			for r.ok {
+				var ft byte
+				if fid, ft = r.field(fid); ft == 0 || !r.ok {
+					break
+				}
+				switch {
+				case fid == 1 && ft == ctI32 && !got[1]:
+					d.NumValues = i32()
+				case fid == 2 && ft == ctI32 && !got[2]:
+					d.Encoding = format.Encoding(i32())
+				case fid == 3 && ft == ctI32 && !got[3]:
+					d.DefinitionLevelEncoding = format.Encoding(i32())
+				case fid == 4 && ft == ctI32 && !got[4]:
+					d.RepetitionLevelEncoding = format.Encoding(i32())
+				case fid == 5 && ft == ctStruct && !got[5]:
+					// Statistics of a null count at most (thrift writes
+					// it, 0 too); others thrift decodes.
+					sid, st := r.field(0)
+					if sid == 3 && st == ctI64 {
+						d.Statistics.NullCount = r.varint(math.MinInt64, math.MaxInt64)
+						sid, st = r.field(sid)
+					}
+					if st != 0 {
+						r.ok = false
+					}
+				default:
+					r.ok = false
+				}
+				if r.ok {
+					got[fid] = true
+				}
+			}
+			if !r.ok || !got[1] || !got[2] || !got[3] || !got[4] {
+				return 0, false
+			}
+			h.DataPageHeader.V, h.DataPageHeader.Valid = d, true
+		case id == 7 && t == ctStruct && !seen[7]:
+			var d format.DictionaryPageHeader
+			var fid int16
+			var got [4]bool
+			for r.ok {
+				var ft byte
+				if fid, ft = r.field(fid); ft == 0 || !r.ok {
+					break
+				}
+				switch {
+				case fid == 1 && ft == ctI32 && !got[1]:
+					d.NumValues = i32()
+				case fid == 2 && ft == ctI32 && !got[2]:
+					d.Encoding = format.Encoding(i32())
+				case fid == 3 && (ft == ctTrue || ft == ctFalse) && !got[3]:
+					d.IsSorted = ft == ctTrue
+				default:
+					r.ok = false
+				}
+				if r.ok {
+					got[fid] = true
+				}
+			}
+			if !r.ok || !got[1] || !got[2] {
+				return 0, false
+			}
+			h.DictionaryPageHeader.V, h.DictionaryPageHeader.Valid = d, true
+		default:
+			return 0, false
+		}
+		if !r.ok {
+			return 0, false
+		}
+		seen[id] = true
+	}
+	if !r.ok || !seen[1] || !seen[2] || !seen[3] {
+		return 0, false
+	}
+	return len(b) - len(r.b), true
 }

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -135,8 +136,8 @@ func FuzzPageIndexDecoders(f *testing.F) {
 	})
 }
 
-// TestPageIndexDecodersTakeTheEncoders: every page index the encoder
-// writes (the pageview files') is decoded directly.
+// TestPageIndexDecodersTakeTheEncoders: every page index and page header
+// the encoder writes (the pageview files') is decoded directly.
 func TestPageIndexDecodersTakeTheEncoders(t *testing.T) {
 	dir := t.TempDir()
 	if err := writePageviewFiles(dir, 1, 5000); err != nil {
@@ -158,6 +159,100 @@ func TestPageIndexDecodersTakeTheEncoders(t *testing.T) {
 			if !decodeOffsetIndex(data[cc.OffsetIndexOffset:cc.OffsetIndexOffset+int64(cc.OffsetIndexLength)], &oi) {
 				t.Errorf("column %v: offset index not decoded directly", cc.MetaData.PathInSchema)
 			}
+			start, end := chunkRange(&cc.MetaData)
+			for at := start; at < end; {
+				var h format.PageHeader
+				n, ok := decodePageHeader(data[at:end], &h)
+				if !ok {
+					t.Fatalf("column %v: page header at %d not decoded directly", cc.MetaData.PathInSchema, at)
+				}
+				at += int64(n) + int64(h.CompressedPageSize)
+			}
 		}
 	}
+}
+
+func randomPageHeader(r *rand.Rand) *format.PageHeader {
+	h := &format.PageHeader{Type: format.PageType(r.IntN(4)), UncompressedPageSize: r.Int32N(1 << 24), CompressedPageSize: r.Int32N(1 << 24)}
+	if r.IntN(4) > 0 {
+		h.CRC = r.Int32() - r.Int32()
+	}
+	switch r.IntN(3) {
+	case 0:
+		h.DataPageHeader.Set(format.DataPageHeader{NumValues: r.Int32N(1 << 20), Encoding: format.Encoding(r.IntN(9)), DefinitionLevelEncoding: format.RLE, RepetitionLevelEncoding: format.RLE})
+		switch r.IntN(4) {
+		case 0:
+			h.DataPageHeader.V.Statistics.NullCount = 3
+		case 1:
+			h.DataPageHeader.V.Statistics.MinValue = []byte("a") // bounds: thrift's
+		}
+	case 1:
+		h.DictionaryPageHeader.Set(format.DictionaryPageHeader{NumValues: r.Int32N(1 << 20), Encoding: format.Plain, IsSorted: r.IntN(2) == 0})
+	}
+	return h
+}
+
+// TestPageHeaderDecoder: page headers as Thrift encodes them are decoded
+// directly (but those with bounds in their statistics), as thrift's
+// decoder decodes them, their sizes included.
+func TestPageHeaderDecoder(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	proto := new(thrift.CompactProtocol)
+	direct := 0
+	for range 1000 {
+		h := randomPageHeader(r)
+		b, err := thrift.Marshal(proto, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = append(b, "the page's body"...)
+		var got format.PageHeader
+		n, ok := decodePageHeader(b, &got)
+		if !ok {
+			if !h.DataPageHeader.Valid || h.DataPageHeader.V.Statistics.MinValue == nil {
+				t.Fatalf("header %x: not decoded", b)
+			}
+			continue
+		}
+		direct++
+		want, wn := thriftPageHeader(t, b)
+		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(got, *h) || n != wn {
+			t.Fatalf("header %x: decoded %+v (%d bytes), thrift %+v (%d bytes)", b, got, n, want, wn)
+		}
+	}
+	if direct < 500 {
+		t.Fatalf("%d of 1000 headers decoded directly", direct)
+	}
+}
+
+// thriftPageHeader decodes a page header as the merge did with thrift.
+func thriftPageHeader(t *testing.T, b []byte) (format.PageHeader, int) {
+	r := new(thrift.CompactProtocol).NewReaderFromBytes(b)
+	var h format.PageHeader
+	if err := thrift.NewDecoder(r).Decode(&h); err != nil {
+		t.Fatalf("header %x: thrift: %v", b, err)
+	}
+	return h, r.BytesRead()
+}
+
+// FuzzPageHeaderDecoder: whatever the bytes, a header decoded directly is
+// what thrift's decoder decodes, of the same size.
+func FuzzPageHeaderDecoder(f *testing.F) {
+	r := rand.New(rand.NewPCG(8, 8))
+	proto := new(thrift.CompactProtocol)
+	for range 8 {
+		b, _ := thrift.Marshal(proto, randomPageHeader(r))
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got format.PageHeader
+		n, ok := decodePageHeader(b, &got)
+		if !ok {
+			return
+		}
+		want, wn := thriftPageHeader(t, b)
+		if !reflect.DeepEqual(got, want) || n != wn {
+			t.Fatalf("header %x: decoded %+v (%d bytes), thrift %+v (%d bytes)", b, got, n, want, wn)
+		}
+	})
 }

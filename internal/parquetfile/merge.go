@@ -57,8 +57,11 @@ type MergeInput struct {
 	// once, then each column chunk it copies with one or two ReadAt calls
 	// (the dictionary page, the data pages), from as many goroutines as
 	// MergeConcurrency. Give it a local file, or a reader that fetches
-	// the object once: a range request a call would be thousands. If what
-	// Open returns is an io.Closer, Merge closes it before it returns.
+	// the object once: a range request a call would be thousands. An
+	// *os.File (on Linux) is mapped in memory instead, and its pages read
+	// where they are; it must not be truncated meanwhile (Merge then
+	// fails). If what Open returns is an io.Closer, Merge closes it
+	// before it returns.
 	Open func(ctx context.Context) (io.ReaderAt, error)
 }
 

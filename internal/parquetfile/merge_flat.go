@@ -9,6 +9,7 @@ import (
 	"hash/maphash"
 	"io"
 	"math/bits"
+	"runtime/debug"
 	"slices"
 
 	"github.com/klauspost/compress/zstd"
@@ -81,22 +82,32 @@ func encoder(c format.CompressionCodec, level ZstdLevel) (Codec, error) {
 	return codec, nil
 }
 
-// decompress returns src, a page of codec c, decompressed: size bytes.
-func (f *flatMerge) decompress(dst, src []byte, c format.CompressionCodec, size int32) ([]byte, error) {
+// decompress returns src, a page of codec c, decompressed: size bytes,
+// in f.rawBuf (grown as needed), or src itself (no codec), or the content
+// of a stored zstd frame where it is in src. Read only.
+func (f *flatMerge) decompress(src []byte, c format.CompressionCodec, size int32) ([]byte, error) {
 	var out []byte
 	var err error
 	switch c {
 	case format.Uncompressed:
 		out = src
 	case format.Zstd:
+		if content, ok := zstdStoredContent(src); ok {
+			out = content // an index page zstd could not compress
+			break
+		}
 		if f.zdec == nil {
 			if f.zdec, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1)); err != nil {
 				return nil, err
 			}
 		}
-		out, err = f.zdec.DecodeAll(src, dst[:0])
+		if out, err = f.zdec.DecodeAll(src, f.rawBuf[:0]); err == nil {
+			f.rawBuf = out
+		}
 	default:
-		out, err = parquet.LookupCompressionCodec(c).Decode(dst[:0], src)
+		if out, err = parquet.LookupCompressionCodec(c).Decode(f.rawBuf[:0], src); err == nil {
+			f.rawBuf = out
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("decompress (%s): %w", c, err)
@@ -111,21 +122,29 @@ func (f *flatMerge) decompress(dst, src []byte, c format.CompressionCodec, size 
 // (valid until the next call) with its size.
 func (f *flatMerge) pageHeader(b []byte) (*format.PageHeader, int, error) {
 	f.hdr = format.PageHeader{}
-	f.hdrReader.ResetBytes(b)
-	if err := f.hdrDec.Decode(&f.hdr); err != nil {
-		return nil, 0, fmt.Errorf("page header: %w", err)
+	n, ok := decodePageHeader(b, &f.hdr)
+	if !ok {
+		f.hdr = format.PageHeader{}
+		f.hdrReader.ResetBytes(b)
+		if err := f.hdrDec.Decode(&f.hdr); err != nil {
+			return nil, 0, fmt.Errorf("page header: %w", err)
+		}
+		n = f.hdrReader.BytesRead()
 	}
-	n := f.hdrReader.BytesRead()
 	if f.hdr.CompressedPageSize < 0 || f.hdr.UncompressedPageSize < 0 || int64(n)+int64(f.hdr.CompressedPageSize) > int64(len(b)) {
 		return nil, 0, fmt.Errorf("page header: a page of %d bytes in %d", f.hdr.CompressedPageSize, len(b)-n)
 	}
 	return &f.hdr, n, nil
 }
 
-// read returns n bytes at off of in, in buf (grown as needed).
+// read returns n bytes at off of in, in buf (grown as needed), or where
+// they are mapped: read only.
 func read(in *mergeInput, buf *[]byte, off, n int64) ([]byte, error) {
 	if n < 0 || off < 0 || off+n > in.size {
 		return nil, in.errorf("read %d bytes at %d: outside the file", n, off)
+	}
+	if in.mapped != nil {
+		return in.mapped[off : off+n : off+n], nil
 	}
 	if int64(cap(*buf)) < n {
 		*buf = make([]byte, n)
@@ -158,20 +177,38 @@ type source struct {
 // with its footer entry and page index.
 func (f *flatMerge) mergeColumn(gi int, segs []segment, c int) (r chunkResult) {
 	l := &f.w.leaves[c]
+	// A mapped input cut short meanwhile (truncated by another process)
+	// faults where its pages were: an error, not a crash.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			if _, fault := p.(interface{ Addr() uintptr }); !fault {
+				panic(p)
+			}
+			r = chunkResult{err: fmt.Errorf("parquetfile: merge: row group %d column %s: reading an input: %v (was it cut short while merged?)", gi, dotted(l.path), p)}
+		}
+	}()
 	f.stats = chunkStats{}
-	// A buffer the output is done with, or a new one (the last chunk's may
-	// not be written yet), of about the size of the inputs' chunks.
-	size := 4<<10 + chunkSize(segs, c)
-	var b []byte
-	select {
-	case b = <-f.free:
-	default:
+	if f.direct != nil {
+		// The only worker: the chunk goes to the output as it is made,
+		// its offsets the file's.
+		f.w.out, f.w.offset, f.w.err, f.w.started = f.direct, f.directAt, nil, true
+	} else {
+		// A buffer the output is done with, or a new one (the last
+		// chunk's may not be written yet), of about the size of the
+		// inputs' chunks.
+		size := 4<<10 + chunkSize(segs, c)
+		var b []byte
+		select {
+		case b = <-f.free:
+		default:
+		}
+		if cap(b) < size {
+			b = make([]byte, 0, size+size/8)
+		}
+		f.out = bytes.NewBuffer(b[:0])
+		f.w.out, f.w.offset, f.w.err, f.w.started = f.out, 0, nil, true
 	}
-	if cap(b) < size {
-		b = make([]byte, 0, size+size/8)
-	}
-	f.out = bytes.NewBuffer(b[:0])
-	f.w.out, f.w.offset, f.w.err, f.w.started = f.out, 0, nil, true
 	for _, s := range segs {
 		r.rows += s.rows
 	}
@@ -220,7 +257,12 @@ func (f *flatMerge) mergeColumn(gi int, segs []segment, c int) (r chunkResult) {
 	if md.NumValues != r.rows || md.Statistics.NullCount != r.nulls {
 		return chunkResult{err: fmt.Errorf("parquetfile: merge: row group %d column %s: wrote %d values (%d null), the inputs hold %d (%d null)", gi, dotted(l.path), md.NumValues, md.Statistics.NullCount, r.rows, r.nulls)}
 	}
-	r.data = f.out.Bytes()
+	if f.direct != nil {
+		r.direct, r.size = true, f.w.offset-f.directAt
+	} else {
+		r.data = f.out.Bytes()
+		r.size = int64(len(r.data))
+	}
 	r.stats = f.stats
 	return r
 }
@@ -318,6 +360,8 @@ func (f *flatMerge) constantValues(srcs []source, l *leaf) (vals []parquet.Value
 			}
 			vals[i] = l.kind.Value(st.MinValue).Level(0, int(l.maxDef), l.index)
 			values = true
+		case st.MinValue != nil && st.MaxValue != nil && (!l.truncate || st.IsMinValueExact.V && st.IsMaxValueExact.V):
+			return nil, 0, nil // exact bounds, not equal: two values
 		case l.kind == parquet.ByteArray:
 			// A long value: its bounds are truncated, its dictionary says.
 			d := newDictionary()
@@ -411,33 +455,32 @@ func (f *flatMerge) tinyPages(srcs []source, l *leaf) string {
 // into d and returns its values' indexes in d.
 func (f *flatMerge) readDictionary(s *source, l *leaf, d *dictionary) ([]int32, error) {
 	in, md := s.seg.in, s.md
-	where := fmt.Sprintf("row group %d column %s: dictionary page", s.seg.g, dotted(l.path))
+	where := func() string { // made on error only: this runs for each input chunk
+		return fmt.Sprintf("row group %d column %s: dictionary page", s.seg.g, dotted(l.path))
+	}
 	raw, err := read(in, &f.dictBuf, md.DictionaryPageOffset, md.DataPageOffset-md.DictionaryPageOffset)
 	if err != nil {
 		return nil, err
 	}
 	hdr, hl, err := f.pageHeader(raw)
 	if err != nil {
-		return nil, in.errorf("%s: %w", where, err)
+		return nil, in.errorf("%s: %w", where(), err)
 	}
 	if hdr.Type != format.DictionaryPage || !hdr.DictionaryPageHeader.Valid || hl+int(hdr.CompressedPageSize) != len(raw) {
-		return nil, in.errorf("%s: the chunk does not start with one dictionary page", where)
+		return nil, in.errorf("%s: the chunk does not start with one dictionary page", where())
 	}
 	n := int(hdr.DictionaryPageHeader.V.NumValues)
 	body := raw[hl:]
 	if hdr.CRC != 0 && crc32.ChecksumIEEE(body) != uint32(hdr.CRC) {
-		return nil, in.errorf("%s: CRC mismatch: the file is corrupt", where)
+		return nil, in.errorf("%s: CRC mismatch: the file is corrupt", where())
 	}
-	plain, err := f.decompress(f.rawBuf, body, md.Codec, hdr.UncompressedPageSize)
+	plain, err := f.decompress(body, md.Codec, hdr.UncompressedPageSize)
 	if err != nil {
-		return nil, in.errorf("%s: %w", where, err)
-	}
-	if md.Codec != format.Uncompressed {
-		f.rawBuf = plain
+		return nil, in.errorf("%s: %w", where(), err)
 	}
 	width := fixedWidth(*l)
 	if n < 0 || width > 0 && n*width != len(plain) {
-		return nil, in.errorf("%s: %d values in %d bytes", where, n, len(plain))
+		return nil, in.errorf("%s: %d values in %d bytes", where(), n, len(plain))
 	}
 	remap := f.remapSpace(n)
 	for i := range n {
@@ -446,18 +489,18 @@ func (f *flatMerge) readDictionary(s *source, l *leaf, d *dictionary) ([]int32, 
 			v = plain[i*width : (i+1)*width]
 		} else {
 			if len(plain) < 4 {
-				return nil, in.errorf("%s: it ends in value %d of %d", where, i, n)
+				return nil, in.errorf("%s: it ends in value %d of %d", where(), i, n)
 			}
 			size := binary.LittleEndian.Uint32(plain)
 			if uint64(size) > uint64(len(plain)-4) {
-				return nil, in.errorf("%s: value %d of %d bytes, %d left", where, i, size, len(plain)-4)
+				return nil, in.errorf("%s: value %d of %d bytes, %d left", where(), i, size, len(plain)-4)
 			}
 			v, plain = plain[4:4+size], plain[4+size:]
 		}
 		remap[i] = d.insertHashed(v, maphash.Bytes(d.seed, v))
 	}
 	if width == 0 && len(plain) > 0 {
-		return nil, in.errorf("%s: %d bytes after its values", where, len(plain))
+		return nil, in.errorf("%s: %d bytes after its values", where(), len(plain))
 	}
 	s.dictCount = n
 	return remap, nil
@@ -474,6 +517,7 @@ func (f *flatMerge) mergedDict() *dictionary {
 	clear(d.slots)
 	d.ends, d.data = d.ends[:0], d.data[:0]
 	f.remaps = f.remaps[:0]
+	f.remapTab.remap = nil // its array is reused
 	return d
 }
 
@@ -713,12 +757,9 @@ func (f *flatMerge) copyPages(s *source, l *leaf, rows int64, locations *[]forma
 // included.
 func (f *flatMerge) rewritePage(s *source, l *leaf, hdr *format.PageHeader, body []byte, dict bool) (int64, error) {
 	w := f.w
-	raw, err := f.decompress(f.rawBuf, body, s.md.Codec, hdr.UncompressedPageSize)
+	raw, err := f.decompress(body, s.md.Codec, hdr.UncompressedPageSize)
 	if err != nil {
 		return 0, err
-	}
-	if s.md.Codec != format.Uncompressed {
-		f.rawBuf = raw
 	}
 	if dict && !s.identity {
 		dh := &hdr.DataPageHeader.V
@@ -736,12 +777,20 @@ func (f *flatMerge) rewritePage(s *source, l *leaf, hdr *format.PageHeader, body
 			}
 		}
 		out := append(f.pageBuf[:0], raw[:levelsEnd]...)
-		if out, err = remapIndexes(out, raw[levelsEnd:], n, s.remap, s.width); err != nil {
+		if out, err = remapIndexesWith(out, raw[levelsEnd:], n, s.remap, s.width, &f.remapTab); err != nil {
 			return 0, err
 		}
 		f.pageBuf, raw = out, out
 	}
-	if w.chunkBuf, err = w.appendPage(w.chunkBuf[:0], hdr, raw); err != nil {
+	if s.md.Codec == format.Zstd && f.outCodec == format.Zstd && hdr.CompressedPageSize >= hdr.UncompressedPageSize && len(raw) <= maxStoredZstd {
+		// The writer could not compress the page (zstd stored it): its
+		// indexes remapped, one to one, would not compress either.
+		w.comp = appendZstdStored(w.comp[:0], raw)
+		w.chunkBuf, err = w.appendPageData(w.chunkBuf[:0], hdr, raw, w.comp)
+	} else {
+		w.chunkBuf, err = w.appendPage(w.chunkBuf[:0], hdr, raw)
+	}
+	if err != nil {
 		return 0, err
 	}
 	return int64(len(w.chunkBuf)) - int64(hdr.CompressedPageSize) + int64(hdr.UncompressedPageSize), w.write(w.chunkBuf)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -31,6 +32,7 @@ type mergeInput struct {
 	size        int64
 	r           io.ReaderAt
 	closer      io.Closer
+	mapped      []byte // the file mapped in memory (a local file on Linux), or nil
 	md          *fileMetaData
 	footerStart int64
 	leaves      []schemaLeaf
@@ -55,6 +57,10 @@ func (in *mergeInput) errorf(format string, args ...any) error {
 }
 
 func (in *mergeInput) close() {
+	if in.mapped != nil {
+		unmapFile(in.mapped)
+		in.mapped = nil
+	}
 	if in.closer != nil {
 		in.closer.Close()
 		in.closer = nil
@@ -100,6 +106,12 @@ func openMergeInput(ctx context.Context, spec MergeInput, scratch *[]byte) (*mer
 	if in.native {
 		if err := in.readPageIndex(tail, tailAt); err != nil {
 			return in, in.errorf("page index: %w", err)
+		}
+		if f, ok := r.(*os.File); ok {
+			// The pages it copies are then read where they are (their
+			// CRCs checked, written from there), not copied into a
+			// buffer first.
+			in.mapped = mapFile(f, spec.Size)
 		}
 	}
 	return in, nil
@@ -356,15 +368,23 @@ func (in *mergeInput) readPageIndex(tail []byte, tailAt int64) error {
 			cc := &in.md.RowGroups[g].Columns[c]
 			if b := part(cc.ColumnIndexOffset, cc.ColumnIndexLength); b != nil {
 				ci := new(format.ColumnIndex)
-				if thrift.Unmarshal(proto, b, ci) == nil {
-					in.ci[g][c] = ci
+				if !decodeColumnIndex(b, ci) {
+					ci = new(format.ColumnIndex)
+					if thrift.Unmarshal(proto, b, ci) != nil {
+						ci = nil
+					}
 				}
+				in.ci[g][c] = ci
 			}
 			if b := part(cc.OffsetIndexOffset, cc.OffsetIndexLength); b != nil {
 				oi := new(format.OffsetIndex)
-				if thrift.Unmarshal(proto, b, oi) == nil {
-					in.oi[g][c] = oi
+				if !decodeOffsetIndex(b, oi) {
+					oi = new(format.OffsetIndex)
+					if thrift.Unmarshal(proto, b, oi) != nil {
+						oi = nil
+					}
 				}
+				in.oi[g][c] = oi
 			}
 		}
 	}
@@ -426,7 +446,7 @@ func safely(fn func() error) (err error) {
 func sameSchema(a, b *mergeInput) error {
 	x, y := a.md.Schema, b.md.Schema
 	for i := range min(len(x), len(y)) {
-		if !reflect.DeepEqual(x[i], y[i]) {
+		if !sameElement(&x[i], &y[i]) {
 			return b.errorf("its schema differs from input %s's at element %d (%q, %q there): group inputs by Fingerprint", a.key, i, y[i].Name, x[i].Name)
 		}
 	}
@@ -434,6 +454,18 @@ func sameSchema(a, b *mergeInput) error {
 		return b.errorf("its schema has %d elements, input %s's %d: group inputs by Fingerprint", len(y), a.key, len(x))
 	}
 	return nil
+}
+
+// sameElement reports whether two schema elements are equal, as
+// reflect.DeepEqual says, faster (a merge compares every input's schema):
+// the fields but the logical type with ==, which compares their values
+// (none is a pointer, slice or map: a field that is one would not compile),
+// the logical type (a union of pointers) by reflect.
+func sameElement(a, b *format.SchemaElement) bool {
+	x, y := *a, *b
+	lx, ly := x.LogicalType.Value, y.LogicalType.Value
+	x.LogicalType, y.LogicalType = format.LogicalType{}, format.LogicalType{}
+	return x == y && (lx == nil && ly == nil || reflect.DeepEqual(lx, ly))
 }
 
 // schemaOf returns the schema of a footer's schema elements as parquet-go

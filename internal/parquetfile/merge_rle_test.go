@@ -228,9 +228,11 @@ func FuzzRemapIndexes(f *testing.F) {
 // BenchmarkRemapIndexes remaps pages of 12,800 bit-packed indexes (a
 // column of a 256 KiB file) into a larger dictionary: 2,000 values into
 // 2,500 (11 bits to 12, the pageview URLs), 30 into 40 (5 to 6 bits, the
-// user agents). One op is one index.
+// user agents); and into a dictionary of the same bit width, as the
+// pageview merge's are (2,000 URLs, 200 referrers, 30 user agents, 8
+// countries). One op is one index.
 func BenchmarkRemapIndexes(b *testing.B) {
-	for _, c := range []struct{ from, to int }{{2000, 2500}, {30, 40}} {
+	for _, c := range []struct{ from, to int }{{2000, 2500}, {30, 40}, {2000, 2000}, {200, 200}, {30, 30}, {8, 8}} {
 		b.Run(fmt.Sprintf("%d-to-%d", bits.Len(uint(c.from-1)), bits.Len(uint(c.to-1))), func(b *testing.B) {
 			r := rand.New(rand.NewPCG(1, 2))
 			idx := make([]int32, 12800)
@@ -244,13 +246,87 @@ func BenchmarkRemapIndexes(b *testing.B) {
 			}
 			remap[0] = int32(c.to - 1)
 			var dst []byte
+			var tab remapTable // kept for the pages of a remap, as the merge keeps it
 			b.ResetTimer()
 			for done := 0; done < b.N; done += len(idx) {
 				var err error
-				if dst, err = remapIndexes(dst[:0], src, len(idx), remap, bitWidth(remap)); err != nil {
+				if dst, err = remapIndexesWith(dst[:0], src, len(idx), remap, bitWidth(remap), &tab); err != nil {
 					b.Fatal(err)
 				}
 			}
 		})
+	}
+}
+
+// TestRemapIndexesTable: long bit-packed runs (the table path: unpacked at
+// once, looked up in a padded table, packed 8, 4 or 2 at a time) at every
+// input bit width to 20 and every output bit width to 31, one remapTable
+// reused for the pages of a remap and made again for the next remap, read
+// back by parquet-go; an index past the dictionary in the middle of a run
+// is an error.
+func TestRemapIndexesTable(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	var tab remapTable
+	for from := 1; from <= 20; from++ {
+		for to := 0; to <= 32; to++ {
+			size := 1<<(from-1) + 1 + r.IntN(1<<(from-1))
+			if from == 1 {
+				size = 2
+			}
+			remap := make([]int32, size)
+			for i := range remap {
+				if to > 0 {
+					remap[i] = int32(r.Uint32() & (1<<min(to, 31) - 1))
+				}
+			}
+			if to > 0 {
+				remap[r.IntN(size)] = int32(1<<min(to, 31) - 1)
+			}
+			if to == 32 {
+				continue // remapped indexes are int32s
+			}
+			for page := range 3 {
+				n := 100 + r.IntN(3000)
+				idx := make([]int32, n)
+				for i := range idx {
+					idx[i] = int32(r.IntN(size))
+				}
+				idx[0] = int32(size - 1) // the page's bit width is from
+				src, err := (&rle.DictionaryEncoding{}).EncodeInt32(nil, idx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if int(src[0]) != from {
+					t.Fatalf("parquet-go wrote bit width %d, want %d", src[0], from)
+				}
+				out, err := remapIndexesWith([]byte{0xAA}, src, n, remap, bitWidth(remap), &tab)
+				if err != nil {
+					t.Fatalf("from %d to %d page %d: %v", from, to, page, err)
+				}
+				if out[0] != 0xAA {
+					t.Fatal("dst's bytes overwritten")
+				}
+				got, err := (&rle.DictionaryEncoding{}).DecodeInt32(nil, out[1:])
+				if err != nil {
+					t.Fatalf("from %d to %d: decode: %v", from, to, err)
+				}
+				for i, v := range idx {
+					if got[i] != remap[v] {
+						t.Fatalf("from %d to %d page %d: index %d: %d remapped to %d, want %d", from, to, page, i, v, got[i], remap[v])
+					}
+				}
+				if from < 20 && page == 2 {
+					// An index past the dictionary, mid-run.
+					idx[n/2] = int32(size + r.IntN(1<<from-size+1))
+					if idx[n/2] >= 1<<from {
+						continue
+					}
+					src, _ := (&rle.DictionaryEncoding{}).EncodeInt32(nil, idx)
+					if _, err := remapIndexesWith(nil, src, n, remap, bitWidth(remap), &tab); err == nil {
+						t.Fatalf("from %d to %d: index %d of a dictionary of %d: no error", from, to, idx[n/2], size)
+					}
+				}
+			}
+		}
 	}
 }

@@ -42,6 +42,8 @@ type flatMerge struct {
 	*flatShared
 	w         *Writer       // writes to out
 	out       *bytes.Buffer // the chunk being made
+	direct    io.Writer     // the output, if the worker writes to it (the only worker)
+	directAt  int64         // the output's offset, with direct
 	stats     chunkStats    // of the chunk being made
 	zdec      *zstd.Decoder
 	hdr       format.PageHeader
@@ -54,6 +56,7 @@ type flatMerge struct {
 	values    []parquet.Value
 	dict      *dictionary // the chunk's merged dictionary
 	remaps    []int32     // the chunk's sources' remap tables
+	remapTab  remapTable  // the padded table of the source being remapped
 }
 
 // chunkStats is what became of a column chunk.
@@ -64,9 +67,12 @@ type chunkStats struct {
 }
 
 // chunkResult is a column chunk made by a worker: its bytes, its footer
-// entry and page index (offsets from its first byte).
+// entry and page index (offsets from its first byte); or, direct, the
+// size of the chunk it wrote to the output (offsets the file's).
 type chunkResult struct {
 	data        []byte
+	direct      bool
+	size        int64
 	cc          columnChunk
 	ci          format.ColumnIndex
 	oi          format.OffsetIndex
@@ -256,12 +262,17 @@ func (m *merger) mergeFlat(ctx context.Context, out io.Writer) (*MergeResult, er
 			ois = make([]format.OffsetIndex, len(leaves))
 		}
 		base := w.offset
-		if err := w.write(r.data); err != nil {
-			return err
-		}
-		select {
-		case sh.free <- r.data:
-		default:
+		if r.direct {
+			w.offset += r.size
+			base = 0
+		} else {
+			if err := w.write(r.data); err != nil {
+				return err
+			}
+			select {
+			case sh.free <- r.data:
+			default:
+			}
 		}
 		md := &r.cc.MetaData
 		r.cc.FileOffset += base
@@ -306,6 +317,7 @@ func (m *merger) mergeFlat(ctx context.Context, out io.Writer) (*MergeResult, er
 				return nil, err
 			}
 			if workers == 1 {
+				fs[0].direct, fs[0].directAt = out, w.offset
 				if err := put(gi, c, fs[0].mergeColumn(gi, segs, c)); err != nil {
 					return nil, err
 				}

@@ -242,6 +242,12 @@ func (w *Writer) appendPage(dst []byte, hdr *format.PageHeader, body []byte) ([]
 		}
 		data = w.comp
 	}
+	return w.appendPageData(dst, hdr, body, data)
+}
+
+// appendPageData is appendPage of a page already compressed: body is its
+// uncompressed bytes, data what is written.
+func (w *Writer) appendPageData(dst []byte, hdr *format.PageHeader, body, data []byte) ([]byte, error) {
 	if len(data) > maxPageSize {
 		return dst, fmt.Errorf("compressed page of %d bytes is too large", len(data))
 	}

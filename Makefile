@@ -110,7 +110,9 @@ FUZZ_TARGETS := \
 	./schemas:FuzzParseTimestamp ./schemas:FuzzTimeParsersMatchReference ./schemas:FuzzStrMatchesReference \
 	./schemas:FuzzShortInt ./bucketing:FuzzPartitionPath ./writer:FuzzStagedRow \
 	./internal/redact:FuzzURL ./internal/parquetfile:FuzzTruncateBounds \
-	./internal/parquetfile:FuzzRemapIndexes
+	./internal/parquetfile:FuzzRemapIndexes ./internal/parquetfile:FuzzPageIndexDecoders \
+	./internal/parquetfile:FuzzPageHeaderDecoder ./internal/parquetfile:FuzzZstdStoredContent \
+	./iceberg/filestats:FuzzFooterFromTail ./iceberg/filestats:FuzzReadSidecar
 # Targets whose executions take milliseconds (whole files written and read
 # back) run for FUZZTIME_SLOW.
 FUZZ_SLOW_TARGETS := ./internal/parquetfile:FuzzRoundTrip ./internal/parquetfile:FuzzMerge \

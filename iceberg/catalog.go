@@ -223,13 +223,23 @@ func (s *session) writeHint(n int) {
 // commits the updated metadata as the next version. A failed requirement
 // or a lost race is table.ErrCommitFailed (wrapping errConflict for the
 // race).
-func (s *session) CommitTable(ctx context.Context, _ table.Identifier, reqs []table.Requirement, updates []table.Update) (table.Metadata, string, error) {
+func (s *session) CommitTable(_ context.Context, _ table.Identifier, reqs []table.Requirement, updates []table.Update) (table.Metadata, string, error) {
+	return s.commitAt(0, reqs, updates)
+}
+
+// commitAt is CommitTable on metadata version base: a lost race
+// (errConflict) if the newest version is another one. 0 means on the
+// newest.
+func (s *session) commitAt(base int, reqs []table.Requirement, updates []table.Update) (table.Metadata, string, error) {
 	cur, v, err := s.load()
 	if err != nil {
 		return nil, "", err
 	}
 	if cur == nil {
 		return nil, "", fmt.Errorf("%w: the Iceberg table does not exist", table.ErrCommitFailed)
+	}
+	if base != 0 && v != base {
+		return nil, "", fmt.Errorf("%w: %w: version %d is newer than %d", table.ErrCommitFailed, errConflict, v, base)
 	}
 	for _, r := range reqs {
 		if err := r.Validate(cur.Metadata()); err != nil {

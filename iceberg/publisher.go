@@ -33,6 +33,13 @@ const (
 	// PropExpiredThrough is the newest Hudi instant whose snapshot may
 	// have been expired: every completed instant up to it was published.
 	PropExpiredThrough = "lakestream.expired-through"
+	// PropExpiredAfter lists, comma-separated and sorted, the instants
+	// newer than PropExpiredThrough whose snapshots were expired: they
+	// were published before an older instant that completed late, and the
+	// expiry through that one removed them with every snapshot committed
+	// before its own. They count as published. An expiry drops the
+	// instants its new PropExpiredThrough covers; absent when empty.
+	PropExpiredAfter = "lakestream.expired-after"
 	// PropHudiTable names the Hudi table (hoodie.table.name).
 	PropHudiTable = "lakestream.hudi.table"
 )
@@ -170,8 +177,9 @@ func (p *Publisher) Publish(ctx context.Context, instant string) (*Result, error
 	return res, nil
 }
 
-// CatchUp publishes every completed Hudi instant that has no snapshot yet,
-// in timeline order: instants of lakestream's archive files newer than
+// CatchUp publishes every completed Hudi instant that has no snapshot yet
+// and is neither through PropExpiredThrough nor in PropExpiredAfter, in
+// timeline order: instants of lakestream's archive files newer than
 // PropExpiredThrough first (then expired at once: their files may be
 // gone), then those of the active timeline. Run it at every start and
 // after every commit. A lost race for the next metadata version is retried
@@ -199,20 +207,26 @@ type pendingInstant struct {
 // state is what the Iceberg side has published.
 type state struct {
 	tbl       *table.Table // nil: no Iceberg table yet
+	version   int          // tbl's metadata version
 	published map[string]bool
-	watermark string // PropExpiredThrough
+	watermark string   // PropExpiredThrough
+	after     []string // PropExpiredAfter, newer than watermark, sorted
 }
 
 func (s *session) state() (*state, error) {
-	t, _, err := s.load()
+	t, v, err := s.load()
 	if err != nil {
 		return nil, err
 	}
-	st := &state{tbl: t, published: map[string]bool{}}
+	st := &state{tbl: t, version: v, published: map[string]bool{}}
 	if t == nil {
 		return st, nil
 	}
 	st.watermark = t.Properties().Get(PropExpiredThrough, "")
+	st.after = parseExpiredAfter(t.Properties().Get(PropExpiredAfter, ""), st.watermark)
+	for _, ts := range st.after {
+		st.published[ts] = true
+	}
 	for _, snap := range t.Metadata().Snapshots() {
 		if snap.Summary != nil {
 			if ts := snap.Summary.Properties[SummaryInstant]; ts != "" {
@@ -221,6 +235,19 @@ func (s *session) state() (*state, error) {
 		}
 	}
 	return st, nil
+}
+
+// parseExpiredAfter returns the instants of a PropExpiredAfter value newer
+// than watermark, sorted, without duplicates.
+func parseExpiredAfter(v, watermark string) []string {
+	var out []string
+	for ts := range strings.SplitSeq(v, ",") {
+		if ts = strings.TrimSpace(ts); ts != "" && ts > watermark {
+			out = append(out, ts)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func (p *Publisher) catchUp(ctx context.Context, s *session, res *Result) error {
@@ -302,8 +329,9 @@ func (p *Publisher) backoff(ctx context.Context, attempt int) error {
 	}
 }
 
-// unpublished lists the completed instants without a snapshot, oldest
-// first.
+// unpublished lists the completed instants st does not count as
+// published (no snapshot, not through the watermark, not in
+// PropExpiredAfter), oldest first.
 func (p *Publisher) unpublished(ctx context.Context, st *state) ([]pendingInstant, error) {
 	var todo []pendingInstant
 	err := p.table.ArchivedInstants(ctx, st.watermark, func(ts, action string, m *hudi.CommitMetadata) error {

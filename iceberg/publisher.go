@@ -262,6 +262,12 @@ func (p *Publisher) catchUp(ctx context.Context, s *session, res *Result) error 
 			return err
 		}
 		if len(todo) == 0 {
+			if st.tbl != nil && s.hint < st.version {
+				// A publish whose put-if-absent landed but reported an
+				// error (its context cancelled, a lost response) wrote
+				// no hint; nothing may follow to write one.
+				s.writeHint(st.version)
+			}
 			return nil
 		}
 		lost := false

@@ -74,6 +74,25 @@ func tableProps(t *testing.T, f *fixture, p *Publisher) (through, after string) 
 	return props[PropExpiredThrough], props[PropExpiredAfter]
 }
 
+// checkAllPublished fails unless Published counts every completed instant
+// of the active timeline as published.
+func checkAllPublished(t *testing.T, f *fixture, p *Publisher) {
+	t.Helper()
+	tbl, err := p.Table(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := Published(tbl.Metadata())
+	for _, ts := range f.completed() {
+		if !pub(ts) {
+			t.Fatalf("completed instant %s: Published says unpublished", ts)
+		}
+	}
+	if pub("99991231235959999") {
+		t.Fatal("Published counts an instant that does not exist")
+	}
+}
+
 // TestExpireLateCommit: a commit A that completes after a later commit C
 // and a later replacecommit R were published is published last; the
 // expiry through A removes the snapshots of C and R (committed before
@@ -126,6 +145,7 @@ func TestExpireLateCommit(t *testing.T) {
 	if through, after := tableProps(t, f, p); through != a || after != c+","+r {
 		t.Fatalf("%s=%q %s=%q, want %s and %s,%s", PropExpiredThrough, through, PropExpiredAfter, after, a, c, r)
 	}
+	checkAllPublished(t, f, p)
 	if _, err := p.Publish(f.ctx, r); err != nil {
 		t.Fatalf("publish of an expired instant: %v", err)
 	}
@@ -248,6 +268,7 @@ func TestExpireLateReplaceClean(t *testing.T) {
 	if through, after := tableProps(t, f, p); through != r || after != x {
 		t.Fatalf("%s=%q %s=%q, want %s and %s", PropExpiredThrough, through, PropExpiredAfter, after, r, x)
 	}
+	checkAllPublished(t, f, p)
 	f.checkSame(p, testColumns)
 
 	// The next expiry passes X: the record goes.

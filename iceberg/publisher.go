@@ -222,19 +222,39 @@ func (s *session) state() (*state, error) {
 	if t == nil {
 		return st, nil
 	}
-	st.watermark = t.Properties().Get(PropExpiredThrough, "")
-	st.after = parseExpiredAfter(t.Properties().Get(PropExpiredAfter, ""), st.watermark)
-	for _, ts := range st.after {
-		st.published[ts] = true
+	st.published, st.watermark, st.after = publishedBy(t.Metadata())
+	return st, nil
+}
+
+// publishedBy returns the instants md's snapshots name or PropExpiredAfter
+// lists, PropExpiredThrough, and PropExpiredAfter's instants.
+func publishedBy(md table.Metadata) (published map[string]bool, watermark string, after []string) {
+	published = map[string]bool{}
+	watermark = md.Properties().Get(PropExpiredThrough, "")
+	after = parseExpiredAfter(md.Properties().Get(PropExpiredAfter, ""), watermark)
+	for _, ts := range after {
+		published[ts] = true
 	}
-	for _, snap := range t.Metadata().Snapshots() {
+	for _, snap := range md.Snapshots() {
 		if snap.Summary != nil {
 			if ts := snap.Summary.Properties[SummaryInstant]; ts != "" {
-				st.published[ts] = true
+				published[ts] = true
 			}
 		}
 	}
-	return st, nil
+	return published, watermark, after
+}
+
+// Published returns whether the Iceberg metadata md counts a Hudi instant
+// as published: a snapshot names it, it is at or before
+// PropExpiredThrough, or PropExpiredAfter lists it. It is CatchUp's rule:
+// for checks that every completed instant is published (an instant whose
+// snapshot was expired has none).
+func Published(md table.Metadata) func(instant string) bool {
+	published, watermark, _ := publishedBy(md)
+	return func(instant string) bool {
+		return published[instant] || (watermark != "" && instant <= watermark)
+	}
 }
 
 // parseExpiredAfter returns the instants of a PropExpiredAfter value newer

@@ -1,8 +1,12 @@
 package iceberg
 
 import (
+	"context"
 	"errors"
 	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -333,4 +337,129 @@ func TestParseExpiredAfter(t *testing.T) {
 	if got := parseExpiredAfter("", ""); got != nil {
 		t.Fatalf("empty: %v", got)
 	}
+}
+
+// TestExpireRace: two publishers catch up and expire, through different
+// instants (ArchiveThrough(2) and (4)), while commits complete out of
+// order (each one begun before the previous completed) and a
+// replacecommit lands. No call fails, no instant is published twice,
+// every completed instant counts as published, the scan reads the Hudi
+// snapshot, and after a last expiry and the compactor's clean every file
+// a retained snapshot references exists.
+func TestExpireRace(t *testing.T) {
+	for _, storage := range storages {
+		t.Run(storage, func(t *testing.T) { testExpireRace(t, storage) })
+	}
+}
+
+func testExpireRace(t *testing.T, storage string) {
+	f := newFixture(t, storage)
+	base := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	pubs := []*Publisher{f.publisher(WithBackoff(time.Millisecond, 20*time.Millisecond)), f.publisher(WithBackoff(time.Millisecond, 20*time.Millisecond))}
+	ctx, cancel := context.WithCancel(f.ctx)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(pubs))
+	var expired, rounds [2]atomic.Int64
+	for i, p := range pubs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if _, err := p.CatchUp(ctx); err != nil && ctx.Err() == nil {
+					errs <- err
+					return
+				}
+				tl, err := f.table.Timeline(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						errs <- err
+					}
+					return
+				}
+				res, err := p.Expire(ctx, tl.ArchiveThrough(2+2*i))
+				if err != nil && ctx.Err() == nil && !strings.Contains(err.Error(), "is pending") {
+					errs <- err
+					return
+				}
+				if res != nil {
+					expired[i].Add(int64(res.Expired))
+				}
+				rounds[i].Add(1)
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	// Each commit is begun before the previous one completes: every
+	// instant completes after a later one.
+	prev, err := f.table.Begin(f.ctx, hudi.BeginOptions{WriterID: "test-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		time.Sleep(2 * time.Millisecond)
+		next, err := f.table.Begin(f.ctx, hudi.BeginOptions{WriterID: "test-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.commit(f.oneHour(20, base))
+		f.finish(prev, f.oneHour(20, base), nil)
+		prev.Close()
+		prev = next
+		if i == 5 {
+			f.replace(partitionPath(base, false))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	f.finish(prev, f.oneHour(20, base), nil)
+	prev.Close()
+	// Two more rounds of each publisher, which see every instant
+	// completed.
+	r0, r1 := rounds[0].Load(), rounds[1].Load()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if rounds[0].Load() >= r0+2 && rounds[1].Load() >= r1+2 || len(errs) > 0 {
+			break
+		}
+	}
+	cancel()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	p := pubs[0]
+	catchUp(t, f, p)
+	got := published(t, f.ctx, p)
+	if len(got) != len(slices.Compact(slices.Sorted(slices.Values(got)))) {
+		t.Fatalf("an instant published twice: %v", got)
+	}
+	checkAllPublished(t, f, p)
+	f.checkSame(p, testColumns)
+	checkReferencedExist(t, f, p)
+	t.Logf("%d completed instants, %d snapshots kept, expired %d and %d in %d and %d rounds", len(f.completed()), len(got),
+		expired[0].Load(), expired[1].Load(), rounds[0].Load(), rounds[1].Load())
+	if expired[0].Load()+expired[1].Load() == 0 {
+		t.Fatal("nothing expired: the test proves nothing")
+	}
+
+	// The compactor's clean after an expiry through the newest instant.
+	tl, err := f.table.Timeline(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Expire(f.ctx, tl.ArchiveThrough(1)); err != nil {
+		t.Fatal(err)
+	}
+	cr, err := f.table.CleanReplaced(f.ctx, hudi.CleanOptions{Retention: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cr.FilesRemoved == 0 {
+		t.Fatal("the clean removed no replaced file")
+	}
+	checkReferencedExist(t, f, p)
+	if res := catchUp(t, f, pubs[1]); len(res.Published) != 0 {
+		t.Fatalf("catch-up published %v again", res.Published)
+	}
+	checkAllPublished(t, f, p)
+	f.checkSame(p, testColumns)
 }

@@ -176,6 +176,14 @@ func (p *Publisher) expireOnce(ctx context.Context, s *session, st *state, throu
 		kept[sn.ManifestList] = true
 		mfs, err := sn.Manifests(s.io)
 		if err != nil {
+			if errors.Is(p.readError(s, st.version+1, err), errConflict) {
+				// Another expiry, after this one, removed the snapshot
+				// and deleted its files: what is kept is unknown now.
+				// The expiry stands; its files are left to a later
+				// expiry's orphan sweep.
+				p.opts.logger.Info("expire: a later expiry removed a kept snapshot; files left to the orphan sweep", "manifest_list", sn.ManifestList)
+				return nil
+			}
 			return fmt.Errorf("expire: read manifest list %s: %w", sn.ManifestList, err)
 		}
 		for _, mf := range mfs {

@@ -460,7 +460,7 @@ func (p *Publisher) publishOne(ctx context.Context, s *session, st *state, in *p
 	if needScan && tbl.CurrentSnapshot() != nil {
 		manifests, err := tbl.CurrentSnapshot().Manifests(s.io)
 		if err != nil {
-			return fmt.Errorf("publish %s: read manifests: %w", in.ts, err)
+			return p.readError(s, st.version, fmt.Errorf("publish %s: read manifests: %w", in.ts, err))
 		}
 		for _, mf := range manifests {
 			if mf.ManifestContent() != iceberg.ManifestContentData {
@@ -468,7 +468,7 @@ func (p *Publisher) publishOne(ctx context.Context, s *session, st *state, in *p
 			}
 			entries, err := mf.FetchEntries(s.io, true)
 			if err != nil {
-				return fmt.Errorf("publish %s: read manifest: %w", in.ts, err)
+				return p.readError(s, st.version, fmt.Errorf("publish %s: read manifest: %w", in.ts, err))
 			}
 			for _, e := range entries {
 				df := e.DataFile()
@@ -548,6 +548,18 @@ func (p *Publisher) publishOne(ctx context.Context, s *session, st *state, in *p
 	st.tbl = newTbl
 	st.published[in.ts] = true
 	return nil
+}
+
+// readError is err, a failed read of a manifest or manifest list of
+// metadata version base, or errConflict if a newer version exists: another
+// publisher's expiry may have removed the snapshot and deleted its files
+// since base was read.
+func (p *Publisher) readError(s *session, base int, err error) error {
+	if _, v, lerr := s.load(); lerr == nil && v > base {
+		p.opts.logger.Debug("iceberg metadata moved on while reading it", "version", base, "newest", v, "err", err)
+		return errConflict
+	}
+	return err
 }
 
 // removeCreated deletes the manifests and manifest lists a commit that did

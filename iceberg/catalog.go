@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/iceberg-go"
 	icebergio "github.com/apache/iceberg-go/io"
@@ -60,9 +61,10 @@ var errConflict = errors.New("another publisher committed the next metadata vers
 // put-if-absent, which is the compare-and-swap that serialises publishers.
 // Its file IO is bound to the operation's context.
 type session struct {
-	p   *Publisher
-	ctx context.Context
-	io  *bucketIO
+	p    *Publisher
+	ctx  context.Context
+	io   *bucketIO
+	hint int // the version hint the last load read (0: none or damaged)
 }
 
 var _ table.CatalogIO = (*session)(nil)
@@ -94,11 +96,12 @@ func (s *session) LoadTable(ctx context.Context, _ table.Identifier) (*table.Tab
 func (s *session) load() (*table.Table, int, error) {
 	b := s.p.bucket
 	v := s.p.lastVersion()
-	if hint, err := s.readHint(); err != nil {
+	hint, err := s.readHint()
+	if err != nil {
 		return nil, 0, err
-	} else if hint > v {
-		v = hint
 	}
+	s.hint = hint
+	v = max(v, hint)
 	if v == 0 {
 		var err error
 		if v, err = s.listNewest(); err != nil || v == 0 {
@@ -195,19 +198,27 @@ func (s *session) putVersion(n int, meta table.Metadata) error {
 	return nil
 }
 
+// hintTimeout bounds writeHint, which outlives the operation's context.
+const hintTimeout = 30 * time.Second
+
 // writeHint points the version hint at n. Two publishers may put their
 // hints in either order; a hint found behind a newer version is put again,
-// so that it ends at the newest one seen. A failure is only logged: the
-// hint is an optimisation for readers, never the truth.
+// so that it ends at the newest one seen. It runs to the end (hintTimeout
+// at most) even if the operation's context is cancelled: the version is
+// created, and a hint left behind it stays behind until the next publish.
+// A failure is only logged: the hint is an optimisation for readers, never
+// the truth.
 func (s *session) writeHint(n int) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), hintTimeout)
+	defer cancel()
 	for range 8 {
-		if err := s.p.bucket.Put(s.ctx, VersionHintKey, strings.NewReader(strconv.Itoa(n))); err != nil {
+		if err := s.p.bucket.Put(ctx, VersionHintKey, strings.NewReader(strconv.Itoa(n))); err != nil {
 			s.p.opts.logger.Warn("write iceberg version hint", "version", n, "err", err)
 			return
 		}
 		newest := n
 		for {
-			if _, err := s.p.bucket.Stat(s.ctx, MetadataKey(newest+1)); err != nil {
+			if _, err := s.p.bucket.Stat(ctx, MetadataKey(newest+1)); err != nil {
 				break
 			}
 			newest++
@@ -223,13 +234,23 @@ func (s *session) writeHint(n int) {
 // commits the updated metadata as the next version. A failed requirement
 // or a lost race is table.ErrCommitFailed (wrapping errConflict for the
 // race).
-func (s *session) CommitTable(ctx context.Context, _ table.Identifier, reqs []table.Requirement, updates []table.Update) (table.Metadata, string, error) {
+func (s *session) CommitTable(_ context.Context, _ table.Identifier, reqs []table.Requirement, updates []table.Update) (table.Metadata, string, error) {
+	return s.commitAt(0, reqs, updates)
+}
+
+// commitAt is CommitTable on metadata version base: a lost race
+// (errConflict) if the newest version is another one. 0 means on the
+// newest.
+func (s *session) commitAt(base int, reqs []table.Requirement, updates []table.Update) (table.Metadata, string, error) {
 	cur, v, err := s.load()
 	if err != nil {
 		return nil, "", err
 	}
 	if cur == nil {
 		return nil, "", fmt.Errorf("%w: the Iceberg table does not exist", table.ErrCommitFailed)
+	}
+	if base != 0 && v != base {
+		return nil, "", fmt.Errorf("%w: %w: version %d is newer than %d", table.ErrCommitFailed, errConflict, v, base)
 	}
 	for _, r := range reqs {
 		if err := r.Validate(cur.Metadata()); err != nil {

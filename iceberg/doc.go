@@ -17,7 +17,9 @@
 // filesystem and on S3), and the loser re-reads what is published and
 // retries: no instant is published twice, none is skipped. Expire expires
 // snapshots with Hudi's archival, before the archival deletes the files
-// of retired file groups.
+// of retired file groups; the instants whose snapshots are gone stay
+// published through the table properties PropExpiredThrough and
+// PropExpiredAfter (Published is the rule).
 //
 // The schema is the files' own (their Parquet field IDs, the _hoodie_* and
 // Kafka columns included); partitions are identity transforms of the Hudi

@@ -33,6 +33,13 @@ const (
 	// PropExpiredThrough is the newest Hudi instant whose snapshot may
 	// have been expired: every completed instant up to it was published.
 	PropExpiredThrough = "lakestream.expired-through"
+	// PropExpiredAfter lists, comma-separated and sorted, the instants
+	// newer than PropExpiredThrough whose snapshots were expired: they
+	// were published before an older instant that completed late, and the
+	// expiry through that one removed them with every snapshot committed
+	// before its own. They count as published. An expiry drops the
+	// instants its new PropExpiredThrough covers; absent when empty.
+	PropExpiredAfter = "lakestream.expired-after"
 	// PropHudiTable names the Hudi table (hoodie.table.name).
 	PropHudiTable = "lakestream.hudi.table"
 )
@@ -170,8 +177,9 @@ func (p *Publisher) Publish(ctx context.Context, instant string) (*Result, error
 	return res, nil
 }
 
-// CatchUp publishes every completed Hudi instant that has no snapshot yet,
-// in timeline order: instants of lakestream's archive files newer than
+// CatchUp publishes every completed Hudi instant that has no snapshot yet
+// and is neither through PropExpiredThrough nor in PropExpiredAfter, in
+// timeline order: instants of lakestream's archive files newer than
 // PropExpiredThrough first (then expired at once: their files may be
 // gone), then those of the active timeline. Run it at every start and
 // after every commit. A lost race for the next metadata version is retried
@@ -199,28 +207,67 @@ type pendingInstant struct {
 // state is what the Iceberg side has published.
 type state struct {
 	tbl       *table.Table // nil: no Iceberg table yet
+	version   int          // tbl's metadata version
 	published map[string]bool
-	watermark string // PropExpiredThrough
+	watermark string   // PropExpiredThrough
+	after     []string // PropExpiredAfter, newer than watermark, sorted
 }
 
 func (s *session) state() (*state, error) {
-	t, _, err := s.load()
+	t, v, err := s.load()
 	if err != nil {
 		return nil, err
 	}
-	st := &state{tbl: t, published: map[string]bool{}}
+	st := &state{tbl: t, version: v, published: map[string]bool{}}
 	if t == nil {
 		return st, nil
 	}
-	st.watermark = t.Properties().Get(PropExpiredThrough, "")
-	for _, snap := range t.Metadata().Snapshots() {
+	st.published, st.watermark, st.after = publishedBy(t.Metadata())
+	return st, nil
+}
+
+// publishedBy returns the instants md's snapshots name or PropExpiredAfter
+// lists, PropExpiredThrough, and PropExpiredAfter's instants.
+func publishedBy(md table.Metadata) (published map[string]bool, watermark string, after []string) {
+	published = map[string]bool{}
+	watermark = md.Properties().Get(PropExpiredThrough, "")
+	after = parseExpiredAfter(md.Properties().Get(PropExpiredAfter, ""), watermark)
+	for _, ts := range after {
+		published[ts] = true
+	}
+	for _, snap := range md.Snapshots() {
 		if snap.Summary != nil {
 			if ts := snap.Summary.Properties[SummaryInstant]; ts != "" {
-				st.published[ts] = true
+				published[ts] = true
 			}
 		}
 	}
-	return st, nil
+	return published, watermark, after
+}
+
+// Published returns whether the Iceberg metadata md counts a Hudi instant
+// as published: a snapshot names it, it is at or before
+// PropExpiredThrough, or PropExpiredAfter lists it. It is CatchUp's rule:
+// for checks that every completed instant is published (an instant whose
+// snapshot was expired has none).
+func Published(md table.Metadata) func(instant string) bool {
+	published, watermark, _ := publishedBy(md)
+	return func(instant string) bool {
+		return published[instant] || (watermark != "" && instant <= watermark)
+	}
+}
+
+// parseExpiredAfter returns the instants of a PropExpiredAfter value newer
+// than watermark, sorted, without duplicates.
+func parseExpiredAfter(v, watermark string) []string {
+	var out []string
+	for ts := range strings.SplitSeq(v, ",") {
+		if ts = strings.TrimSpace(ts); ts != "" && ts > watermark {
+			out = append(out, ts)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func (p *Publisher) catchUp(ctx context.Context, s *session, res *Result) error {
@@ -235,6 +282,12 @@ func (p *Publisher) catchUp(ctx context.Context, s *session, res *Result) error 
 			return err
 		}
 		if len(todo) == 0 {
+			if st.tbl != nil && s.hint < st.version {
+				// A publish whose put-if-absent landed but reported an
+				// error (its context cancelled, a lost response) wrote
+				// no hint; nothing may follow to write one.
+				s.writeHint(st.version)
+			}
 			return nil
 		}
 		lost := false
@@ -302,8 +355,9 @@ func (p *Publisher) backoff(ctx context.Context, attempt int) error {
 	}
 }
 
-// unpublished lists the completed instants without a snapshot, oldest
-// first.
+// unpublished lists the completed instants st does not count as
+// published (no snapshot, not through the watermark, not in
+// PropExpiredAfter), oldest first.
 func (p *Publisher) unpublished(ctx context.Context, st *state) ([]pendingInstant, error) {
 	var todo []pendingInstant
 	err := p.table.ArchivedInstants(ctx, st.watermark, func(ts, action string, m *hudi.CommitMetadata) error {
@@ -406,7 +460,7 @@ func (p *Publisher) publishOne(ctx context.Context, s *session, st *state, in *p
 	if needScan && tbl.CurrentSnapshot() != nil {
 		manifests, err := tbl.CurrentSnapshot().Manifests(s.io)
 		if err != nil {
-			return fmt.Errorf("publish %s: read manifests: %w", in.ts, err)
+			return p.readError(s, st.version, fmt.Errorf("publish %s: read manifests: %w", in.ts, err))
 		}
 		for _, mf := range manifests {
 			if mf.ManifestContent() != iceberg.ManifestContentData {
@@ -414,7 +468,7 @@ func (p *Publisher) publishOne(ctx context.Context, s *session, st *state, in *p
 			}
 			entries, err := mf.FetchEntries(s.io, true)
 			if err != nil {
-				return fmt.Errorf("publish %s: read manifest: %w", in.ts, err)
+				return p.readError(s, st.version, fmt.Errorf("publish %s: read manifest: %w", in.ts, err))
 			}
 			for _, e := range entries {
 				df := e.DataFile()
@@ -494,6 +548,18 @@ func (p *Publisher) publishOne(ctx context.Context, s *session, st *state, in *p
 	st.tbl = newTbl
 	st.published[in.ts] = true
 	return nil
+}
+
+// readError is err, a failed read of a manifest or manifest list of
+// metadata version base, or errConflict if a newer version exists: another
+// publisher's expiry may have removed the snapshot and deleted its files
+// since base was read.
+func (p *Publisher) readError(s *session, base int, err error) error {
+	if _, v, lerr := s.load(); lerr == nil && v > base {
+		p.opts.logger.Debug("iceberg metadata moved on while reading it", "version", base, "newest", v, "err", err)
+		return errConflict
+	}
+	return err
 }
 
 // removeCreated deletes the manifests and manifest lists a commit that did

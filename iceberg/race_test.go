@@ -318,3 +318,35 @@ func TestOptionsValidate(t *testing.T) {
 	}
 	_ = os.Getenv
 }
+
+// TestVersionHintAfterCancel: a publisher whose context is cancelled
+// right after it created a metadata version (ingestd shutting down, or
+// TestPublishersRace's cancel) still points the version hint at the
+// newest version, or the next catch-up does.
+func TestVersionHintAfterCancel(t *testing.T) {
+	f := newFixture(t, "filesystem")
+	p := f.publisher()
+	f.commit(f.events(20, time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC), 1))
+	if _, err := p.CatchUp(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The hint a publisher of v1 put last, after v2 was created.
+	if err := f.bucket.Put(f.ctx, VersionHintKey, strings.NewReader("1")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(f.ctx)
+	cancel()
+	p.newSession(ctx).writeHint(1)
+	checkVersionHint(t, f)
+
+	// A put-if-absent that landed but reported an error (cancelled)
+	// writes no hint at all: the next catch-up, with nothing to publish,
+	// puts it.
+	if err := f.bucket.Put(f.ctx, VersionHintKey, strings.NewReader("1")); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := f.publisher().CatchUp(f.ctx); err != nil || len(res.Published) != 0 {
+		t.Fatalf("catch-up: %+v, %v", res, err)
+	}
+	checkVersionHint(t, f)
+}

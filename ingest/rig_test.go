@@ -233,14 +233,11 @@ func checkIcebergMatchesHudi(t *testing.T, ctx context.Context, tbl *hudi.Table,
 	if err != nil {
 		t.Fatal(err)
 	}
-	published := map[string]bool{}
-	for _, sn := range md.Snapshots() {
-		published[sn.Summary.Properties[iceberg.SummaryInstant]] = true
-	}
-	expired := md.Properties()[iceberg.PropExpiredThrough]
+	published := iceberg.Published(md)
 	for _, e := range tl.Completed() {
-		if !published[e.Time] && e.Time > expired {
-			t.Errorf("completed instant %s has no Iceberg snapshot (expired through %q)", e.Time, expired)
+		if !published(e.Time) {
+			t.Errorf("completed instant %s has no Iceberg snapshot (expired through %q, after %q)", e.Time,
+				md.Properties()[iceberg.PropExpiredThrough], md.Properties()[iceberg.PropExpiredAfter])
 		}
 	}
 	_, batches, err := it.Scan().ToArrowRecords(ctx)

@@ -176,8 +176,27 @@ type trinoResult struct {
 	stats json.RawMessage
 }
 
-// query runs one statement through the client protocol.
+// query runs one statement through the client protocol. Trino answers
+// NO_NODES_AVAILABLE for a while after /v1/info stops saying "starting"
+// (its node manager has not seen its own announcement yet: once in a
+// make compat run, under load); the statement is sent again then, for up
+// to a minute.
 func (tr *trino) query(ctx context.Context, sql string) (*trinoResult, error) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		res, err := tr.queryOnce(ctx, sql)
+		if err == nil || !strings.HasPrefix(err.Error(), "NO_NODES_AVAILABLE:") || time.Now().After(deadline) {
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func (tr *trino) queryOnce(ctx context.Context, sql string) (*trinoResult, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tr.url+"/v1/statement", strings.NewReader(sql))
 	if err != nil {
 		return nil, err

@@ -32,6 +32,14 @@
 // span with its phases (and each worker's close and upload) as children,
 // recorded at the same points (trace.go).
 //
+// Parts: the Coordinator (coordinator.go) keeps the state machine and
+// delegates to parts that own their state, one file each: kafkaPartitions
+// (partitions.go), openInstant (instant.go), checkpointSchedule
+// (schedule.go), publishQueue (publish.go), retrier (retry.go), workerPool
+// (pool.go), runContexts (runctx.go), and the intake's bucketPaths
+// (bucketpath.go), router (route.go) and eventClock (late.go). The lock
+// order is on the Coordinator type.
+//
 // Goroutines: Run runs on its caller's goroutine and starts one goroutine
 // per worker (each owns its writer.Set) and one that ends Run's work once
 // the shutdown grace period passes; Close stops the workers.

@@ -13,8 +13,10 @@ import (
 )
 
 // bucketPaths makes a row's bucket (its partition path) from its event time
-// and the record fields the partition template reads. Used by the intake
-// only (Coordinator.mu held): values is reused row after row.
+// and the record fields the partition template reads:
+// partitioner.Path(eventTime, true, fieldValues(row)), which the intake
+// calls in its per-row loop. Used by the intake only (Coordinator.mu
+// held): values is reused row after row.
 type bucketPaths struct {
 	partitioner *bucketing.Partitioner
 	fields      []templateField
@@ -27,11 +29,6 @@ func newBucketPaths(ts *schemas.TableSchema, t *bucketing.Template) (bucketPaths
 		return bucketPaths{}, err
 	}
 	return bucketPaths{partitioner: bucketing.NewPartitioner(t), fields: fields}, nil
-}
-
-// path returns the bucket of row, whose event time is eventTime.
-func (b *bucketPaths) path(eventTime int64, row parquet.Row) (string, error) {
-	return b.partitioner.Path(eventTime, true, b.fieldValues(row))
 }
 
 // templateField is a record field a partition template reads: a top-level

@@ -256,7 +256,7 @@ func TestDeadLetterFailureStops(t *testing.T) {
 	mem := objstore.NewMemory()
 	recs := pageviewRecords(2000, time.Now().UTC())
 	recs[1000].Value = []byte("{not json")
-	p := newPipeline(t, mem, 1, recs, checkpoint.WithInterval(time.Hour))
+	p := newKafkaDeadLetterPipeline(t, mem, 1, recs, checkpoint.WithInterval(time.Hour))
 	p.failNextDeadLetters()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

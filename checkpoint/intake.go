@@ -193,7 +193,9 @@ func (c *Coordinator) intakeOne(ctx context.Context, r *kgo.Record) error {
 		return nil
 	}
 	in.clock.observe(r.Partition, eventTime)
-	bucket, err := in.paths.path(eventTime, rec.Row)
+	// Not a method of bucketPaths: the call would cost 24 instructions a
+	// row (docs/benchmarks.md, "The pipeline before and after").
+	bucket, err := in.paths.partitioner.Path(eventTime, true, in.paths.fieldValues(rec.Row))
 	if err != nil {
 		c.deadLetter(r, ReasonBadPartition, err.Error())
 		return nil

@@ -121,6 +121,24 @@ func (s *fetchedSource) QueueGroupOffsets(next map[int32]int64) {
 	s.mu.Unlock()
 }
 
+// deadLetterList keeps the dead letters' reasons in memory
+// (ingest.Options.DeadLetters); the coordinator's Stats count them too.
+type deadLetterList struct {
+	mu      sync.Mutex
+	reasons map[string]int
+}
+
+func (d *deadLetterList) Send(_ *kgo.Record, reason, _ string) {
+	d.mu.Lock()
+	if d.reasons == nil {
+		d.reasons = map[string]int{}
+	}
+	d.reasons[reason]++
+	d.mu.Unlock()
+}
+
+func (d *deadLetterList) Flush(context.Context) error { return nil }
+
 const pageviewSchema = `
 - {name: userId, type: int64, optional: false}
 - {name: sessionNumber, type: int32}
@@ -131,15 +149,12 @@ const pageviewSchema = `
 - {name: eventTime, type: timestamp, optional: false}`
 
 // pipeline is the engine of one table as ingestd opens it (ingest.Open),
-// whose coordinator runs over a fetched source instead of the engine's
-// Kafka reader: for tests and benchmarks.
-//
-// Open always makes a Kafka reader and a dead-letter producer
-// (ingest.Options has no Source and no DeadLetters to give it): they run
-// against a kfake cluster, the reader on a topic that does not exist there
-// (it joins its group and is assigned nothing, so the coordinator's
-// rebalance hooks are never called), the producer to the dead-letter topic,
-// which does.
+// whose records come from a fetched source (ingest.Options.Source) and
+// whose dead letters go to a list (ingest.Options.DeadLetters): no Kafka
+// client runs, so the tests and benchmarks see the pipeline alone. A
+// pipeline made by newKafkaDeadLetterPipeline has the engine's Kafka
+// dead-letter producer instead, against a kfake cluster whose faults the
+// test injects.
 type pipeline struct {
 	eng     *ingest.Engine
 	coord   *checkpoint.Coordinator
@@ -147,7 +162,8 @@ type pipeline struct {
 	bucket  objstore.Store
 	router  *bucketing.Router
 	src     *fetchedSource
-	cluster *kfake.Cluster
+	dlq     *deadLetterList // nil with the Kafka producer
+	cluster *kfake.Cluster  // nil without
 
 	closeOnce sync.Once
 	closeErr  error
@@ -169,11 +185,28 @@ func newPipeline(tb testing.TB, bucket objstore.Store, workers int, recs []*kgo.
 // ("": none) and extra writer options.
 func newPipelineWith(tb testing.TB, bucket objstore.Store, workers int, recs []*kgo.Record, journalDir string, wopts []writer.Option, opts ...checkpoint.Option) *pipeline {
 	tb.Helper()
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, pipelineTopic+".dlq"))
-	if err != nil {
-		tb.Fatal(err)
+	return openPipeline(tb, bucket, workers, recs, journalDir, wopts, false, opts...)
+}
+
+// newKafkaDeadLetterPipeline is newPipeline whose dead letters go through
+// the engine's Kafka producer to a kfake cluster (pipeline.cluster).
+func newKafkaDeadLetterPipeline(tb testing.TB, bucket objstore.Store, workers int, recs []*kgo.Record, opts ...checkpoint.Option) *pipeline {
+	tb.Helper()
+	return openPipeline(tb, bucket, workers, recs, "", nil, true, opts...)
+}
+
+func openPipeline(tb testing.TB, bucket objstore.Store, workers int, recs []*kgo.Record, journalDir string, wopts []writer.Option, kafkaDeadLetters bool, opts ...checkpoint.Option) *pipeline {
+	tb.Helper()
+	var err error
+	p := &pipeline{bucket: bucket, src: &fetchedSource{recs: recs, batch: 10000}}
+	if kafkaDeadLetters {
+		if p.cluster, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, pipelineTopic+".dlq")); err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(p.cluster.Close)
+	} else {
+		p.dlq = &deadLetterList{}
 	}
-	tb.Cleanup(cluster.Close)
 	var specs []schemas.FieldSpec
 	if err := yaml.Unmarshal([]byte(pageviewSchema), &specs); err != nil {
 		tb.Fatal(err)
@@ -197,16 +230,20 @@ func newPipelineWith(tb testing.TB, bucket objstore.Store, workers int, recs []*
 	o := ingest.Options{
 		Bucket: bucket, TableName: "pageviews", Topic: pipelineTopic, WriterID: pipelineWriter,
 		Schema: ts, Template: tmpl, Router: router, SpoolDir: tb.TempDir(),
-		Kafka:         source.Config{Brokers: cluster.ListenAddrs(), Topic: "not-read", Group: "checkpoint-tests"},
-		SourceOptions: []source.Option{source.WithLogger(slog.New(slog.DiscardHandler))},
-		JournalDir:    journalDir, WriterOptions: wopts, CheckpointOptions: opts,
+		Source:     p.src,
+		JournalDir: journalDir, WriterOptions: wopts, CheckpointOptions: opts,
+	}
+	if p.cluster != nil {
+		o.Kafka = source.Config{Brokers: p.cluster.ListenAddrs()}
+		o.DeadLetterOptions = []source.Option{source.WithLogger(slog.New(slog.DiscardHandler))}
+	} else {
+		o.DeadLetters = p.dlq
 	}
 	eng, err := ingest.Open(context.Background(), o)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p := &pipeline{eng: eng, coord: eng.Coordinator(), table: eng.Table(), bucket: bucket, router: o.Router, cluster: cluster,
-		src: &fetchedSource{recs: recs, batch: 10000}}
+	p.eng, p.coord, p.table, p.router = eng, eng.Coordinator(), eng.Table(), o.Router
 	tb.Cleanup(func() { p.close() })
 	return p
 }
@@ -218,7 +255,7 @@ func (p *pipeline) close() error {
 	return p.closeErr
 }
 
-// failNextDeadLetters has the broker refuse the next produce request of
+// failNextDeadLetters (newKafkaDeadLetterPipeline) has the broker refuse the next produce request of
 // the dead-letter producer with an error it does not retry: the records
 // in it fail, and Flush reports it.
 func (p *pipeline) failNextDeadLetters() {

@@ -20,16 +20,23 @@ func newRouter(r *bucketing.Router) router {
 	return router{r: r, hotSplit: r.HotSplit().Enabled, lastWorker: -1}
 }
 
-// worker returns the worker of a row of bucket read at partition and offset.
+// worker returns the worker of a row of bucket read at partition and
+// offset. The common case, a bucket routed as the last row's without a
+// split, is inlined into the intake's per-row loop.
 func (rt *router) worker(bucket string, partition int32, offset int64) int {
-	switch {
-	case rt.hotSplit:
-		return rt.r.Route(bucket, bucketing.OffsetHash(partition, offset))
-	case bucket == rt.lastBucket && rt.lastWorker >= 0:
+	if !rt.hotSplit && rt.lastWorker >= 0 && bucket == rt.lastBucket {
 		return rt.lastWorker
-	default:
-		w := rt.r.Worker(bucket)
-		rt.lastBucket, rt.lastWorker = bucket, w
-		return w
 	}
+	return rt.route(bucket, partition, offset)
+}
+
+// route is worker's slow path: a hot bucket's split, or a bucket other
+// than the last one's.
+func (rt *router) route(bucket string, partition int32, offset int64) int {
+	if rt.hotSplit {
+		return rt.r.Route(bucket, bucketing.OffsetHash(partition, offset))
+	}
+	w := rt.r.Worker(bucket)
+	rt.lastBucket, rt.lastWorker = bucket, w
+	return w
 }

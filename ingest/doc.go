@@ -19,6 +19,10 @@
 // rolled back by recovery by the Iceberg expiry
 // (docs/format/iceberg.md, "Stats sidecar").
 //
+// Options.Source and Options.DeadLetters plug in a source of records and
+// a dead-letter sink instead of the Kafka clients (tests and benchmarks
+// run the pipeline without a broker that way).
+//
 // Open also splits Options.MemoryBudget between the coordinator and each
 // worker's writers. Options.ValidateSettings holds the rules of the
 // settings (the format, the largest record, the dead-letter topic, the

@@ -31,14 +31,15 @@ const setupTimeout = 2 * time.Minute
 type Engine struct {
 	opts    Options
 	table   *hudi.Table
-	journal *journal.Journal // nil: none
-	dlq     *source.DeadLetter
+	journal *journal.Journal   // nil: none
+	dlq     *source.DeadLetter // nil with Options.DeadLetters
 	coord   *checkpoint.Coordinator
 	iceberg *iceberg.Publisher // nil: not published
 	// sidecars collects the writers' file metrics for the stats sidecars
 	// (nil: publishing off).
 	sidecars *sidecars
-	reader   *source.Reader
+	reader   *source.Reader    // nil with Options.Source
+	src      checkpoint.Source // what Run polls: reader or Options.Source
 	closing  closeBudget
 }
 
@@ -55,12 +56,13 @@ type Engine struct {
 //     (a failure is logged, not returned);
 //  4. pick the decoder of Options.Format;
 //  5. run BeforeDeadLetters, then make the dead-letter producer, its batch
-//     sized for the largest record;
+//     sized for the largest record (unless Options.DeadLetters is set);
 //  6. make the coordinator, whose writer sets journal every upload
 //     (writer.WithBeforeUpload) when there is a journal, and which, with
 //     Iceberg publishing, publishes after every commit and expires
 //     Iceberg snapshots before every archival;
-//  7. make the Kafka reader, with the coordinator's rebalance hooks.
+//  7. make the Kafka reader, with the coordinator's rebalance hooks
+//     (unless Options.Source is set).
 //
 // Open returns ErrStopped (wrapped) if ctx ends while it waits for the
 // journal. On an error it closes what it made.
@@ -138,13 +140,17 @@ func Open(ctx context.Context, o Options) (_ *Engine, err error) {
 			log.Warn("could not release the previous process's group membership: its partitions may wait for the session timeout", "err", err)
 		}
 	}
-	// Dead letters carry the original value (a too-large one cut to
-	// checkpoint.MaxDeadLetterValue): let the producer batch hold one.
-	dlqBatch := int32(max(o.MaxRecordBytes, checkpoint.MaxDeadLetterValue) + 64<<10)
-	e.dlq, err = source.NewDeadLetter(source.DeadLetterConfig{SourceTopic: o.Topic, Topic: o.DeadLetterTopic, Brokers: o.Kafka.Brokers, EnsureTopic: true, Security: o.Kafka.Security},
-		append([]source.Option{source.WithLogger(log), source.WithKgoOpts(kgo.ProducerBatchMaxBytes(max(dlqBatch, 1_000_012)))}, o.DeadLetterOptions...)...)
-	if err != nil {
-		return nil, err
+	deadLetters := o.DeadLetters
+	if deadLetters == nil {
+		// Dead letters carry the original value (a too-large one cut to
+		// checkpoint.MaxDeadLetterValue): let the producer batch hold one.
+		dlqBatch := int32(max(o.MaxRecordBytes, checkpoint.MaxDeadLetterValue) + 64<<10)
+		e.dlq, err = source.NewDeadLetter(source.DeadLetterConfig{SourceTopic: o.Topic, Topic: o.DeadLetterTopic, Brokers: o.Kafka.Brokers, EnsureTopic: true, Security: o.Kafka.Security},
+			append([]source.Option{source.WithLogger(log), source.WithKgoOpts(kgo.ProducerBatchMaxBytes(max(dlqBatch, 1_000_012)))}, o.DeadLetterOptions...)...)
+		if err != nil {
+			return nil, err
+		}
+		deadLetters = e.dlq
 	}
 	tbl, cpOpts := hudi.AsTable(e.table), append([]checkpoint.Option(nil), o.CheckpointOptions...)
 	if o.MemoryBudget != 0 {
@@ -156,15 +162,18 @@ func Open(ctx context.Context, o Options) (_ *Engine, err error) {
 	}
 	e.coord, err = checkpoint.New(setup, checkpoint.Config{
 		Table: tbl, Topic: o.Topic, WriterID: o.WriterID,
-		Schema: ts, Decoder: decoder, Template: tmpl, Router: o.Router, DeadLetters: e.dlq, Journal: e.journal,
+		Schema: ts, Decoder: decoder, Template: tmpl, Router: o.Router, DeadLetters: deadLetters, Journal: e.journal,
 		NewWriterSet: e.newWriterSet,
 	}, cpOpts...)
 	if err != nil {
 		return nil, err
 	}
-	e.reader, err = source.NewReader(o.Kafka, source.Hooks{StartOffsets: e.coord.StartOffsets, Revoked: e.coord.Revoked}, o.SourceOptions...)
-	if err != nil {
-		return nil, err
+	if e.src = o.Source; e.src == nil {
+		e.reader, err = source.NewReader(o.Kafka, source.Hooks{StartOffsets: e.coord.StartOffsets, Revoked: e.coord.Revoked}, o.SourceOptions...)
+		if err != nil {
+			return nil, err
+		}
+		e.src = e.reader
 	}
 	return e, nil
 }
@@ -202,14 +211,15 @@ func (e *Engine) Table() *hudi.Table { return e.table }
 // states).
 func (e *Engine) Coordinator() *checkpoint.Coordinator { return e.coord }
 
-// Reader is the Kafka reader (its lag and partitions, for metrics).
+// Reader is the Kafka reader (its lag and partitions, for metrics); nil
+// with Options.Source.
 func (e *Engine) Reader() *source.Reader { return e.reader }
 
 // Run ingests until ctx ends (then makes the final checkpoint) or a
 // checkpoint fails; see checkpoint.Coordinator.Run. The closing budget
 // (Options.CloseReserve) starts when it returns.
 func (e *Engine) Run(ctx context.Context) error {
-	err := e.coord.Run(ctx, e.reader)
+	err := e.coord.Run(ctx, e.src)
 	e.closing.start()
 	return err
 }

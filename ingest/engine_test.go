@@ -194,3 +194,88 @@ func TestOpenRecoversThenRuns(t *testing.T) {
 		t.Fatalf("journal pending after a clean stop: %v, %v", p, err)
 	}
 }
+
+// TestOpenWithPluggedSource: with Options.Source and Options.DeadLetters
+// set, Open makes no Kafka client (there is no broker to reach), Run polls
+// the source until its context ends, the good records are committed with
+// their offsets and the bad one goes to the sink with its reason.
+func TestOpenWithPluggedSource(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	bucket, err := objstore.NewFilesystem(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bucket.Close()
+	now := time.Now().UTC()
+	var recs []*kgo.Record
+	for i := range 300 {
+		v := fmt.Sprintf(`{"userId":%d,"eventTime":%q}`, i, now.Add(-time.Duration(i)*time.Minute).Format(time.RFC3339))
+		if i == 150 {
+			v = "{not json"
+		}
+		recs = append(recs, &kgo.Record{Topic: rigTopic, Partition: int32(i % 2), Offset: int64(i / 2), Value: []byte(v), Timestamp: now})
+	}
+	src := &sliceSource{recs: recs}
+	sink := &deadLetterSink{}
+	o := rigOptions(t, bucket, nil, "")
+	o.Kafka = source.Config{} // no broker: Open must not need one
+	o.Source, o.DeadLetters = src, sink
+	eng, err := Open(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eng.Reader() != nil {
+		t.Fatal("Open made a Kafka reader beside Options.Source")
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	src.done = cancel
+	if err := eng.Run(runCtx); err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cps, err := eng.Table().Checkpoints(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range int32(2) {
+		if c, _ := cps.Next(rigTopic, p); c.Next != 150 {
+			t.Errorf("partition %d: next offset %d committed, want 150", p, c.Next)
+		}
+	}
+	if got := eng.Coordinator().Stats().RowsCommitted; got != 299 {
+		t.Errorf("%d rows committed, want 299", got)
+	}
+	if len(sink.reasons) != 1 || sink.reasons[0] != "invalid-json" {
+		t.Errorf("dead letters %v, want one invalid-json", sink.reasons)
+	}
+}
+
+// sliceSource hands out its records in one poll, then calls done and
+// waits for the end of the run.
+type sliceSource struct {
+	recs []*kgo.Record
+	done func()
+	sent bool
+}
+
+func (s *sliceSource) Poll(ctx context.Context) ([]*kgo.Record, error) {
+	if !s.sent {
+		s.sent = true
+		return s.recs, nil
+	}
+	s.done()
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+func (s *sliceSource) AllowRebalance()                   {}
+func (s *sliceSource) QueueGroupOffsets(map[int32]int64) {}
+func (s *sliceSource) Positions() map[int32]int64        { return nil }
+
+// deadLetterSink records the reasons of the dead letters it is sent.
+type deadLetterSink struct{ reasons []string }
+
+func (d *deadLetterSink) Send(_ *kgo.Record, reason, _ string) { d.reasons = append(d.reasons, reason) }
+func (d *deadLetterSink) Flush(context.Context) error          { return nil }

@@ -80,6 +80,14 @@ type Options struct {
 	// DeadLetterOptions are the dead-letter producer's extra options (its
 	// client metrics hooks); Open adds the logger and the batch size.
 	DeadLetterOptions []source.Option
+	// Source and DeadLetters, if set, replace the Kafka clients Open
+	// would make: the records come from Source (Run polls it, and Reader
+	// is nil), the dead letters go to DeadLetters (no producer is made).
+	// They are the seams for in-process sources and sinks (tests,
+	// benchmarks); ingestd leaves them nil. A Source that needs the
+	// coordinator's rebalance hooks takes them from Engine.Coordinator.
+	Source      checkpoint.Source
+	DeadLetters checkpoint.DeadLetters
 	// BeforeDeadLetters, if set, runs after recovery and before the
 	// dead-letter producer is made (ingestd releases the previous
 	// process's static group membership there under KIP-848). Its error is

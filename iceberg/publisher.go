@@ -395,7 +395,8 @@ func (p *Publisher) unpublished(ctx context.Context, st *state) ([]pendingInstan
 func (p *Publisher) publishOne(ctx context.Context, s *session, st *state, in *pendingInstant) error {
 	meta := in.meta
 	if meta == nil {
-		m, err := p.table.ReadCommitMetadata(ctx, in.entry)
+		// Another replica may have archived it since the plan listed it.
+		m, err := p.table.ReadCompletedMetadata(ctx, in.entry)
 		if err != nil {
 			return fmt.Errorf("publish %s: %w", in.ts, err)
 		}

@@ -350,3 +350,43 @@ func TestVersionHintAfterCancel(t *testing.T) {
 	}
 	checkVersionHint(t, f)
 }
+
+// TestPublishArchivedUnderIt: another replica archives the instants a
+// publisher planned before it reads their commit metadata (the read of
+// .hoodie/<t>.commit then finds no object). The publisher reads them from
+// the archive and publishes them in the same round.
+func TestPublishArchivedUnderIt(t *testing.T) {
+	f := newFixture(t, "filesystem")
+	base := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	for range 3 {
+		f.commit(f.events(60, base, 2))
+	}
+	p := f.publisher()
+	s := p.newSession(f.ctx)
+	st, err := s.state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	todo, err := p.unpublished(f.ctx, st)
+	if err != nil || len(todo) != 3 {
+		t.Fatalf("planned %d instants, err %v; want 3", len(todo), err)
+	}
+	ar, err := f.table.Archive(f.ctx, hudi.ArchiveOptions{KeepCompleted: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ar.Archived) != 2 {
+		t.Fatalf("archival %+v: want the first 2 instants archived", ar)
+	}
+	var planned []string
+	for i := range todo {
+		if err := p.publishOne(f.ctx, s, st, &todo[i]); err != nil {
+			t.Fatalf("publish %s (archived: %v): %v", todo[i].ts, i < 2, err)
+		}
+		planned = append(planned, todo[i].ts)
+	}
+	if got := published(t, f.ctx, p); !slices.Equal(got, planned) {
+		t.Fatalf("snapshots publish\n%v\nthe instants planned\n%v", got, planned)
+	}
+	f.checkSame(p, testColumns)
+}

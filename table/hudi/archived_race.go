@@ -19,7 +19,7 @@ import (
 // archive file before it deletes any instant's files, so the instant is
 // then in the archive, and a new listing no longer has it. The readers
 // here either read again from a new listing (readAgainIfArchived) or read
-// the instant from the archive (readCompletedMetadata).
+// the instant from the archive (ReadCompletedMetadata).
 
 // maxArchivedReads bounds the reads of readAgainIfArchived when instants
 // keep being archived under it (5 reads were not always enough in a
@@ -47,10 +47,12 @@ func readAgainIfArchived[T any](ctx context.Context, read func() (T, error)) (T,
 	}
 }
 
-// readCompletedMetadata is ReadCommitMetadata of the completed data
+// ReadCompletedMetadata is ReadCommitMetadata of the completed data
 // instant e, read from lakestream's archive files if e was archived since
-// the timeline was listed.
-func (t *Table) readCompletedMetadata(ctx context.Context, e TimelineEntry) (*CommitMetadata, error) {
+// the timeline was listed (by another process: archival deletes an
+// instant's files only once the archive file holding it is written).
+// Readers that list the timeline and then read its instants use it.
+func (t *Table) ReadCompletedMetadata(ctx context.Context, e TimelineEntry) (*CommitMetadata, error) {
 	m, err := t.ReadCommitMetadata(ctx, e)
 	if err == nil || !errors.Is(err, objstore.ErrNotExist) {
 		return m, err

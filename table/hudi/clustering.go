@@ -305,7 +305,7 @@ func (t *Table) Replacements(ctx context.Context, skip func(TimelineEntry) bool)
 		if e.State == StateCompleted {
 			// Archived since the listing: the archive has it, and its
 			// file groups must still count (ClusteringConflicts).
-			m, err := t.readCompletedMetadata(ctx, e)
+			m, err := t.ReadCompletedMetadata(ctx, e)
 			if err != nil {
 				return nil, err
 			}

@@ -58,9 +58,10 @@ import (
 
 // compactorPoints are the failpoints a compactor run meets: the table's
 // in Begin, Commit and rollbacks, and the compactor's own after the
-// merged file's upload.
+// merged file's upload and between a group's commit and its Iceberg
+// publish (hit whether or not the table is published).
 var compactorPoints = []string{failpoint.BeforeRequested, failpoint.AfterInflight, failpoint.AfterFileWrite,
-	failpoint.BeforeComplete, failpoint.AfterComplete, failpoint.DuringRollback}
+	failpoint.BeforeComplete, failpoint.AfterComplete, failpoint.DuringRollback, failpoint.AfterCommitBeforePublish}
 
 const (
 	compactorSlots = 2
@@ -556,7 +557,7 @@ func (c *compactorChaos) loop(slot int) {
 func (c *compactorChaos) forceMissing(budget time.Duration) {
 	deadline := time.Now().Add(budget)
 	for _, name := range []string{failpoint.BeforeRequested, failpoint.AfterInflight, failpoint.DuringRollback,
-		failpoint.AfterFileWrite, failpoint.BeforeComplete, failpoint.AfterComplete} {
+		failpoint.AfterFileWrite, failpoint.BeforeComplete, failpoint.AfterComplete, failpoint.AfterCommitBeforePublish} {
 		for try := 1; c.fired[name] == 0 && time.Now().Before(deadline); try++ {
 			if try > 1 {
 				time.Sleep(500 * time.Millisecond)

@@ -114,6 +114,10 @@ type Reader struct {
 
 	gateHeld atomic.Bool // a Poll returned records; AllowRebalance not called yet
 
+	// The partitions the group assigned this member, revoked from it and
+	// reported lost, since NewReader (Rebalances).
+	assignedTotal, revokedTotal, lostTotal atomic.Int64
+
 	closeOnce    sync.Once
 	closing      atomic.Bool
 	closed       chan struct{}
@@ -663,6 +667,7 @@ func (r *Reader) onAssigned(ctx context.Context, cl *kgo.Client, m map[string][]
 		cl.ResumeFetchPartitions(map[string][]int32{r.cfg.Topic: stale})
 	}
 	r.pauseMu.Unlock()
+	r.assignedTotal.Add(int64(len(parts)))
 	r.log.Info("partitions assigned", "partitions", parts)
 	if r.hooks.Assigned != nil {
 		r.hooks.Assigned(ctx, parts)
@@ -671,6 +676,27 @@ func (r *Reader) onAssigned(ctx context.Context, cl *kgo.Client, m map[string][]
 
 func (r *Reader) onRevoked(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
 	r.revoke(ctx, cl, r.topicPartitions(m), false)
+}
+
+// RebalanceCounts are the partitions a reader's group assignments moved,
+// since the reader started.
+type RebalanceCounts struct {
+	// Assigned counts the partitions assigned to this member.
+	Assigned int64
+	// Revoked counts the partitions revoked in a rebalance: their
+	// offsets were committed before they moved.
+	Revoked int64
+	// Lost counts the partitions lost: the member's session ended (it
+	// missed heartbeats, was fenced or left the group) and another member
+	// may own them already; their records since the last checkpoint are
+	// read again by the next owner.
+	Lost int64
+}
+
+// Rebalances returns the partitions assigned, revoked and lost so far.
+// Safe to call from any goroutine.
+func (r *Reader) Rebalances() RebalanceCounts {
+	return RebalanceCounts{Assigned: r.assignedTotal.Load(), Revoked: r.revokedTotal.Load(), Lost: r.lostTotal.Load()}
 }
 
 func (r *Reader) onLost(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
@@ -706,9 +732,11 @@ func (r *Reader) revoke(ctx context.Context, cl *kgo.Client, parts []int32, lost
 		}
 	}
 	if lost {
+		r.lostTotal.Add(int64(len(parts)))
 		r.log.Warn("partitions lost", "partitions", parts)
 		disown() // another member may own them already: no more commits
 	} else {
+		r.revokedTotal.Add(int64(len(parts)))
 		r.log.Info("partitions revoked", "partitions", parts)
 	}
 	if r.hooks.Revoked != nil {

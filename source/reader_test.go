@@ -370,6 +370,14 @@ func TestRebalanceRevokesBeforeNewOwnerStarts(t *testing.T) {
 	if len(ownedA) != 2 || len(ownedB) != 2 || !slices.Equal(slices.Sorted(slices.Values(append(slices.Clone(ownedA), ownedB...))), all) {
 		t.Fatalf("assignments A %v B %v, want two each covering %v", ownedA, ownedB, all)
 	}
+	// What the counters say: every partition A was assigned and still
+	// owns or gave up (two of them at least, none lost); B's two.
+	if ra := a.Rebalances(); ra.Revoked < 2 || ra.Lost != 0 || ra.Assigned-ra.Revoked != int64(len(ownedA)) {
+		t.Errorf("A's Rebalances() = %+v, owning %v", ra, ownedA)
+	}
+	if rb := b.Rebalances(); rb != (RebalanceCounts{Assigned: 2}) {
+		t.Errorf("B's Rebalances() = %+v, want 2 assigned", rb)
+	}
 	for _, p := range ownedB {
 		revokeEnd := log.index("A", "revoke-end", p)
 		assigned := log.index("B", "assigned", p)
@@ -752,6 +760,9 @@ func TestLostPartitions(t *testing.T) {
 	defer mu.Unlock()
 	if !slices.Equal(lostCalls[0], []int32{0}) || commitErr != nil {
 		t.Errorf("lost %v, commit in hook: %v", lostCalls, commitErr)
+	}
+	if got, want := r.Rebalances(), (RebalanceCounts{Assigned: 2, Lost: 1}); got != want {
+		t.Errorf("Rebalances() = %+v, want %+v (assigned, lost, assigned again)", got, want)
 	}
 	offs, err := kadm.NewClient(newClient(t, c)).FetchOffsets(ctx, group)
 	if err != nil {

@@ -249,6 +249,12 @@ admin:
 			}
 		}
 	}
+	// The group assigned the reader the topic's partitions; none moved.
+	for event, want := range map[string]float64{"assigned": 2, "revoked": 0, "lost": 0} {
+		if v, err := f.Value("lakestream_rebalance_partitions_total", labels("event", event)); err != nil || v != want || f.Type("lakestream_rebalance_partitions_total") != "COUNTER" {
+			t.Errorf("lakestream_rebalance_partitions_total{event=%s} = %v, %v: want %v", event, v, err, want)
+		}
+	}
 	for _, name := range []string{"lakestream_checkpoints_total", "lakestream_files_committed_total", "lakestream_late_batches_total", "lakestream_bytes_polled_total"} {
 		if v, err := f.Value(name, labels()); err != nil || v < 1 {
 			t.Errorf("%s = %v, %v: want at least 1", name, v, err)

@@ -67,6 +67,10 @@ func metricSources(coord *checkpoint.Coordinator, reader *source.Reader, router 
 	return metrics.Sources{
 		Partitions: func() []metrics.PartitionStat { return partitionStats(reader.PartitionStates()) },
 		Watermark:  reader.Watermark,
+		Rebalances: func() metrics.RebalanceStats {
+			r := reader.Rebalances()
+			return metrics.RebalanceStats{Assigned: r.Assigned, Revoked: r.Revoked, Lost: r.Lost}
+		},
 		Workers: func() []metrics.WorkerStat {
 			ws := coord.WorkerStats()
 			out := make([]metrics.WorkerStat, len(ws))

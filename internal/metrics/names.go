@@ -18,6 +18,8 @@ const (
 
 	// The reader's event-time watermark.
 	NameWatermark = "lakestream.watermark" // gauge, s since the Unix epoch
+	// The partitions the consumer group moved (attribute event).
+	NameRebalancePartitions = "lakestream.rebalance.partitions" // counter, {partition}
 
 	// Per worker (attribute worker).
 	NameWorkerOpenFiles     = "lakestream.worker.open_files"     // gauge, {file}
@@ -59,4 +61,5 @@ const (
 	AttrPhase     = "phase"     // the pipeline phase an operation failed in
 	AttrClass     = "class"     // the class of an error
 	AttrOperation = "operation" // a storage operation (put, get, list, ...)
+	AttrEvent     = "event"     // what a rebalance did to a partition: assigned, revoked, lost
 )

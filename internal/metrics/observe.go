@@ -21,6 +21,15 @@ func (p *Pipeline) observe(_ context.Context, o metric.Observer) error {
 			o.ObserveFloat64(p.watermark, microsToSeconds(wm), p.with())
 		}
 	}
+	if p.src.Rebalances != nil {
+		s := p.src.Rebalances()
+		for _, e := range []struct {
+			event string
+			n     int64
+		}{{"assigned", s.Assigned}, {"revoked", s.Revoked}, {"lost", s.Lost}} {
+			o.ObserveInt64(p.rebalance, e.n, p.with(attribute.String(AttrEvent, e.event)))
+		}
+	}
 	if p.src.Workers != nil {
 		for _, w := range p.src.Workers() {
 			attrs := p.with(attribute.Int(AttrWorker, w.Worker))

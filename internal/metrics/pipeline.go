@@ -17,6 +17,7 @@ type Pipeline struct {
 
 	part      partitionInstruments
 	watermark metric.Float64ObservableGauge
+	rebalance metric.Int64Observable
 	worker    workerInstruments
 	pipe      pipelineInstruments
 	hot       metric.Int64ObservableGauge
@@ -61,7 +62,7 @@ func New(meter metric.Meter, src Sources, opts ...Option) (*Pipeline, error) {
 	if meter == nil {
 		errs = append(errs, errors.New("metrics: meter is nil"))
 	}
-	if src.Partitions == nil && src.Watermark == nil && src.Workers == nil && src.Pipeline == nil && src.HotBuckets == nil && src.Health == nil && src.Storage == nil {
+	if src.Partitions == nil && src.Watermark == nil && src.Rebalances == nil && src.Workers == nil && src.Pipeline == nil && src.HotBuckets == nil && src.Health == nil && src.Storage == nil {
 		errs = append(errs, errors.New("metrics: every source is nil"))
 	}
 	if err := o.validate(); err != nil {
@@ -87,6 +88,9 @@ func New(meter metric.Meter, src Sources, opts ...Option) (*Pipeline, error) {
 	}
 	if src.Watermark != nil {
 		p.watermark = r.floatGauge(NameWatermark, "s", "The reader's event-time watermark, seconds since the Unix epoch.")
+	}
+	if src.Rebalances != nil {
+		p.rebalance = r.counter(NameRebalancePartitions, "{partition}", "Partitions the consumer group assigned to this process, revoked from it (offsets committed first) or reported lost (its session ended; another member may read them again from the last checkpoint), by event.")
 	}
 	if src.Workers != nil {
 		p.worker = workerInstruments{

@@ -23,6 +23,7 @@ type fake struct {
 	workers   []metrics.WorkerStat
 	pipe      metrics.PipelineStats
 	hot       int
+	rebalance metrics.RebalanceStats
 	collected int
 }
 
@@ -34,7 +35,8 @@ func (f *fake) sources() metrics.Sources {
 			f.collected++
 			return append([]metrics.PartitionStat(nil), f.parts...)
 		},
-		Watermark: func() (int64, bool) { f.mu.Lock(); defer f.mu.Unlock(); return f.wm, f.wmOK },
+		Watermark:  func() (int64, bool) { f.mu.Lock(); defer f.mu.Unlock(); return f.wm, f.wmOK },
+		Rebalances: func() metrics.RebalanceStats { f.mu.Lock(); defer f.mu.Unlock(); return f.rebalance },
 		Workers: func() []metrics.WorkerStat {
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -95,7 +97,8 @@ func TestCollectsFedSources(t *testing.T) {
 		workers: []metrics.WorkerStat{{Worker: 0, OpenFiles: 3, BufferedBytes: 4096}, {Worker: 1, OpenFiles: 0, BufferedBytes: 0}},
 		pipe: metrics.PipelineStats{Records: 1005, Bytes: 64050, Rows: 990, DeadLetters: map[string]int64{"decode": 4, "too_large": 1},
 			LateRecords: 12, LateBatches: 2, LateBuffered: 3, Checkpoints: 6, Files: 9, RowsCommitted: 900, LastDuration: 1500 * time.Millisecond, BudgetFlushes: 4, RowsStaged: 7},
-		hot: 2,
+		hot:       2,
+		rebalance: metrics.RebalanceStats{Assigned: 6, Revoked: 2, Lost: 1},
 	}
 	p, err := metrics.New(mp.Meter("test"), f.sources(), metrics.WithAttributes(attribute.String("topic", "orders")))
 	if err != nil {
@@ -124,6 +127,9 @@ func TestCollectsFedSources(t *testing.T) {
 	want(t, got, metrics.NamePartitionEventTime, "gauge", p0, 1_700_000_000.25)
 	absent(t, got, metrics.NamePartitionEventTime, p3) // no event time seen
 	want(t, got, metrics.NameWatermark, "gauge", "topic=orders", 1_699_999_999.5)
+	want(t, got, metrics.NameRebalancePartitions, "counter", "event=assigned,topic=orders", 6)
+	want(t, got, metrics.NameRebalancePartitions, "counter", "event=revoked,topic=orders", 2)
+	want(t, got, metrics.NameRebalancePartitions, "counter", "event=lost,topic=orders", 1)
 	want(t, got, metrics.NameWorkerOpenFiles, "gauge", "topic=orders,worker=0", 3)
 	want(t, got, metrics.NameWorkerOpenFiles, "gauge", "topic=orders,worker=1", 0)
 	want(t, got, metrics.NameWorkerBufferedBytes, "gauge", "topic=orders,worker=0", 4096)

@@ -11,6 +11,9 @@ type Sources struct {
 	// Watermark returns the reader's event-time watermark, micros since the
 	// Unix epoch; ok false while it is unknown (nothing is observed then).
 	Watermark func() (micros int64, ok bool)
+	// Rebalances returns the partitions the consumer group assigned to
+	// the reader, revoked from it and reported lost.
+	Rebalances func() RebalanceStats
 	// Workers returns each writer worker's state.
 	Workers func() []WorkerStat
 	// Pipeline returns the pipeline's counters.
@@ -47,6 +50,12 @@ type PartitionStat struct {
 	// epoch; only observed if HasEventTime.
 	EventTime    int64
 	HasEventTime bool
+}
+
+// RebalanceStats count the partitions the consumer group moved, since the
+// reader started (source.RebalanceCounts).
+type RebalanceStats struct {
+	Assigned, Revoked, Lost int64
 }
 
 // WorkerStat is one writer worker.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -38,6 +39,14 @@ const tempPrefix = ".lakestream-tmp-"
 // files (FIFOs, sockets, devices) are not objects and are ignored.
 type Filesystem struct {
 	root string
+
+	// pruning orders, within this process, a Put's creation of its
+	// directories and temporary file (readers) against a Delete's removal
+	// of the directories it left empty (the writer): without it a Put can
+	// lose its freshly made directory to a Delete any number of times in a
+	// row. Another process on the same root is not ordered by it; Put
+	// retries for that (writeTempAttempts).
+	pruning sync.RWMutex
 }
 
 var _ Store = (*Filesystem)(nil)
@@ -294,7 +303,9 @@ func (f *Filesystem) Delete(ctx context.Context, key string) error {
 	if err := parent.sync(); err != nil {
 		return fmt.Errorf("delete %s: %w", key, err)
 	}
+	f.pruning.Lock()
 	removeEmptyDirs(dirs, segs)
+	f.pruning.Unlock()
 	return nil
 }
 

@@ -235,29 +235,59 @@ func TestFilesystemSweepTemp(t *testing.T) {
 	}
 }
 
-// TestFilesystemPutDeleteRace checks that Put survives a concurrent Delete
-// removing the parent directories it has just created.
+// TestFilesystemPutDeleteRace checks that Put survives concurrent Deletes
+// removing the parent directories it has just created: through the same
+// Filesystem without a single retry (the Deletes wait), and through another
+// Filesystem on the same root, as from another process, with retries.
 func TestFilesystemPutDeleteRace(t *testing.T) {
 	ctx := context.Background()
-	b := newFilesystem(t)
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Go(func() {
-			for i := range 200 {
-				key := fmt.Sprintf("p/q/w%d-%d", w, i%3)
-				if err := b.Put(ctx, key, strings.NewReader("x")); err != nil {
-					t.Errorf("Put: %v", err)
-					return
+	race := func(t *testing.T, handles ...*objstore.Filesystem) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for w := range 4 {
+			b := handles[w%len(handles)]
+			wg.Go(func() {
+				for i := range 200 {
+					key := fmt.Sprintf("p/q/w%d-%d", w, i%3)
+					if err := b.Put(ctx, key, strings.NewReader("x")); err != nil {
+						t.Errorf("Put: %v", err)
+						return
+					}
+					if err := b.Delete(ctx, key); err != nil {
+						t.Errorf("Delete: %v", err)
+						return
+					}
 				}
-				if err := b.Delete(ctx, key); err != nil {
-					t.Errorf("Delete: %v", err)
-					return
-				}
-			}
-		})
+			})
+		}
+		wg.Wait()
+		if got := filesUnder(t, handles[0].Root()); len(got) != 0 {
+			t.Fatalf("files left = %q", got)
+		}
 	}
-	wg.Wait()
-	if got := filesUnder(t, b.Root()); len(got) != 0 {
-		t.Fatalf("files left = %q", got)
+	t.Run("one-handle", func(t *testing.T) {
+		defer objstore.SetWriteTempAttempts(1)()
+		race(t, newFilesystem(t))
+	})
+	t.Run("two-handles", func(t *testing.T) {
+		b := newFilesystem(t)
+		other, err := objstore.NewFilesystem(b.Root())
+		if err != nil {
+			t.Fatal(err)
+		}
+		race(t, b, other)
+	})
+}
+
+// TestFilesystemPutRootGone checks that a Put into a root that has been
+// removed fails at once with the error of the missing root.
+func TestFilesystemPutRootGone(t *testing.T) {
+	b := newFilesystem(t)
+	if err := os.Remove(b.Root()); err != nil {
+		t.Fatal(err)
+	}
+	err := b.Put(context.Background(), "a/b", strings.NewReader("x"))
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), b.Root()) {
+		t.Fatalf("Put into a removed root = %v, want a not-exist error naming %s", err, b.Root())
 	}
 }

@@ -9,9 +9,11 @@ import (
 	"os"
 )
 
-// writeTempAttempts bounds the retries of put when a concurrent Delete
-// removes a freshly created, still empty parent directory.
-const writeTempAttempts = 10
+// writeTempAttempts bounds the retries of put when a Delete in another
+// process removes a freshly created, still empty parent directory (Deletes
+// through the same Filesystem wait for the put instead; see pruning). Each
+// retry means that other process made progress, so the bound is generous.
+var writeTempAttempts = 100 // a variable for tests
 
 // put writes the object at segs: the body goes to a temporary file in the
 // target directory, which is fsynced, then renamed (or, if ifAbsent, hard
@@ -20,7 +22,6 @@ func (f *Filesystem) put(ctx context.Context, segs []string, r io.Reader, ifAbse
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	name := segs[len(segs)-1]
 	var (
 		dirs    []*dir
 		tmp     *os.File
@@ -28,34 +29,20 @@ func (f *Filesystem) put(ctx context.Context, segs []string, r io.Reader, ifAbse
 		err     error
 	)
 	for range writeTempAttempts {
-		dirs, err = f.walk(segs[:len(segs)-1], true)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // a concurrent Delete removed a directory on the way
-			}
-			return err
-		}
-		parent := dirs[len(dirs)-1]
-		// Fail early, without writing a body that cannot be published.
-		if err := inTheWay(parent, name, ifAbsent); err != nil {
-			closeAll(dirs)
-			return err
-		}
-		tmp, tmpName, err = parent.createTemp()
-		if err == nil {
+		var retry bool
+		dirs, tmp, tmpName, retry, err = f.createTemp(segs, ifAbsent)
+		if !retry {
 			break
 		}
-		closeAll(dirs)
-		dirs = nil
-		if !errors.Is(err, fs.ErrNotExist) {
-			break // else: parent was removed by a concurrent Delete
+		if _, rootErr := os.Lstat(f.root); rootErr != nil {
+			break // the root itself is gone: no retry brings it back
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("create temporary file: %w", err)
+		return err
 	}
 	defer closeAll(dirs)
-	parent := dirs[len(dirs)-1]
+	parent, name := dirs[len(dirs)-1], segs[len(segs)-1]
 	if err := writeBody(ctx, tmp, r); err != nil {
 		_ = parent.remove(tmpName)
 		return err
@@ -78,6 +65,33 @@ func (f *Filesystem) put(ctx context.Context, segs []string, r io.Reader, ifAbse
 		return err
 	}
 	return parent.sync()
+}
+
+// createTemp makes the directories of the object at segs and a temporary
+// file in the last one. With the directories open it first checks that
+// nothing forbids the write (inTheWay), so that no body is written that
+// cannot be published. retry reports a failure caused by a concurrent
+// Delete removing a directory on the way.
+func (f *Filesystem) createTemp(segs []string, ifAbsent bool) (dirs []*dir, tmp *os.File, tmpName string, retry bool, err error) {
+	// Once the temporary file exists its directory is not empty, and no
+	// Delete removes it; until then, hold Deletes of this Filesystem off.
+	f.pruning.RLock()
+	defer f.pruning.RUnlock()
+	dirs, err = f.walk(segs[:len(segs)-1], true)
+	if err != nil {
+		return nil, nil, "", errors.Is(err, fs.ErrNotExist), err
+	}
+	parent := dirs[len(dirs)-1]
+	if err := inTheWay(parent, segs[len(segs)-1], ifAbsent); err != nil {
+		closeAll(dirs)
+		return nil, nil, "", false, err
+	}
+	tmp, tmpName, err = parent.createTemp()
+	if err != nil {
+		closeAll(dirs)
+		return nil, nil, "", errors.Is(err, fs.ErrNotExist), fmt.Errorf("create temporary file: %w", err)
+	}
+	return dirs, tmp, tmpName, false, nil
 }
 
 // writeBody copies r into the temporary file tmp, makes it world-readable,

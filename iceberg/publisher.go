@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -532,13 +533,23 @@ func (p *Publisher) publishOne(ctx context.Context, s *session, st *state, in *p
 	}
 	if err != nil {
 		p.removeCreated(s)
-		return fmt.Errorf("publish %s: %w", in.ts, err)
+		// iceberg-go reads the manifests of the snapshot it builds on:
+		// another publisher's expiry may have deleted them.
+		return p.readError(s, st.version, fmt.Errorf("publish %s: %w", in.ts, err))
 	}
 	newTbl, err := tx.Commit(ctx)
 	if err != nil {
 		if errors.Is(err, table.ErrCommitFailed) {
 			p.removeCreated(s)
 			return fmt.Errorf("publish %s: %w", in.ts, errConflict)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			// A read of the commit's checks found an expired snapshot's
+			// files gone. Whether the commit landed is not known here:
+			// its files stay (the orphan sweep removes them if not), and
+			// the re-read of a lost race shows what is published.
+			s.io.takeCreated()
+			return p.readError(s, st.version, fmt.Errorf("publish %s: %w", in.ts, err))
 		}
 		// The commit may or may not have landed: leave its files; the next
 		// CatchUp reads which.

@@ -390,3 +390,46 @@ func TestPublishArchivedUnderIt(t *testing.T) {
 	}
 	f.checkSame(p, testColumns)
 }
+
+// TestPublishOnExpiredParent checks a publisher whose view of the table is
+// older than another publisher's expiry: the snapshot it builds on has
+// been expired and its manifest list deleted. Its publish is a lost race
+// (re-read and retried), not an error, and CatchUp then publishes what is
+// left exactly once.
+func TestPublishOnExpiredParent(t *testing.T) {
+	f := newFixture(t, "filesystem")
+	base := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	for range 3 {
+		f.commit(f.events(60, base, 2))
+	}
+	stale, other := f.publisher(), f.publisher()
+	catchUp(t, f, stale)
+	s := stale.newSession(f.ctx)
+	st, err := s.state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		f.commit(f.events(60, base, 2))
+	}
+	todo, err := stale.unpublished(f.ctx, st)
+	if err != nil || len(todo) != 2 {
+		t.Fatalf("planned %d instants, err %v; want 2", len(todo), err)
+	}
+	catchUp(t, f, other)
+	res, err := other.Expire(f.ctx, f.completed()[3])
+	if err != nil || res.Expired == 0 {
+		t.Fatalf("expire: %+v, %v; want snapshots expired", res, err)
+	}
+	if err := stale.publishOne(f.ctx, s, st, &todo[0]); !errors.Is(err, errConflict) {
+		t.Fatalf("publish on an expired parent = %v, want a lost race (errConflict)", err)
+	}
+	catchUp(t, f, stale)
+	got := published(t, f.ctx, stale)
+	if len(got) != len(slices.Compact(slices.Sorted(slices.Values(got)))) {
+		t.Fatalf("an instant published twice: %v", got)
+	}
+	checkAllPublished(t, f, stale)
+	f.checkSame(stale, testColumns)
+	checkReferencedExist(t, f, stale)
+}

@@ -31,7 +31,7 @@ const testTopic = "events"
 // schemas package's row (meta, user, Kafka and partition columns with
 // their field IDs), the writer's files, table/hudi's commits.
 type fixture struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	bucket   objstore.Store
 	table    *hudi.Table
@@ -45,7 +45,7 @@ type fixture struct {
 
 // newFixture makes an empty table on storage "filesystem" or "s3"
 // (versitygw).
-func newFixture(t *testing.T, storage string) *fixture {
+func newFixture(t testing.TB, storage string) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{t: t, ctx: ctx, dir: t.TempDir(), rng: rand.New(rand.NewPCG(1, 2)), offsets: map[int32]int64{}}
@@ -278,7 +278,7 @@ func (f *fixture) replace(partition string) string {
 // one new file group of the same rows with a replacecommit (the
 // compactor's job, by hand): writer.Set writes the file, table/hudi commits
 // it with CommitRequest.Replaced.
-func replaceFileGroups(t *testing.T, ctx context.Context, tbl *hudi.Table, schema *parquet.Schema, partCols []string, partition string) string {
+func replaceFileGroups(t testing.TB, ctx context.Context, tbl *hudi.Table, schema *parquet.Schema, partCols []string, partition string) string {
 	t.Helper()
 	snap, err := tbl.Snapshot(ctx)
 	if err != nil {
@@ -326,7 +326,7 @@ func replaceFileGroups(t *testing.T, ctx context.Context, tbl *hudi.Table, schem
 	return x.Instant()
 }
 
-func openParquet(t *testing.T, ctx context.Context, b objstore.Store, key string) *parquet.File {
+func openParquet(t testing.TB, ctx context.Context, b objstore.Store, key string) *parquet.File {
 	t.Helper()
 	data, err := objstore.ReadAll(ctx, b, key)
 	if err != nil {
@@ -339,7 +339,7 @@ func openParquet(t *testing.T, ctx context.Context, b objstore.Store, key string
 	return pf
 }
 
-func readRows(t *testing.T, ctx context.Context, b objstore.Store, key string) []parquet.Row {
+func readRows(t testing.TB, ctx context.Context, b objstore.Store, key string) []parquet.Row {
 	t.Helper()
 	pf := openParquet(t, ctx, b, key)
 	var out []parquet.Row
@@ -395,7 +395,7 @@ func (d *digest) add(fields []string) {
 const nullText = "\\N"
 
 // hudiDigest reads the Hudi snapshot with DuckDB.
-func hudiDigest(t *testing.T, ctx context.Context, b objstore.Store, dir string, cols []column) digest {
+func hudiDigest(t testing.TB, ctx context.Context, b objstore.Store, dir string, cols []column) digest {
 	t.Helper()
 	db, _, err := harness.DuckDB(ctx, b, filepath.Join(dir, fmt.Sprint(time.Now().UnixNano())), "hudi")
 	if err != nil {
@@ -430,7 +430,7 @@ func hudiDigest(t *testing.T, ctx context.Context, b objstore.Store, dir string,
 }
 
 // icebergDigest scans the newest Iceberg snapshot with iceberg-go.
-func icebergDigest(t *testing.T, ctx context.Context, p *Publisher, cols []column) digest {
+func icebergDigest(t testing.TB, ctx context.Context, p *Publisher, cols []column) digest {
 	t.Helper()
 	tbl, err := p.Table(ctx)
 	if err != nil {
@@ -472,7 +472,7 @@ func icebergDigest(t *testing.T, ctx context.Context, p *Publisher, cols []colum
 	return d
 }
 
-func arrowText(t *testing.T, a arrow.Array, i int) string {
+func arrowText(t testing.TB, a arrow.Array, i int) string {
 	if a.IsNull(i) {
 		return nullText
 	}

@@ -63,7 +63,23 @@ type Publisher struct {
 
 	mu      sync.Mutex // one operation at a time in this process
 	vmu     sync.Mutex
-	version int // newest metadata version this process has seen
+	version int        // newest metadata version this process has seen
+	cached  cachedMeta // the newest metadata version this process wrote or parsed
+}
+
+// cachedMeta is a metadata version this process wrote or parsed. The
+// versions are immutable (created with put-if-absent, never rewritten), so
+// a load that finds version n still there, with the same size and
+// modification time, uses it instead of reading and parsing it again,
+// which was most of the cost of a commit (docs/benchmarks.md, "The
+// Iceberg catch-up"). The time of a version this process wrote is the
+// one its first load sees. Size and time tell a version apart from one
+// of the same number written after the metadata was removed.
+type cachedMeta struct {
+	version int
+	size    int64
+	modTime time.Time // zero: not seen yet
+	meta    table.Metadata
 }
 
 // New returns a Publisher of t, whose Iceberg location (the table root as
@@ -115,6 +131,40 @@ func (p *Publisher) lastVersion() int {
 	p.vmu.Lock()
 	defer p.vmu.Unlock()
 	return p.version
+}
+
+// hasCached reports whether metadata version n is cached.
+func (p *Publisher) hasCached(n int) bool {
+	p.vmu.Lock()
+	defer p.vmu.Unlock()
+	return p.cached.meta != nil && p.cached.version == n
+}
+
+// cachedVersion returns the parsed metadata version n if this process
+// wrote or parsed it and info (a Stat of it) describes the same object.
+func (p *Publisher) cachedVersion(n int, info objstore.ObjectInfo) (table.Metadata, bool) {
+	p.vmu.Lock()
+	defer p.vmu.Unlock()
+	c := &p.cached
+	if c.meta == nil || c.version != n || c.size != info.Size {
+		return nil, false
+	}
+	switch {
+	case c.modTime.IsZero():
+		c.modTime = info.ModTime
+	case !c.modTime.Equal(info.ModTime):
+		return nil, false
+	}
+	return c.meta, true
+}
+
+// cacheVersion remembers metadata version n (the newest, just read or
+// written), of size bytes and modification time modTime (zero if not
+// known), in place of the one cached.
+func (p *Publisher) cacheVersion(n int, size int64, modTime time.Time, meta table.Metadata) {
+	p.vmu.Lock()
+	p.cached = cachedMeta{version: n, size: size, modTime: modTime, meta: meta}
+	p.vmu.Unlock()
 }
 
 func (p *Publisher) noteVersion(n int) {

@@ -78,7 +78,9 @@ func TestCachedVersion(t *testing.T) {
 	f := newFixture(t, "filesystem")
 	p := f.publisher()
 	t0 := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
-	info := func(size int64, mod time.Time) objstore.ObjectInfo { return objstore.ObjectInfo{Size: size, ModTime: mod} }
+	info := func(size int64, mod time.Time) objstore.ObjectInfo {
+		return objstore.ObjectInfo{Size: size, ModTime: mod}
+	}
 	if _, ok := p.cachedVersion(1, info(10, t0)); ok {
 		t.Fatal("hit in an empty cache")
 	}

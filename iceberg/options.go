@@ -20,6 +20,7 @@ type options struct {
 	keepMetadata      int
 	orphanAge         time.Duration
 	footerConcurrency int
+	instantsPerCommit int
 	now               func() time.Time
 }
 
@@ -33,6 +34,7 @@ func defaultOptions() options {
 		keepMetadata:      20,
 		orphanAge:         time.Hour,
 		footerConcurrency: 8,
+		instantsPerCommit: 32,
 		now:               time.Now,
 	}
 }
@@ -76,6 +78,13 @@ func WithOrphanAge(d time.Duration) Option { return func(o *options) { o.orphanA
 // for an instant without a sidecar. Default 8.
 func WithFooterConcurrency(n int) Option { return func(o *options) { o.footerConcurrency = n } }
 
+// WithInstantsPerCommit bounds how many Hudi instants one Iceberg commit
+// (metadata version) publishes when several wait, as in a catch-up: each
+// instant still gets a snapshot of its own, but the metadata, which lists
+// every snapshot, is written once per commit instead of once per instant.
+// 1 commits every instant alone. Default 32.
+func WithInstantsPerCommit(n int) Option { return func(o *options) { o.instantsPerCommit = n } }
+
 // WithClock sets the clock of orphan ages. Default: time.Now.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
@@ -102,6 +111,9 @@ func (o options) validate() error {
 	}
 	if o.footerConcurrency < 1 || o.footerConcurrency > 1024 {
 		errs = append(errs, fmt.Errorf("footer concurrency %d: must be between 1 and 1024", o.footerConcurrency))
+	}
+	if o.instantsPerCommit < 1 || o.instantsPerCommit > 1024 {
+		errs = append(errs, fmt.Errorf("instants per commit %d: must be between 1 and 1024", o.instantsPerCommit))
 	}
 	return errors.Join(errs...)
 }

@@ -183,7 +183,13 @@ func (p *Publisher) tableProperties() iceberg.Properties {
 		"gc.enabled": "false",
 		// Conflicts are the publisher's to resolve (it re-reads the Hudi
 		// timeline and the published instants), not iceberg-go's.
-		"commit.retry.num-retries":                   "0",
+		"commit.retry.num-retries": "0",
+		// Merge the small manifests of appends (one per commit), as Java
+		// Iceberg does by default: without it the current snapshot lists
+		// a manifest for every commit the table ever had, and a reader's
+		// planning opens them all. iceberg-go's default is off.
+		"commit.manifest-merge.enabled":              "true",
+		"commit.manifest.min-count-to-merge":         "100",
 		"write.metadata.delete-after-commit.enabled": "true",
 		"write.metadata.previous-versions-max":       fmt.Sprint(p.opts.keepMetadata),
 	}
@@ -343,14 +349,23 @@ func (p *Publisher) catchUp(ctx context.Context, s *session, res *Result) error 
 		}
 		lost := false
 		newestArchived := ""
-		for i := range todo {
-			in := &todo[i]
-			err := p.publishOne(ctx, s, st, in)
+		archivedSinceExpiry := 0
+		for len(todo) > 0 {
+			n, err := p.publishBatch(ctx, s, st, todo[:min(len(todo), p.opts.instantsPerCommit)])
+			for _, in := range todo[:n] {
+				res.Published = append(res.Published, in.ts)
+				p.opts.logger.Debug("published hudi instant to iceberg", "instant", in.ts, "action", in.action)
+				if in.archived {
+					newestArchived = in.ts
+					archivedSinceExpiry++
+				}
+			}
+			todo = todo[n:]
 			if errors.Is(err, errConflict) {
 				conflicts++
 				res.Conflicts++
 				if conflicts > p.opts.maxConflicts {
-					return fmt.Errorf("publish %s: %d races for the next metadata version lost in a row", in.ts, conflicts)
+					return fmt.Errorf("publish %s: %d races for the next metadata version lost in a row", todo[0].ts, conflicts)
 				}
 				lost = true
 				break
@@ -359,20 +374,16 @@ func (p *Publisher) catchUp(ctx context.Context, s *session, res *Result) error 
 				return err
 			}
 			conflicts = 0
-			res.Published = append(res.Published, in.ts)
-			p.opts.logger.Debug("published hudi instant to iceberg", "instant", in.ts, "action", in.action)
-			if in.archived {
-				newestArchived = in.ts
-				if len(res.Published)%50 == 0 {
-					// Keep the metadata small while a long archived
-					// history is published.
-					if err := p.expire(ctx, s, newestArchived, res); err != nil {
-						return err
-					}
-					if st, err = s.state(); err != nil {
-						return err
-					}
+			if archivedSinceExpiry >= 50 {
+				// Keep the metadata small while a long archived history
+				// is published.
+				if err := p.expire(ctx, s, newestArchived, res); err != nil {
+					return err
 				}
+				if st, err = s.state(); err != nil {
+					return err
+				}
+				archivedSinceExpiry = 0
 			}
 		}
 		if newestArchived != "" {
@@ -439,78 +450,179 @@ func (p *Publisher) unpublished(ctx context.Context, st *state) ([]pendingInstan
 	return todo, nil
 }
 
-// publishOne commits the snapshot of one instant: an append for a commit
-// that only adds file groups, a replace (a commit's new file slices, a
-// replacecommit's retired file groups) otherwise. errConflict if another
-// publisher committed the next metadata version first.
+// publishOne commits the snapshot of one instant in a metadata version of
+// its own: publishBatch of one.
 func (p *Publisher) publishOne(ctx context.Context, s *session, st *state, in *pendingInstant) error {
+	_, err := p.publishBatch(ctx, s, st, []pendingInstant{*in})
+	return err
+}
+
+// publishBatch commits the snapshots of the first instants of todo, in
+// order, in one metadata version: one snapshot per instant, as if each had
+// been committed alone, but the metadata (which holds every snapshot) is
+// written once, not once per instant. It returns how many instants the
+// version publishes. The batch ends before an instant whose files have
+// another schema than the table (a schema change is a version of its
+// own, made before that instant's snapshot) and before an instant whose
+// commit metadata or stats cannot be read; the error of that instant is
+// returned with the count of the batch committed before it. errConflict
+// (with 0) if another publisher committed the next metadata version
+// first.
+func (p *Publisher) publishBatch(ctx context.Context, s *session, st *state, todo []pendingInstant) (int, error) {
+	var (
+		tx   *table.Transaction
+		view *table.Table // the table as tx leaves it; nil: to be staged
+		n    int
+		stop error // the error of the instant that ended the batch
+	)
+	for i := range todo {
+		in := &todo[i]
+		pi, err := p.prepare(ctx, in)
+		if err != nil {
+			if tx == nil {
+				return 0, err
+			}
+			stop = err
+			break
+		}
+		if tx == nil {
+			if err := p.ensureSchema(s, st, pi.schema, in.ts); err != nil {
+				return 0, err
+			}
+			if err := p.ensureProperties(s, st); err != nil {
+				return 0, err
+			}
+			if st.published[in.ts] || (st.watermark != "" && in.ts <= st.watermark) {
+				// ensureSchema re-read the table (another publisher
+				// created it first, or this one changed its schema) and
+				// found the instant published meanwhile: publishing it
+				// again would add its files twice. Start over from what
+				// is published.
+				return 0, fmt.Errorf("publish %s: %w", in.ts, errConflict)
+			}
+			tx, view = st.tbl.NewTransaction(), st.tbl
+		} else if pi.schema != nil && !pi.schema.Equals(st.tbl.Metadata().CurrentSchema()) {
+			break
+		}
+		if view == nil && pi.needScan {
+			staged, err := tx.StagedTable()
+			if err != nil {
+				p.removeCreated(s)
+				return 0, fmt.Errorf("publish %s: %w", in.ts, err)
+			}
+			view = staged.Table
+		}
+		if err := p.stage(ctx, s, st, tx, view, in, pi); err != nil {
+			p.removeCreated(s)
+			return 0, err
+		}
+		view = nil
+		n++
+	}
+	last := todo[n-1].ts
+	newTbl, err := tx.Commit(ctx)
+	if err != nil {
+		if errors.Is(err, table.ErrCommitFailed) {
+			p.removeCreated(s)
+			return 0, fmt.Errorf("publish %s: %w", last, errConflict)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			// A read of the commit's checks found an expired snapshot's
+			// files gone. Whether the commit landed is not known here:
+			// its files stay (the orphan sweep removes them if not), and
+			// the re-read of a lost race shows what is published.
+			s.io.takeCreated()
+			return 0, p.readError(s, st.version, fmt.Errorf("publish %s: %w", last, err))
+		}
+		// The commit may or may not have landed: leave its files; the next
+		// CatchUp reads which.
+		s.io.takeCreated()
+		return 0, fmt.Errorf("publish %s: %w", last, err)
+	}
+	s.io.takeCreated()
+	st.tbl = newTbl
+	for _, in := range todo[:n] {
+		st.published[in.ts] = true
+	}
+	return n, stop
+}
+
+// prepared is what publishing an instant needs besides the table: its
+// write stats in path order, the files' stats and schema, the file groups
+// it replaces and writes, and whether it supersedes published files (then
+// the current snapshot's manifests are read).
+type prepared struct {
+	meta     *hudi.CommitMetadata
+	stats    []hudi.WriteStat
+	byPath   map[string]*filestats.File
+	schema   *iceberg.Schema // nil: not known (no file)
+	replaced map[string]bool // file groups ("partition\x00id") the instant retires
+	written  map[string]bool // file groups it writes a slice of
+	needScan bool
+}
+
+// prepare reads what publishing in needs: its commit metadata (unless
+// the plan read it from the archive) and its files' stats.
+func (p *Publisher) prepare(ctx context.Context, in *pendingInstant) (*prepared, error) {
 	meta := in.meta
 	if meta == nil {
 		// Another replica may have archived it since the plan listed it.
 		m, err := p.table.ReadCompletedMetadata(ctx, in.entry)
 		if err != nil {
-			return fmt.Errorf("publish %s: %w", in.ts, err)
+			return nil, fmt.Errorf("publish %s: %w", in.ts, err)
 		}
 		meta = m
 	}
-	var stats []hudi.WriteStat
+	pi := &prepared{meta: meta, replaced: map[string]bool{}, written: map[string]bool{}}
 	for _, part := range slices.Sorted(mapsKeys(meta.PartitionToWriteStats)) {
-		stats = append(stats, meta.PartitionToWriteStats[part]...)
+		pi.stats = append(pi.stats, meta.PartitionToWriteStats[part]...)
 	}
-	sort.Slice(stats, func(i, j int) bool { return *stats[i].Path < *stats[j].Path })
-	fst, err := p.opts.stats.InstantStats(ctx, in.ts, stats)
+	sort.Slice(pi.stats, func(i, j int) bool { return *pi.stats[i].Path < *pi.stats[j].Path })
+	fst, err := p.opts.stats.InstantStats(ctx, in.ts, pi.stats)
 	if err != nil {
-		return fmt.Errorf("publish %s: stats: %w", in.ts, err)
+		return nil, fmt.Errorf("publish %s: stats: %w", in.ts, err)
 	}
-	var schema *iceberg.Schema
 	if len(fst.Schema) > 0 {
-		if schema, err = parseSchema(fst.Schema); err != nil {
-			return fmt.Errorf("publish %s: %w", in.ts, err)
+		if pi.schema, err = parseSchema(fst.Schema); err != nil {
+			return nil, fmt.Errorf("publish %s: %w", in.ts, err)
 		}
 	}
-	if err := p.ensureSchema(s, st, schema, in.ts); err != nil {
-		return err
-	}
-	if st.published[in.ts] || (st.watermark != "" && in.ts <= st.watermark) {
-		// ensureSchema re-read the table (another publisher created it
-		// first, or this one changed its schema) and found the instant
-		// published meanwhile: publishing it again would add its files
-		// twice. Start over from what is published.
-		return fmt.Errorf("publish %s: %w", in.ts, errConflict)
-	}
-	tbl := st.tbl
-	md := tbl.Metadata()
-	curSchema, spec := md.CurrentSchema(), md.PartitionSpec()
-
-	byPath := make(map[string]*filestats.File, len(fst.Files))
+	pi.byPath = make(map[string]*filestats.File, len(fst.Files))
 	for i := range fst.Files {
-		byPath[fst.Files[i].Path] = &fst.Files[i]
+		pi.byPath[fst.Files[i].Path] = &fst.Files[i]
 	}
-
 	// The files this instant supersedes: replaced file groups, and earlier
 	// slices of the file groups it writes.
-	replaced := map[string]bool{}
 	for part, ids := range meta.PartitionToReplaceFileIDs {
 		for _, id := range ids {
-			replaced[part+"\x00"+id] = true
+			pi.replaced[part+"\x00"+id] = true
 		}
 	}
-	written := map[string]bool{}
-	needScan := len(replaced) > 0
-	for _, ws := range stats {
+	pi.needScan = len(pi.replaced) > 0
+	for _, ws := range pi.stats {
 		g, _, ok := fileGroup(*ws.Path)
 		if !ok {
-			return fmt.Errorf("publish %s: %s is not a base file name", in.ts, *ws.Path)
+			return nil, fmt.Errorf("publish %s: %s is not a base file name", in.ts, *ws.Path)
 		}
-		written[g] = true
+		pi.written[g] = true
 		if ws.PrevCommit != "" && ws.PrevCommit != hudi.NoPrevCommit {
-			needScan = true
+			pi.needScan = true
 		}
 	}
+	return pi, nil
+}
+
+// stage adds the snapshot of in to tx: an append for a commit that only
+// adds file groups, a replace (a commit's new file slices, a
+// replacecommit's retired file groups) otherwise. view is the table as tx
+// leaves it, for the files in supersedes (nil if it supersedes none).
+func (p *Publisher) stage(ctx context.Context, s *session, st *state, tx *table.Transaction, view *table.Table, in *pendingInstant, pi *prepared) error {
+	md := st.tbl.Metadata()
+	curSchema, spec := md.CurrentSchema(), md.PartitionSpec()
 	var deletes []iceberg.DataFile
 	newer := map[string]bool{} // file groups with a slice newer than this instant
-	if needScan && tbl.CurrentSnapshot() != nil {
-		manifests, err := tbl.CurrentSnapshot().Manifests(s.io)
+	if pi.needScan && view.CurrentSnapshot() != nil {
+		manifests, err := view.CurrentSnapshot().Manifests(s.io)
 		if err != nil {
 			return p.readError(s, st.version, fmt.Errorf("publish %s: read manifests: %w", in.ts, err))
 		}
@@ -530,26 +642,26 @@ func (p *Publisher) publishOne(ctx context.Context, s *session, st *state, in *p
 					continue
 				}
 				switch {
-				case replaced[g]:
+				case pi.replaced[g]:
 					deletes = append(deletes, df)
-				case written[g] && ts < in.ts:
+				case pi.written[g] && ts < in.ts:
 					deletes = append(deletes, df)
-				case written[g] && ts > in.ts:
+				case pi.written[g] && ts > in.ts:
 					newer[g] = true
 				}
 			}
 		}
 	}
 	var adds []iceberg.DataFile
-	for _, ws := range stats {
+	for _, ws := range pi.stats {
 		g, _, _ := fileGroup(*ws.Path)
-		if newer[g] || replaced[g] {
+		if newer[g] || pi.replaced[g] {
 			// A newer slice of the group is published already (instants
 			// completed out of order), or the instant retires the group
 			// it writes: Hudi's snapshot does not show this file.
 			continue
 		}
-		df, err := p.dataFile(spec, curSchema, ws, byPath[*ws.Path])
+		df, err := p.dataFile(spec, curSchema, ws, pi.byPath[*ws.Path])
 		if err != nil {
 			return fmt.Errorf("publish %s: %w", in.ts, err)
 		}
@@ -557,13 +669,13 @@ func (p *Publisher) publishOne(ctx context.Context, s *session, st *state, in *p
 	}
 
 	props := iceberg.Properties{SummaryInstant: in.ts, SummaryAction: in.action}
-	if v := meta.ExtraMetadata[hudi.MetaWriterID]; v != "" {
+	if v := pi.meta.ExtraMetadata[hudi.MetaWriterID]; v != "" {
 		props[SummaryWriterID] = v
 	}
-	if v := meta.ExtraMetadata[hudi.MetaCheckpointID]; v != "" {
+	if v := pi.meta.ExtraMetadata[hudi.MetaCheckpointID]; v != "" {
 		props[SummaryCheckpointID] = v
 	}
-	tx := tbl.NewTransaction()
+	var err error
 	switch {
 	case len(deletes) == 0 && len(adds) == 0:
 		err = tx.AddFiles(ctx, nil, props, false)
@@ -582,33 +694,10 @@ func (p *Publisher) publishOne(ctx context.Context, s *session, st *state, in *p
 		err = tx.ReplaceDataFilesWithDataFiles(ctx, deletes, adds, props, table.WithoutAutoNameMapping())
 	}
 	if err != nil {
-		p.removeCreated(s)
 		// iceberg-go reads the manifests of the snapshot it builds on:
 		// another publisher's expiry may have deleted them.
 		return p.readError(s, st.version, fmt.Errorf("publish %s: %w", in.ts, err))
 	}
-	newTbl, err := tx.Commit(ctx)
-	if err != nil {
-		if errors.Is(err, table.ErrCommitFailed) {
-			p.removeCreated(s)
-			return fmt.Errorf("publish %s: %w", in.ts, errConflict)
-		}
-		if errors.Is(err, fs.ErrNotExist) {
-			// A read of the commit's checks found an expired snapshot's
-			// files gone. Whether the commit landed is not known here:
-			// its files stay (the orphan sweep removes them if not), and
-			// the re-read of a lost race shows what is published.
-			s.io.takeCreated()
-			return p.readError(s, st.version, fmt.Errorf("publish %s: %w", in.ts, err))
-		}
-		// The commit may or may not have landed: leave its files; the next
-		// CatchUp reads which.
-		s.io.takeCreated()
-		return fmt.Errorf("publish %s: %w", in.ts, err)
-	}
-	s.io.takeCreated()
-	st.tbl = newTbl
-	st.published[in.ts] = true
 	return nil
 }
 
@@ -681,6 +770,32 @@ func (p *Publisher) ensureSchema(s *session, st *state, schema *iceberg.Schema, 
 		return fmt.Errorf("publish %s: schema change: %w", ts, err)
 	}
 	p.opts.logger.Info("iceberg schema changed", "instant", ts)
+	return p.reload(s, st)
+}
+
+// ensureProperties brings the table properties the publisher owns
+// (tableProperties) up to date, as a metadata version of its own: on a
+// table an older lakestream created, or whose properties an engine or an
+// operator changed (gc.enabled must stay false: Hudi owns the files).
+func (p *Publisher) ensureProperties(s *session, st *state) error {
+	md := st.tbl.Metadata()
+	set := iceberg.Properties{}
+	for k, v := range p.tableProperties() {
+		if got, ok := md.Properties()[k]; !ok || got != v {
+			set[k] = v
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	reqs := []table.Requirement{table.AssertTableUUID(md.TableUUID())}
+	if _, _, err := s.commitAt(st.version, reqs, []table.Update{table.NewSetPropertiesUpdate(set)}); err != nil {
+		if errors.Is(err, errConflict) {
+			return errConflict
+		}
+		return fmt.Errorf("set iceberg table properties: %w", err)
+	}
+	p.opts.logger.Info("iceberg table properties updated", "properties", slices.Sorted(mapsKeys(set)))
 	return p.reload(s, st)
 }
 

@@ -98,12 +98,16 @@ func openTable(ctx context.Context, t *testing.T, root string) (*hudi.Table, fun
 
 // publishIceberg publishes every completed instant of the table not yet
 // published (the publisher's catch-up, as at an ingestd start) and
-// returns them.
+// returns them. Its appends merge manifests as soon as a snapshot lists
+// two (ingestd's tables merge at 100, more commits than a compat table
+// has), so that the engines read merged manifests: the torture_pending
+// copy's 3 instants are published in one metadata version whose current
+// snapshot lists one merged manifest.
 func publishIceberg(ctx context.Context, t *testing.T, root string) []string {
 	t.Helper()
 	tab, done := openTable(ctx, t, root)
 	defer done()
-	p, err := iceberg.New(tab, icebergLocation(t, root))
+	p, err := iceberg.New(tab, icebergLocation(t, root), iceberg.WithManifestMergeCount(2))
 	if err != nil {
 		t.Fatal(err)
 	}

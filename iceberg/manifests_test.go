@@ -73,3 +73,28 @@ func TestPropertiesBroughtUpToDate(t *testing.T) {
 	}
 	f.checkSame(p, testColumns)
 }
+
+// TestManifestMergeCount checks WithManifestMergeCount: a catch-up of
+// three instants in one metadata version, merging at two manifests,
+// leaves the current snapshot one manifest (what compat's engines read).
+func TestManifestMergeCount(t *testing.T) {
+	f := newFixture(t, "filesystem")
+	base := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	for range 3 {
+		f.commit(f.events(20, base, 2))
+	}
+	p := f.publisher(WithManifestMergeCount(2))
+	catchUp(t, f, p)
+	tbl, err := p.Table(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := tbl.CurrentSnapshot().Manifests(p.newSession(f.ctx).io)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mfs) != 1 || tbl.Properties()["commit.manifest.min-count-to-merge"] != "2" {
+		t.Fatalf("%d manifests, min-count-to-merge %q; want 1 and 2", len(mfs), tbl.Properties()["commit.manifest.min-count-to-merge"])
+	}
+	f.checkSame(p, testColumns)
+}

@@ -21,6 +21,7 @@ type options struct {
 	orphanAge         time.Duration
 	footerConcurrency int
 	instantsPerCommit int
+	mergeCount        int
 	now               func() time.Time
 }
 
@@ -35,6 +36,7 @@ func defaultOptions() options {
 		orphanAge:         time.Hour,
 		footerConcurrency: 8,
 		instantsPerCommit: 32,
+		mergeCount:        100,
 		now:               time.Now,
 	}
 }
@@ -85,6 +87,11 @@ func WithFooterConcurrency(n int) Option { return func(o *options) { o.footerCon
 // 1 commits every instant alone. Default 32.
 func WithInstantsPerCommit(n int) Option { return func(o *options) { o.instantsPerCommit = n } }
 
+// WithManifestMergeCount sets how many manifests an append's snapshot may
+// list before they are merged (commit.manifest.min-count-to-merge; each
+// commit's append adds one). Default 100, Java Iceberg's.
+func WithManifestMergeCount(n int) Option { return func(o *options) { o.mergeCount = n } }
+
 // WithClock sets the clock of orphan ages. Default: time.Now.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
@@ -111,6 +118,9 @@ func (o options) validate() error {
 	}
 	if o.footerConcurrency < 1 || o.footerConcurrency > 1024 {
 		errs = append(errs, fmt.Errorf("footer concurrency %d: must be between 1 and 1024", o.footerConcurrency))
+	}
+	if o.mergeCount < 2 {
+		errs = append(errs, fmt.Errorf("manifest merge count %d: must be at least 2", o.mergeCount))
 	}
 	if o.instantsPerCommit < 1 || o.instantsPerCommit > 1024 {
 		errs = append(errs, fmt.Errorf("instants per commit %d: must be between 1 and 1024", o.instantsPerCommit))

@@ -189,7 +189,7 @@ func (p *Publisher) tableProperties() iceberg.Properties {
 		// a manifest for every commit the table ever had, and a reader's
 		// planning opens them all. iceberg-go's default is off.
 		"commit.manifest-merge.enabled":              "true",
-		"commit.manifest.min-count-to-merge":         "100",
+		"commit.manifest.min-count-to-merge":         fmt.Sprint(p.opts.mergeCount),
 		"write.metadata.delete-after-commit.enabled": "true",
 		"write.metadata.previous-versions-max":       fmt.Sprint(p.opts.keepMetadata),
 	}

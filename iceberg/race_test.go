@@ -304,11 +304,11 @@ func (f *fixture) commitMetadata(ts string) *hudi.CommitMetadata {
 func TestOptionsValidate(t *testing.T) {
 	f := newFixture(t, "filesystem")
 	_, err := New(f.table, "s3://bucket/x?endpoint=http://secret", WithMaxConflicts(0), WithBackoff(0, -1),
-		WithMetadataVersionsKept(0), WithOrphanAge(time.Second), WithFooterConcurrency(0), WithLogger(nil), WithInstantsPerCommit(0))
+		WithMetadataVersionsKept(0), WithOrphanAge(time.Second), WithFooterConcurrency(0), WithLogger(nil), WithInstantsPerCommit(0), WithManifestMergeCount(1))
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"max conflicts 0", "backoff", "metadata versions kept 0", "orphan age 1s", "footer concurrency 0", "logger is nil", "instants per commit 0", "no credentials, query or fragment"} {
+	for _, want := range []string{"max conflicts 0", "backoff", "metadata versions kept 0", "orphan age 1s", "footer concurrency 0", "logger is nil", "instants per commit 0", "manifest merge count 1", "no credentials, query or fragment"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}

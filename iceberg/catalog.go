@@ -118,17 +118,19 @@ func (s *session) load() (*table.Table, int, error) {
 		}
 		v++
 	}
-	if s.p.hasCached(v) {
-		info, err := b.Stat(s.ctx, MetadataKey(v))
-		if err != nil && !errors.Is(err, objstore.ErrNotExist) {
-			return nil, 0, fmt.Errorf("load iceberg metadata: %w", err)
-		}
-		if meta, ok := s.p.cachedVersion(v, info); err == nil && ok {
+	// The version's size and modification time, taken before it is read:
+	// a version this process wrote or parsed is used as is if it is the
+	// same object, and the one read is cached with them.
+	info, err := b.Stat(s.ctx, MetadataKey(v))
+	if err != nil && !errors.Is(err, objstore.ErrNotExist) {
+		return nil, 0, fmt.Errorf("load iceberg metadata: %w", err)
+	}
+	known := err == nil
+	if known {
+		if meta, ok := s.p.cachedVersion(v, info); ok {
 			s.p.noteVersion(v)
 			return table.New(s.ident(), meta, s.p.location+"/"+MetadataKey(v), s.fsF, s), v, nil
 		}
-		// Gone, or not the object this process saw (the metadata was
-		// removed and published again): read it.
 	}
 	data, err := objstore.ReadAll(s.ctx, b, MetadataKey(v))
 	if errors.Is(err, objstore.ErrNotExist) {
@@ -138,6 +140,7 @@ func (s *session) load() (*table.Table, int, error) {
 		if v, err = s.listNewest(); err != nil || v == 0 {
 			return nil, 0, err
 		}
+		known = false
 		data, err = objstore.ReadAll(s.ctx, b, MetadataKey(v))
 	}
 	if err != nil {
@@ -156,7 +159,9 @@ func (s *session) load() (*table.Table, int, error) {
 			ErrForeignMetadata, MetadataKey(v), redact.URL(loc), redact.URL(s.p.location), MetadataDir, VersionHintKey)
 	}
 	s.p.noteVersion(v)
-	s.p.cacheVersion(v, int64(len(data)), time.Time{}, meta)
+	if known && info.Size == int64(len(data)) {
+		s.p.cacheVersion(v, info.Size, info.ModTime, meta)
+	}
 	return table.New(s.ident(), meta, s.p.location+"/"+MetadataKey(v), s.fsF, s), v, nil
 }
 
@@ -193,21 +198,36 @@ func (s *session) listNewest() (int, error) {
 
 // putVersion creates metadata version n with put-if-absent, then points
 // the version hint at it. ErrExists (errConflict) means another publisher
-// took n.
+// took n, unless what is there is what this put wrote: a put whose
+// response was lost and that the S3 client retried finds its own object.
 func (s *session) putVersion(n int, meta table.Metadata) error {
 	data, err := encodeMetadata(meta)
 	if err != nil {
 		return fmt.Errorf("encode iceberg metadata: %w", err)
 	}
-	err = s.p.bucket.PutIfAbsent(s.ctx, MetadataKey(n), bytes.NewReader(data))
+	key := MetadataKey(n)
+	err = s.p.bucket.PutIfAbsent(s.ctx, key, bytes.NewReader(data))
 	if errors.Is(err, objstore.ErrExists) {
-		return errConflict
+		there, rerr := objstore.ReadAll(s.ctx, s.p.bucket, key)
+		if rerr != nil && !errors.Is(rerr, objstore.ErrNotExist) {
+			// Not known whose it is: neither a lost race (whose
+			// manifests the caller deletes) nor a success.
+			return fmt.Errorf("create %s: exists, and reading it: %w", key, rerr)
+		}
+		if rerr != nil || !bytes.Equal(there, data) {
+			return errConflict
+		}
+		s.p.opts.logger.Info("iceberg metadata version found created by this publisher's own retried put", "version", n)
+		err = nil
 	}
 	if err != nil {
-		return fmt.Errorf("create %s: %w", MetadataKey(n), err)
+		return fmt.Errorf("create %s: %w", key, err)
 	}
 	s.p.noteVersion(n)
-	s.p.cacheVersion(n, int64(len(data)), time.Time{}, meta)
+	// Cached with the time the store gives it; without one it is not.
+	if info, err := s.p.bucket.Stat(s.ctx, key); err == nil && info.Size == int64(len(data)) {
+		s.p.cacheVersion(n, info.Size, info.ModTime, meta)
+	}
 	s.writeHint(n)
 	return nil
 }

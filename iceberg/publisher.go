@@ -72,13 +72,14 @@ type Publisher struct {
 // a load that finds version n still there, with the same size and
 // modification time, uses it instead of reading and parsing it again,
 // which was most of the cost of a commit (docs/benchmarks.md, "The
-// Iceberg catch-up"). The time of a version this process wrote is the
-// one its first load sees. Size and time tell a version apart from one
-// of the same number written after the metadata was removed.
+// Iceberg catch-up"). The size and time are the store's, taken by a Stat
+// after this process's put or before its read; they tell the version
+// apart from one of the same number written after the metadata was
+// removed (to the store's time resolution: a second on S3).
 type cachedMeta struct {
 	version int
 	size    int64
-	modTime time.Time // zero: not seen yet
+	modTime time.Time
 	meta    table.Metadata
 }
 
@@ -133,34 +134,21 @@ func (p *Publisher) lastVersion() int {
 	return p.version
 }
 
-// hasCached reports whether metadata version n is cached.
-func (p *Publisher) hasCached(n int) bool {
-	p.vmu.Lock()
-	defer p.vmu.Unlock()
-	return p.cached.meta != nil && p.cached.version == n
-}
-
 // cachedVersion returns the parsed metadata version n if this process
 // wrote or parsed it and info (a Stat of it) describes the same object.
 func (p *Publisher) cachedVersion(n int, info objstore.ObjectInfo) (table.Metadata, bool) {
 	p.vmu.Lock()
 	defer p.vmu.Unlock()
-	c := &p.cached
-	if c.meta == nil || c.version != n || c.size != info.Size {
-		return nil, false
-	}
-	switch {
-	case c.modTime.IsZero():
-		c.modTime = info.ModTime
-	case !c.modTime.Equal(info.ModTime):
+	c := p.cached
+	if c.meta == nil || c.version != n || c.size != info.Size || !c.modTime.Equal(info.ModTime) {
 		return nil, false
 	}
 	return c.meta, true
 }
 
 // cacheVersion remembers metadata version n (the newest, just read or
-// written), of size bytes and modification time modTime (zero if not
-// known), in place of the one cached.
+// written), of size bytes and modification time modTime, in place of the
+// one cached.
 func (p *Publisher) cacheVersion(n int, size int64, modTime time.Time, meta table.Metadata) {
 	p.vmu.Lock()
 	p.cached = cachedMeta{version: n, size: size, modTime: modTime, meta: meta}
@@ -492,16 +480,19 @@ func (p *Publisher) publishBatch(ctx context.Context, s *session, st *state, tod
 			if err := p.ensureProperties(s, st); err != nil {
 				return 0, err
 			}
-			if st.published[in.ts] || (st.watermark != "" && in.ts <= st.watermark) {
-				// ensureSchema re-read the table (another publisher
-				// created it first, or this one changed its schema) and
-				// found the instant published meanwhile: publishing it
-				// again would add its files twice. Start over from what
-				// is published.
-				return 0, fmt.Errorf("publish %s: %w", in.ts, errConflict)
-			}
 			tx, view = st.tbl.NewTransaction(), st.tbl
 		} else if pi.schema != nil && !pi.schema.Equals(st.tbl.Metadata().CurrentSchema()) {
+			break
+		}
+		if st.published[in.ts] || (st.watermark != "" && in.ts <= st.watermark) {
+			// ensureSchema or ensureProperties re-read the table
+			// (another publisher created it first, or this one changed
+			// its schema) and found this instant published meanwhile:
+			// publishing it again would add its files twice. Start over
+			// from what is published (after the batch before it).
+			if n == 0 {
+				return 0, fmt.Errorf("publish %s: %w", in.ts, errConflict)
+			}
 			break
 		}
 		if view == nil && pi.needScan {
@@ -514,7 +505,16 @@ func (p *Publisher) publishBatch(ctx context.Context, s *session, st *state, tod
 		}
 		if err := p.stage(ctx, s, st, tx, view, in, pi); err != nil {
 			p.removeCreated(s)
-			return 0, err
+			if n == 0 || errors.Is(err, errConflict) {
+				return 0, err
+			}
+			// This instant cannot be published: publish the batch
+			// before it, as if it had ended there, and report its error.
+			done, perr := p.publishBatch(ctx, s, st, todo[:n])
+			if perr != nil {
+				return done, perr
+			}
+			return done, err
 		}
 		view = nil
 		n++
@@ -541,6 +541,9 @@ func (p *Publisher) publishBatch(ctx context.Context, s *session, st *state, tod
 	}
 	s.io.takeCreated()
 	st.tbl = newTbl
+	if v, ok := parseMetadataKey(strings.TrimPrefix(newTbl.MetadataLocation(), p.location+"/")); ok {
+		st.version = v
+	}
 	for _, in := range todo[:n] {
 		st.published[in.ts] = true
 	}

@@ -11,7 +11,10 @@
 // Hudi timeline stays the truth: CatchUp publishes every completed instant
 // that no snapshot names, oldest first, so that a crash between a Hudi
 // commit and its Iceberg publish, or publishing switched off for a while,
-// loses nothing. Publishers in several processes (ingestd replicas, the
+// loses nothing; a backlog of several instants is published up to
+// WithInstantsPerCommit snapshots per metadata version. Appends merge
+// manifests (at WithManifestMergeCount), so that the current snapshot
+// does not list one manifest per commit ever made. Publishers in several processes (ingestd replicas, the
 // compactor) serialise through the put-if-absent of the next metadata
 // version (objstore.Store.PutIfAbsent: a compare-and-swap on the local
 // filesystem and on S3), and the loser re-reads what is published and

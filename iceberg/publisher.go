@@ -208,9 +208,10 @@ type Result struct {
 // error.
 func (p *Publisher) Publish(ctx context.Context, instant string) (*Result, error) {
 	res, err := p.CatchUp(ctx)
-	if err != nil || !p.opts.enabled {
+	if err != nil || !p.opts.enabled || slices.Contains(res.Published, instant) {
 		return res, err
 	}
+	// Published by another publisher, or not a completed instant.
 	s := p.newSession(ctx)
 	st, err := s.state()
 	if err != nil {
@@ -381,10 +382,14 @@ func (p *Publisher) catchUp(ctx context.Context, s *session, res *Result) error 
 				return err
 			}
 		}
-		if lost {
-			if err := p.backoff(ctx, conflicts); err != nil {
-				return err
-			}
+		if !lost {
+			// Everything completed when the timeline was read is
+			// published; an instant completed since is its committer's
+			// to publish (the hook), or the next CatchUp's.
+			return nil
+		}
+		if err := p.backoff(ctx, conflicts); err != nil {
+			return err
 		}
 	}
 }

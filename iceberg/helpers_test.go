@@ -594,3 +594,19 @@ func checkReferencedExist(t *testing.T, f *fixture, p *Publisher) {
 		}
 	}
 }
+
+// plan reads p's state and the instants it would publish, as a round of
+// CatchUp does, and checks that there are want of them.
+func plan(t testing.TB, f *fixture, p *Publisher, want int) (*session, *state, []pendingInstant) {
+	t.Helper()
+	s := p.newSession(f.ctx)
+	st, err := s.state()
+	if err != nil {
+		t.Fatal(err)
+	}
+	todo, err := p.unpublished(f.ctx, st)
+	if err != nil || len(todo) != want {
+		t.Fatalf("planned %d instants, err %v; want %d", len(todo), err, want)
+	}
+	return s, st, todo
+}

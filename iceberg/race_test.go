@@ -362,15 +362,7 @@ func TestPublishArchivedUnderIt(t *testing.T) {
 		f.commit(f.events(60, base, 2))
 	}
 	p := f.publisher()
-	s := p.newSession(f.ctx)
-	st, err := s.state()
-	if err != nil {
-		t.Fatal(err)
-	}
-	todo, err := p.unpublished(f.ctx, st)
-	if err != nil || len(todo) != 3 {
-		t.Fatalf("planned %d instants, err %v; want 3", len(todo), err)
-	}
+	s, st, todo := plan(t, f, p, 3)
 	ar, err := f.table.Archive(f.ctx, hudi.ArchiveOptions{KeepCompleted: 1})
 	if err != nil {
 		t.Fatal(err)

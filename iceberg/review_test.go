@@ -25,21 +25,9 @@ func TestBatchAfterReload(t *testing.T) {
 		f.commit(f.events(60, base, 2))
 	}
 	p, q := f.publisher(), f.publisher()
-	s := p.newSession(f.ctx)
-	st, err := s.state()
-	if err != nil {
-		t.Fatal(err)
-	}
-	todo, err := p.unpublished(f.ctx, st)
-	if err != nil || len(todo) != 3 {
-		t.Fatalf("planned %d instants, err %v; want 3", len(todo), err)
-	}
+	s, st, todo := plan(t, f, p, 3)
 	// q creates the table and publishes the second instant alone.
-	qs := q.newSession(f.ctx)
-	qst, err := qs.state()
-	if err != nil {
-		t.Fatal(err)
-	}
+	qs, qst, _ := plan(t, f, q, 3)
 	if err := q.publishOne(f.ctx, qs, qst, &todo[1]); err != nil {
 		t.Fatal(err)
 	}
@@ -64,15 +52,7 @@ func TestBatchAdvancesVersion(t *testing.T) {
 		f.commit(f.events(20, base, 2))
 	}
 	p := f.publisher()
-	s := p.newSession(f.ctx)
-	st, err := s.state()
-	if err != nil {
-		t.Fatal(err)
-	}
-	todo, err := p.unpublished(f.ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, st, todo := plan(t, f, p, 2)
 	if _, err := p.publishBatch(f.ctx, s, st, todo); err != nil {
 		t.Fatal(err)
 	}
@@ -96,15 +76,7 @@ func TestBatchStageFailure(t *testing.T) {
 		f.commit(f.events(20, base, 2))
 	}
 	p := f.publisher()
-	s := p.newSession(f.ctx)
-	st, err := s.state()
-	if err != nil {
-		t.Fatal(err)
-	}
-	todo, err := p.unpublished(f.ctx, st)
-	if err != nil || len(todo) != 4 {
-		t.Fatalf("planned %d instants, err %v; want 4", len(todo), err)
-	}
+	s, st, todo := plan(t, f, p, 4)
 	bad := &todo[2]
 	meta, err := f.table.ReadCompletedMetadata(f.ctx, bad.entry)
 	if err != nil {

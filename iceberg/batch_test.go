@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/apache/iceberg-go/table"
-
-	"github.com/lakestream/lakestream/schemas"
 )
 
 // TestCatchUpBatches checks a catch-up that publishes several instants
@@ -25,21 +23,8 @@ func TestCatchUpBatches(t *testing.T) {
 		f.commit(f.events(60, base, 2))
 	}
 	f.replace(partitionPath(base, false)) // a replacecommit inside a batch: reads the staged files
-	opt := func(b bool) *bool { return &b }
 	// userId becomes optional: another schema, the same field IDs.
-	wider, err := schemas.SchemaFromSpecs([]schemas.FieldSpec{
-		{Name: "userId", Type: "int64"},
-		{Name: "url", Type: "string"},
-		{Name: "amount", Type: "decimal(10,2)"},
-		{Name: "score", Type: "float64"},
-		{Name: "eventTime", Type: "timestamp", Optional: opt(false)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.schema, err = schemas.NewTableSchema(wider, schemas.TableOptions{EventTimeField: "eventTime", PartitionColumns: []string{"dt", "hr"}}); err != nil {
-		t.Fatal(err)
-	}
+	f.schema = testSchema(t, true)
 	for range 3 {
 		f.commit(f.events(60, base, 2))
 	}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	iceberg "github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/lakestream/lakestream/e2e/harness"
@@ -70,21 +72,8 @@ func newFixture(t testing.TB, storage string) *fixture {
 	default:
 		t.Fatalf("storage %q", storage)
 	}
-	opt := func(b bool) *bool { return &b }
-	user, err := schemas.SchemaFromSpecs([]schemas.FieldSpec{
-		{Name: "userId", Type: "int64", Optional: opt(false)},
-		{Name: "url", Type: "string"},
-		{Name: "amount", Type: "decimal(10,2)"},
-		{Name: "score", Type: "float64"},
-		{Name: "eventTime", Type: "timestamp", Optional: opt(false)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.schema, err = schemas.NewTableSchema(user, schemas.TableOptions{EventTimeField: "eventTime", PartitionColumns: []string{"dt", "hr"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var err error
+	f.schema = testSchema(t, false)
 	f.table, err = hudi.Create(ctx, f.bucket, hudi.Config{Name: "events", RecordKeyFields: []string{"_hoodie_record_key"},
 		PartitionFields: []string{"dt", "hr"}})
 	if err != nil {
@@ -609,4 +598,41 @@ func plan(t testing.TB, f *fixture, p *Publisher, want int) (*session, *state, [
 		t.Fatalf("planned %d instants, err %v; want %d", len(todo), err, want)
 	}
 	return s, st, todo
+}
+
+// testSchema is the fixture's table schema; userIDOptional makes userId
+// optional (another schema with the same field IDs).
+func testSchema(t testing.TB, userIDOptional bool) *schemas.TableSchema {
+	t.Helper()
+	opt := func(b bool) *bool { return &b }
+	user, err := schemas.SchemaFromSpecs([]schemas.FieldSpec{
+		{Name: "userId", Type: "int64", Optional: opt(userIDOptional)},
+		{Name: "url", Type: "string"},
+		{Name: "amount", Type: "decimal(10,2)"},
+		{Name: "score", Type: "float64"},
+		{Name: "eventTime", Type: "timestamp", Optional: opt(false)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := schemas.NewTableSchema(user, schemas.TableOptions{EventTimeField: "eventTime", PartitionColumns: []string{"dt", "hr"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// currentManifests returns the manifests the current snapshot of p's
+// table lists, and the table.
+func currentManifests(t testing.TB, f *fixture, p *Publisher) ([]iceberg.ManifestFile, *table.Table) {
+	t.Helper()
+	tbl, err := p.Table(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := tbl.CurrentSnapshot().Manifests(p.newSession(f.ctx).io)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mfs, tbl
 }

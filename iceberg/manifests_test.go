@@ -23,14 +23,7 @@ func TestManifestsMerged(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tbl, err := p.Table(f.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mfs, err := tbl.CurrentSnapshot().Manifests(p.newSession(f.ctx).io)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mfs, _ := currentManifests(t, f, p)
 	t.Logf("%d commits: %d manifests in the current snapshot", commits, len(mfs))
 	if len(mfs) >= 100 {
 		t.Errorf("%d manifests after %d commits, want fewer than 100 (merged)", len(mfs), commits)
@@ -85,14 +78,7 @@ func TestManifestMergeCount(t *testing.T) {
 	}
 	p := f.publisher(WithManifestMergeCount(2))
 	catchUp(t, f, p)
-	tbl, err := p.Table(f.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mfs, err := tbl.CurrentSnapshot().Manifests(p.newSession(f.ctx).io)
-	if err != nil {
-		t.Fatal(err)
-	}
+	mfs, tbl := currentManifests(t, f, p)
 	if len(mfs) != 1 || tbl.Properties()["commit.manifest.min-count-to-merge"] != "2" {
 		t.Fatalf("%d manifests, min-count-to-merge %q; want 1 and 2", len(mfs), tbl.Properties()["commit.manifest.min-count-to-merge"])
 	}
